@@ -1,0 +1,12 @@
+//! ocbar: follow every session of one or more OpenCode servers and serve compact status
+//! lines to tmux, waybar, starship and the OpenCode TUI.
+//!
+//! Shape (see DESIGN.md): `source` turns OpenCode's SSE stream into typed events, `state` is a
+//! pure function from events to state and effects, `serve` answers clients from the latest
+//! snapshot, `render` turns a snapshot into one bar's line, `client` is the tiny synchronous
+//! command-line side.
+
+pub mod render;
+pub mod snapshot;
+pub mod source;
+pub mod state;

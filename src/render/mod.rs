@@ -1,0 +1,1 @@
+//! Renderers: pure functions from a snapshot to one bar's line.

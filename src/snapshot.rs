@@ -1,0 +1,144 @@
+//! The JSON snapshot: the contract users script against (`ocbar status --format json`).
+//!
+//! Field names are stable; see README "JSON snapshot". Renderers read only this type, so
+//! every bar shows the same truth.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the snapshot schema (the `version` field).
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// What a session is doing, as shown to users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionState {
+    /// Blocked on the user: a permission or question is pending.
+    Waiting,
+    /// Provider error, backing off.
+    Retry,
+    /// Working.
+    Busy,
+    /// The turn ended with an error.
+    Error,
+    /// Finished cleanly.
+    Done,
+    /// The user stopped it.
+    Aborted,
+    /// Its server is unreachable or not yet resynced: the real state is not known.
+    Unknown,
+}
+
+impl SessionState {
+    /// Lower-case name, as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionState::Waiting => "waiting",
+            SessionState::Retry => "retry",
+            SessionState::Busy => "busy",
+            SessionState::Error => "error",
+            SessionState::Done => "done",
+            SessionState::Aborted => "aborted",
+            SessionState::Unknown => "unknown",
+        }
+    }
+
+    /// Finished states carry the unvisited mark.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            SessionState::Done | SessionState::Error | SessionState::Aborted
+        )
+    }
+
+    /// Working or blocked on the user.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            SessionState::Busy | SessionState::Retry | SessionState::Waiting
+        )
+    }
+}
+
+/// One watched OpenCode server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerView {
+    pub url: String,
+    /// The event stream is open.
+    pub connected: bool,
+    /// What ocbar shows for this server may be out of date (not connected, or not resynced yet).
+    pub stale: bool,
+}
+
+/// One relevant session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub id: String,
+    pub server: String,
+    pub directory: String,
+    pub title: String,
+    pub state: SessionState,
+    /// Retry attempt; null unless `state` is `retry`.
+    pub attempt: Option<u32>,
+    /// Epoch ms of the next retry; null unless `state` is `retry`.
+    pub retry_next_ms: Option<i64>,
+    /// Retry or error message; null unless `state` is `retry` or `error`.
+    pub message: Option<String>,
+    /// `provider/model`.
+    pub model: Option<String>,
+    pub agent: Option<String>,
+    /// Epoch ms of the last activity ocbar saw.
+    pub last_activity_ms: i64,
+    /// Finished and not yet opened by the user.
+    pub unvisited: bool,
+    pub parent_id: Option<String>,
+    /// Sub-agent sessions of this one that are busy, retrying or waiting.
+    pub children_active: u32,
+    /// Notifications for this session are off (`ocbar mute`).
+    #[serde(default)]
+    pub muted: bool,
+}
+
+/// Number of top-level sessions per state (sub-agents are folded into their parents).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub busy: u32,
+    pub retry: u32,
+    pub waiting: u32,
+    pub done: u32,
+    pub error: u32,
+    pub aborted: u32,
+    pub unvisited: u32,
+}
+
+/// Everything a bar needs, at one instant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub version: u32,
+    pub servers: Vec<ServerView>,
+    /// Relevant sessions, most recent activity first; sub-agents carry `parent_id`.
+    pub sessions: Vec<SessionView>,
+    pub counts: Counts,
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Snapshot {
+            version: SNAPSHOT_VERSION,
+            servers: Vec::new(),
+            sessions: Vec::new(),
+            counts: Counts::default(),
+        }
+    }
+}
+
+impl Snapshot {
+    /// Top-level sessions only (what bars and the panel list).
+    pub fn roots(&self) -> impl Iterator<Item = &SessionView> {
+        self.sessions.iter().filter(|s| s.parent_id.is_none())
+    }
+
+    /// No server is connected (bars show the offline marker).
+    pub fn offline(&self) -> bool {
+        !self.servers.is_empty() && self.servers.iter().all(|s| !s.connected)
+    }
+}

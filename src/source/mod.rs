@@ -1,0 +1,1 @@
+//! The OpenCode side: SSE connection, decoding, resync over HTTP.

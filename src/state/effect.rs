@@ -1,0 +1,65 @@
+//! Outputs of the session model besides the new state: things the imperative shell must do.
+
+use super::event::{ServerUrl, SessionId};
+
+/// Why a notification is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NotifyKind {
+    /// A turn finished cleanly (busy/retry → idle with no error).
+    Done,
+    /// A turn ended with an error.
+    Error,
+    /// The user stopped the turn (off by default in the notifier).
+    Aborted,
+    /// The first retry of a turn (provider error, backing off).
+    Retry,
+    /// A permission or question is waiting for the user.
+    Waiting,
+}
+
+impl NotifyKind {
+    /// The lower-case name used in config files, environment variables and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyKind::Done => "done",
+            NotifyKind::Error => "error",
+            NotifyKind::Aborted => "aborted",
+            NotifyKind::Retry => "retry",
+            NotifyKind::Waiting => "waiting",
+        }
+    }
+}
+
+/// A notification the model decided is due. Channels and their switches live in the notifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub kind: NotifyKind,
+    pub server: ServerUrl,
+    pub session: SessionId,
+    pub directory: String,
+    pub title: String,
+    /// The error or retry message, or what is being asked.
+    pub message: Option<String>,
+    /// The session is a sub-agent (has a parent).
+    pub child: bool,
+    /// How long the turn ran, in ms (for a minimum-busy-time filter).
+    pub busy_ms: i64,
+}
+
+/// Something the shell must do because of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Tell the user (through whichever channels are on).
+    Notify(Notification),
+    /// Metadata of this session is unknown: fetch `GET /session/{id}` and feed back `Event::SessionInfo`.
+    FetchSession {
+        server: ServerUrl,
+        session: SessionId,
+    },
+    /// The session was active before a gap and is idle after it: read its last assistant
+    /// message and feed back `Event::Outcome`.
+    FetchOutcome {
+        server: ServerUrl,
+        session: SessionId,
+    },
+}

@@ -1,0 +1,217 @@
+//! Typed inputs of the session model.
+//!
+//! The source turns OpenCode's JSON into these; the socket server turns client
+//! requests into the `User*` variants. The model never sees JSON or sockets.
+
+use std::sync::Arc;
+
+/// The base URL of an OpenCode server, as configured or discovered (no trailing slash).
+/// Shared cheaply between every event and session of that server.
+pub type ServerUrl = Arc<str>;
+
+/// An OpenCode session id (`ses_…`).
+pub type SessionId = Arc<str>;
+
+/// OpenCode's `SessionStatus`, reduced to what the model needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Not working. Arrives after every turn (often twice).
+    Idle,
+    /// Working on a turn.
+    Busy,
+    /// A provider error, backing off before attempt `attempt` at `next_ms` (epoch ms).
+    Retry {
+        attempt: u32,
+        message: String,
+        next_ms: i64,
+    },
+}
+
+/// An error reported by `session.error` or carried by an assistant message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorInfo {
+    /// OpenCode's error class, e.g. `APIError`, `MessageAbortedError`.
+    pub name: String,
+    /// The human-readable message (`data.message`), possibly empty.
+    pub message: String,
+}
+
+impl ErrorInfo {
+    /// True for the user pressing stop (or an instance being disposed).
+    pub fn is_abort(&self) -> bool {
+        self.name == "MessageAbortedError"
+    }
+}
+
+/// Session metadata from `session.created/updated` or `GET /experimental/session`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SessionInfo {
+    pub id: SessionId,
+    pub directory: String,
+    pub title: String,
+    pub parent_id: Option<SessionId>,
+    /// Last used primary agent, when OpenCode has recorded one.
+    pub agent: Option<String>,
+    /// `provider/model`, when OpenCode has recorded one.
+    pub model: Option<String>,
+    /// `time.updated` (epoch ms): OpenCode's own "last activity".
+    pub updated_ms: i64,
+}
+
+/// Who a message is from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+/// The parts of `message.updated` that matter: who, which model/agent, and how the turn ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageInfo {
+    pub id: String,
+    pub role: Role,
+    pub agent: Option<String>,
+    /// `provider/model`.
+    pub model: Option<String>,
+    /// `time.completed` is set (an assistant message finished, successfully or not).
+    pub completed: bool,
+    /// The error the turn ended with, if any.
+    pub error: Option<ErrorInfo>,
+    /// `time.created` (epoch ms).
+    pub created_ms: i64,
+}
+
+/// What a pending user-input request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Permission,
+    Question,
+}
+
+/// A permission or question waiting for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingInput {
+    pub session: SessionId,
+    /// `per_…` or `que_…`.
+    pub request: String,
+    pub kind: InputKind,
+}
+
+/// How the last turn of a session ended, read back after a reconnect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TurnOutcome {
+    /// The last assistant message completed with no error.
+    Finished,
+    /// The last assistant message carries this error.
+    Failed(ErrorInfo),
+    /// The last assistant message never completed (the server died mid-turn), or none exists.
+    Interrupted,
+}
+
+/// Everything learnt from HTTP right after a (re)connect.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResyncReport {
+    /// Metadata of recently updated sessions (all directories of the server).
+    pub sessions: Vec<SessionInfo>,
+    /// Non-idle sessions (`GET /session/status?directory=D` for every known directory).
+    /// A session not listed here is idle.
+    pub active: Vec<(SessionId, Status)>,
+    /// Pending permissions and questions.
+    pub pending: Vec<PendingInput>,
+}
+
+/// Which sessions a user command names, already resolved by the caller to ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    One { server: ServerUrl, session: SessionId },
+    All,
+}
+
+/// One input to the model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The daemon starts watching a server (configured or discovered).
+    ServerAdded { server: ServerUrl },
+    /// The daemon stops watching a server (a discovered server went away).
+    ServerRemoved { server: ServerUrl },
+    /// The SSE stream opened (`server.connected`). State stays unknown until `Resync`.
+    Connected { server: ServerUrl },
+    /// The stream broke, could not be opened, or the watchdog gave up on it.
+    Disconnected { server: ServerUrl, reason: String },
+    /// Any frame arrived, heartbeats included: the connection is alive.
+    Alive { server: ServerUrl },
+    /// The HTTP resync after a connect finished.
+    Resync {
+        server: ServerUrl,
+        report: ResyncReport,
+    },
+    /// `session.status`.
+    Status {
+        server: ServerUrl,
+        directory: String,
+        session: SessionId,
+        status: Status,
+    },
+    /// `session.error` (`sessionID` is optional in OpenCode's schema).
+    SessionError {
+        server: ServerUrl,
+        session: Option<SessionId>,
+        error: ErrorInfo,
+    },
+    /// `session.created` / `session.updated`, or a metadata fetch answering `Effect::FetchSession`.
+    SessionInfo { server: ServerUrl, info: SessionInfo },
+    /// `session.deleted`.
+    SessionDeleted {
+        server: ServerUrl,
+        session: SessionId,
+    },
+    /// `message.updated`.
+    Message {
+        server: ServerUrl,
+        session: SessionId,
+        info: MessageInfo,
+    },
+    /// `permission.asked` / `question.asked`.
+    InputAsked { server: ServerUrl, input: PendingInput },
+    /// `permission.replied` / `question.replied` / `question.rejected`.
+    InputAnswered {
+        server: ServerUrl,
+        session: SessionId,
+        request: String,
+    },
+    /// The answer to `Effect::FetchOutcome`.
+    Outcome {
+        server: ServerUrl,
+        session: SessionId,
+        outcome: TurnOutcome,
+    },
+    /// The user opened or acknowledged sessions (`ocbar seen`, `ocbar open`).
+    Seen { target: Target },
+    /// Mute or unmute notifications of one session.
+    Mute { target: Target, muted: bool },
+    /// Time passed (lets visited finished sessions linger out). Sent with heartbeats.
+    Tick,
+}
+
+impl Event {
+    /// The server this event belongs to, if it belongs to one.
+    pub fn server(&self) -> Option<&ServerUrl> {
+        match self {
+            Event::ServerAdded { server }
+            | Event::ServerRemoved { server }
+            | Event::Connected { server }
+            | Event::Disconnected { server, .. }
+            | Event::Alive { server }
+            | Event::Resync { server, .. }
+            | Event::Status { server, .. }
+            | Event::SessionError { server, .. }
+            | Event::SessionInfo { server, .. }
+            | Event::SessionDeleted { server, .. }
+            | Event::Message { server, .. }
+            | Event::InputAsked { server, .. }
+            | Event::InputAnswered { server, .. }
+            | Event::Outcome { server, .. } => Some(server),
+            Event::Seen { .. } | Event::Mute { .. } | Event::Tick => None,
+        }
+    }
+}
