@@ -10,3 +10,4 @@ pub mod render;
 pub mod snapshot;
 pub mod source;
 pub mod state;
+pub mod notify;

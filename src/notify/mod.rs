@@ -1,0 +1,1 @@
+//! Notification channels: OpenCode TUI toast, desktop (D-Bus), tmux, a user command.
