@@ -123,7 +123,10 @@ pub struct ResyncReport {
 /// Which sessions a user command names, already resolved by the caller to ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    One { server: ServerUrl, session: SessionId },
+    One {
+        server: ServerUrl,
+        session: SessionId,
+    },
     All,
 }
 
@@ -159,7 +162,10 @@ pub enum Event {
         error: ErrorInfo,
     },
     /// `session.created` / `session.updated`, or a metadata fetch answering `Effect::FetchSession`.
-    SessionInfo { server: ServerUrl, info: SessionInfo },
+    SessionInfo {
+        server: ServerUrl,
+        info: SessionInfo,
+    },
     /// `session.deleted`.
     SessionDeleted {
         server: ServerUrl,
@@ -172,7 +178,10 @@ pub enum Event {
         info: MessageInfo,
     },
     /// `permission.asked` / `question.asked`.
-    InputAsked { server: ServerUrl, input: PendingInput },
+    InputAsked {
+        server: ServerUrl,
+        input: PendingInput,
+    },
     /// `permission.replied` / `question.replied` / `question.rejected`.
     InputAnswered {
         server: ServerUrl,

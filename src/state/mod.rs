@@ -1,4 +1,13 @@
-//! The session model: a pure function from events to state and effects. No I/O, no clock.
+//! The session model: a pure function from events to state and effects. No I/O, no clock:
+//! the caller passes `now` in, so every rule is unit-testable and recorded streams replay
+//! deterministically.
 
 pub mod effect;
 pub mod event;
+mod model;
+mod session;
+
+pub use model::{ModelConfig, ResolveError, SessionKey, State};
+
+#[cfg(test)]
+mod tests;
