@@ -11,3 +11,6 @@ pub mod snapshot;
 pub mod source;
 pub mod state;
 pub mod notify;
+pub mod client;
+pub mod paths;
+pub mod protocol;
