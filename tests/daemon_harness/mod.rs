@@ -1,0 +1,154 @@
+//! Start a real `ocbar daemon` process for a test and talk to it through the real client.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The `ocbar` binary under test.
+pub fn ocbar_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ocbar")
+}
+
+/// A running daemon with its own private socket directory; killed on drop.
+pub struct Daemon {
+    pub child: Child,
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+    /// Everything the daemon wrote to stderr so far.
+    pub log: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    /// `ocbar daemon --server URL…` with extra environment (e.g. a password).
+    pub fn start(servers: &[&str], env: &[(&str, &str)]) -> Daemon {
+        Self::start_with(servers, env, None)
+    }
+
+    /// As [`Daemon::start`], with a config file body.
+    pub fn start_with(servers: &[&str], env: &[(&str, &str)], config: Option<&str>) -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("ocbar.sock");
+        let mut cmd = Command::new(ocbar_bin());
+        cmd.arg("daemon").arg("--socket").arg(&socket);
+        for s in servers {
+            cmd.arg("--server").arg(s);
+        }
+        let cfg_path = dir.path().join("config.toml");
+        std::fs::write(&cfg_path, config.unwrap_or("")).expect("write config");
+        cmd.arg("--config").arg(&cfg_path);
+        cmd.env_remove("OCBAR_SERVER")
+            .env_remove("OPENCODE_SERVER_PASSWORD")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env_remove("TMUX")
+            .env("XDG_CONFIG_HOME", dir.path());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn ocbar daemon");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[daemon] {line}");
+                if let Ok(mut l) = sink.lock() {
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            }
+        });
+        let d = Daemon {
+            child,
+            dir,
+            socket,
+            log,
+        };
+        wait_until(Duration::from_secs(10), "daemon socket", || d.socket.exists());
+        d
+    }
+
+    /// Run `ocbar ARGS` against this daemon.
+    pub fn run(&self, args: &[&str]) -> Output {
+        run_client(&self.socket, args)
+    }
+
+    /// `ocbar status --format json`, parsed.
+    pub fn json(&self) -> Value {
+        let out = self.run(&["status", "--format", "json"]);
+        assert!(
+            out.status.success(),
+            "status --format json failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("status json parses")
+    }
+
+    /// The session whose title is `title` in the JSON snapshot.
+    pub fn session(&self, title: &str) -> Option<Value> {
+        self.json()["sessions"]
+            .as_array()?
+            .iter()
+            .find(|s| s["title"] == title)
+            .cloned()
+    }
+
+    /// Wait until the session titled `title` shows `state`; returns it.
+    pub fn wait_state(&self, title: &str, state: &str, timeout: Duration) -> Value {
+        let mut last = Value::Null;
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            last = self.json();
+            if let Some(s) = last["sessions"]
+                .as_array()
+                .and_then(|a| a.iter().find(|s| s["title"] == title && s["state"] == state))
+            {
+                return s.clone();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "session '{title}' never reached state '{state}' in {timeout:?}; last snapshot: {last:#}\ndaemon log:\n{}",
+            self.log.lock().map(|l| l.clone()).unwrap_or_default()
+        );
+    }
+
+    /// The daemon log so far.
+    pub fn log_text(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Run the client binary against a socket.
+pub fn run_client(socket: &Path, args: &[&str]) -> Output {
+    Command::new(ocbar_bin())
+        .args(args)
+        .env("OCBAR_SOCKET", socket)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run ocbar client")
+}
+
+/// Poll `cond` until it holds, or panic naming `what`.
+pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out after {timeout:?} waiting for {what}");
+}
