@@ -198,6 +198,14 @@ pub enum Event {
     Seen { target: Target },
     /// Mute or unmute notifications of one session.
     Mute { target: Target, muted: bool },
+    /// A TUI reported what it shows (`session` None: not a session screen) and whether its
+    /// terminal has focus. `tui` identifies the reporter (e.g. its pid); `focused: false` with
+    /// `session: None` also serves as "this TUI went away".
+    Focus {
+        tui: String,
+        session: Option<SessionId>,
+        focused: bool,
+    },
     /// Time passed (lets visited finished sessions linger out). Sent with heartbeats.
     Tick,
 }
@@ -220,7 +228,7 @@ impl Event {
             | Event::InputAsked { server, .. }
             | Event::InputAnswered { server, .. }
             | Event::Outcome { server, .. } => Some(server),
-            Event::Seen { .. } | Event::Mute { .. } | Event::Tick => None,
+            Event::Seen { .. } | Event::Mute { .. } | Event::Focus { .. } | Event::Tick => None,
         }
     }
 }

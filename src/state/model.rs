@@ -55,6 +55,8 @@ pub struct State {
     config: ModelConfig,
     servers: Vec<ServerState>,
     sessions: HashMap<SessionKey, Session>,
+    /// What each reporting TUI shows, and whether its terminal has focus.
+    tuis: HashMap<String, (Option<SessionId>, bool)>,
     /// Bumped on every change a user could see; lets readers cache renders.
     generation: u64,
 }
@@ -227,6 +229,7 @@ impl State {
                     return fx;
                 }
                 let dir = String::new();
+                let fg = self.is_foreground(&key.1);
                 let s = self.ensure(&key, dir, &mut fx);
                 if !s.phase.is_active() {
                     // Asking implies a running turn, even if its busy was missed.
@@ -243,7 +246,7 @@ impl State {
                     InputKind::Question => "asks a question",
                 };
                 let n = notification(&key, s, NotifyKind::Waiting, Some(what.to_string()), now_ms);
-                if let Some(n) = n {
+                if let Some(n) = n.filter(|_| !fg) {
                     fx.push(Effect::Notify(n));
                 }
                 self.bump();
@@ -300,6 +303,31 @@ impl State {
                 });
                 if changed {
                     self.bump();
+                }
+            }
+            Event::Focus {
+                tui,
+                session,
+                focused,
+            } => {
+                if session.is_none() && !focused {
+                    self.tuis.remove(&tui);
+                } else {
+                    self.tuis.insert(tui, (session.clone(), focused));
+                }
+                // On screen in a focused terminal: the user sees it, so it is visited.
+                if focused && let Some(id) = session {
+                    let mut changed = false;
+                    for ((_, sid), s) in self.sessions.iter_mut() {
+                        if sid == &id && s.unvisited {
+                            s.unvisited = false;
+                            s.visited_ms = Some(now_ms);
+                            changed = true;
+                        }
+                    }
+                    if changed {
+                        self.bump();
+                    }
                 }
             }
             Event::Mute { target, muted } => {
@@ -412,6 +440,7 @@ impl State {
         fx: &mut Vec<Effect>,
     ) {
         let key = (server, session);
+        let fg = self.is_foreground(&key.1);
         if status == Status::Idle {
             let active = self
                 .sessions
@@ -438,6 +467,7 @@ impl State {
         {
             s.retry_notified = true;
             if let Some(n) = notification(&key, s, NotifyKind::Retry, Some(message.clone()), now_ms)
+                .filter(|_| !fg)
             {
                 fx.push(Effect::Notify(n));
             }
@@ -451,6 +481,7 @@ impl State {
     /// End the turn of an active session: done, error or aborted, by what the turn reported.
     fn finish(&mut self, key: &SessionKey, now_ms: i64, fx: &mut Vec<Effect>) {
         let children_running = self.children_active(key);
+        let foreground = self.is_foreground(&key.1);
         let Some(s) = self.sessions.get_mut(key) else {
             return;
         };
@@ -468,10 +499,12 @@ impl State {
         };
         s.phase = Phase::Finished(finish);
         s.pending.clear();
-        s.unvisited = true;
-        s.visited_ms = None;
+        s.unvisited = !foreground;
+        s.visited_ms = if foreground { Some(now_ms) } else { None };
         s.last_activity_ms = now_ms;
-        if kind == NotifyKind::Done && children_running > 0 {
+        if foreground {
+            // The user is looking at it: no mark, no notification.
+        } else if kind == NotifyKind::Done && children_running > 0 {
             s.done_deferred = true;
         } else if let Some(n) = notification(key, s, kind, message, now_ms) {
             fx.push(Effect::Notify(n));
@@ -489,6 +522,13 @@ impl State {
                 }
             }
         }
+    }
+
+    /// On screen in a TUI whose terminal has focus.
+    pub fn is_foreground(&self, session: &SessionId) -> bool {
+        self.tuis
+            .values()
+            .any(|(s, focused)| *focused && s.as_ref() == Some(session))
     }
 
     fn children_active(&self, key: &SessionKey) -> u32 {

@@ -636,3 +636,39 @@ fn sessions_are_listed_most_recent_first() {
     let ids: Vec<String> = w.snap().sessions.into_iter().map(|s| s.id).collect();
     assert_eq!(ids, vec!["ses_b", "ses_a"]);
 }
+
+fn focus(w: &mut World, tui: &str, session: Option<&str>, focused: bool) {
+    w.send(Event::Focus {
+        tui: tui.into(),
+        session: session.map(sid),
+        focused,
+    });
+}
+
+#[test]
+fn the_session_on_screen_in_a_focused_tui_is_visited_and_not_notified() {
+    let mut w = World::new();
+    w.info("ses_a", "alpha", None).busy("ses_a");
+    w.info("ses_b", "beta", None).busy("ses_b");
+    focus(&mut w, "tui-1", Some("ses_a"), true);
+    w.retry("ses_a", 1).idle("ses_a").idle("ses_b");
+    assert!(!w.session("ses_a").unwrap().unvisited);
+    assert!(w.session("ses_b").unwrap().unvisited);
+    assert_eq!(w.notified(), vec![(NotifyKind::Done, "ses_b".to_string())]);
+}
+
+#[test]
+fn a_blurred_tui_is_background_and_focusing_it_clears_the_mark() {
+    let mut w = World::new();
+    w.info("ses_a", "alpha", None).busy("ses_a");
+    focus(&mut w, "tui-1", Some("ses_a"), false);
+    w.idle("ses_a");
+    assert!(w.session("ses_a").unwrap().unvisited);
+    assert_eq!(w.notified(), vec![(NotifyKind::Done, "ses_a".to_string())]);
+    focus(&mut w, "tui-1", Some("ses_a"), true);
+    assert!(!w.session("ses_a").unwrap().unvisited);
+    // The TUI goes away: the session is background again.
+    focus(&mut w, "tui-1", None, false);
+    w.busy("ses_a").idle("ses_a");
+    assert!(w.session("ses_a").unwrap().unvisited);
+}
