@@ -1,0 +1,189 @@
+//! The panel (`ocbar list`, waybar's tooltip): one relevant top-level session per line.
+//!
+//! ```text
+//! ● ✓ done    Fix the login bug      3m ago    anthropic/claude-sonnet-4  build
+//!   ↻ retry   Research rate limits   12s ago   attempt 3, next in 12s (rate limited)  +2 sub-agents
+//! ```
+//! Columns: the unvisited mark, the state glyph and word, the title (cut to
+//! `panel_title_width`, padded to the longest shown), then last activity and, when known, the
+//! retry attempt and countdown or the error message, active sub-agents, model and agent.
+//! Servers that are not connected get a line each before the sessions; when nothing is relevant
+//! the panel says so in one line. Lines are separated by `\n`, with no newline at the end.
+
+use std::fmt::Write;
+
+use super::RenderConfig;
+use super::escape;
+use super::format::{push_ago, push_duration};
+use super::glyph::Glyphs;
+use super::markup::Markup;
+use super::segment::{effective_state, title};
+use crate::snapshot::{SessionState, Snapshot};
+
+/// The line shown when no session is relevant.
+pub const NOTHING: &str = "No active or recently finished sessions.";
+
+/// Longest retry or error message shown, in characters.
+const MESSAGE_WIDTH: usize = 60;
+
+/// Write the panel into `out`.
+pub fn write_panel<M: Markup>(
+    out: &mut String,
+    m: &M,
+    snap: &Snapshot,
+    now_ms: i64,
+    cfg: &RenderConfig,
+) {
+    let g = Glyphs::new(cfg.ascii, &cfg.glyphs);
+    let start = out.len();
+    let newline = |out: &mut String| {
+        if out.len() > start {
+            out.push('\n');
+        }
+    };
+
+    if snap.offline() {
+        let color = cfg.colors.unknown;
+        m.open(out, color, false);
+        m.push_data(out, g.offline(), 0);
+        m.close(out, color, false);
+        out.push_str(" No OpenCode server connected: ");
+        for (i, s) in snap.servers.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            m.push_data(out, &s.url, 0);
+        }
+    } else {
+        for s in snap.servers.iter().filter(|s| s.stale || !s.connected) {
+            newline(out);
+            let color = cfg.colors.unknown;
+            m.open(out, color, false);
+            m.push_data(out, g.state(SessionState::Unknown), 0);
+            m.close(out, color, false);
+            out.push(' ');
+            m.push_data(out, &s.url, 0);
+            out.push_str(if s.connected {
+                ": catching up, states unknown"
+            } else {
+                ": not connected, states unknown"
+            });
+        }
+    }
+
+    let limit = match cfg.panel_title_width {
+        0 => usize::MAX,
+        w => w,
+    };
+    let Some(width) = snap
+        .roots()
+        .map(|s| escape::clean_len(title(s), limit))
+        .max()
+    else {
+        if !snap.offline() {
+            newline(out);
+            out.push_str(NOTHING);
+        }
+        return;
+    };
+
+    for s in snap.roots() {
+        newline(out);
+        let st = effective_state(snap, s);
+        let unvisited = st.is_finished() && s.unvisited;
+        let color = cfg.colors.state(st);
+
+        if unvisited {
+            let c = cfg.colors.unvisited;
+            m.open(out, c, true);
+            m.push_data(out, g.unvisited(), 0);
+            m.close(out, c, true);
+        } else {
+            out.push(' ');
+        }
+        out.push(' ');
+        m.open(out, color, false);
+        m.push_data(out, g.state(st), 0);
+        let _ = write!(out, " {:<7}", st.as_str());
+        m.close(out, color, false);
+        out.push(' ');
+
+        let t = title(s);
+        let shown = escape::clean_len(t, width);
+        m.open(out, color, unvisited);
+        m.push_data(out, t, cfg.panel_title_width);
+        m.close(out, color, unvisited);
+        pad(out, width - shown.min(width));
+
+        out.push_str("  ");
+        let before = out.len();
+        push_ago(out, now_ms, s.last_activity_ms);
+        let ago_len = out.len() - before;
+
+        let mut details = Details {
+            out,
+            pending_pad: 8usize.saturating_sub(ago_len),
+        };
+        match st {
+            SessionState::Retry => {
+                let o = details.next();
+                if let Some(a) = s.attempt {
+                    let _ = write!(o, "attempt {a}");
+                } else {
+                    o.push_str("retrying");
+                }
+                match s.retry_next_ms {
+                    Some(t) if t > now_ms => {
+                        o.push_str(", next in ");
+                        push_duration(o, t - now_ms);
+                    }
+                    Some(_) => o.push_str(", due now"),
+                    None => {}
+                }
+                if let Some(msg) = s.message.as_deref().filter(|t| !escape::is_blank(t)) {
+                    o.push_str(" (");
+                    m.push_data(o, msg, MESSAGE_WIDTH);
+                    o.push(')');
+                }
+            }
+            SessionState::Error => {
+                if let Some(msg) = s.message.as_deref().filter(|t| !escape::is_blank(t)) {
+                    m.push_data(details.next(), msg, MESSAGE_WIDTH);
+                }
+            }
+            _ => {}
+        }
+        if s.children_active > 0 {
+            let n = s.children_active;
+            let _ = write!(
+                details.next(),
+                "+{n} sub-agent{}",
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        for v in [&s.model, &s.agent].into_iter().flatten() {
+            if !escape::is_blank(v) {
+                m.push_data(details.next(), v, 0);
+            }
+        }
+    }
+}
+
+fn pad(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n(' ', n));
+}
+
+/// Columns after the last activity, two spaces apart; the activity column is padded only
+/// when something follows it, so lines never end in spaces.
+struct Details<'o> {
+    out: &'o mut String,
+    pending_pad: usize,
+}
+
+impl Details<'_> {
+    fn next(&mut self) -> &mut String {
+        pad(self.out, self.pending_pad + 2);
+        self.pending_pad = 0;
+        self.out
+    }
+}
