@@ -12,5 +12,8 @@ pub mod source;
 pub mod state;
 pub mod notify;
 pub mod client;
+pub mod log;
+pub mod config;
+pub mod serve;
 pub mod paths;
 pub mod protocol;

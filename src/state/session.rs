@@ -102,7 +102,7 @@ impl Session {
         let state = match &self.phase {
             Phase::Quiet => return None,
             _ if self.awaiting_outcome => SessionState::Unknown,
-            Phase::Busy | Phase::Retry { .. } if !server_in_sync => SessionState::Unknown,
+            _ if !server_in_sync => SessionState::Unknown,
             Phase::Busy | Phase::Retry { .. } if !self.pending.is_empty() => SessionState::Waiting,
             Phase::Busy => SessionState::Busy,
             Phase::Retry { .. } => SessionState::Retry,

@@ -456,7 +456,11 @@ fn disconnect_turns_active_sessions_unknown_never_done() {
         reason: "connection reset".into(),
     });
     assert_eq!(w.state_of("ses_a"), Some(SessionState::Unknown));
-    assert_eq!(w.state_of("ses_b"), Some(SessionState::Done));
+    assert_eq!(
+        w.state_of("ses_b"),
+        Some(SessionState::Unknown),
+        "a stale server's sessions are all unknown (DESIGN.md)"
+    );
     let srv_view = &w.snap().servers[0];
     assert!(!srv_view.connected);
     assert!(srv_view.stale);

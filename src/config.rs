@@ -1,0 +1,201 @@
+//! The TOML config file (`$XDG_CONFIG_HOME/ocbar/config.toml`, or `--config FILE`).
+//!
+//! Read by the daemon only; the client path never parses it. Unknown keys are errors, and an
+//! error names the file, line and column, so a typo never turns silently into a default.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::notify::config::NotifyConfig;
+use crate::render::RenderConfig;
+use crate::state::ModelConfig;
+
+/// The default OpenCode server when nothing else is configured.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:4096";
+
+/// The whole config file. Every table and key is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// OpenCode servers to follow (overridden by `OCBAR_SERVER` and `--server`).
+    pub servers: Vec<String>,
+    /// `[model]`: session model tunables.
+    pub model: ModelTable,
+    /// `[render]`: what the bar segments look like.
+    pub render: RenderConfig,
+    /// `[notify]`: notification channels and switches.
+    pub notify: NotifyConfig,
+}
+
+/// `[model]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelTable {
+    /// Minutes a visited finished session stays listed (default 30).
+    pub linger_minutes: u64,
+}
+
+impl Default for ModelTable {
+    fn default() -> Self {
+        ModelTable { linger_minutes: 30 }
+    }
+}
+
+impl ModelTable {
+    /// The model's own config.
+    pub fn to_model(&self) -> ModelConfig {
+        ModelConfig {
+            linger_ms: (self.linger_minutes.min(1_000_000) * 60_000) as i64,
+        }
+    }
+}
+
+/// The default config path: `$XDG_CONFIG_HOME/ocbar/config.toml`, else `~/.config/ocbar/config.toml`.
+pub fn default_path() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d).join("ocbar/config.toml"));
+    }
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".config/ocbar/config.toml"))
+}
+
+/// Load the config: an explicit path must exist; the default path may be absent (defaults).
+pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), String> {
+    let (path, must_exist) = match explicit {
+        Some(p) => (p.to_path_buf(), true),
+        None => match default_path() {
+            Some(p) => (p, false),
+            None => return Ok((Config::default(), None)),
+        },
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+            return Ok((Config::default(), None));
+        }
+        Err(e) => return Err(format!("cannot read config file {}: {e}", path.display())),
+    };
+    parse(&text)
+        .map(|c| (c, Some(path.clone())))
+        .map_err(|e| format!("config file {}: {e}", path.display()))
+}
+
+/// Parse config text; the error names the line and column.
+pub fn parse(text: &str) -> Result<Config, String> {
+    toml::from_str::<Config>(text).map_err(|e| {
+        let (line, col) = e
+            .span()
+            .map(|span| line_col(text, span.start))
+            .unwrap_or((0, 0));
+        let msg = e.message().trim().to_string();
+        if line > 0 {
+            format!("line {line}, column {col}: {msg}")
+        } else {
+            msg
+        }
+    })
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// The servers to follow: `--server` flags, else `OCBAR_SERVER` (comma-separated), else the
+/// config file's `servers`, else the default. Trailing slashes are dropped; duplicates merged.
+pub fn servers(flags: &[String], env: Option<&str>, config: &Config) -> Vec<String> {
+    let chosen: Vec<String> = if !flags.is_empty() {
+        flags.to_vec()
+    } else if let Some(env) = env.filter(|e| !e.trim().is_empty()) {
+        env.split(',').map(str::to_string).collect()
+    } else if !config.servers.is_empty() {
+        config.servers.clone()
+    } else {
+        vec![DEFAULT_SERVER.to_string()]
+    };
+    let mut out: Vec<String> = Vec::new();
+    for s in chosen {
+        let s = s.trim().trim_end_matches('/').to_string();
+        if !s.is_empty() && !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Check a server URL before using it; the error says what a valid one looks like.
+pub fn check_server_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| {
+            format!(
+                "'{url}' is not an OpenCode server URL: use http://HOST:PORT, e.g. {DEFAULT_SERVER}"
+            )
+        })?;
+    if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
+        return Err(format!(
+            "'{url}' has no host: use http://HOST:PORT, e.g. {DEFAULT_SERVER}"
+        ));
+    }
+    if url.contains('@') {
+        return Err(format!(
+            "'{url}' carries credentials: put the password in OPENCODE_SERVER_PASSWORD instead (it must never appear in argv)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_all_defaults() {
+        let c = parse("").unwrap();
+        assert!(c.servers.is_empty());
+        assert_eq!(c.model.linger_minutes, 30);
+    }
+
+    #[test]
+    fn typos_are_errors_naming_the_line() {
+        let err = parse("servers = []\n[model]\nlinger_minute = 5\n").unwrap_err();
+        assert!(err.starts_with("line 3, column 1"), "{err}");
+        assert!(err.contains("linger_minute"), "{err}");
+    }
+
+    #[test]
+    fn server_precedence_and_cleanup() {
+        let c = parse("servers = [\"http://a:1/\"]").unwrap();
+        assert_eq!(servers(&[], None, &c), vec!["http://a:1"]);
+        assert_eq!(
+            servers(&[], Some("http://b:2, http://b:2/"), &c),
+            vec!["http://b:2"]
+        );
+        assert_eq!(
+            servers(&["http://c:3".into()], Some("http://b:2"), &c),
+            vec!["http://c:3"]
+        );
+        assert_eq!(servers(&[], None, &Config::default()), vec![DEFAULT_SERVER]);
+    }
+
+    #[test]
+    fn bad_urls_are_explained() {
+        assert!(
+            check_server_url("localhost:4096")
+                .unwrap_err()
+                .contains("http://HOST:PORT")
+        );
+        assert!(check_server_url("http://").is_err());
+        assert!(
+            check_server_url("http://u:pw@h:1")
+                .unwrap_err()
+                .contains("OPENCODE_SERVER_PASSWORD")
+        );
+        assert!(check_server_url("https://h:1").is_ok());
+    }
+}
