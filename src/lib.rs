@@ -14,6 +14,7 @@ pub mod notify;
 pub mod client;
 pub mod log;
 pub mod config;
+pub mod daemon;
 pub mod serve;
 pub mod paths;
 pub mod protocol;

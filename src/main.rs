@@ -96,11 +96,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let socket = paths::socket_path(cli.socket.as_deref());
     match cli.command {
-        Command::Daemon { servers, config } => {
-            let _ = (servers, config);
-            eprintln!("ocbar: daemon not wired yet");
-            ExitCode::FAILURE
-        }
+        Command::Daemon { servers, config } => ocbar::daemon::main(servers, config, socket),
         Command::Status { format, offline } => status(&socket, &format, &offline),
         Command::Watch { format, offline } => match client::watch(&socket, &format, &offline) {
             Ok(()) => ExitCode::SUCCESS,

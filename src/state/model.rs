@@ -201,12 +201,9 @@ impl State {
                         s.info.model = info.model.clone();
                         changed = true;
                     }
-                    if info.role == super::event::Role::User && s.unvisited {
-                        // A new prompt means the user is in that session.
-                        s.unvisited = false;
-                        s.visited_ms = Some(now_ms);
-                        changed = true;
-                    }
+                    // A new prompt clears the unvisited mark through the busy it causes; the
+                    // user message itself is updated again after idle (its summary), so it
+                    // must not count as the user looking.
                     if s.phase.is_active()
                         && let Some(err) = info.error
                         && s.turn_error.is_none()

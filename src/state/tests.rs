@@ -328,7 +328,7 @@ fn child_notifications_are_marked_as_children() {
 }
 
 #[test]
-fn seen_clears_unvisited_and_new_prompt_clears_it_too() {
+fn seen_clears_unvisited_and_new_prompt_clears_it_too_but_not_a_trailing_update() {
     let mut w = World::new();
     w.info("ses_a", "alpha", None).busy("ses_a").idle("ses_a");
     w.info("ses_b", "beta", None).busy("ses_b").idle("ses_b");
@@ -353,7 +353,12 @@ fn seen_clears_unvisited_and_new_prompt_clears_it_too() {
             created_ms: 0,
         },
     });
-    assert!(!w.session("ses_b").unwrap().unvisited);
+    assert!(
+        w.session("ses_b").unwrap().unvisited,
+        "OpenCode updates the user message (summary) after idle: not a visit"
+    );
+    w.busy("ses_b");
+    assert!(!w.session("ses_b").unwrap().unvisited, "a new prompt");
     assert_eq!(w.snap().counts.unvisited, 0);
 }
 

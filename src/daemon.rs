@@ -1,0 +1,473 @@
+//! `ocbar daemon`: wires sources, the state loop, the notifier and the socket server.
+//!
+//! The state loop owns the model. Sources send it events, the socket server sends it
+//! commands, and it publishes snapshots through a `watch` channel that queries read without
+//! waiting on anything.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use interprocess::local_socket::tokio::prelude::*;
+use interprocess::local_socket::{GenericFilePath, ListenerOptions};
+use interprocess::os::unix::local_socket::ListenerOptionsExt;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::config::{self, Config};
+use crate::log;
+use crate::serve::{self, Command, Published, Shared, now_ms};
+use crate::state::State;
+use crate::state::effect::{Effect, Notification};
+use crate::state::event::{Event, ServerUrl, Target};
+use crate::{notify, paths, source};
+
+/// Capacity of the event channel from sources to the state loop.
+const EVENT_QUEUE: usize = 8192;
+
+/// Entry point of `ocbar daemon`; returns the process exit code.
+pub fn main(server_flags: Vec<String>, config_path: Option<PathBuf>, socket: PathBuf) -> ExitCode {
+    let (config, loaded_from) = match config::load(config_path.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ocbar: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let env = std::env::var("OCBAR_SERVER").ok();
+    let servers = config::servers(&server_flags, env.as_deref(), &config);
+    for s in &servers {
+        if let Err(e) = config::check_server_url(s) {
+            eprintln!("ocbar: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    if let Err(e) = paths::prepare_socket_dir(&socket) {
+        eprintln!("ocbar: {e}");
+        return ExitCode::FAILURE;
+    }
+    if let Err(e) = claim_socket(&socket) {
+        eprintln!("ocbar: {e}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ocbar: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let ctx = Context {
+        started_ms: now_ms(),
+        socket: socket.clone(),
+        config_path: loaded_from,
+    };
+    let code = runtime.block_on(run(config, servers, ctx));
+    let _ = std::fs::remove_file(&socket);
+    code
+}
+
+/// Refuse to start beside a live daemon; remove a socket file a crashed one left behind.
+fn claim_socket(socket: &Path) -> Result<(), String> {
+    if std::fs::symlink_metadata(socket).is_err() {
+        return Ok(());
+    }
+    match std::os::unix::net::UnixStream::connect(socket) {
+        Ok(_) => Err(format!(
+            "another ocbar daemon is already running on {} ('ocbar doctor' shows it). Stop it first, or give this one another --socket",
+            socket.display()
+        )),
+        Err(_) => {
+            std::fs::remove_file(socket)
+                .map_err(|e| format!("cannot remove the stale socket {}: {e}", socket.display()))?;
+            log!(
+                "removed a stale socket left by an earlier daemon: {}",
+                socket.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Facts for `doctor` that do not change.
+struct Context {
+    started_ms: i64,
+    socket: PathBuf,
+    config_path: Option<PathBuf>,
+}
+
+async fn run(config: Config, servers: Vec<String>, ctx: Context) -> ExitCode {
+    let name = match ctx.socket.as_path().to_fs_name::<GenericFilePath>() {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("ocbar: bad socket path {}: {e}", ctx.socket.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match ListenerOptions::new().name(name).mode(0o600).create_tokio() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("ocbar: cannot listen on {}: {e}", ctx.socket.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&ctx.socket, std::fs::Permissions::from_mode(0o600));
+    }
+
+    let (events_tx, events_rx) = mpsc::channel::<Event>(EVENT_QUEUE);
+    let (commands_tx, commands_rx) = mpsc::channel::<Command>(256);
+    let (after_tx, after_rx) = mpsc::channel::<AfterAction>(64);
+    let mut state = State::new(config.model.to_model());
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(Published::new(0, state.snapshot())));
+
+    let (notifier, open_rx) = notify::Notifier::new(config.notify.clone()).open_channel();
+    let (notifier, _notifier_task) = notifier.spawn();
+
+    let mut sources = HashMap::new();
+    for url in &servers {
+        let url: ServerUrl = Arc::from(url.as_str());
+        state.apply(
+            Event::ServerAdded {
+                server: url.clone(),
+            },
+            now_ms(),
+        );
+        let stats = Arc::new(source::ServerStats::new(url.to_string()));
+        let handle = source::spawn_server(
+            url.clone(),
+            events_tx.clone(),
+            stats,
+            source::ConnectionConfig::default(),
+        );
+        sources.insert(url, handle);
+    }
+
+    log!(
+        "ocbar {} listening on {} (mode 0600); following {}",
+        env!("CARGO_PKG_VERSION"),
+        ctx.socket.display(),
+        servers.join(", ")
+    );
+    log!(
+        "bars: 'ocbar status --format tmux|starship|waybar', 'ocbar watch --format waybar'; panel: 'ocbar list'; health: 'ocbar doctor'"
+    );
+
+    let shared = Shared {
+        snapshots: snap_rx,
+        commands: commands_tx,
+        render: Arc::new(config.render.clone()),
+    };
+    tokio::spawn(serve::serve(listener, shared));
+
+    let mut looper = StateLoop {
+        state,
+        sources,
+        notifier,
+        after_tx,
+        snapshots: snap_tx,
+        published_generation: 0,
+        ctx,
+    };
+    looper.publish();
+    looper.run(events_rx, commands_rx, after_rx, open_rx).await
+}
+
+/// An action finished outside the loop (e.g. `open` after its HTTP call): apply its event,
+/// publish, and only then answer the client, so its next query sees the change.
+struct AfterAction {
+    event: Event,
+    reply: oneshot::Sender<Result<String, String>>,
+    text: String,
+}
+
+struct StateLoop {
+    state: State,
+    sources: HashMap<ServerUrl, source::ServerHandle>,
+    notifier: mpsc::UnboundedSender<Notification>,
+    after_tx: mpsc::Sender<AfterAction>,
+    snapshots: watch::Sender<Arc<Published>>,
+    published_generation: u64,
+    ctx: Context,
+}
+
+impl StateLoop {
+    async fn run(
+        &mut self,
+        mut events: mpsc::Receiver<Event>,
+        mut commands: mpsc::Receiver<Command>,
+        mut after: mpsc::Receiver<AfterAction>,
+        mut opens: mpsc::UnboundedReceiver<notify::OpenRequest>,
+    ) -> ExitCode {
+        let mut sigterm =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    log!("cannot watch SIGTERM: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+        loop {
+            tokio::select! {
+                Some(ev) = events.recv() => {
+                    self.apply(ev);
+                    // Drain what is queued before publishing once.
+                    for _ in 0..1024 {
+                        match events.try_recv() {
+                            Ok(ev) => self.apply(ev),
+                            Err(_) => break,
+                        }
+                    }
+                    self.publish();
+                }
+                Some(cmd) = commands.recv() => {
+                    self.command(cmd);
+                    self.publish();
+                }
+                Some(done) = after.recv() => {
+                    self.apply(done.event);
+                    self.publish();
+                    let _ = done.reply.send(Ok(done.text));
+                }
+                Some(open) = opens.recv() => {
+                    // The desktop notification's "Open" action.
+                    let (tx, _rx) = oneshot::channel();
+                    self.command(Command::Open(open.session.to_string(), tx));
+                    self.publish();
+                }
+                _ = tokio::signal::ctrl_c() => {
+                    log!("interrupted: shutting down");
+                    return ExitCode::SUCCESS;
+                }
+                _ = sigterm.recv() => {
+                    log!("terminated: shutting down");
+                    return ExitCode::SUCCESS;
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, ev: Event) {
+        let effects = self.state.apply(ev, now_ms());
+        for fx in effects {
+            match fx {
+                Effect::Notify(n) => {
+                    if self.notifier.send(n).is_err() {
+                        log!("the notifier has stopped: a notification was dropped");
+                    }
+                }
+                Effect::FetchSession { ref server, .. }
+                | Effect::FetchOutcome { ref server, .. } => {
+                    if let Some(h) = self.sources.get(server) {
+                        h.execute(&fx);
+                    }
+                }
+            }
+        }
+    }
+
+    fn publish(&mut self) {
+        let generation = self.state.generation();
+        if generation == self.published_generation {
+            return;
+        }
+        self.published_generation = generation;
+        let _ = self
+            .snapshots
+            .send(Arc::new(Published::new(generation, self.state.snapshot())));
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Doctor(reply) => {
+                let _ = reply.send(Ok(self.doctor()));
+            }
+            Command::SeenAll(reply) => {
+                self.apply(Event::Seen {
+                    target: Target::All,
+                });
+                let _ = reply.send(Ok(String::new()));
+            }
+            Command::Seen(query, reply) => match self.state.resolve(&query) {
+                Ok((server, session)) => {
+                    self.apply(Event::Seen {
+                        target: Target::One { server, session },
+                    });
+                    let _ = reply.send(Ok(String::new()));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            },
+            Command::Mute(query, muted, reply) => match self.state.resolve(&query) {
+                Ok((server, session)) => {
+                    self.apply(Event::Mute {
+                        target: Target::One { server, session },
+                        muted,
+                    });
+                    let _ = reply.send(Ok(String::new()));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            },
+            Command::Open(query, reply) => {
+                let (server, session) = match self.state.resolve(&query) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        let _ = reply.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let dir = self
+                    .state
+                    .directory_of(&(server.clone(), session.clone()))
+                    .unwrap_or_default()
+                    .to_string();
+                let Some(api) = self.sources.get(&server).and_then(|h| h.api()).cloned() else {
+                    let _ = reply.send(Err(format!("server {server} is not followed")));
+                    return;
+                };
+                let after = self.after_tx.clone();
+                tokio::spawn(async move {
+                    let dir = (!dir.is_empty()).then_some(dir);
+                    let call = api.select_session(&session, dir.as_deref());
+                    match tokio::time::timeout(Duration::from_secs(5), call).await {
+                        Ok(Ok(())) => {
+                            let text = format!("opened {session} on {server}");
+                            let event = Event::Seen {
+                                target: Target::One { server, session },
+                            };
+                            let _ = after.send(AfterAction { event, reply, text }).await;
+                        }
+                        Ok(Err(e)) => {
+                            let _ = reply.send(Err(format!(
+                                "could not switch the OpenCode TUI to {session}: {e}"
+                            )));
+                        }
+                        Err(_) => {
+                            let _ = reply.send(Err(format!(
+                                "{server} did not answer /tui/select-session in time"
+                            )));
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    fn doctor(&self) -> String {
+        let mut out = String::new();
+        let now = now_ms();
+        let snap = self.state.snapshot();
+        let _ = writeln!(
+            out,
+            "ocbar {} daemon, pid {}",
+            env!("CARGO_PKG_VERSION"),
+            std::process::id()
+        );
+        let _ = writeln!(out, "socket: {}", self.ctx.socket.display());
+        let _ = writeln!(
+            out,
+            "config: {}",
+            self.ctx
+                .config_path
+                .as_ref()
+                .map_or("(none: defaults)".to_string(), |p| p.display().to_string())
+        );
+        let _ = writeln!(out, "up: {}s", (now - self.ctx.started_ms) / 1000);
+        let _ = writeln!(
+            out,
+            "sessions: {} relevant, {} known; busy {} retry {} waiting {} done {} error {} aborted {} unvisited {}",
+            snap.sessions.len(),
+            self.state.session_count(),
+            snap.counts.busy,
+            snap.counts.retry,
+            snap.counts.waiting,
+            snap.counts.done,
+            snap.counts.error,
+            snap.counts.aborted,
+            snap.counts.unvisited
+        );
+        for server in &snap.servers {
+            let url: ServerUrl = Arc::from(server.url.as_str());
+            let state = match (server.connected, server.stale) {
+                (true, false) => "connected",
+                (true, true) => "connected, resyncing",
+                (false, _) => "NOT CONNECTED",
+            };
+            let _ = writeln!(out, "server {}: {state}", server.url);
+            if let Some(h) = self.sources.get(&url) {
+                doctor_server(&mut out, &h.stats().view(), now);
+            }
+        }
+        out.trim_end().to_string()
+    }
+}
+
+/// The `doctor` lines of one server: what works, what does not, and how to fix it.
+fn doctor_server(out: &mut String, v: &source::ServerStatsView, now: i64) {
+    let age = |ms: i64| {
+        if ms <= 0 {
+            "never".to_string()
+        } else {
+            format!("{:.1}s ago", (now - ms) as f64 / 1000.0)
+        }
+    };
+    if let Some(version) = &v.version {
+        let _ = writeln!(out, "  opencode {version}");
+    }
+    let _ = writeln!(
+        out,
+        "  last event: {}; frames {}, events {}, noise dropped {}",
+        age(v.last_frame_ms),
+        v.frames,
+        v.events,
+        v.noise
+    );
+    let _ = writeln!(
+        out,
+        "  connects {}, reconnects {}, failed attempts {}; resyncs {} (last {}), failed {}; directories {}",
+        v.connects,
+        v.reconnects,
+        v.connect_failures,
+        v.resyncs,
+        age(v.last_resync_ms),
+        v.resync_failures,
+        v.known_directories
+    );
+    let _ = writeln!(
+        out,
+        "  decode errors: {}{}",
+        v.decode_errors,
+        v.last_decode_error
+            .as_ref()
+            .map(|e| format!(" (last: {e})"))
+            .unwrap_or_default()
+    );
+    if v.auth_failures > 0 {
+        let _ = writeln!(
+            out,
+            "  auth failures: {}: set OPENCODE_SERVER_PASSWORD (and OPENCODE_SERVER_USERNAME if not 'opencode') in the daemon's environment",
+            v.auth_failures
+        );
+    }
+    if !v.connected {
+        if let Some(e) = &v.last_connect_error {
+            let _ = writeln!(out, "  last error: {e}");
+        }
+        let _ = writeln!(
+            out,
+            "  fix: start OpenCode with a port ('opencode --port 4096', or 'opencode serve --port 4096' and 'opencode attach http://127.0.0.1:4096'), or point ocbar at the right --server"
+        );
+    }
+    if let Some(e) = &v.last_resync_error {
+        let _ = writeln!(out, "  last resync error: {e}");
+    }
+}
