@@ -8,13 +8,16 @@ use std::process::Stdio;
 
 use tokio::process::Command;
 
-use super::delivery::{Delivery, display_message, display_title};
+use super::delivery::{Delivery, sanitize};
+
+/// Longest title or message passed in the environment, in characters.
+const MAX_ENV_TEXT: usize = 2000;
 
 /// The environment a delivery is described by.
 ///
 /// For a summary, `OCBAR_KIND`, `OCBAR_SESSION`, `OCBAR_TITLE`, `OCBAR_SERVER`,
 /// `OCBAR_DIRECTORY`, `OCBAR_MESSAGE` and `OCBAR_BUSY_MS` describe its most urgent session,
-/// `OCBAR_TEXT` the whole summary, `OCBAR_COUNT` the number of sessions and `OCBAR_SESSIONS`
+/// `OCBAR_TEXT` the whole summary (the sentence ocbar shows elsewhere), `OCBAR_COUNT` the number of sessions and `OCBAR_SESSIONS`
 /// their ids, one per line.
 pub fn env_vars(d: &Delivery) -> Vec<(&'static str, String)> {
     let n = d.lead();
@@ -22,10 +25,13 @@ pub fn env_vars(d: &Delivery) -> Vec<(&'static str, String)> {
     vec![
         ("OCBAR_KIND", n.kind.as_str().to_string()),
         ("OCBAR_SESSION", n.session.to_string()),
-        ("OCBAR_TITLE", display_title(n)),
+        ("OCBAR_TITLE", sanitize(&n.title, MAX_ENV_TEXT)),
         ("OCBAR_SERVER", n.server.to_string()),
         ("OCBAR_DIRECTORY", n.directory.clone()),
-        ("OCBAR_MESSAGE", display_message(n).unwrap_or_default()),
+        (
+            "OCBAR_MESSAGE",
+            sanitize(n.message.as_deref().unwrap_or(""), MAX_ENV_TEXT),
+        ),
         ("OCBAR_BUSY_MS", n.busy_ms.to_string()),
         ("OCBAR_TEXT", d.text()),
         ("OCBAR_COUNT", d.items().len().to_string()),
