@@ -596,6 +596,7 @@ impl Conn {
         got_connected: &mut bool,
     ) -> Result<String, ()> {
         let server = self.api.server().clone();
+        let url = self.api.display_url();
         let mut body = resp.bytes_stream();
         let mut parser = SseParser::new(self.config.max_frame_bytes);
         let mut items: Vec<Item> = Vec::new();
@@ -669,19 +670,25 @@ impl Conn {
             let now = now_ms();
             let stats = &self.stats;
             let seen_dirs = &mut self.seen_dirs;
+            let mut bad = |reason: &str| {
+                stats.decode_error(reason);
+                if bad_frames_logged < 3 {
+                    bad_frames_logged += 1;
+                    let more = if bad_frames_logged == 3 {
+                        " (further ones are only counted: see 'ocbar doctor')"
+                    } else {
+                        ""
+                    };
+                    crate::log!("ignoring a bad event frame from {url}: {reason}{more}");
+                }
+            };
             parser.push(&chunk, |frame| {
                 frames += 1;
                 stats.frame(now);
                 let data = match frame {
                     Frame::Data(d) => d,
-                    Frame::TooLarge => {
-                        stats.decode_error("frame too large");
-                        return;
-                    }
-                    Frame::NotUtf8 => {
-                        stats.decode_error("frame is not UTF-8");
-                        return;
-                    }
+                    Frame::TooLarge => return bad("frame too large"),
+                    Frame::NotUtf8 => return bad("frame is not UTF-8"),
                 };
                 match decode(&server, data) {
                     Decoded::Noise => stats.noise(),
@@ -711,21 +718,7 @@ impl Conn {
                         stats.event();
                         seen_dirs.clear();
                     }
-                    Decoded::Invalid(reason) => {
-                        stats.decode_error(reason);
-                        if bad_frames_logged < 3 {
-                            bad_frames_logged += 1;
-                            crate::log!(
-                                "ignoring a bad event frame from {}: {reason}{}",
-                                self.api.display_url(),
-                                if bad_frames_logged == 3 {
-                                    " (further ones are only counted, see 'ocbar doctor')"
-                                } else {
-                                    ""
-                                }
-                            );
-                        }
-                    }
+                    Decoded::Invalid(reason) => bad(reason),
                 }
             });
             if frames == 0 {

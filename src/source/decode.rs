@@ -92,11 +92,19 @@ struct Payload<'a> {
 
 /// Decode one `data:` payload of `GET /global/event`.
 ///
-/// `server` is attached to the resulting event. Cheap for noise: one pass over the frame, no
-/// allocation.
+/// `server` is attached to the resulting event. Noise costs a scan of the frame's first few
+/// dozen bytes and no allocation (see [`head_type`]).
 pub fn decode<'a>(server: &ServerUrl, data: &'a str) -> Decoded<'a> {
     if data.len() > MAX_FRAME_BYTES {
         return Decoded::Invalid("frame too large");
+    }
+    if let Some(kind) = head_type(data.as_bytes()) {
+        if kind == "server.heartbeat" {
+            return Decoded::Heartbeat;
+        }
+        if !is_wanted(kind) {
+            return Decoded::Noise;
+        }
     }
     let envelope: Envelope<'a> = match serde_json::from_str(data) {
         Ok(e) => e,
@@ -140,6 +148,120 @@ pub fn decode<'a>(server: &ServerUrl, data: &'a str) -> Decoded<'a> {
         // `catalog.updated`, `tui.*` and types newer than this code.
         _ => Decoded::Noise,
     }
+}
+
+/// Payload types the model consumes (everything else is noise).
+fn is_wanted(kind: &str) -> bool {
+    matches!(
+        kind,
+        "server.heartbeat"
+            | "server.connected"
+            | "session.status"
+            | "session.error"
+            | "session.created"
+            | "session.updated"
+            | "session.deleted"
+            | "message.updated"
+            | "permission.asked"
+            | "question.asked"
+            | "permission.replied"
+            | "question.replied"
+            | "question.rejected"
+            | "server.instance.disposed"
+            | "global.disposed"
+    )
+}
+
+/// The payload `type` read from the head of a frame, without parsing the rest.
+///
+/// OpenCode writes frames with `JSON.stringify`: `{"directory":"…","project":"…","payload":
+/// {"id":"evt_…","type":"message.part.delta","properties":{…}}}` — string-valued keys, then
+/// `payload`, whose string-valued keys come before `type`. This accepts exactly that layout
+/// (no whitespace, no escapes in keys or in the type) and returns `None` for anything else,
+/// which then takes the full serde path. Since an unescaped `"` cannot occur inside a JSON
+/// string, a match is real structure, not string content. A frame whose head matches but whose
+/// tail is malformed is reported as noise rather than invalid when its type is noise.
+fn head_type(b: &[u8]) -> Option<&str> {
+    /// `"key":` at `i` (no escapes): returns the key and the index after the colon.
+    fn key(b: &[u8], i: usize) -> Option<(&[u8], usize)> {
+        if *b.get(i)? != b'"' {
+            return None;
+        }
+        let start = i + 1;
+        let len = b
+            .get(start..)?
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\')?;
+        let end = start + len;
+        if b[end] != b'"' || *b.get(end + 1)? != b':' {
+            return None;
+        }
+        Some((&b[start..end], end + 2))
+    }
+    /// A string value at `i`, skipping escapes: returns the index after its closing quote.
+    fn skip_str(b: &[u8], i: usize) -> Option<usize> {
+        if *b.get(i)? != b'"' {
+            return None;
+        }
+        let mut j = i + 1;
+        loop {
+            match *b.get(j)? {
+                b'"' => return Some(j + 1),
+                b'\\' => j += 2,
+                _ => j += 1,
+            }
+        }
+    }
+    if *b.first()? != b'{' {
+        return None;
+    }
+    let mut i = 1;
+    // Envelope: string-valued keys, then "payload":{
+    loop {
+        let (k, after) = key(b, i)?;
+        if k == b"payload" {
+            if *b.get(after)? != b'{' {
+                return None;
+            }
+            i = after + 1;
+            break;
+        }
+        i = skip_str(b, after)?;
+        if *b.get(i)? != b',' {
+            return None;
+        }
+        i += 1;
+    }
+    // Payload: string-valued keys, then "type":"…"
+    loop {
+        let (k, after) = key(b, i)?;
+        if k == b"type" {
+            let (v, _) = key_like_value(b, after)?;
+            return std::str::from_utf8(v).ok();
+        }
+        i = skip_str(b, after)?;
+        if *b.get(i)? != b',' {
+            return None;
+        }
+        i += 1;
+    }
+}
+
+/// A string value without escapes at `i`: its bytes and the index after it.
+fn key_like_value(b: &[u8], i: usize) -> Option<(&[u8], usize)> {
+    if *b.get(i)? != b'"' {
+        return None;
+    }
+    let start = i + 1;
+    let len = b
+        .get(start..)?
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')?;
+    let end = start + len;
+    if b[end] != b'"' {
+        return None;
+    }
+    Some((&b[start..end], end + 1))
 }
 
 fn with_props<'a>(

@@ -565,3 +565,75 @@ fn decode_throughput() {
     eprintln!("decode: {per_s:.0} frames/s ({events} events)");
     assert!(per_s > 200_000.0, "{per_s}");
 }
+
+// --- the head prefilter ------------------------------------------------------------------------
+
+#[test]
+fn head_type_reads_opencode_layouts() {
+    let cases = [
+        (
+            r#"{"directory":"/p","project":"10f0…","payload":{"id":"evt_1","type":"message.part.delta","properties":{}}}"#,
+            Some("message.part.delta"),
+        ),
+        (
+            r#"{"payload":{"id":"evt_1","type":"server.heartbeat","properties":{}}}"#,
+            Some("server.heartbeat"),
+        ),
+        (
+            r#"{"directory":"/p","project":"g","payload":{"type":"sync","syncEvent":{}}}"#,
+            Some("sync"),
+        ),
+        (
+            r#"{"directory":"/with \"quotes\" and \\ slash","payload":{"id":"e","type":"plugin.added"}}"#,
+            Some("plugin.added"),
+        ),
+        // Anything else falls back to the full parse.
+        (r#"{ "payload":{"type":"sync"}}"#, None),
+        (r#"{"payload": {"type":"sync"}}"#, None),
+        (r#"{"payload":{"properties":{},"type":"sync"}}"#, None),
+        (r#"{"n":1,"payload":{"type":"sync"}}"#, None),
+        (r#"{"payload":{"type":"sy\nc"}}"#, None),
+        (r#"{"pay\"load":{"type":"sync"}}"#, None),
+        (r#"{"payload":{"type":"sync"#, None),
+        (r#"{"directory":"unterminated"#, None),
+        (r#"[{"payload":{"type":"sync"}}]"#, None),
+        ("", None),
+    ];
+    for (frame, want) in cases {
+        assert_eq!(head_type(frame.as_bytes()), want, "{frame}");
+    }
+}
+
+#[test]
+fn escaped_lookalikes_in_the_envelope_do_not_fool_the_prefilter() {
+    let (e, _) = ev(
+        r#"{"directory":"x\",\"payload\":{\"type\":\"message.part.delta\"","payload":{"id":"e","type":"session.status","properties":{"sessionID":"ses_1","status":{"type":"busy"}}}}"#,
+    );
+    assert!(matches!(
+        e,
+        Event::Status {
+            status: Status::Busy,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn noise_with_a_broken_tail_is_still_noise() {
+    // The head says noise: the rest is never read (documented trade-off).
+    assert_eq!(
+        decode(
+            &server(),
+            r#"{"directory":"/p","payload":{"id":"e","type":"message.part.delta","properties":{"#
+        ),
+        Decoded::Noise
+    );
+    // An interesting type with a broken tail is invalid.
+    assert!(matches!(
+        decode(
+            &server(),
+            r#"{"directory":"/p","payload":{"id":"e","type":"session.status","properties":{"#
+        ),
+        Decoded::Invalid(_)
+    ));
+}

@@ -1,0 +1,63 @@
+//! Noise must be dropped without allocating: token deltas dominate OpenCode's event stream.
+//! A counting global allocator (this test binary only) checks it.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::Arc;
+
+use ocbar::source::{Decoded, decode};
+use ocbar::state::event::ServerUrl;
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarding the caller's layout to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations(f: impl FnOnce()) -> usize {
+    let before = ALLOCS.with(Cell::get);
+    f();
+    ALLOCS.with(Cell::get) - before
+}
+
+#[test]
+fn noise_and_heartbeats_do_not_allocate() {
+    let server: ServerUrl = Arc::from("http://127.0.0.1:4096");
+    let frames = [
+        r#"{"directory":"/home/me/projA","project":"10f0bc4bc326734f69a68e6501290774779f5585","payload":{"id":"evt_1","type":"message.part.delta","properties":{"sessionID":"ses_df6076131ffekjD8S9Tf4qjKah","messageID":"msg_1","partID":"prt_1","field":"text","delta":"Hello \"world\"\n"}}}"#,
+        r#"{"directory":"/home/me/projA","project":"10f0…","payload":{"id":"evt_2","type":"message.part.updated","properties":{"part":{"id":"prt_1","type":"tool","tool":"bash","state":{"status":"running","input":{"command":"ls"},"metadata":{"output":"a\nb"}}}}}}"#,
+        r#"{"directory":"/home/me/projA","project":"10f0…","payload":{"type":"sync","syncEvent":{"id":"evt_3","type":"session.updated.1","seq":1,"aggregateID":"ses_1","data":{"sessionID":"ses_1","info":{"title":"x"}}},"id":"evt_3"}}"#,
+        r#"{"directory":"/home/me/projA","payload":{"id":"evt_4","type":"session.idle","properties":{"sessionID":"ses_1"}}}"#,
+        r#"{"directory":"/home/me/projA","payload":{"id":"evt_5","type":"plugin.added","properties":{"name":"x","list":[1,2,3]}}}"#,
+        r#"{"payload":{"id":"evt_6","type":"server.heartbeat","properties":{}}}"#,
+        // Not OpenCode's usual layout (type after properties): the full parse, still no
+        // allocation for flat properties.
+        r#"{"payload":{"properties":{"delta":"x"},"type":"message.part.delta"}}"#,
+    ];
+    for f in frames {
+        let mut result = None;
+        let n = allocations(|| {
+            result = Some(matches!(
+                decode(&server, f),
+                Decoded::Noise | Decoded::Heartbeat
+            ))
+        });
+        assert_eq!(result, Some(true), "{f}");
+        assert_eq!(n, 0, "decoding allocated {n} times for {f}");
+    }
+}
