@@ -1,4 +1,4 @@
-//! A tiny stderr logger for the notifier: one line per message, with a local timestamp.
+//! The notifier's log lines, through the daemon log (`crate::log`): `… ocbar: notify: …`.
 //!
 //! `info` always prints; `debug` prints only when `OCBAR_LOG=debug` (read once).
 
@@ -13,20 +13,14 @@ fn debug_enabled() -> bool {
     })
 }
 
-fn line(level: &str, msg: &str) {
-    let now = chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.3f%:z");
-    // One write per line so concurrent tasks do not interleave inside a line.
-    eprintln!("{now} ocbar {level} notify: {msg}");
-}
-
 /// Something the user may want to know (a channel failed, a channel is off).
 pub(crate) fn info(msg: &str) {
-    line("INFO", msg);
+    crate::log::line(format_args!("notify: {msg}"));
 }
 
 /// Details useful when tracking down why a notification did not show up.
 pub(crate) fn debug(msg: &str) {
     if debug_enabled() {
-        line("DEBUG", msg);
+        crate::log::line(format_args!("notify (debug): {msg}"));
     }
 }
