@@ -22,6 +22,7 @@ use crate::serve::{self, Command, Published, Shared, now_ms};
 use crate::state::State;
 use crate::state::effect::{Effect, Notification};
 use crate::state::event::{Event, ServerUrl, Target};
+use crate::state::persist::Persisted;
 use crate::{notify, paths, source};
 
 /// Capacity of the event channel from sources to the state loop.
@@ -125,6 +126,23 @@ async fn run(config: Config, servers: Vec<String>, ctx: Context) -> ExitCode {
     let (commands_tx, commands_rx) = mpsc::channel::<Command>(256);
     let (after_tx, after_rx) = mpsc::channel::<AfterAction>(64);
     let mut state = State::new(config.model.to_model());
+    let state_file = crate::store::default_path();
+    let (persist_tx, persist_rx) = watch::channel(Persisted::default());
+    if let Some(path) = &state_file {
+        let saved = crate::store::load(path);
+        if !saved.sessions.is_empty() {
+            log!(
+                "restored {} unvisited or muted sessions from {}",
+                saved.sessions.len(),
+                path.display()
+            );
+        }
+        state.restore(saved);
+        let _ = persist_tx.send(state.persisted());
+        tokio::spawn(crate::store::writer(path.clone(), persist_rx));
+    } else {
+        log!("no HOME or XDG_STATE_HOME: unvisited marks and mutes will not survive a restart");
+    }
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Published::new(0, state.snapshot())));
 
     let (notifier, open_rx) = notify::Notifier::new(config.notify.clone()).open_channel();
@@ -173,6 +191,7 @@ async fn run(config: Config, servers: Vec<String>, ctx: Context) -> ExitCode {
         after_tx,
         snapshots: snap_tx,
         published_generation: 0,
+        persist: persist_tx,
         ctx,
     };
     looper.publish();
@@ -194,6 +213,8 @@ struct StateLoop {
     after_tx: mpsc::Sender<AfterAction>,
     snapshots: watch::Sender<Arc<Published>>,
     published_generation: u64,
+    /// The state file writer's input; written only when the remembered part changes.
+    persist: watch::Sender<Persisted>,
     ctx: Context,
 }
 
@@ -278,6 +299,15 @@ impl StateLoop {
             return;
         }
         self.published_generation = generation;
+        let remembered = self.state.persisted();
+        self.persist.send_if_modified(|old| {
+            if *old == remembered {
+                false
+            } else {
+                *old = remembered;
+                true
+            }
+        });
         let _ = self
             .snapshots
             .send(Arc::new(Published::new(generation, self.state.snapshot())));

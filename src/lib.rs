@@ -8,6 +8,7 @@
 
 pub mod render;
 pub mod snapshot;
+pub mod store;
 pub mod source;
 pub mod state;
 pub mod notify;

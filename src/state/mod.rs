@@ -5,6 +5,7 @@
 pub mod effect;
 pub mod event;
 mod model;
+pub mod persist;
 mod session;
 
 pub use model::{ModelConfig, ResolveError, SessionKey, State};

@@ -111,6 +111,25 @@ impl State {
         self.generation += 1;
     }
 
+    /// Mark the model changed (after a restore).
+    pub(super) fn touch(&mut self) {
+        self.bump();
+    }
+
+    /// Every session the model holds.
+    pub(super) fn sessions_iter(&self) -> impl Iterator<Item = (&SessionKey, &Session)> {
+        self.sessions.iter()
+    }
+
+    /// The session under `key`, created by `make` if absent.
+    pub(super) fn session_entry(
+        &mut self,
+        key: SessionKey,
+        make: impl FnOnce() -> Session,
+    ) -> &mut Session {
+        self.sessions.entry(key).or_insert_with(make)
+    }
+
     fn server_mut(&mut self, url: &ServerUrl) -> &mut ServerState {
         if let Some(i) = self.servers.iter().position(|s| &s.url == url) {
             return &mut self.servers[i];

@@ -681,3 +681,45 @@ fn a_blurred_tui_is_background_and_focusing_it_clears_the_mark() {
     w.busy("ses_a").idle("ses_a");
     assert!(w.session("ses_a").unwrap().unvisited);
 }
+
+#[test]
+fn unvisited_marks_and_mutes_survive_a_restart() {
+    let mut w = World::new();
+    w.info("ses_a", "alpha", None)
+        .busy("ses_a")
+        .error("ses_a", "APIError")
+        .idle("ses_a");
+    w.info("ses_b", "beta", None).busy("ses_b").idle("ses_b");
+    w.send(Event::Seen {
+        target: Target::One {
+            server: srv(),
+            session: sid("ses_b"),
+        },
+    });
+    w.info("ses_c", "gamma", None).busy("ses_c");
+    w.send(Event::Mute {
+        target: Target::One {
+            server: srv(),
+            session: sid("ses_c"),
+        },
+        muted: true,
+    });
+    let saved = w.state.persisted();
+    let text = serde_json::to_string(&saved).unwrap();
+    let back: super::persist::Persisted = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, saved);
+    assert_eq!(saved.sessions.len(), 2, "{saved:?}");
+
+    let mut fresh = World::new();
+    fresh.state.restore(back);
+    let a = fresh.session("ses_a").unwrap();
+    assert_eq!(a.state, SessionState::Error);
+    assert!(a.unvisited);
+    assert_eq!(a.message.as_deref(), Some("boom"));
+    assert_eq!(a.title, "alpha");
+    assert!(fresh.session("ses_b").is_none(), "visited: not kept");
+    // Muted but never seen active by this daemon: not listed, but still muted when it runs.
+    fresh.busy("ses_c").idle("ses_c");
+    assert!(fresh.session("ses_c").unwrap().muted);
+    assert!(fresh.notified().is_empty());
+}

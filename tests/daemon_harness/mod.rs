@@ -17,6 +17,9 @@ pub fn ocbar_bin() -> &'static str {
 /// A running daemon with its own private socket directory; killed on drop.
 pub struct Daemon {
     pub child: Child,
+    /// How it was started, to restart it the same way.
+    servers: Vec<String>,
+    env: Vec<(String, String)>,
     pub dir: tempfile::TempDir,
     pub socket: PathBuf,
     /// Everything the daemon wrote to stderr so far.
@@ -32,20 +35,58 @@ impl Daemon {
     /// As [`Daemon::start`], with a config file body.
     pub fn start_with(servers: &[&str], env: &[(&str, &str)], config: Option<&str>) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
-        let socket = dir.path().join("ocbar.sock");
+        std::fs::write(dir.path().join("config.toml"), config.unwrap_or("")).expect("write config");
+        let servers: Vec<String> = servers.iter().map(|s| s.to_string()).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (child, log) = spawn(dir.path(), &servers, &env);
+        let d = Daemon {
+            child,
+            servers,
+            env,
+            socket: dir.path().join("ocbar.sock"),
+            dir,
+            log,
+        };
+        wait_until(Duration::from_secs(10), "daemon socket", || {
+            d.socket.exists()
+        });
+        d
+    }
+
+    /// `kill -9` the daemon and start it again on the same socket, config and state dir.
+    pub fn kill9_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, log) = spawn(self.dir.path(), &self.servers, &self.env);
+        self.child = child;
+        self.log = log;
+        let socket = self.socket.clone();
+        wait_until(Duration::from_secs(10), "restarted daemon answers", || {
+            run_client(&socket, &["status", "--format", "json"])
+                .status
+                .success()
+        });
+    }
+}
+
+fn spawn(dir: &Path, servers: &[String], env: &[(String, String)]) -> (Child, Arc<Mutex<String>>) {
+    {
+        let socket = dir.join("ocbar.sock");
         let mut cmd = Command::new(ocbar_bin());
         cmd.arg("daemon").arg("--socket").arg(&socket);
         for s in servers {
             cmd.arg("--server").arg(s);
         }
-        let cfg_path = dir.path().join("config.toml");
-        std::fs::write(&cfg_path, config.unwrap_or("")).expect("write config");
-        cmd.arg("--config").arg(&cfg_path);
+        cmd.arg("--config").arg(dir.join("config.toml"));
         cmd.env_remove("OCBAR_SERVER")
             .env_remove("OPENCODE_SERVER_PASSWORD")
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
             .env_remove("TMUX")
-            .env("XDG_CONFIG_HOME", dir.path());
+            .env("XDG_CONFIG_HOME", dir)
+            .env("XDG_STATE_HOME", dir.join("state"));
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -63,16 +104,11 @@ impl Daemon {
                 }
             }
         });
-        let d = Daemon {
-            child,
-            dir,
-            socket,
-            log,
-        };
-        wait_until(Duration::from_secs(10), "daemon socket", || d.socket.exists());
-        d
+        (child, log)
     }
+}
 
+impl Daemon {
     /// Run `ocbar ARGS` against this daemon.
     pub fn run(&self, args: &[&str]) -> Output {
         run_client(&self.socket, args)
@@ -104,10 +140,10 @@ impl Daemon {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             last = self.json();
-            if let Some(s) = last["sessions"]
-                .as_array()
-                .and_then(|a| a.iter().find(|s| s["title"] == title && s["state"] == state))
-            {
+            if let Some(s) = last["sessions"].as_array().and_then(|a| {
+                a.iter()
+                    .find(|s| s["title"] == title && s["state"] == state)
+            }) {
                 return s.clone();
             }
             std::thread::sleep(Duration::from_millis(100));
