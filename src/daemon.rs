@@ -29,7 +29,12 @@ use crate::{notify, paths, source};
 const EVENT_QUEUE: usize = 8192;
 
 /// Entry point of `ocbar daemon`; returns the process exit code.
-pub fn main(server_flags: Vec<String>, config_path: Option<PathBuf>, socket: PathBuf) -> ExitCode {
+pub fn main(
+    server_flags: Vec<String>,
+    config_path: Option<PathBuf>,
+    replay: Option<PathBuf>,
+    socket: PathBuf,
+) -> ExitCode {
     let (config, loaded_from) = match config::load(config_path.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -38,7 +43,32 @@ pub fn main(server_flags: Vec<String>, config_path: Option<PathBuf>, socket: Pat
         }
     };
     let env = std::env::var("OCBAR_SERVER").ok();
-    let servers = config::servers(&server_flags, env.as_deref(), &config);
+    let servers = if replay.is_some() && server_flags.is_empty() {
+        Vec::new() // a replay alone follows no live server
+    } else {
+        config::servers(&server_flags, env.as_deref(), &config)
+    };
+    let replayed = match &replay {
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => {
+                let r = crate::replay::events_from(&crate::replay::replay_url(path), &bytes);
+                eprintln!(
+                    "ocbar: replaying {}: {} frames, {} model events, {} noise, {} invalid",
+                    path.display(),
+                    r.frames,
+                    r.events.len(),
+                    r.noise,
+                    r.invalid
+                );
+                r.events
+            }
+            Err(e) => {
+                eprintln!("ocbar: cannot read {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => Vec::new(),
+    };
     for s in &servers {
         if let Err(e) = config::check_server_url(s) {
             eprintln!("ocbar: {e}");
@@ -68,7 +98,7 @@ pub fn main(server_flags: Vec<String>, config_path: Option<PathBuf>, socket: Pat
         socket: socket.clone(),
         config_path: loaded_from,
     };
-    let code = runtime.block_on(run(config, servers, ctx));
+    let code = runtime.block_on(run(config, servers, replayed, ctx));
     let _ = std::fs::remove_file(&socket);
     code
 }
@@ -102,7 +132,7 @@ struct Context {
     config_path: Option<PathBuf>,
 }
 
-async fn run(config: Config, servers: Vec<String>, ctx: Context) -> ExitCode {
+async fn run(config: Config, servers: Vec<String>, replayed: Vec<Event>, ctx: Context) -> ExitCode {
     let name = match ctx.socket.as_path().to_fs_name::<GenericFilePath>() {
         Ok(n) => n,
         Err(e) => {
@@ -167,11 +197,25 @@ async fn run(config: Config, servers: Vec<String>, ctx: Context) -> ExitCode {
         sources.insert(url, handle);
     }
 
+    if !replayed.is_empty() {
+        let tx = events_tx.clone();
+        tokio::spawn(async move {
+            for ev in replayed {
+                if tx.send(ev).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
     log!(
         "ocbar {} listening on {} (mode 0600); following {}",
         env!("CARGO_PKG_VERSION"),
         ctx.socket.display(),
-        servers.join(", ")
+        if servers.is_empty() {
+            "no live server (replay only)".to_string()
+        } else {
+            servers.join(", ")
+        }
     );
     log!(
         "bars: 'ocbar status --format tmux|starship|waybar', 'ocbar watch --format waybar'; panel: 'ocbar list'; health: 'ocbar doctor'"

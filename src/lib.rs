@@ -19,3 +19,4 @@ pub mod daemon;
 pub mod serve;
 pub mod paths;
 pub mod protocol;
+pub mod replay;

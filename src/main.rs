@@ -43,6 +43,20 @@ enum Command {
         /// Config file [default: $XDG_CONFIG_HOME/ocbar/config.toml]
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// Replay a recorded event stream (from 'ocbar record') instead of following the default server
+        #[arg(long, value_name = "FILE")]
+        replay: Option<PathBuf>,
+    },
+    /// Record a server's raw event stream into FILE (secrets stripped), for bug reports.
+    Record {
+        /// Where to write the stream
+        file: PathBuf,
+        /// The OpenCode server [default: $OCBAR_SERVER's first, else http://127.0.0.1:4096]
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// Stop after this many seconds [default: until Ctrl-C]
+        #[arg(long, value_name = "N")]
+        seconds: Option<u64>,
     },
     /// Print the status once, as one line.
     Status {
@@ -96,7 +110,35 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let socket = paths::socket_path(cli.socket.as_deref());
     match cli.command {
-        Command::Daemon { servers, config } => ocbar::daemon::main(servers, config, socket),
+        Command::Daemon {
+            servers,
+            config,
+            replay,
+        } => ocbar::daemon::main(servers, config, replay, socket),
+        Command::Record {
+            file,
+            server,
+            seconds,
+        } => {
+            let env = std::env::var("OCBAR_SERVER").ok();
+            let server = server.unwrap_or_else(|| {
+                env.as_deref()
+                    .and_then(|e| e.split(',').next())
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| ocbar::config::DEFAULT_SERVER.to_string())
+            });
+            match ocbar::replay::record(&server, &file, seconds) {
+                Ok(msg) => {
+                    eprintln!("ocbar: {msg}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ocbar: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Status { format, offline } => status(&socket, &format, &offline),
         Command::Watch { format, offline } => match client::watch(&socket, &format, &offline) {
             Ok(()) => ExitCode::SUCCESS,

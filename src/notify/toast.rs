@@ -49,7 +49,9 @@ impl Toast {
     pub async fn deliver(&self, d: &Delivery) -> Result<(), String> {
         let mut servers: Vec<&str> = Vec::new();
         for n in d.items() {
-            if !servers.contains(&&*n.server) {
+            // Only HTTP servers have /tui/show-toast (not replays or plugin bridges).
+            let http = n.server.starts_with("http://") || n.server.starts_with("https://");
+            if http && !servers.contains(&&*n.server) {
                 servers.push(&n.server);
             }
         }
