@@ -324,8 +324,9 @@ pub struct Options {
     /// Names of the project directories (created under the server's temp dir). The first one is
     /// the server's cwd. Default: `["proj-a"]`.
     pub projects: Vec<String>,
-    /// Make the project directories git repositories (OpenCode then gives them a project id;
-    /// non-git dirs all share the project `"global"`). Default: false.
+    /// Make the FIRST project directory a git repository with one commit (OpenCode then gives
+    /// it a project id, the root commit hash); the others stay plain directories, which OpenCode
+    /// files under the project `"global"`. Default: false.
     pub git: bool,
     /// `"permission": {"bash": "ask"}` in every project's opencode.json. Default: false.
     pub bash_ask: bool,
@@ -439,7 +440,7 @@ impl OpenCode {
                 cfg["permission"] = json!({"bash": "ask"});
             }
             fs::write(d.join("opencode.json"), serde_json::to_string_pretty(&cfg).unwrap()).expect("write opencode.json");
-            if opts.git {
+            if opts.git && dirs.is_empty() {
                 let ok = Command::new(require_tool("git"))
                     .args(["-c", "user.email=t@t", "-c", "user.name=t", "init", "-q"])
                     .current_dir(&d)
@@ -896,6 +897,10 @@ impl EventLog {
         });
         let log = EventLog { inner };
         assert!(log.wait_for(secs(10), |e| e["payload"]["type"] == "server.connected").is_some(), "no server.connected");
+        // OpenCode sends `server.connected` BEFORE its bus subscription is live: events published
+        // in the next ~50-100 ms are lost (measured: 5 of 10 `session.created` missed when the
+        // session was created right after `server.connected`, none after 100 ms). Give it time.
+        thread::sleep(Duration::from_millis(500));
         log
     }
 
