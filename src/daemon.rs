@@ -227,6 +227,11 @@ async fn run(config: Config, servers: Vec<String>, replayed: Vec<Event>, ctx: Co
         render: Arc::new(config.render.clone()),
     };
     tokio::spawn(serve::serve(listener, shared));
+    tokio::spawn(crate::push::tmux_push(
+        snap_tx.subscribe(),
+        Arc::new(config.render.clone()),
+        crate::push::TmuxConfig::with_socket(config.notify.tmux_socket.clone()),
+    ));
 
     let mut looper = StateLoop {
         state,

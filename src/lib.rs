@@ -19,4 +19,5 @@ pub mod daemon;
 pub mod serve;
 pub mod paths;
 pub mod protocol;
+pub mod push;
 pub mod replay;
