@@ -12,6 +12,7 @@ pub mod store;
 pub mod source;
 pub mod state;
 pub mod notify;
+pub mod bars;
 pub mod client;
 pub mod log;
 pub mod config;

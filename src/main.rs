@@ -81,7 +81,11 @@ enum Command {
     /// Switch the OpenCode TUI to a session and mark it visited.
     Open {
         /// Session id, id prefix or part of the title
-        session: String,
+        #[arg(required_unless_present = "newest_unvisited")]
+        session: Option<String>,
+        /// The newest finished session not yet opened (what the bars highlight; for on-click)
+        #[arg(long, conflicts_with = "session")]
+        newest_unvisited: bool,
     },
     /// Mark a session (or all, with --all) as visited.
     Seen {
@@ -145,7 +149,13 @@ fn main() -> ExitCode {
             Err(_) => ExitCode::FAILURE,
         },
         Command::List => action(&socket, Request::List),
-        Command::Open { session } => action(&socket, Request::Open(session)),
+        Command::Open {
+            session,
+            newest_unvisited,
+        } => match session {
+            Some(s) if !newest_unvisited => action(&socket, Request::Open(s)),
+            _ => ocbar::bars::open_newest_unvisited(&socket),
+        },
         Command::Seen { session, all } => match (session, all) {
             (_, true) => action(&socket, Request::SeenAll),
             (Some(s), false) => action(&socket, Request::Seen(s)),
