@@ -765,7 +765,8 @@ impl State {
                 model: s.info.model.clone(),
                 agent: s.info.agent.clone(),
                 last_activity_ms: s.last_activity_ms,
-                unvisited: s.unvisited && state.is_finished(),
+                // The mark is about the user, not the connection: it stays while stale.
+                unvisited: s.unvisited && matches!(s.phase, Phase::Finished(_)),
                 parent_id: s.info.parent_id.as_ref().map(|p| p.to_string()),
                 children_active: children.get(key).copied().unwrap_or(0),
                 muted: s.muted,

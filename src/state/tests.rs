@@ -466,6 +466,10 @@ fn disconnect_turns_active_sessions_unknown_never_done() {
         Some(SessionState::Unknown),
         "a stale server's sessions are all unknown (DESIGN.md)"
     );
+    assert!(
+        w.session("ses_b").unwrap().unvisited,
+        "the mark stays while stale"
+    );
     let srv_view = &w.snap().servers[0];
     assert!(!srv_view.connected);
     assert!(srv_view.stale);

@@ -85,6 +85,9 @@ fn spawn(dir: &Path, servers: &[String], env: &[(String, String)]) -> (Child, Ar
             .env_remove("OPENCODE_SERVER_PASSWORD")
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
             .env_remove("TMUX")
+            // No process discovery: it would pick up the OpenCode servers of concurrent tests
+            // (a test that wants it passes OCBAR_DISCOVERY=1 in `env`).
+            .env("OCBAR_DISCOVERY", "0")
             .env("XDG_CONFIG_HOME", dir)
             .env("XDG_STATE_HOME", dir.join("state"));
         for (k, v) in env {
@@ -187,4 +190,94 @@ pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool)
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("timed out after {timeout:?} waiting for {what}");
+}
+
+/// Every snapshot an `ocbar watch --format json` subscriber saw, in order.
+pub struct History {
+    child: Child,
+    pub snapshots: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Daemon {
+    /// Start following the daemon with a real `ocbar watch --format json`.
+    pub fn history(&self) -> History {
+        let mut child = Command::new(ocbar_bin())
+            .args(["watch", "--format", "json"])
+            .env("OCBAR_SOCKET", &self.socket)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ocbar watch");
+        let stdout = child.stdout.take().expect("watch stdout");
+        let snapshots = Arc::new(Mutex::new(Vec::new()));
+        let sink = snapshots.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line)
+                    && let Ok(mut s) = sink.lock()
+                {
+                    s.push(v);
+                }
+            }
+        });
+        History { child, snapshots }
+    }
+}
+
+impl History {
+    /// The first time the session titled `title` was seen in `state`, waiting up to `timeout`.
+    pub fn wait_seen(&self, title: &str, state: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.find(|s| s["title"] == title && s["state"] == state) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                let states: Vec<String> = self
+                    .snapshots
+                    .lock()
+                    .map(|v| {
+                        v.iter()
+                            .filter_map(|snap| {
+                                snap["sessions"]
+                                    .as_array()?
+                                    .iter()
+                                    .find(|s| s["title"] == title)
+                                    .map(|s| s["state"].as_str().unwrap_or("?").to_string())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                panic!(
+                    "session '{title}' was never seen '{state}' in {timeout:?}; its states seen: {states:?}"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The first session entry (in any snapshot so far) matching `pred`.
+    pub fn find(&self, pred: impl Fn(&Value) -> bool) -> Option<Value> {
+        let snaps = self.snapshots.lock().ok()?;
+        snaps.iter().find_map(|snap| {
+            snap["sessions"]
+                .as_array()?
+                .iter()
+                .find(|s| pred(s))
+                .cloned()
+        })
+    }
+
+    /// The first whole snapshot matching `pred`.
+    pub fn find_snapshot(&self, pred: impl Fn(&Value) -> bool) -> Option<Value> {
+        let snaps = self.snapshots.lock().ok()?;
+        snaps.iter().find(|s| pred(s)).cloned()
+    }
+}
+
+impl Drop for History {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
