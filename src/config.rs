@@ -26,6 +26,8 @@ pub struct Config {
     pub render: RenderConfig,
     /// `[notify]`: notification channels and switches.
     pub notify: NotifyConfig,
+    /// `[discovery]`: find running OpenCode servers without configuration.
+    pub discovery: crate::discovery::DiscoveryConfig,
 }
 
 /// `[model]`.

@@ -48,6 +48,22 @@ pub fn main(
     } else {
         config::servers(&server_flags, env.as_deref(), &config)
     };
+    // Discovery (src/discovery.rs). With no server configured, the default URL is only probed:
+    // followed while something answers there, not shown as "not connected" otherwise.
+    let mut discovery = crate::discovery::Settings::new(
+        &config.discovery,
+        std::env::var("OCBAR_DISCOVERY").ok().as_deref(),
+    );
+    discovery.enabled &= replay.is_none() || !server_flags.is_empty();
+    let defaulted = server_flags.is_empty()
+        && env.as_deref().is_none_or(|e| e.trim().is_empty())
+        && config.servers.is_empty();
+    let servers = if defaulted && discovery.enabled {
+        discovery.probes.push(Arc::from(config::DEFAULT_SERVER));
+        Vec::new()
+    } else {
+        servers
+    };
     let replayed = match &replay {
         Some(path) => match std::fs::read(path) {
             Ok(bytes) => {
@@ -97,6 +113,7 @@ pub fn main(
         started_ms: now_ms(),
         socket: socket.clone(),
         config_path: loaded_from,
+        discovery,
     };
     let code = runtime.block_on(run(config, servers, replayed, ctx));
     let _ = std::fs::remove_file(&socket);
@@ -130,6 +147,7 @@ struct Context {
     started_ms: i64,
     socket: PathBuf,
     config_path: Option<PathBuf>,
+    discovery: crate::discovery::Settings,
 }
 
 async fn run(config: Config, servers: Vec<String>, replayed: Vec<Event>, ctx: Context) -> ExitCode {
@@ -155,6 +173,9 @@ async fn run(config: Config, servers: Vec<String>, replayed: Vec<Event>, ctx: Co
     let (events_tx, events_rx) = mpsc::channel::<Event>(EVENT_QUEUE);
     let (commands_tx, commands_rx) = mpsc::channel::<Command>(256);
     let (after_tx, after_rx) = mpsc::channel::<AfterAction>(64);
+    // TUI channels (src/tui.rs) and discovery (src/discovery.rs) change the followed servers.
+    let (updates_tx, updates_rx) = mpsc::channel::<crate::discovery::Update>(64);
+    let hub = Arc::new(crate::tui::Hub::new(events_tx.clone(), updates_tx.clone()));
     let mut state = State::new(config.model.to_model());
     let state_file = crate::store::default_path();
     let (persist_tx, persist_rx) = watch::channel(Persisted::default());
@@ -175,7 +196,12 @@ async fn run(config: Config, servers: Vec<String>, replayed: Vec<Event>, ctx: Co
     }
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Published::new(0, state.snapshot())));
 
-    let (notifier, open_rx) = notify::Notifier::new(config.notify.clone()).open_channel();
+    let toast_hub = hub.clone();
+    let (notifier, open_rx) = notify::Notifier::new(config.notify.clone())
+        .tui_toasts(move |server, title, message, variant| {
+            toast_hub.toast(server, title, message, variant)
+        })
+        .open_channel();
     let (notifier, _notifier_task) = notifier.spawn();
 
     let mut sources = HashMap::new();
@@ -197,6 +223,21 @@ async fn run(config: Config, servers: Vec<String>, replayed: Vec<Event>, ctx: Co
         sources.insert(url, handle);
     }
 
+    let mut followed = crate::discovery::Followed::new(
+        &servers,
+        events_tx.clone(),
+        source::ConnectionConfig::default(),
+    );
+    if ctx.discovery.enabled {
+        let status = Arc::new(crate::discovery::ScanStatus::default());
+        followed.scanning = Some(status.clone());
+        tokio::spawn(crate::discovery::run(
+            ctx.discovery.clone(),
+            updates_tx.clone(),
+            status,
+        ));
+    }
+
     if !replayed.is_empty() {
         let tx = events_tx.clone();
         tokio::spawn(async move {
@@ -211,7 +252,12 @@ async fn run(config: Config, servers: Vec<String>, replayed: Vec<Event>, ctx: Co
         "ocbar {} listening on {} (mode 0600); following {}",
         env!("CARGO_PKG_VERSION"),
         ctx.socket.display(),
-        if servers.is_empty() {
+        if servers.is_empty() && ctx.discovery.enabled {
+            format!(
+                "the OpenCode servers it finds (scanning processes every {}s)",
+                ctx.discovery.interval.as_secs()
+            )
+        } else if servers.is_empty() {
             "no live server (replay only)".to_string()
         } else {
             servers.join(", ")
@@ -225,6 +271,7 @@ async fn run(config: Config, servers: Vec<String>, replayed: Vec<Event>, ctx: Co
         snapshots: snap_rx,
         commands: commands_tx,
         render: Arc::new(config.render.clone()),
+        tui: Some(hub.clone()),
     };
     tokio::spawn(serve::serve(listener, shared));
     tokio::spawn(crate::push::tmux_push(
@@ -242,9 +289,13 @@ async fn run(config: Config, servers: Vec<String>, replayed: Vec<Event>, ctx: Co
         published_generation: 0,
         persist: persist_tx,
         ctx,
+        hub,
+        followed,
     };
     looper.publish();
-    looper.run(events_rx, commands_rx, after_rx, open_rx).await
+    looper
+        .run(events_rx, commands_rx, after_rx, open_rx, updates_rx)
+        .await
 }
 
 /// An action finished outside the loop (e.g. `open` after its HTTP call): apply its event,
@@ -265,6 +316,10 @@ struct StateLoop {
     /// The state file writer's input; written only when the remembered part changes.
     persist: watch::Sender<Persisted>,
     ctx: Context,
+    /// Open TUI channels (toasts and `open` for bridged plain TUIs, `doctor`).
+    hub: Arc<crate::tui::Hub>,
+    /// Which servers are followed and why (configured, discovered, reported by a TUI).
+    followed: crate::discovery::Followed,
 }
 
 impl StateLoop {
@@ -274,6 +329,7 @@ impl StateLoop {
         mut commands: mpsc::Receiver<Command>,
         mut after: mpsc::Receiver<AfterAction>,
         mut opens: mpsc::UnboundedReceiver<notify::OpenRequest>,
+        mut updates: mpsc::Receiver<crate::discovery::Update>,
     ) -> ExitCode {
         let mut sigterm =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -300,6 +356,13 @@ impl StateLoop {
                     self.command(cmd);
                     self.publish();
                 }
+                Some(update) = updates.recv() => {
+                    self.followed.update(update);
+                    for ev in self.followed.reconcile(&mut self.sources) {
+                        self.apply(ev);
+                    }
+                    self.publish();
+                }
                 Some(done) = after.recv() => {
                     self.apply(done.event);
                     self.publish();
@@ -324,6 +387,9 @@ impl StateLoop {
     }
 
     fn apply(&mut self, ev: Event) {
+        if self.followed.is_stale(&ev) {
+            return; // a late event of a connection stopped because its server went away
+        }
         let effects = self.state.apply(ev, now_ms());
         for fx in effects {
             match fx {
@@ -404,6 +470,21 @@ impl StateLoop {
                         return;
                     }
                 };
+                if crate::tui::is_pseudo(&server) {
+                    // A plain TUI (bridged): its plugin switches to the session.
+                    match self.hub.open(&server, &session) {
+                        Ok(text) => {
+                            self.apply(Event::Seen {
+                                target: Target::One { server, session },
+                            });
+                            let _ = reply.send(Ok(text));
+                        }
+                        Err(e) => {
+                            let _ = reply.send(Err(e));
+                        }
+                    }
+                    return;
+                }
                 let dir = self
                     .state
                     .directory_of(&(server.clone(), session.clone()))
@@ -481,11 +562,20 @@ impl StateLoop {
                 (true, true) => "connected, resyncing",
                 (false, _) => "NOT CONNECTED",
             };
-            let _ = writeln!(out, "server {}: {state}", server.url);
+            let origin = if crate::tui::is_pseudo(&server.url) {
+                "a plain TUI, bridged by its plugin".to_string()
+            } else if server.url.starts_with("replay://") {
+                "replayed".to_string()
+            } else {
+                self.followed.origin(&server.url)
+            };
+            let _ = writeln!(out, "server {}: {state} ({origin})", server.url);
             if let Some(h) = self.sources.get(&url) {
                 doctor_server(&mut out, &h.stats().view(), now);
             }
         }
+        let _ = writeln!(out, "{}", self.followed.doctor(now));
+        let _ = writeln!(out, "{}", self.hub.doctor(now));
         out.trim_end().to_string()
     }
 }

@@ -6,19 +6,21 @@
 //! snapshot, `render` turns a snapshot into one bar's line, `client` is the tiny synchronous
 //! command-line side.
 
-pub mod render;
-pub mod snapshot;
-pub mod store;
-pub mod source;
-pub mod state;
-pub mod notify;
 pub mod bars;
 pub mod client;
-pub mod log;
 pub mod config;
 pub mod daemon;
-pub mod serve;
+pub mod discovery;
+pub mod log;
+pub mod notify;
 pub mod paths;
 pub mod protocol;
 pub mod push;
+pub mod render;
 pub mod replay;
+pub mod serve;
+pub mod snapshot;
+pub mod source;
+pub mod state;
+pub mod store;
+pub mod tui;

@@ -36,7 +36,7 @@ pub struct Published {
     pub snapshot: Snapshot,
     /// (format, second it was rendered in, line). Renders with a retry countdown depend on the
     /// clock, so they are reused only within the same second.
-    cache: Mutex<Vec<(Format, i64, Arc<str>)>>,
+    cache: Mutex<Vec<(Style, i64, Arc<str>)>>,
     /// A countdown is shown: renders go stale every second.
     has_countdown: bool,
 }
@@ -55,19 +55,69 @@ impl Published {
 
     /// This snapshot in `format`, rendered at most once per format (per second while a retry
     /// countdown is shown).
-    pub fn render(&self, format: Format, now_ms: i64, cfg: &RenderConfig) -> Arc<str> {
+    pub fn render(&self, format: impl Into<Style>, now_ms: i64, cfg: &RenderConfig) -> Arc<str> {
+        let format: Style = format.into();
         let second = if self.has_countdown { now_ms / 1000 } else { 0 };
         if let Ok(cache) = self.cache.lock()
             && let Some((_, _, line)) = cache.iter().find(|(f, s, _)| *f == format && *s == second)
         {
             return line.clone();
         }
-        let line: Arc<str> = Arc::from(render::render(format, &self.snapshot, now_ms, cfg));
+        let line: Arc<str> = if format.no_color && !cfg.no_color {
+            let mut plain = cfg.clone();
+            plain.no_color = true;
+            Arc::from(render::render(format.format, &self.snapshot, now_ms, &plain))
+        } else {
+            Arc::from(render::render(format.format, &self.snapshot, now_ms, cfg))
+        };
         if let Ok(mut cache) = self.cache.lock() {
             cache.retain(|(f, _, _)| *f != format);
             cache.push((format, second, line.clone()));
         }
         line
+    }
+}
+
+/// A format as a client asked for it: `tmux`, or `starship no-color` from a client whose
+/// environment has `NO_COLOR` (the daemon renders, so the client says so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub format: Format,
+    pub no_color: bool,
+}
+
+impl From<Format> for Style {
+    fn from(format: Format) -> Style {
+        Style {
+            format,
+            no_color: false,
+        }
+    }
+}
+
+impl std::str::FromStr for Style {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Style, String> {
+        let mut words = s.split_whitespace();
+        let format = words
+            .next()
+            .unwrap_or("")
+            .parse::<Format>()
+            .map_err(|e| e.to_string())?;
+        let no_color = match words.next() {
+            None => false,
+            Some("no-color") => true,
+            Some(other) => {
+                return Err(format!(
+                    "unknown option '{}' after the format (only 'no-color')",
+                    other.chars().take(32).collect::<String>()
+                ));
+            }
+        };
+        if words.next().is_some() {
+            return Err("too many words after the format".into());
+        }
+        Ok(Style { format, no_color })
     }
 }
 
@@ -87,6 +137,8 @@ pub struct Shared {
     pub snapshots: watch::Receiver<Arc<Published>>,
     pub commands: mpsc::Sender<Command>,
     pub render: Arc<RenderConfig>,
+    /// The TUI channels (`tui` requests); `None`: refused.
+    pub tui: Option<Arc<crate::tui::Hub>>,
 }
 
 /// Accept clients forever.
@@ -157,7 +209,7 @@ async fn handle(conn: Stream, shared: Shared) -> std::io::Result<()> {
         }
     };
     let reply = match request {
-        Request::Status(format) => match format.parse::<Format>() {
+        Request::Status(format) => match format.parse::<Style>() {
             Ok(f) => {
                 let published = shared.snapshots.borrow().clone();
                 Reply::Ok(published.render(f, now_ms(), &shared.render).to_string())
@@ -169,7 +221,7 @@ async fn handle(conn: Stream, shared: Shared) -> std::io::Result<()> {
             Reply::Ok(render::panel(&published.snapshot, now_ms(), &shared.render))
         }
         Request::Watch(format) => {
-            return match format.parse::<Format>() {
+            return match format.parse::<Style>() {
                 Ok(f) => watch_loop(send, shared, f).await,
                 Err(e) => {
                     write_timed(&mut send, Reply::Error(e.to_string()).to_line().as_bytes()).await
@@ -181,6 +233,14 @@ async fn handle(conn: Stream, shared: Shared) -> std::io::Result<()> {
         Request::SeenAll => command(&shared, Command::SeenAll).await,
         Request::Open(q) => command(&shared, |tx| Command::Open(q, tx)).await,
         Request::Mute(q, on) => command(&shared, |tx| Command::Mute(q, on, tx)).await,
+        Request::Tui(hello) => match &shared.tui {
+            Some(hub) => {
+                let mut reader = reader;
+                reader.set_limit(u64::MAX); // the channel bounds its own lines
+                return crate::tui::channel(hub.clone(), hello, reader, send).await;
+            }
+            None => Reply::Error("this daemon has no TUI channel".into()),
+        },
     };
     write_timed(&mut send, reply.to_line().as_bytes()).await
 }
@@ -205,7 +265,7 @@ async fn command(
 async fn watch_loop<W: AsyncWriteExt + Unpin>(
     mut send: W,
     shared: Shared,
-    format: Format,
+    format: Style,
 ) -> std::io::Result<()> {
     let mut rx = shared.snapshots.clone();
     let mut last: Option<Arc<str>> = None;

@@ -175,6 +175,7 @@ pub struct Notifier {
     config: NotifyConfig,
     env: NotifyEnv,
     on_open: Option<OpenCallback>,
+    tui_toasts: Option<toast::TuiToastSink>,
 }
 
 impl Notifier {
@@ -184,6 +185,7 @@ impl Notifier {
             config,
             env: NotifyEnv::from_process(),
             on_open: None,
+            tui_toasts: None,
         }
     }
 
@@ -196,6 +198,16 @@ impl Notifier {
     /// Called when the user clicks "Open" on a desktop notification.
     pub fn on_open(mut self, f: impl Fn(OpenRequest) + Send + Sync + 'static) -> Notifier {
         self.on_open = Some(Arc::new(f));
+        self
+    }
+
+    /// How toasts reach plain TUIs bridged by the ocbar plugin (`tui://` servers): `f(server,
+    /// title, message, variant)`, see [`crate::tui::Hub::toast`].
+    pub fn tui_toasts(
+        mut self,
+        f: impl Fn(&str, &str, &str, &str) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Notifier {
+        self.tui_toasts = Some(Arc::new(f));
         self
     }
 
@@ -225,7 +237,7 @@ impl Notifier {
         }
         if c.toast {
             match toast::Toast::new(self.env.auth.clone(), timeout, c.display_ms) {
-                Ok(t) => out.push(Channel::Toast(t)),
+                Ok(t) => out.push(Channel::Toast(t.with_tui(self.tui_toasts.clone()))),
                 Err(e) => log::info(&format!("toast off: {e}")),
             }
         }

@@ -19,11 +19,17 @@ struct ToastBody<'a> {
     duration: u64,
 }
 
+/// Delivers a toast to a plain TUI bridged by its plugin (`tui://…` servers, which have no
+/// `/tui/show-toast`): `(server, title, message, variant)`.
+pub type TuiToastSink =
+    std::sync::Arc<dyn Fn(&str, &str, &str, &str) -> Result<(), String> + Send + Sync>;
+
 /// The toast channel.
 pub struct Toast {
     client: reqwest::Client,
     auth: Option<Credentials>,
     display_ms: u64,
+    tui: Option<TuiToastSink>,
 }
 
 impl Toast {
@@ -42,28 +48,50 @@ impl Toast {
             client,
             auth,
             display_ms: display_ms.max(1),
+            tui: None,
         })
+    }
+
+    /// Send toasts for `tui://` servers through `sink` (the TUI channel of their plugin).
+    pub fn with_tui(mut self, sink: Option<TuiToastSink>) -> Toast {
+        self.tui = sink;
+        self
     }
 
     /// Send the delivery's toast(s). Fails when any server refused or could not be reached.
     pub async fn deliver(&self, d: &Delivery) -> Result<(), String> {
         let mut servers: Vec<&str> = Vec::new();
+        let mut bridged: Vec<&str> = Vec::new();
         for n in d.items() {
             // Only HTTP servers have /tui/show-toast (not replays or plugin bridges).
             let http = n.server.starts_with("http://") || n.server.starts_with("https://");
             if http && !servers.contains(&&*n.server) {
                 servers.push(&n.server);
             }
+            if crate::tui::is_pseudo(&n.server) && !bridged.contains(&&*n.server) {
+                bridged.push(&n.server);
+            }
+        }
+        let mut bridge_errors = Vec::new();
+        if let Some(sink) = &self.tui {
+            for server in bridged {
+                if let Some(part) = d.subset(|n| &*n.server == server)
+                    && let Err(e) = sink(server, "ocbar", &part.text(), part.variant())
+                {
+                    bridge_errors.push(e);
+                }
+            }
         }
         let sends = servers.iter().filter_map(|server| {
             let part = d.subset(|n| &*n.server == *server)?;
             Some(async move { self.send(server, &part).await })
         });
-        let errors: Vec<String> = join_all(sends)
+        let mut errors: Vec<String> = join_all(sends)
             .await
             .into_iter()
             .filter_map(Result::err)
             .collect();
+        errors.extend(bridge_errors);
         if errors.is_empty() {
             Ok(())
         } else {
