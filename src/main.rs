@@ -143,11 +143,13 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Status { format, offline } => status(&socket, &format, &offline),
-        Command::Watch { format, offline } => match client::watch(&socket, &format, &offline) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(_) => ExitCode::FAILURE,
-        },
+        Command::Status { format, offline } => status(&socket, &with_no_color(&format), &offline),
+        Command::Watch { format, offline } => {
+            match client::watch(&socket, &with_no_color(&format), &offline) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::FAILURE,
+            }
+        }
         Command::List => action(&socket, Request::List),
         Command::Open {
             session,
@@ -167,6 +169,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// The daemon renders, so the client passes on `NO_COLOR` (https://no-color.org) from its own
+/// environment: `starship` becomes `starship no-color`.
+fn with_no_color(format: &str) -> String {
+    match std::env::var_os("NO_COLOR") {
+        Some(v) if !v.is_empty() => format!("{format} no-color"),
+        _ => format.to_string(),
+    }
+}
+
 /// Bar formats fail soft: exit 0, print the offline text (default nothing). JSON fails loud.
 fn status(socket: &std::path::Path, format: &str, offline: &str) -> ExitCode {
     match client::request(socket, &Request::Status(format.to_string())) {
@@ -178,7 +189,7 @@ fn status(socket: &std::path::Path, format: &str, offline: &str) -> ExitCode {
             eprintln!("ocbar: {msg}");
             ExitCode::from(2)
         }
-        Err(e) if format == "json" => {
+        Err(e) if format.starts_with("json") => {
             eprintln!("ocbar: {e}");
             ExitCode::FAILURE
         }
