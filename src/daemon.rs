@@ -42,6 +42,10 @@ pub fn main(
             return ExitCode::from(2);
         }
     };
+    let mut config = config;
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        config.render.no_color = true;
+    }
     let env = std::env::var("OCBAR_SERVER").ok();
     let servers = if replay.is_some() && server_flags.is_empty() {
         Vec::new() // a replay alone follows no live server
