@@ -184,6 +184,7 @@ fn fast() -> ConnectionConfig {
         connect_timeout: Duration::from_secs(2),
         request_timeout: Duration::from_secs(2),
         resync_timeout: Duration::from_secs(5),
+        resync_settle: Duration::ZERO,
         fetch_timeout: Duration::from_secs(2),
         max_frame_bytes: 4096,
         max_held_events: 1000,
@@ -597,11 +598,18 @@ async fn events_racing_a_slow_resync_come_after_the_report() {
 }
 
 #[tokio::test]
-async fn failed_resync_drops_the_connection() {
+async fn odd_answers_degrade_the_resync_but_do_not_block_it() {
+    // Health and the session list fail with HTTP errors: the resync still happens, with the
+    // directory seen in the stream.
     let fake = fake(|path, _| match path {
-        "/global/health" => Reply::Status(500),
+        "/global/health" => Reply::Status(404),
+        "/experimental/session" => Reply::Status(500),
+        "/session/status" => Reply::Json {
+            delay_ms: 0,
+            body: r#"{"ses_1":{"type":"busy"}}"#.into(),
+        },
         p => resync_reply(p).unwrap_or(Reply::Sse {
-            steps: vec![(0, frame(CONNECTED))],
+            steps: vec![(0, frame(&busy("ses_1"))), (0, frame(CONNECTED))],
             hang: true,
         }),
     })
@@ -609,6 +617,44 @@ async fn failed_resync_drops_the_connection() {
     let (tx, mut rx) = mpsc::channel(100);
     let stats = Arc::new(ServerStats::new("x"));
     let handle = spawn_server(fake.url.clone(), tx, stats.clone(), fast());
+    let events = collect_until(&mut rx, Duration::from_secs(5), |ev| {
+        ev.iter().any(|e| matches!(e, Event::Resync { .. }))
+    })
+    .await;
+    let Some(Event::Resync { report, .. }) = events.last() else {
+        panic!("{events:#?}")
+    };
+    assert!(report.sessions.is_empty());
+    assert_eq!(report.active, vec![(Arc::from("ses_1"), Status::Busy)]);
+    let v = stats.view();
+    assert_eq!((v.resyncs, v.resync_failures), (1, 0));
+    assert_eq!(v.version, None);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn failed_resync_drops_the_connection() {
+    // The health check hangs past the resync timeout.
+    let fake = fake(|path, _| match path {
+        "/global/health" => Reply::Json {
+            delay_ms: 60_000,
+            body: "{}".into(),
+        },
+        p => resync_reply(p).unwrap_or_else(|| {
+            // Heartbeats keep the watchdog quiet: only the resync can fail here.
+            let mut steps = vec![(0, frame(CONNECTED))];
+            steps.extend((0..50).map(|_| (100, frame(HEARTBEAT))));
+            Reply::Sse { steps, hang: true }
+        }),
+    })
+    .await;
+    let (tx, mut rx) = mpsc::channel(100);
+    let stats = Arc::new(ServerStats::new("x"));
+    let cfg = ConnectionConfig {
+        resync_timeout: Duration::from_millis(300),
+        ..fast()
+    };
+    let handle = spawn_server(fake.url.clone(), tx, stats.clone(), cfg);
     let events = collect_until(&mut rx, Duration::from_secs(5), |ev| {
         ev.iter().any(is_disconnected)
     })
@@ -620,6 +666,27 @@ async fn failed_resync_drops_the_connection() {
     );
     assert!(stats.view().resync_failures >= 1);
     assert_eq!(count(&events, |e| matches!(e, Event::Resync { .. })), 0);
+    // It keeps failing the same way: every Connected is still paired with a Disconnected, so
+    // the model never believes in a connection that is gone.
+    let more = collect_until(&mut rx, Duration::from_secs(5), |ev| {
+        count(ev, |e| matches!(e, Event::Connected { .. })) >= 2
+            && ev.last().is_some_and(is_disconnected)
+    })
+    .await;
+    let mut open = false;
+    for e in events.iter().chain(&more) {
+        match e {
+            Event::Connected { .. } => {
+                assert!(!open, "two Connected in a row");
+                open = true;
+            }
+            Event::Disconnected { .. } => {
+                assert!(open, "Disconnected without Connected");
+                open = false;
+            }
+            _ => {}
+        }
+    }
     handle.shutdown().await;
 }
 

@@ -52,6 +52,9 @@ pub struct ConnectionConfig {
     pub request_timeout: Duration,
     /// Timeout of a whole resync (60 s).
     pub resync_timeout: Duration,
+    /// How long after `server.connected` the resync reads the server's state (250 ms):
+    /// OpenCode 1.18.33 may drop the events of the first ~100 ms of a stream.
+    pub resync_settle: Duration,
     /// Timeout of one effect fetch (15 s).
     pub fetch_timeout: Duration,
     /// Frames larger than this are skipped (16 MiB).
@@ -74,6 +77,7 @@ impl Default for ConnectionConfig {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
             resync_timeout: Duration::from_secs(60),
+            resync_settle: Duration::from_millis(250),
             fetch_timeout: Duration::from_secs(15),
             max_frame_bytes: MAX_FRAME_BYTES,
             max_held_events: 100_000,
@@ -378,8 +382,10 @@ enum End {
     /// The stream was open and ended.
     Lost {
         reason: String,
-        /// It had delivered `server.connected` and stayed up long enough to reset the backoff.
+        /// It had resynced and stayed up long enough to reset the backoff.
         healthy: bool,
+        /// `Event::Connected` was sent for it (so `Event::Disconnected` must follow).
+        announced: bool,
     },
     /// The events channel is closed: the daemon is gone.
     ChannelClosed,
@@ -408,39 +414,48 @@ async fn run(
             _ = stopped(&mut stop) => return,
             end = conn.follow(&mut streak) => end,
         };
-        let delay = match end {
+        // What to tell the model (the log line is decided separately).
+        let (delay, notify) = match end {
             End::ChannelClosed => return,
-            End::Lost { reason, healthy } => {
+            End::Lost {
+                reason,
+                healthy,
+                announced,
+            } => {
                 if healthy {
                     backoff = conn.config.backoff_initial;
                 }
-                let delay = backoff;
-                crate::log!(
-                    "lost the event stream of OpenCode at {} ({reason}); reconnecting in {}.",
-                    conn.api.display_url(),
-                    human(delay)
-                );
                 conn.stats.closed(&reason);
-                streak = Some(reason.clone());
-                if !conn.disconnected(reason).await {
-                    return;
+                // A healthy stream was lost: a new story. A stream that never got healthy is
+                // part of the current failure streak: log it only if the reason is new.
+                if healthy || streak.as_deref() != Some(reason.as_str()) {
+                    crate::log!(
+                        "lost the event stream of OpenCode at {} ({reason}); reconnecting in {}.",
+                        conn.api.display_url(),
+                        human(backoff)
+                    );
+                    streak = Some(reason.clone());
                 }
-                delay
+                (backoff, announced.then_some(reason))
             }
             End::Failed(err) => {
-                let delay = backoff;
                 let reason = short_reason(&err);
                 conn.stats.connect_failed(&reason, err.is_auth());
-                if streak.as_deref() != Some(reason.as_str()) {
-                    crate::log!("{}", conn.failure_message(&err, delay));
+                if streak.as_deref() == Some(reason.as_str()) {
+                    (backoff, None)
+                } else {
+                    crate::log!("{}", conn.failure_message(&err, backoff));
                     streak = Some(reason.clone());
-                    if !conn.disconnected(reason).await {
-                        return;
-                    }
+                    (backoff, Some(reason))
                 }
-                delay
             }
         };
+        if let Some(reason) = notify {
+            tokio::select! {
+                _ = stopped(&mut stop) => return,
+                sent = conn.disconnected(reason) => if !sent { return },
+            }
+        }
         backoff = (backoff * 2).min(conn.config.backoff_max);
         conn.stats.reconnect_scheduled();
         tokio::select! {
@@ -462,6 +477,14 @@ fn short_reason(err: &ApiError) -> String {
         }
         e => e.to_string(),
     }
+}
+
+/// What happened on one open stream so far.
+struct StreamState {
+    /// `Event::Connected` was sent.
+    announced: bool,
+    /// A resync succeeded.
+    resynced: bool,
 }
 
 /// What the stream loop woke up for.
@@ -549,16 +572,17 @@ impl Conn {
         };
         let opened = Instant::now();
         self.stats.opened(now_ms());
-        if streak.take().is_some() || self.stats.view().connects <= 1 {
-            crate::log!("connected to OpenCode at {}", self.api.display_url());
-        }
-        let mut got_connected = false;
-        let reason = self.stream(resp, &mut got_connected).await;
+        let mut state = StreamState {
+            announced: false,
+            resynced: false,
+        };
+        let reason = self.stream(resp, &mut state, streak).await;
         match reason {
             Err(()) => End::ChannelClosed,
             Ok(reason) => End::Lost {
                 reason,
-                healthy: got_connected && opened.elapsed() >= self.config.healthy_after,
+                healthy: state.resynced && opened.elapsed() >= self.config.healthy_after,
+                announced: state.announced,
             },
         }
     }
@@ -593,7 +617,8 @@ impl Conn {
     async fn stream(
         &mut self,
         resp: reqwest::Response,
-        got_connected: &mut bool,
+        state: &mut StreamState,
+        streak: &mut Option<String>,
     ) -> Result<String, ()> {
         let server = self.api.server().clone();
         let url = self.api.display_url();
@@ -634,7 +659,18 @@ impl Conn {
                             return Ok("resync failed".to_owned());
                         }
                     };
+                    let version = resynced.version.clone();
                     let report = self.note_resync(resynced);
+                    if !state.resynced {
+                        state.resynced = true;
+                        // The end of a failure streak, or the first connection: say so once.
+                        if streak.take().is_some() || self.stats.view().resyncs <= 1 {
+                            crate::log!(
+                                "connected to OpenCode {} at {url}",
+                                version.as_deref().unwrap_or("(unknown version)")
+                            );
+                        }
+                    }
                     // The report, then what arrived meanwhile, in order.
                     if !self
                         .send(Event::Resync {
@@ -730,7 +766,7 @@ impl Conn {
             for item in items.drain(..) {
                 match item {
                     Item::Connected => {
-                        *got_connected = true;
+                        state.announced = true;
                         if !self
                             .send(Event::Connected {
                                 server: server.clone(),
@@ -784,11 +820,8 @@ impl Conn {
         if let Some(v) = &r.version {
             self.stats.set_version(v);
         }
-        for (dir, e) in &r.skipped {
-            crate::log!(
-                "resync of {}: skipped directory {dir}: {e}",
-                self.api.display_url()
-            );
+        for (what, e) in &r.skipped {
+            crate::log!("resync of {}: left out {what}: {e}", self.api.display_url());
         }
         r.report
     }
@@ -797,7 +830,12 @@ impl Conn {
         let api = self.api.clone();
         let dirs = self.seen_dirs.clone();
         let timeout = self.config.resync_timeout;
+        let settle = self.config.resync_settle;
         AbortOnDrop(tokio::spawn(async move {
+            // OpenCode 1.18.33 writes `server.connected` before the stream's bus subscription is
+            // live: events of the next ~100 ms can be lost (tests/fixtures/README.md, finding 1).
+            // Reading the state after that window makes the resync cover whatever was lost.
+            tokio::time::sleep(settle).await;
             tokio::time::timeout(timeout, api.resync(&dirs, now_ms()))
                 .await
                 .unwrap_or(Err(ApiError::Timeout))
