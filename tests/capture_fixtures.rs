@@ -160,7 +160,7 @@ fn capture_fixtures() {
     let mut abort_sid = String::new();
     cap.record("user_abort", "POST /session/{id}/abort while the model streams: MessageAbortedError", |oc, log| {
         let sid = oc.create_session(&a, Some("User abort"));
-        oc.prompt(&a, &sid, "long job [slow 10]");
+        oc.prompt(&a, &sid, "long job [slow 30]");
         wait_event(log, "message.part.delta", &sid);
         sleep(Duration::from_millis(600));
         assert!(oc.abort(&a, &sid));
@@ -172,7 +172,7 @@ fn capture_fixtures() {
     let mut early_abort_sid = String::new();
     cap.record("abort_before_stream", "abort right after busy, before the model answered: NO session.error", |oc, log| {
         let sid = oc.create_session(&a, Some("Early abort"));
-        oc.prompt(&a, &sid, "long job [slow 10]");
+        oc.prompt(&a, &sid, "long job [slow 30]");
         log.wait_status(&sid, "busy", TURN).expect("busy");
         assert!(oc.abort(&a, &sid));
         wait_idle(log, &sid);

@@ -97,7 +97,9 @@ pub fn require_tool(name: &str) -> PathBuf {
 
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 /// `Duration::from_secs`, short.
@@ -121,7 +123,10 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 
 /// Epoch milliseconds now.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -154,7 +159,14 @@ pub fn spawn_owned(mut cmd: Command) -> std::io::Result<Child> {
     cmd.process_group(0);
     unsafe {
         cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -227,19 +239,61 @@ fn watch_stdout(
 }
 
 // ------------------------------------------------------------------------------------------------
+// temp dirs that outlive a test process (statics are never dropped) are swept by the next one
+
+/// A temp dir `<tmp>/<prefix>XXXXXX` marked with our pid; dirs with the same prefix whose marked
+/// process is gone are removed first.
+fn owned_tempdir(prefix: &str) -> tempfile::TempDir {
+    let tmp = std::env::temp_dir();
+    if let Ok(entries) = fs::read_dir(&tmp) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if !name.starts_with(prefix) {
+                continue;
+            }
+            let Ok(pid) = fs::read_to_string(e.path().join("owner.pid")) else {
+                continue;
+            };
+            let Ok(pid) = pid.trim().parse::<libc::pid_t>() else {
+                continue;
+            };
+            let gone = unsafe { libc::kill(pid, 0) } != 0
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+            if gone {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("tempdir");
+    fs::write(dir.path().join("owner.pid"), std::process::id().to_string()).expect("owner.pid");
+    dir
+}
+
+// ------------------------------------------------------------------------------------------------
 // server slots: bound how many OpenCode servers run at once on this machine
 
 struct Slot(Option<File>);
 
 impl Slot {
     fn acquire() -> Slot {
-        let max: usize = std::env::var("OCBAR_TEST_MAX_SERVERS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).max(1);
+        let max: usize = std::env::var("OCBAR_TEST_MAX_SERVERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3)
+            .max(1);
         let dir = std::env::temp_dir().join("ocbar-test-slots");
         let _ = fs::create_dir_all(&dir);
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
             for i in 0..max {
-                let Ok(f) = File::options().create(true).truncate(false).write(true).open(dir.join(format!("slot-{i}")))
+                let Ok(f) = File::options()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(dir.join(format!("slot-{i}")))
                 else {
                     return Slot(None);
                 };
@@ -271,7 +325,7 @@ pub struct FakeLlm {
 impl FakeLlm {
     pub fn start() -> FakeLlm {
         let python = require_tool("python3");
-        let tmp = tempfile::Builder::new().prefix("ocbar-fake-llm-").tempdir().expect("tempdir");
+        let tmp = owned_tempdir("ocbar-fake-llm-");
         let log = tmp.path().join("requests.jsonl");
         let mut cmd = Command::new(python);
         cmd.arg(repo_dir().join("tests/support/fake_llm.py"))
@@ -290,8 +344,17 @@ impl FakeLlm {
                 panic!("fake_llm.py did not print FAKE_LLM_PORT= within 20 s");
             }
         };
-        let port = line.trim().trim_start_matches("FAKE_LLM_PORT=").parse().expect("port number");
-        FakeLlm { child, port, log, _tmp: tmp }
+        let port = line
+            .trim()
+            .trim_start_matches("FAKE_LLM_PORT=")
+            .parse()
+            .expect("port number");
+        FakeLlm {
+            child,
+            port,
+            log,
+            _tmp: tmp,
+        }
     }
 
     /// The OpenAI-compatible base URL, `http://127.0.0.1:PORT/v1`.
@@ -341,14 +404,23 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { projects: vec!["proj-a".into()], git: false, bash_ask: false, password: None, warm: true, env: vec![] }
+        Options {
+            projects: vec!["proj-a".into()],
+            git: false,
+            bash_ask: false,
+            password: None,
+            warm: true,
+            env: vec![],
+        }
     }
 }
 
 impl Options {
     /// `n` project directories named `proj-a`, `proj-b`, …
     pub fn dirs(mut self, n: usize) -> Options {
-        self.projects = (0..n).map(|i| format!("proj-{}", (b'a' + i as u8) as char)).collect();
+        self.projects = (0..n)
+            .map(|i| format!("proj-{}", (b'a' + i as u8) as char))
+            .collect();
         self
     }
     pub fn bash_ask(mut self) -> Options {
@@ -401,7 +473,10 @@ impl Reply {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -410,7 +485,7 @@ impl OpenCode {
     pub fn start(llm: &FakeLlm, opts: Options) -> OpenCode {
         let opencode = require_tool("opencode");
         let slot = Slot::acquire();
-        let tmp = tempfile::Builder::new().prefix("ocbar-opencode-").tempdir().expect("tempdir");
+        let tmp = owned_tempdir("ocbar-opencode-");
         let root = tmp.path().canonicalize().expect("canonical tempdir");
         let home = root.join("home");
         for d in [".config/opencode", ".local/share", ".local/state", ".cache"] {
@@ -439,7 +514,11 @@ impl OpenCode {
             if opts.bash_ask {
                 cfg["permission"] = json!({"bash": "ask"});
             }
-            fs::write(d.join("opencode.json"), serde_json::to_string_pretty(&cfg).unwrap()).expect("write opencode.json");
+            fs::write(
+                d.join("opencode.json"),
+                serde_json::to_string_pretty(&cfg).unwrap(),
+            )
+            .expect("write opencode.json");
             if opts.git && dirs.is_empty() {
                 let ok = Command::new(require_tool("git"))
                     .args(["-c", "user.email=t@t", "-c", "user.name=t", "init", "-q"])
@@ -448,7 +527,17 @@ impl OpenCode {
                     .map(|s| s.success())
                     .unwrap_or(false)
                     && Command::new("git")
-                        .args(["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "init"])
+                        .args([
+                            "-c",
+                            "user.email=t@t",
+                            "-c",
+                            "user.name=t",
+                            "commit",
+                            "-q",
+                            "--allow-empty",
+                            "-m",
+                            "init",
+                        ])
                         .current_dir(&d)
                         .status()
                         .map(|s| s.success())
@@ -493,7 +582,12 @@ impl OpenCode {
                             assert_eq!(r.status, 200, "warm-up of {}: {r:?}", d.display());
                         }
                     }
-                    eprintln!("common: OpenCode {} ready in {:.1?} ({} project dirs)", oc.url, t0.elapsed(), oc.dirs.len());
+                    eprintln!(
+                        "common: OpenCode {} ready in {:.1?} ({} project dirs)",
+                        oc.url,
+                        t0.elapsed(),
+                        oc.dirs.len()
+                    );
                     return oc;
                 }
                 Err(e) => last_err = e,
@@ -512,11 +606,17 @@ impl OpenCode {
             .open(self.root.join("opencode.stderr.log"))
             .map_err(|e| e.to_string())?;
         let mut cmd = Command::new(opencode);
-        cmd.args(["serve", "--port", &self.port.to_string(), "--hostname", "127.0.0.1"])
-            .current_dir(&self.dirs[0])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(stderr));
+        cmd.args([
+            "serve",
+            "--port",
+            &self.port.to_string(),
+            "--hostname",
+            "127.0.0.1",
+        ])
+        .current_dir(&self.dirs[0])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(stderr));
         for (k, _) in std::env::vars_os() {
             if k.to_string_lossy().starts_with("OPENCODE") {
                 cmd.env_remove(k);
@@ -538,38 +638,68 @@ impl OpenCode {
         }
         let mut child = spawn_owned(cmd).map_err(|e| format!("spawn opencode: {e}"))?;
         self.stdout_lines = Arc::new(Mutex::new(Vec::new()));
-        let rx = watch_stdout(child.stdout.take().unwrap(), "server listening on", self.stdout_lines.clone());
+        let rx = watch_stdout(
+            child.stdout.take().unwrap(),
+            "server listening on",
+            self.stdout_lines.clone(),
+        );
         let started = Instant::now();
         let line = loop {
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(line) => break line,
-                Err(mpsc::RecvTimeoutError::Timeout) if started.elapsed() < Duration::from_secs(60) => {
+                Err(mpsc::RecvTimeoutError::Timeout)
+                    if started.elapsed() < Duration::from_secs(60) =>
+                {
                     if let Ok(Some(st)) = child.try_wait() {
                         let log = self.log_tail();
-                        return Err(format!("opencode exited ({st}) before listening; stderr:\n{log}"));
+                        return Err(format!(
+                            "opencode exited ({st}) before listening; stderr:\n{log}"
+                        ));
                     }
                 }
                 Err(_) => {
                     kill_group(&mut child);
-                    return Err(format!("opencode did not print its URL within 60 s; stderr:\n{}", self.log_tail()));
+                    return Err(format!(
+                        "opencode did not print its URL within 60 s; stderr:\n{}",
+                        self.log_tail()
+                    ));
                 }
             }
         };
-        let url = line[line.find("http://").ok_or_else(|| format!("no URL in {line:?}"))?..].trim().trim_end_matches('/').to_string();
+        let listening_after = started.elapsed();
+        let url = line[line
+            .find("http://")
+            .ok_or_else(|| format!("no URL in {line:?}"))?..]
+            .trim()
+            .trim_end_matches('/')
+            .to_string();
         self.url = url;
         self.child = Some(child);
         // The health endpoint can hang while the server boots: short per-call timeouts.
         let healthy = wait_until(Duration::from_secs(30), || {
-            let mut req = self.agent.get(format!("{}/global/health", self.url)).config().timeout_global(Some(Duration::from_secs(2))).build();
+            let mut req = self
+                .agent
+                .get(format!("{}/global/health", self.url))
+                .config()
+                .timeout_global(Some(Duration::from_secs(2)))
+                .build();
             if let Some(h) = self.auth_header() {
                 req = req.header("authorization", h);
             }
             matches!(req.call(), Ok(r) if r.status() == 200)
         });
+        eprintln!(
+            "common: opencode listening after {listening_after:.1?}, healthy after {:.1?}",
+            started.elapsed()
+        );
         if !healthy {
             let mut child = self.child.take().unwrap();
             kill_group(&mut child);
-            return Err(format!("{}/global/health never answered 200; stderr:\n{}", self.url, self.log_tail()));
+            return Err(format!(
+                "{}/global/health never answered 200; stderr:\n{}",
+                self.url,
+                self.log_tail()
+            ));
         }
         Ok(())
     }
@@ -593,7 +723,9 @@ impl OpenCode {
 
     /// `Basic base64(opencode:PASSWORD)` when a password is set.
     pub fn auth_header(&self) -> Option<String> {
-        self.password.as_ref().map(|pw| format!("Basic {}", base64(format!("opencode:{pw}").as_bytes())))
+        self.password
+            .as_ref()
+            .map(|pw| format!("Basic {}", base64(format!("opencode:{pw}").as_bytes())))
     }
 
     /// Stop the server gracefully (SIGTERM to the group, SIGKILL after 10 s).
@@ -635,7 +767,13 @@ impl OpenCode {
 
     /// One blocking request. `path` starts with `/` and may carry its own query; `dir` adds
     /// `directory=`. The status is returned, never turned into an error.
-    pub fn call(&self, method: &str, path: &str, dir: Option<&Path>, body: Option<&Value>) -> Reply {
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        dir: Option<&Path>,
+        body: Option<&Value>,
+    ) -> Reply {
         let mut url = format!("{}{}", self.url, path);
         if let Some(d) = dir {
             url.push(if path.contains('?') { '&' } else { '?' });
@@ -645,7 +783,11 @@ impl OpenCode {
         let auth = self.auth_header();
         let result = match method {
             "GET" | "DELETE" => {
-                let mut r = if method == "GET" { self.agent.get(&url) } else { self.agent.delete(&url) };
+                let mut r = if method == "GET" {
+                    self.agent.get(&url)
+                } else {
+                    self.agent.delete(&url)
+                };
                 if let Some(a) = &auth {
                     r = r.header("authorization", a);
                 }
@@ -675,7 +817,11 @@ impl OpenCode {
             .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
             .collect();
         let body = resp.body_mut().read_to_string().unwrap_or_default();
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// GET returning JSON; panics unless 200.
@@ -688,8 +834,17 @@ impl OpenCode {
     /// POST returning JSON (or `null` for an empty body); panics unless 2xx.
     pub fn post_json(&self, path: &str, dir: Option<&Path>, body: &Value) -> Value {
         let r = self.call("POST", path, dir, Some(body));
-        assert!((200..300).contains(&r.status), "POST {path}: {} {}", r.status, r.body);
-        if r.body.trim().is_empty() { Value::Null } else { r.json() }
+        assert!(
+            (200..300).contains(&r.status),
+            "POST {path}: {} {}",
+            r.status,
+            r.body
+        );
+        if r.body.trim().is_empty() {
+            Value::Null
+        } else {
+            r.json()
+        }
     }
 
     /// `POST /session` in `dir`; `None` leaves OpenCode's default title, so that the first
@@ -768,7 +923,11 @@ impl OpenCode {
 
     /// `POST /permission/{id}/reply` with `once`, `always` or `reject`.
     pub fn reply_permission(&self, dir: &Path, id: &str, reply: &str) {
-        let v = self.post_json(&format!("/permission/{id}/reply"), Some(dir), &json!({"reply": reply}));
+        let v = self.post_json(
+            &format!("/permission/{id}/reply"),
+            Some(dir),
+            &json!({"reply": reply}),
+        );
         assert_eq!(v, Value::Bool(true), "permission reply");
     }
 
@@ -782,7 +941,11 @@ impl OpenCode {
 
     /// `POST /question/{id}/reply`: one list of chosen labels per question, e.g. `&[&["A"]]`.
     pub fn reply_question(&self, dir: &Path, id: &str, answers: &[&[&str]]) {
-        let v = self.post_json(&format!("/question/{id}/reply"), Some(dir), &json!({"answers": answers}));
+        let v = self.post_json(
+            &format!("/question/{id}/reply"),
+            Some(dir),
+            &json!({"answers": answers}),
+        );
         assert_eq!(v, Value::Bool(true), "question reply");
     }
 
@@ -809,12 +972,16 @@ impl Drop for OpenCode {
 fn seed_config_dir(cfg: &Path) {
     let seed = tools_dir().join("opencode-config-seed");
     if !seed.join("node_modules/@opencode-ai/plugin").is_dir() {
-        panic!("missing {}: run scripts/install-test-deps.sh", seed.display());
+        panic!(
+            "missing {}: run scripts/install-test-deps.sh",
+            seed.display()
+        );
     }
     for f in ["package.json", "package-lock.json"] {
         fs::copy(seed.join(f), cfg.join(f)).expect("copy config seed");
     }
-    std::os::unix::fs::symlink(seed.join("node_modules"), cfg.join("node_modules")).expect("symlink seed node_modules");
+    std::os::unix::fs::symlink(seed.join("node_modules"), cfg.join("node_modules"))
+        .expect("symlink seed node_modules");
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -863,9 +1030,14 @@ impl EventLog {
     /// Connect and wait for the first frame (`server.connected`).
     pub fn connect(oc: &OpenCode) -> EventLog {
         let agent = ureq::Agent::new_with_config(
-            ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build(),
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .proxy(None)
+                .build(),
         );
-        let mut req = agent.get(format!("{}/global/event", oc.url)).header("accept", "text/event-stream");
+        let mut req = agent
+            .get(format!("{}/global/event", oc.url))
+            .header("accept", "text/event-stream");
         if let Some(a) = oc.auth_header() {
             req = req.header("authorization", a);
         }
@@ -896,7 +1068,11 @@ impl EventLog {
             shared.lock().unwrap().closed = true;
         });
         let log = EventLog { inner };
-        assert!(log.wait_for(secs(10), |e| e["payload"]["type"] == "server.connected").is_some(), "no server.connected");
+        assert!(
+            log.wait_for(secs(10), |e| e["payload"]["type"] == "server.connected")
+                .is_some(),
+            "no server.connected"
+        );
         // OpenCode sends `server.connected` BEFORE its bus subscription is live: events published
         // in the next ~50-100 ms are lost (measured: 5 of 10 `session.created` missed when the
         // session was created right after `server.connected`, none after 100 ms). Give it time.
@@ -911,7 +1087,11 @@ impl EventLog {
 
     /// The payloads whose `type` is `ty`, in order.
     pub fn of_type(&self, ty: &str) -> Vec<Value> {
-        self.events().into_iter().filter(|e| e["payload"]["type"] == ty).map(|e| e["payload"].clone()).collect()
+        self.events()
+            .into_iter()
+            .filter(|e| e["payload"]["type"] == ty)
+            .map(|e| e["payload"].clone())
+            .collect()
     }
 
     /// The raw text received so far (`data: …` lines and blank separators).
@@ -925,7 +1105,11 @@ impl EventLog {
     }
 
     /// Wait for an envelope matching `pred` (already received or arriving); returns it.
-    pub fn wait_for(&self, timeout: Duration, mut pred: impl FnMut(&Value) -> bool) -> Option<Value> {
+    pub fn wait_for(
+        &self,
+        timeout: Duration,
+        mut pred: impl FnMut(&Value) -> bool,
+    ) -> Option<Value> {
         let mut seen = 0;
         let deadline = Instant::now() + timeout;
         loop {
@@ -966,11 +1150,21 @@ pub fn base64(input: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for c in input.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
         out.push(T[(n >> 18) as usize & 63] as char);
         out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
+        out.push(if c.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if c.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     out
 }
