@@ -774,13 +774,26 @@ impl OpenCode {
         dir: Option<&Path>,
         body: Option<&Value>,
     ) -> Reply {
+        self.call_as(self.auth_header().as_deref(), method, path, dir, body)
+    }
+
+    /// [`OpenCode::call`] with an explicit `authorization` header (`None`: none at all), to test
+    /// what a client without (or with wrong) credentials gets.
+    pub fn call_as(
+        &self,
+        auth: Option<&str>,
+        method: &str,
+        path: &str,
+        dir: Option<&Path>,
+        body: Option<&Value>,
+    ) -> Reply {
         let mut url = format!("{}{}", self.url, path);
         if let Some(d) = dir {
             url.push(if path.contains('?') { '&' } else { '?' });
             url.push_str("directory=");
             url.push_str(&percent_encode(&d.to_string_lossy()));
         }
-        let auth = self.auth_header();
+        let auth = auth.map(str::to_string);
         let result = match method {
             "GET" | "DELETE" => {
                 let mut r = if method == "GET" {
