@@ -267,6 +267,11 @@ async fn run(config: Config, servers: Vec<String>, replayed: Vec<Event>, ctx: Co
             servers.join(", ")
         }
     );
+    if servers.is_empty() && ctx.discovery.enabled {
+        log!(
+            "OpenCode is found when it listens on a port: start it with 'opencode --port 4096', or 'opencode serve --port 4096' and 'opencode attach http://127.0.0.1:4096'; a plain 'opencode' TUI is seen through the plugin ('ocbar install opencode-plugin')"
+        );
+    }
     log!(
         "bars: 'ocbar status --format tmux|starship|waybar', 'ocbar watch --format waybar'; panel: 'ocbar list'; health: 'ocbar doctor'"
     );
