@@ -21,8 +21,10 @@ every scenario of a test file:
   [task]        call the ``task`` tool: a sub-agent child session running "[slow 2]"
   [bash]        call the ``bash`` tool with ``echo hi`` (permission.asked with bash: ask)
   [question]    call the ``question`` tool: one question with two options
-  [title=TEXT]  the generated session title is TEXT (otherwise: the first 4 words of the
-                prompt with every [keyword] removed)
+  [title=TEXT]  the generated session title is TEXT (balanced brackets may appear inside it:
+                [title=#[fg=red]x] gives "#[fg=red]x"); otherwise the title is the first 4
+                words of the prompt with every [keyword] removed. Only sessions that still
+                have OpenCode's default title ask for one (create them without a title).
 
 When the last message is a tool result, the reply is plain text so that the turn ends.
 Requests without ``tools`` come from OpenCode's title generator and are answered at once.
@@ -78,11 +80,37 @@ def last_user_text(messages):
     return ""
 
 
+def explicit_title(text):
+    """The TEXT of ``[title=TEXT]``; brackets inside TEXT are fine when balanced
+    (``[title=#[fg=red]boom]`` gives ``#[fg=red]boom``)."""
+    start = text.find("[title=")
+    if start < 0:
+        return None
+    depth = 0
+    for i in range(start + len("[title="), len(text)):
+        c = text[i]
+        if c == "[":
+            depth += 1
+        elif c == "]":
+            if depth == 0:
+                return text[start + len("[title="):i]
+            depth -= 1
+    return text[start + len("[title="):]
+
+
+def strip_keywords(text):
+    """Remove every ``[...]`` keyword, including a ``[title=...]`` with nested brackets."""
+    t = explicit_title(text)
+    if t is not None:
+        text = text.replace("[title=" + t + "]", " ")
+    return KEYWORD_RE.sub(" ", text)
+
+
 def title_for(prompt_text):
-    m = re.search(r"\[title=([^\]]*)\]", prompt_text)
-    if m:
-        return m.group(1)
-    words = KEYWORD_RE.sub(" ", prompt_text).split()
+    t = explicit_title(prompt_text)
+    if t is not None:
+        return t
+    words = strip_keywords(prompt_text).split()
     return " ".join(words[:4]) or "Untitled"
 
 
