@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod discovery;
+pub mod install;
 pub mod log;
 pub mod notify;
 pub mod paths;

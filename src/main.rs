@@ -108,6 +108,15 @@ enum Command {
     },
     /// Say what is connected, what is not, and why.
     Doctor,
+    /// Install an integration: 'opencode-plugin' (the panel and focus reporting inside OpenCode).
+    Install {
+        /// What to install: opencode-plugin
+        #[arg(value_parser = ["opencode-plugin"])]
+        what: String,
+        /// Remove it instead
+        #[arg(long)]
+        uninstall: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -166,6 +175,7 @@ fn main() -> ExitCode {
         Command::Mute { session } => action(&socket, Request::Mute(session, true)),
         Command::Unmute { session } => action(&socket, Request::Mute(session, false)),
         Command::Doctor => doctor(&socket),
+        Command::Install { what: _, uninstall } => install_plugin(uninstall),
     }
 }
 
@@ -207,6 +217,29 @@ fn action(socket: &std::path::Path, request: Request) -> ExitCode {
         Ok(text) => {
             if !text.is_empty() {
                 println!("{text}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ocbar: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `ocbar install opencode-plugin [--uninstall]` (src/install.rs).
+fn install_plugin(uninstall: bool) -> ExitCode {
+    let result = ocbar::install::opencode_config_dir().and_then(|dir| {
+        if uninstall {
+            ocbar::install::uninstall(&dir)
+        } else {
+            ocbar::install::install(&dir)
+        }
+    });
+    match result {
+        Ok(lines) => {
+            for l in lines {
+                println!("{l}");
             }
             ExitCode::SUCCESS
         }
