@@ -13,8 +13,9 @@
 #   fails (see shared/testing-with-real-programs.md §6).
 #
 # Timing on the 2-core dev machine (Debian 12, measured): first run with sway/waybar/grim/
-# gir1.2-atspi-2.0 missing: 47 s (apt update+install ~32 s, npm ~11 s, pip ~4 s); with the apt
-# packages present but .tools/ empty: 15 s; a re-run with everything present: 0.3 s.
+# gir1.2-atspi-2.0 missing: ~55 s (apt update+install ~32 s, npm opencode ~11 s, npm config seed
+# ~6 s, pip ~4 s); with the apt packages present but .tools/ empty: 21-29 s; a re-run with
+# everything present: 0.3-0.5 s.
 set -euo pipefail
 
 OPENCODE_VERSION=1.18.33
