@@ -126,8 +126,15 @@ pub fn main(
 
 /// Refuse to start beside a live daemon; remove a socket file a crashed one left behind.
 fn claim_socket(socket: &Path) -> Result<(), String> {
-    if std::fs::symlink_metadata(socket).is_err() {
+    let Ok(meta) = std::fs::symlink_metadata(socket) else {
         return Ok(());
+    };
+    // Only a socket can be left by a crashed daemon: anything else is someone's file.
+    if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
+        return Err(format!(
+            "{} exists and is not a socket: refusing to replace it. Remove it yourself, or give the daemon another --socket",
+            socket.display()
+        ));
     }
     match std::os::unix::net::UnixStream::connect(socket) {
         Ok(_) => Err(format!(
@@ -647,5 +654,37 @@ fn doctor_server(out: &mut String, v: &source::ServerStatsView, now: i64) {
     }
     if let Some(e) = &v.last_resync_error {
         let _ = writeln!(out, "  last resync error: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::claim_socket;
+
+    #[test]
+    fn claim_socket_never_deletes_what_is_not_a_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        // Nothing there: fine.
+        assert!(claim_socket(&dir.path().join("none.sock")).is_ok());
+        // A regular file given as --socket (found by tests/security.rs: it used to be deleted).
+        let file = dir.path().join("notes.txt");
+        std::fs::write(&file, "keep me").unwrap();
+        let err = claim_socket(&file).unwrap_err();
+        assert!(err.contains("not a socket"), "{err}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+        // A symlink to it is not a socket either.
+        let link = dir.path().join("link.sock");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(claim_socket(&link).is_err());
+        assert!(file.exists() && link.exists());
+        // A socket nobody listens on (a crashed daemon's) is replaced.
+        let stale = dir.path().join("stale.sock");
+        drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+        assert!(claim_socket(&stale).is_ok());
+        assert!(!stale.exists());
+        // A live one is refused.
+        let live = dir.path().join("live.sock");
+        let _l = std::os::unix::net::UnixListener::bind(&live).unwrap();
+        assert!(claim_socket(&live).unwrap_err().contains("already running"));
     }
 }

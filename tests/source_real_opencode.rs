@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ocbar::source::{
-    Api, ApiError, ConnectionConfig, Credentials, ServerStats, Toast, ToastVariant, shared_client,
+    Api, ApiError, ConnectionConfig, Credentials, ServerStats, Toast, ToastVariant, http_client,
     spawn_server,
 };
 use ocbar::state::effect::Effect;
@@ -602,7 +602,7 @@ async fn follows_a_real_opencode_server() {
     handle.shutdown().await;
 
     // The API tells a missing password from a wrong one, and works with the right one.
-    let client = shared_client(Duration::from_secs(5)).expect("client");
+    let client = http_client(Duration::from_secs(5)).expect("client");
     let mk = |creds: Option<Credentials>| {
         Api::new(url.clone(), client.clone(), creds, Duration::from_secs(10)).expect("api")
     };

@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -98,7 +98,12 @@ pub enum ApiError {
         password_set: bool,
     },
     /// Any other non-success status; `message` is OpenCode's `data.message` or a body excerpt.
-    Status { code: u16, message: String },
+    Status {
+        /// The HTTP status code.
+        code: u16,
+        /// OpenCode's error message, or the start of the body.
+        message: String,
+    },
     /// The body was not the JSON expected.
     BadBody(String),
 }
@@ -164,14 +169,9 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
         }
         cur = next;
     }
-    use std::io::ErrorKind::*;
-    match io_kind {
-        Some(ConnectionRefused) => "connection refused".to_owned(),
-        Some(ConnectionReset) => "connection reset".to_owned(),
-        Some(ConnectionAborted) => "connection aborted".to_owned(),
-        Some(TimedOut) => "timed out".to_owned(),
-        Some(UnexpectedEof) => "connection closed".to_owned(),
-        _ => {
+    match io_kind.and_then(io_kind_text) {
+        Some(text) => text.to_owned(),
+        None => {
             let text = cur.to_string();
             if text.is_empty() {
                 "connection failed".to_owned()
@@ -182,21 +182,57 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
-/// The HTTP client shared by every server: connect timeout, keep-alive, no proxy (OpenCode is
-/// local or on the LAN; a desktop proxy setting must not capture loopback traffic).
-pub fn shared_client(connect_timeout: Duration) -> Result<Client, ApiError> {
-    static CLIENT: OnceLock<Client> = OnceLock::new();
-    if let Some(c) = CLIENT.get() {
-        return Ok(c.clone());
+/// The short text ocbar shows for the usual network failures.
+fn io_kind_text(kind: std::io::ErrorKind) -> Option<&'static str> {
+    use std::io::ErrorKind::*;
+    Some(match kind {
+        ConnectionRefused => "connection refused",
+        ConnectionReset => "connection reset",
+        ConnectionAborted => "connection aborted",
+        TimedOut => "timed out",
+        UnexpectedEof => "connection closed",
+        HostUnreachable => "host unreachable",
+        NetworkUnreachable => "network unreachable",
+        AddrNotAvailable => "address not available",
+        _ => return None,
+    })
+}
+
+impl ApiError {
+    /// A socket error as [`ApiError::Unreachable`] (or [`ApiError::Timeout`]), with the same
+    /// short texts as errors coming through reqwest (e.g. `connection refused`).
+    pub fn from_io(err: &std::io::Error) -> ApiError {
+        if err.kind() == std::io::ErrorKind::TimedOut {
+            return ApiError::Timeout;
+        }
+        ApiError::Unreachable(match io_kind_text(err.kind()) {
+            Some(text) => text.to_owned(),
+            None => err.to_string(),
+        })
     }
-    let client = Client::builder()
+}
+
+/// A new HTTP client: connect timeout, keep-alive, no proxy (OpenCode is local or on the LAN;
+/// a desktop proxy setting must not capture loopback traffic).
+///
+/// Make one per server (as [`spawn_server`](super::spawn_server) does) and share it through
+/// [`Api`] clones. Do not share one client across tokio runtimes: its pooled connections run
+/// on the runtime that opened them.
+pub fn http_client(connect_timeout: Duration) -> Result<Client, ApiError> {
+    Client::builder()
         .connect_timeout(connect_timeout)
         .tcp_keepalive(Duration::from_secs(30))
         .no_proxy()
         .user_agent(concat!("ocbar/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| ApiError::Unreachable(format!("cannot create the HTTP client: {e}")))?;
-    Ok(CLIENT.get_or_init(|| client).clone())
+        .map_err(|e| ApiError::Unreachable(format!("cannot create the HTTP client: {e}")))
+}
+
+/// The old name of [`http_client`], kept for existing callers. Despite the name it now returns
+/// a new client on every call (a process-wide client broke when several tokio runtimes used
+/// it); keep the result and share it through clones.
+pub fn shared_client(connect_timeout: Duration) -> Result<Client, ApiError> {
+    http_client(connect_timeout)
 }
 
 /// `GET /global/health`.
@@ -214,9 +250,13 @@ pub struct Health {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ToastVariant {
+    /// Neutral.
     Info,
+    /// Green: something finished.
     Success,
+    /// Yellow: retrying, waiting.
     Warning,
+    /// Red: failed.
     Error,
 }
 
@@ -242,7 +282,8 @@ pub struct Resynced {
     pub report: ResyncReport,
     /// The directories that were queried.
     pub directories: Vec<String>,
-    /// Directories that answered with an error (their sessions are absent from the report).
+    /// Parts that answered with an HTTP error or a bad body and were left out: a directory
+    /// (its sessions are absent from the report), `recent sessions` or `health`.
     pub skipped: Vec<(String, ApiError)>,
     /// OpenCode's version.
     pub version: Option<String>,
@@ -576,15 +617,32 @@ impl Api {
     ///
     /// Known directories are `seen_dirs` (from events) plus the directories of those recent
     /// sessions — never anything else, as querying a directory boots an instance there.
-    /// Connection and auth failures fail the whole resync; a directory answering with an HTTP
-    /// error or a bad body is skipped and listed in [`Resynced::skipped`].
+    /// Connection and auth failures fail the whole resync. Any other failure of one part (a
+    /// directory, the recent-sessions list, the health check) leaves that part out and is
+    /// listed in [`Resynced::skipped`], so that one odd answer cannot block every resync.
     pub async fn resync(
         &self,
         seen_dirs: &BTreeSet<String>,
         now_ms: i64,
     ) -> Result<Resynced, ApiError> {
-        let health = self.health().await?;
-        let sessions = self.sessions_recent(now_ms - RECENT_WINDOW_MS).await?;
+        let fatal = |e: &ApiError| e.is_connection() || e.is_auth();
+        let mut skipped = Vec::new();
+        let version = match self.health().await {
+            Ok(h) => Some(h.version).filter(|v| !v.is_empty()),
+            Err(e) if fatal(&e) => return Err(e),
+            Err(e) => {
+                skipped.push(("health".to_owned(), e));
+                None
+            }
+        };
+        let sessions = match self.sessions_recent(now_ms - RECENT_WINDOW_MS).await {
+            Ok(s) => s,
+            Err(e) if fatal(&e) => return Err(e),
+            Err(e) => {
+                skipped.push(("recent sessions".to_owned(), e));
+                Vec::new()
+            }
+        };
         let mut dirs: Vec<String> = Vec::new();
         let mut have = BTreeSet::new();
         let candidates = seen_dirs
@@ -612,7 +670,8 @@ impl Api {
 
         let mut out = Resynced {
             directories: dirs,
-            version: Some(health.version).filter(|v| !v.is_empty()),
+            version,
+            skipped,
             ..Resynced::default()
         };
         out.report.sessions = sessions;
@@ -622,8 +681,8 @@ impl Api {
                     out.report.active.extend(state.active);
                     out.report.pending.extend(state.pending);
                 }
-                Err(e) if e.is_connection() || e.is_auth() => return Err(e),
-                Err(e) => out.skipped.push((dir, e)),
+                Err(e) if fatal(&e) => return Err(e),
+                Err(e) => out.skipped.push((format!("directory {dir}"), e)),
             }
         }
         out.report.active.sort_by(|a, b| a.0.cmp(&b.0));
@@ -632,7 +691,7 @@ impl Api {
             .pending
             .sort_by(|a, b| (&a.session, &a.request).cmp(&(&b.session, &b.request)));
         out.report.pending.dedup();
-        out.skipped.sort_by(|a, b| a.0.cmp(&b.0));
+
         Ok(out)
     }
 
@@ -707,4 +766,179 @@ pub(crate) fn outcome_of(messages: &[MessageWire<'_>]) -> TurnOutcome {
         }
     }
     TurnOutcome::Interrupted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::event::ErrorInfo;
+
+    fn outcome(json: &str) -> TurnOutcome {
+        let infos: Vec<MessageWire> = serde_json::from_str(json).unwrap_or_default();
+        outcome_of(&infos)
+    }
+
+    #[test]
+    fn outcome_rule() {
+        let user = r#"{"id":"m1","role":"user","time":{"created":1}}"#;
+        let done =
+            r#"{"id":"m2","role":"assistant","time":{"created":2,"completed":3},"finish":"stop"}"#;
+        let dangling = r#"{"id":"m3","role":"assistant","time":{"created":4}}"#;
+        let failed = r#"{"id":"m4","role":"assistant","time":{"created":5,"completed":6},"error":{"name":"APIError","data":{"message":"bad request (fake fatal)","statusCode":400}}}"#;
+        let aborted = r#"{"id":"m5","role":"assistant","time":{"created":7,"completed":8},"error":{"name":"MessageAbortedError","data":{"message":"Aborted"}}}"#;
+        assert_eq!(outcome(&format!("[{user},{done}]")), TurnOutcome::Finished);
+        assert_eq!(
+            outcome(&format!("[{user},{done},{user},{dangling}]")),
+            TurnOutcome::Interrupted
+        );
+        assert_eq!(
+            outcome(&format!("[{user},{failed}]")),
+            TurnOutcome::Failed(ErrorInfo {
+                name: "APIError".into(),
+                message: "bad request (fake fatal)".into()
+            })
+        );
+        assert!(matches!(
+            outcome(&format!("[{user},{aborted}]")),
+            TurnOutcome::Failed(e) if e.is_abort()
+        ));
+        // A prompt that never got an answer (the previous turn's success does not count).
+        assert_eq!(
+            outcome(&format!("[{user},{done},{user}]")),
+            TurnOutcome::Interrupted
+        );
+        assert_eq!(outcome("[]"), TurnOutcome::Interrupted);
+    }
+
+    #[test]
+    fn error_bodies() {
+        assert_eq!(
+            error_message(
+                br#"{"name":"NotFoundError","data":{"message":"Session not found: ses_x"}}"#
+            ),
+            "Session not found: ses_x"
+        );
+        assert_eq!(
+            error_message(br#"{"_tag":"UnauthorizedError","message":"Authentication required"}"#),
+            "Authentication required"
+        );
+        assert_eq!(error_message(b""), "");
+        let long = "x".repeat(1000);
+        assert_eq!(error_message(long.as_bytes()).chars().count(), 201);
+        assert_eq!(error_message(b"\xff oops"), "\u{fffd} oops");
+    }
+
+    fn api(url: &str) -> Result<Api, ApiError> {
+        Api::new(Arc::from(url), Client::new(), None, Duration::from_secs(1))
+    }
+
+    #[test]
+    fn urls_are_built_and_encoded() {
+        let a = api("http://127.0.0.1:4096/").unwrap_or_else(|e| panic!("{e}"));
+        let u = a
+            .url(&["session", "ses_1/../x?y", "message"], &[("limit", "4")])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            u.as_str(),
+            "http://127.0.0.1:4096/session/ses_1%2F..%2Fx%3Fy/message?limit=4"
+        );
+        let u = a
+            .url(&["session", "status"], &[("directory", "/home/me/a b&c")])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            u.as_str(),
+            "http://127.0.0.1:4096/session/status?directory=%2Fhome%2Fme%2Fa+b%26c"
+        );
+        let prefixed = api("https://example.com/oc").unwrap_or_else(|e| panic!("{e}"));
+        let u = prefixed
+            .url(&["global", "event"], &[])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(u.as_str(), "https://example.com/oc/global/event");
+    }
+
+    #[test]
+    fn bad_urls_and_redaction() {
+        assert!(matches!(api("ftp://x"), Err(ApiError::BadUrl(_))));
+        assert!(matches!(api("not a url"), Err(ApiError::BadUrl(_))));
+        assert!(matches!(api("unix:/tmp/sock"), Err(ApiError::BadUrl(_))));
+        let a = api("http://bob:s3cret@127.0.0.1:4096").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.display_url(), "http://127.0.0.1:4096");
+        assert!(!format!("{a:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn credentials_from_environment_values() {
+        assert_eq!(Credentials::from_vars(None, None), None);
+        assert_eq!(
+            Credentials::from_vars(Some("bob".into()), Some(String::new())),
+            None
+        );
+        assert_eq!(
+            Credentials::from_vars(None, Some("pw".into())),
+            Some(Credentials {
+                username: "opencode".into(),
+                password: "pw".into()
+            })
+        );
+        assert_eq!(
+            Credentials::from_vars(Some("bob".into()), Some("pw".into())).map(|c| c.username),
+            Some("bob".into())
+        );
+        let c = Credentials {
+            username: "u".into(),
+            password: "hunter2".into(),
+        };
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn toast_body_matches_the_openapi_schema() {
+        let t = Toast {
+            title: None,
+            message: "done".into(),
+            variant: ToastVariant::Success,
+            duration_ms: Some(3000),
+        };
+        assert_eq!(
+            serde_json::to_string(&t).unwrap_or_default(),
+            r#"{"message":"done","variant":"success","duration":3000}"#
+        );
+    }
+
+    #[test]
+    fn errors_display_without_secrets_and_classify() {
+        assert_eq!(
+            ApiError::Status {
+                code: 404,
+                message: "Session not found: ses_x".into()
+            }
+            .to_string(),
+            "HTTP 404: Session not found: ses_x"
+        );
+        assert!(
+            ApiError::Status {
+                code: 404,
+                message: String::new()
+            }
+            .is_not_found()
+        );
+        assert!(
+            ApiError::Auth {
+                password_set: false
+            }
+            .is_auth()
+        );
+        assert!(ApiError::Timeout.is_connection());
+        assert!(!ApiError::BadBody("x".into()).is_connection());
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            ApiError::from_io(&refused),
+            ApiError::Unreachable("connection refused".into())
+        );
+        let other = std::io::Error::other("weird");
+        assert_eq!(
+            ApiError::from_io(&other),
+            ApiError::Unreachable("weird".into())
+        );
+    }
 }

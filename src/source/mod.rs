@@ -37,7 +37,9 @@ pub mod decode;
 pub mod sse;
 pub mod stats;
 
-pub use api::{Api, ApiError, Credentials, Health, Resynced, Toast, ToastVariant, shared_client};
+pub use api::{
+    Api, ApiError, Credentials, Health, Resynced, Toast, ToastVariant, http_client, shared_client,
+};
 pub use connection::{ConnectionConfig, ServerHandle, spawn_server};
 pub use decode::{Decoded, decode};
 pub use stats::{ServerStats, ServerStatsView};
