@@ -31,6 +31,9 @@ pub struct SseParser {
     line: Vec<u8>,
     /// The current line is longer than the limit: drop bytes until its end.
     skipping_line: bool,
+    /// The line being skipped is a `data` line (its frame is then too large); any other
+    /// field or comment is ignored whatever its length, as when it arrives in one chunk.
+    skipping_data: bool,
     /// The `data` of the frame being built.
     data: Vec<u8>,
     /// The frame being built has at least one `data` field (possibly empty).
@@ -52,6 +55,7 @@ impl SseParser {
             max_frame,
             line: Vec::new(),
             skipping_line: false,
+            skipping_data: false,
             data: Vec::new(),
             has_data: false,
             oversized: false,
@@ -64,6 +68,10 @@ impl SseParser {
     /// Parse one chunk of the body, calling `on_frame` for every complete frame in it.
     pub fn push(&mut self, mut chunk: &[u8], mut on_frame: impl FnMut(Frame<'_>)) {
         const BOM: &[u8] = b"\xEF\xBB\xBF";
+        if chunk.is_empty() {
+            // An empty read changes nothing (and must not forget a CR that ended the last one).
+            return;
+        }
         while self.at_start {
             let Some((&b, rest)) = chunk.split_first() else {
                 return;
@@ -101,7 +109,9 @@ impl SseParser {
                         let line = std::mem::take(&mut self.line);
                         let skipped = std::mem::replace(&mut self.skipping_line, false);
                         if skipped {
-                            self.mark_oversized();
+                            if self.skipping_data {
+                                self.mark_oversized();
+                            }
                         } else {
                             self.line_done(&line, &mut on_frame);
                         }
@@ -127,6 +137,9 @@ impl SseParser {
         }
         // A line holds the field name, a colon, a space and the value.
         if self.line.len() + bytes.len() > self.max_frame.saturating_add(16) {
+            // Over 16 bytes long, so the field name is known: is it `data:`?
+            let head: Vec<u8> = self.line.iter().chain(bytes).take(5).copied().collect();
+            self.skipping_data = head == b"data:";
             self.line.clear();
             self.skipping_line = true;
             return;
@@ -288,6 +301,41 @@ mod tests {
         let mut got = Vec::new();
         p.push(b"\n\ndata: after\n\n", |f| got.push(format!("{f:?}")));
         assert_eq!(got, vec!["TooLarge", "Data(\"after\")"]);
+    }
+
+    #[test]
+    fn an_empty_chunk_between_cr_and_lf_changes_nothing() {
+        // Found by the sse_decode fuzz target: an empty read after a chunk ending in CR made
+        // the LF of that CRLF a blank line, which dispatched the frame early.
+        assert_eq!(
+            frames(100, &[b"data: a\r", b"", b"\ndata: b\n\n"]),
+            vec!["a\nb"]
+        );
+        assert_eq!(frames(100, &[b"", b"data: c\n", b"", b"\n"]), vec!["c"]);
+    }
+
+    #[test]
+    fn long_non_data_lines_are_ignored_however_the_body_is_cut() {
+        // Found by the sse_decode fuzz target: a comment or other field longer than the
+        // limit, cut across chunks, used to turn its frame into TooLarge (losing the frame's
+        // real data), while the same bytes in one chunk were ignored as they should be.
+        let body = format!(
+            "data: ok\n: {}\nevent: {}\n\nx-weird:{}\n\ndata: next\n\n",
+            "c".repeat(300),
+            "e".repeat(300),
+            "y".repeat(300)
+        );
+        let want = vec!["ok", "next"];
+        assert_eq!(frames(100, &[body.as_bytes()]), want);
+        for n in [1, 7, 64] {
+            let chunks: Vec<&[u8]> = body.as_bytes().chunks(n).collect();
+            assert_eq!(frames(100, &chunks), want, "chunks of {n}");
+        }
+        // A long data line is still too large, cut or not.
+        let big = format!("data: {}\n\ndata: after\n\n", "z".repeat(300));
+        let chunks: Vec<&[u8]> = big.as_bytes().chunks(5).collect();
+        assert_eq!(frames(100, &chunks), vec!["<too large>", "after"]);
+        assert_eq!(frames(100, &[big.as_bytes()]), vec!["<too large>", "after"]);
     }
 
     #[test]
