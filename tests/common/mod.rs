@@ -13,8 +13,8 @@
 //!     let dir = oc.dir(0);
 //!     let sid = oc.create_session(dir, Some("alpha"));
 //!     oc.prompt(dir, &sid, "hello [slow 2]");
-//!     assert!(wait_until(secs(20), || oc.status_of(dir, &sid) == "busy"));
-//!     assert!(wait_until(secs(20), || oc.status_of(dir, &sid) == "idle"));
+//!     assert!(oc.wait_status(dir, &sid, "busy", secs(40)));
+//!     assert!(oc.wait_status(dir, &sid, "idle", secs(60)));
 //! }
 //! ```
 //!
@@ -31,8 +31,15 @@
 //! - [`EventLog`]: a recorder of `GET /global/event` (raw lines and parsed envelopes).
 //! - [`wait_until`]: poll a condition.
 //!
-//! Costs and sharing. One OpenCode server takes 2–3 s to start and ~0.3–0.5 GB; the machine has
-//! 2 cores. Rules:
+//! Timing. `scripts/test.sh` runs many test processes at once on 2 cores, so be generous: a
+//! server starts in 2–3 s on a quiet machine and 4–9 s under load; the FIRST prompt in each
+//! project dir takes several seconds before the model is even asked (OpenCode loads its provider
+//! plugins then); `prompt()` returns before the session is busy. Wait for states with timeouts
+//! of 40–60 s, never sleep a fixed time. To abort "mid-stream", prompt `[slow 30]` and abort after
+//! the first `message.part.delta`: an abort before the model answered emits no `session.error`
+//! (see tests/fixtures/README.md), and a short turn may finish before the abort on a busy machine.
+//!
+//! Costs and sharing. One OpenCode server costs ~0.3–0.5 GB; the machine has 2 cores. Rules:
 //! - Share a server between scenarios: give each scenario its own session (or project dir).
 //!   [`shared_env`] gives a process-wide server (2 project dirs, bash "ask", no password).
 //!   For other options, keep your own `static X: OnceLock<Env>` the same way.
