@@ -522,7 +522,7 @@ export default {
         const state = clip(stateWord(s, t), w)
         let rest = ""
         const when = ago(s.last_activity_ms, t)
-        if (when) rest += ` ${when}`
+        if (when) rest += (s.state === "retry" ? " · " : " ") + when
         const extra = [
           s.children_active ? `+${s.children_active} sub-agent${s.children_active > 1 ? "s" : ""}` : "",
           s.agent ?? "",
