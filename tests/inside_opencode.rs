@@ -287,7 +287,7 @@ fn inside_opencode() {
         "[notify]\ndesktop = false\ntmux = false\nsummary_window_ms = 0\ndisplay_ms = 10000\ncommand = [\"{}\"]\n",
         script.display()
     );
-    let d = Daemon::start_with(&[&a.url, &b.url], &[], Some(&config));
+    let mut d = Daemon::start_with(&[&a.url, &b.url], &[], Some(&config));
     let notified = || std::fs::read_to_string(&notes).unwrap_or_default();
 
     // --- two TUIs with the plugin: attached to A, and a plain one (no port) ------------------
@@ -335,7 +335,7 @@ fn inside_opencode() {
     let gamma = b.create_session(b.dir(0), Some("gamma elsewhere"));
     b.prompt(b.dir(0), &gamma, "hello [slow 90]");
     let beta = a.create_session(&dir_a, Some("beta"));
-    tmux.keys("plain", &["-l", "plain job [slow 30] [title=plain job]"]);
+    tmux.keys("plain", &["-l", "plain job [slow 35] [title=plain job]"]);
     tmux.keys("plain", &["Enter"]);
     let snap = wait_json(&d, secs(40), "plain job busy, bridged", |s| {
         session_by(s, "plain job").is_some_and(|x| x["state"] == "busy")
@@ -359,6 +359,22 @@ fn inside_opencode() {
             .lines()
             .any(|l| l.contains(&format!("bridged as {pseudo}")) && l.contains("shows no session"))
     });
+    wait_json(&d, secs(40), "alpha done (unseen)", |s| {
+        session_by(s, "alpha").is_some_and(|x| x["state"] == "done")
+    });
+    // The daemon dies and comes back: the plugins reconnect, and the plain TUI's running
+    // session is resynced from the TUI (its server has no HTTP port to ask).
+    d.kill9_and_restart();
+    wait_json(
+        &d,
+        secs(30),
+        "the plain job resynced after a daemon restart",
+        |s| {
+            session_by(s, "plain job")
+                .is_some_and(|x| x["state"] == "busy" && x["server"] == json!(pseudo))
+        },
+    );
+    lap("daemon restarted, plain TUI resynced");
     let snap = wait_json(&d, secs(40), "alpha done and unvisited, gamma busy", |s| {
         session_by(s, "alpha").is_some_and(|x| x["state"] == "done" && x["unvisited"] == true)
             && session_by(s, "gamma elsewhere").is_some_and(|x| x["state"] == "busy")
