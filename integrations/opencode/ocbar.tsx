@@ -365,7 +365,13 @@ export default {
         api.event.on(type, (e: any) => {
           if (!tui.up || !myServer) return
           const p = e?.properties ?? {}
-          describe(p.sessionID ?? p.info?.id)
+          const id = p.sessionID ?? (type.startsWith("session.") ? p.info?.id : undefined)
+          // A session event carries its own metadata; anything else is preceded by it once.
+          if (type === "session.created" || type === "session.updated") {
+            if (id) described.add(id)
+          } else {
+            describe(id)
+          }
           forward(e)
         })
       }
