@@ -28,6 +28,8 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// `[discovery]`: find running OpenCode servers without configuration.
     pub discovery: crate::discovery::DiscoveryConfig,
+    /// `[tmux]`: push mode (`@ocbar`) and which tmux server.
+    pub tmux: crate::push::TmuxConfig,
 }
 
 /// `[model]`.

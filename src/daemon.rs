@@ -290,11 +290,18 @@ async fn run(config: Config, servers: Vec<String>, replayed: Vec<Event>, ctx: Co
         tui: Some(hub.clone()),
     };
     tokio::spawn(serve::serve(listener, shared));
-    tokio::spawn(crate::push::tmux_push(
-        snap_tx.subscribe(),
-        Arc::new(config.render.clone()),
-        crate::push::TmuxConfig::with_socket(config.notify.tmux_socket.clone()),
-    ));
+    if config.tmux.push {
+        // `[tmux] socket`, else the notifier's tmux socket, else $TMUX's server or the default.
+        let mut tmux = config.tmux.clone();
+        if tmux.socket.is_none() {
+            tmux.socket = config.notify.tmux_socket.clone();
+        }
+        tokio::spawn(crate::push::tmux_push(
+            snap_tx.subscribe(),
+            Arc::new(config.render.clone()),
+            tmux,
+        ));
+    }
 
     let mut looper = StateLoop {
         state,

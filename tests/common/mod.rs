@@ -1079,10 +1079,10 @@ impl EventLog {
                     break;
                 }
                 g.raw.push_str(&line);
-                if let Some(data) = line.strip_prefix("data:") {
-                    if let Ok(v) = serde_json::from_str::<Value>(data.trim()) {
-                        g.events.push(v);
-                    }
+                if let Some(data) = line.strip_prefix("data:")
+                    && let Ok(v) = serde_json::from_str::<Value>(data.trim())
+                {
+                    g.events.push(v);
                 }
             }
             shared.lock().unwrap().closed = true;

@@ -85,6 +85,8 @@ fn spawn(dir: &Path, servers: &[String], env: &[(String, String)]) -> (Child, Ar
             .env_remove("OPENCODE_SERVER_PASSWORD")
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
             .env_remove("TMUX")
+            // tmux push and the tmux channel must not reach a developer's own tmux server.
+            .env("TMUX_TMPDIR", dir.join("tmux"))
             // No process discovery: it would pick up the OpenCode servers of concurrent tests
             // (a test that wants it passes OCBAR_DISCOVERY=1 in `env`).
             .env("OCBAR_DISCOVERY", "0")
