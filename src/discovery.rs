@@ -314,6 +314,12 @@ impl Followed {
                     },
                     self.scanned.len()
                 );
+                if self.wanted().is_empty() && g.scans > 0 {
+                    let _ = write!(
+                        out,
+                        "\n  no OpenCode server found: start one ('opencode serve', 'opencode --port 4096'), or install the plugin ('ocbar install opencode-plugin') so that plain 'opencode' TUIs report themselves"
+                    );
+                }
                 for (url, how) in &g.unconfirmed {
                     let _ = write!(
                         out,
@@ -684,7 +690,8 @@ pub async fn run(settings: Settings, updates: mpsc::Sender<Update>, status: Arc<
         for (f, ok) in futures_util::future::join_all(checks).await {
             if ok {
                 confirmed.insert(url_key(&f.url), f);
-            } else {
+            } else if !settings.probes.contains(&f.url) {
+                // (the default URL is only probed: nothing there is the usual case)
                 unconfirmed.push((f.url.to_string(), f.how.clone()));
             }
         }
