@@ -342,6 +342,7 @@ fn daemon_without_opencode_explains_itself() {
 
     // A second daemon on the same socket refuses, with a message.
     let out = std::process::Command::new(daemon_harness::ocbar_bin())
+        .env("OCBAR_DISCOVERY", "0")
         .args(["daemon", "--socket"])
         .arg(&d.socket)
         .args(["--server", &url])
@@ -376,6 +377,7 @@ fn stale_socket_bad_url_and_bad_config() {
     drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
     assert!(socket.exists());
     let mut child = std::process::Command::new(daemon_harness::ocbar_bin())
+        .env("OCBAR_DISCOVERY", "0")
         .args(["daemon", "--socket"])
         .arg(&socket)
         .args([
@@ -396,6 +398,7 @@ fn stale_socket_bad_url_and_bad_config() {
     let _ = child.wait();
 
     let out = std::process::Command::new(daemon_harness::ocbar_bin())
+        .env("OCBAR_DISCOVERY", "0")
         .args(["daemon", "--socket"])
         .arg(dir.path().join("x.sock"))
         .args(["--server", "localhost:4096"])
@@ -407,6 +410,7 @@ fn stale_socket_bad_url_and_bad_config() {
     let cfg = dir.path().join("bad.toml");
     std::fs::write(&cfg, "[model]\nlinger_minutes = \"soon\"\n").unwrap();
     let out = std::process::Command::new(daemon_harness::ocbar_bin())
+        .env("OCBAR_DISCOVERY", "0")
         .args(["daemon", "--socket"])
         .arg(dir.path().join("y.sock"))
         .arg("--config")
