@@ -151,6 +151,18 @@ impl State {
     /// Apply one event at time `now_ms` (epoch ms); returns what the shell must do.
     pub fn apply(&mut self, event: Event, now_ms: i64) -> Vec<Effect> {
         let mut fx = Vec::new();
+        // A late event of a server that is not (or no longer) followed must not bring it back
+        // as a ghost entry, nor leave sessions that no server accounts for. (A stream that
+        // opens, `Connected`, does add its server.)
+        if let Some(server) = event.server()
+            && !matches!(
+                event,
+                Event::ServerAdded { .. } | Event::ServerRemoved { .. } | Event::Connected { .. }
+            )
+            && !self.servers.iter().any(|s| &s.url == server)
+        {
+            return fx;
+        }
         match event {
             Event::ServerAdded { server } => {
                 let known = self.servers.iter().any(|s| s.url == server);

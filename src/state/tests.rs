@@ -727,3 +727,41 @@ fn unvisited_marks_and_mutes_survive_a_restart() {
     assert!(fresh.session("ses_c").unwrap().muted);
     assert!(fresh.notified().is_empty());
 }
+
+#[test]
+fn late_events_of_a_removed_server_are_ignored() {
+    // Found by the model fuzz target (fuzz/): a `Disconnected` arriving after
+    // `ServerRemoved` (a stopped connection's last event) re-created the server in the
+    // snapshot without a new generation, so the published snapshot went stale; a late
+    // status created a session no server accounted for.
+    let mut w = World::new();
+    w.busy("ses_a");
+    w.send(Event::ServerRemoved { server: srv() });
+    let generation = w.state.generation();
+    let gone = w.state.snapshot();
+    assert!(gone.servers.is_empty() && gone.sessions.is_empty());
+    for e in [
+        Event::Disconnected {
+            server: srv(),
+            reason: "late".into(),
+        },
+        Event::Alive { server: srv() },
+        Event::Resync {
+            server: srv(),
+            report: ResyncReport::default(),
+        },
+        Event::Status {
+            server: srv(),
+            directory: "/p".into(),
+            session: sid("ses_b"),
+            status: Status::Busy,
+        },
+    ] {
+        assert!(w.state.apply(e, 5_000_000).is_empty());
+    }
+    assert_eq!(w.state.snapshot(), gone);
+    assert_eq!(w.state.generation(), generation);
+    // A stream that opens again follows it again.
+    w.send(Event::Connected { server: srv() });
+    assert_eq!(w.state.snapshot().servers.len(), 1);
+}
