@@ -66,7 +66,12 @@ impl Published {
         let line: Arc<str> = if format.no_color && !cfg.no_color {
             let mut plain = cfg.clone();
             plain.no_color = true;
-            Arc::from(render::render(format.format, &self.snapshot, now_ms, &plain))
+            Arc::from(render::render(
+                format.format,
+                &self.snapshot,
+                now_ms,
+                &plain,
+            ))
         } else {
             Arc::from(render::render(format.format, &self.snapshot, now_ms, cfg))
         };
