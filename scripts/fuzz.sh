@@ -13,8 +13,9 @@
 # Toolchain: libFuzzer needs nightly compiler flags. A `nightly` rustup toolchain is used when
 # there is one; otherwise the stable one with RUSTC_BOOTSTRAP=1 (works: stable ships the
 # sanitizer runtimes too). cargo-fuzz is installed from crates.io when missing.
-# Environment: FUZZ_SANITIZER (default none: the code is safe Rust, and no sanitizer is ~2x
-# faster; `address` works too), FUZZ_JOBS (parallel libFuzzer workers per target, default 1).
+# Environment: FUZZ_SANITIZER (cargo-fuzz's default `address`; `none` runs ~2x faster, the
+# code being safe Rust), FUZZ_CARGO_ARGS (more `cargo fuzz run` flags, e.g.
+# --debug-assertions), FUZZ_JOBS (parallel libFuzzer workers per target, default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,7 +39,8 @@ if rustup run nightly rustc --version >/dev/null 2>&1; then
 else
     export RUSTC_BOOTSTRAP=1
 fi
-sanitizer=${FUZZ_SANITIZER:-none}
+sanitizer=${FUZZ_SANITIZER:-address}
+read -r -a cargo_args <<<"${FUZZ_CARGO_ARGS:-}"
 jobs=${FUZZ_JOBS:-1}
 
 # Seeds: the recorded streams, whole and with the noise taken out (small, dense inputs the
@@ -102,7 +104,8 @@ summary=()
 for t in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
     seeds=()
-    [[ -d fuzz/seeds/$t ]] && seeds=("fuzz/seeds/$t")
+    [[ -d fuzz/seeds/$t ]] && seeds+=("fuzz/seeds/$t")
+    [[ -d fuzz/regressions/$t ]] && seeds+=("fuzz/regressions/$t")
     dict=()
     [[ -f fuzz/dict/$t.dict ]] && dict=("-dict=fuzz/dict/$t.dict")
     par=()
@@ -115,7 +118,7 @@ for t in "${targets[@]}"; do
     log="fuzz/artifacts/$t.log"
     echo "fuzz.sh: $t for ${seconds}s (log: $log)" >&2
     set +e
-    cargo "${toolchain[@]}" fuzz run --sanitizer "$sanitizer" --debug-assertions "$t" \
+    cargo "${toolchain[@]}" fuzz run --sanitizer "$sanitizer" "${cargo_args[@]}" "$t" \
         "fuzz/corpus/$t" "${seeds[@]}" -- \
         -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 "${par[@]}" "${dict[@]}" >"$log" 2>&1
