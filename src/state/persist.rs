@@ -101,6 +101,7 @@ impl State {
                 s
             });
             s.muted = p.muted;
+            s.last_activity_ms = s.last_activity_ms.max(p.last_activity_ms);
             if let Some(f) = finish
                 && p.unvisited
                 && !s.phase.is_active()
