@@ -545,27 +545,6 @@ fn numbers_out_of_range_saturate() {
     );
 }
 
-/// Throughput guard (run with `cargo test --release -- --ignored decode_throughput`).
-#[test]
-#[ignore]
-fn decode_throughput() {
-    let delta = r#"{"directory":"/home/me/projA","project":"10f0bc4bc326734f69a68e6501290774779f5585","payload":{"id":"evt_209f95f04001Os33SHxcJjPozj","type":"message.part.delta","properties":{"sessionID":"ses_df6076131ffekjD8S9Tf4qjKah","messageID":"msg_209f9070d001om9daWdADAf3vG","partID":"prt_209f9070d001om9daWdADAf3vG","field":"text","delta":"Hello world, this is a token"}}}"#;
-    let status = r#"{"directory":"/home/me/projA","project":"10f0bc4bc326734f69a68e6501290774779f5585","payload":{"id":"evt_209f95f04001Os33SHxcJjPozj","type":"session.status","properties":{"sessionID":"ses_df6076131ffekjD8S9Tf4qjKah","status":{"type":"busy"}}}}"#;
-    let s = server();
-    let n = 1_000_000;
-    let t = std::time::Instant::now();
-    let mut events = 0usize;
-    for i in 0..n {
-        let f = if i % 20 == 0 { status } else { delta };
-        if let Decoded::Event(..) = decode(&s, std::hint::black_box(f)) {
-            events += 1;
-        }
-    }
-    let per_s = n as f64 / t.elapsed().as_secs_f64();
-    eprintln!("decode: {per_s:.0} frames/s ({events} events)");
-    assert!(per_s > 200_000.0, "{per_s}");
-}
-
 // --- the head prefilter ------------------------------------------------------------------------
 
 #[test]
