@@ -1,0 +1,1080 @@
+//! `ocbar-load`: drive a real `ocbar daemon` with a fake OpenCode server and measure it.
+//!
+//! ```text
+//! cargo build --release --bins
+//! target/release/ocbar-load --rate 4000 --sessions 20 --secs 20
+//! ```
+//! Starts a fake OpenCode server on loopback (`/global/event` plus the resync endpoints), starts
+//! the `ocbar` binary next to this one (or `--ocbar PATH`) as `ocbar daemon` against it, with
+//! private XDG dirs and notifications off, waits for the resync, then runs these phases:
+//!
+//! 1. **idle**: no events (heartbeats only): the daemon's context switches per second.
+//! 2. **steady**: a realistic token stream (mostly `message.part.delta`, one HTTP chunk per
+//!    frame) at `--rate` over `--sessions` busy sessions: the daemon's CPU share.
+//! 3. **latency**: the same stream, plus a status change of one probe session every
+//!    `--probe-ms`: time from writing the frame to a `watch` subscriber reading the changed line.
+//! 4. **queries**: the same stream, plus `--rounds` rounds of `--clients` concurrent one-shot
+//!    `status <format>` queries (exactly what `ocbar status` sends): latency percentiles.
+//! 5. **burst**: `--burst` frames written as fast as the daemon reads them, then a status
+//!    change: end-to-end ingest throughput and events per daemon CPU-second.
+//!
+//! Then the daemon's RSS (with `--watchers` subscribers connected). Loopback only; every loop
+//! is bounded in count and time; the daemon is stopped and the temp dir removed at the end.
+
+mod fake;
+mod frames;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde::Serialize;
+
+/// Drive a real `ocbar daemon` with a fake OpenCode server and report its performance.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "ocbar-load")]
+struct Args {
+    /// Events per second of the steady token stream.
+    #[arg(long, default_value_t = 4000)]
+    rate: u64,
+    /// Busy sessions on the fake server (all streaming).
+    #[arg(long, default_value_t = 20)]
+    sessions: usize,
+    /// Length of the steady phase (CPU measurement), in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    secs: f64,
+    /// Pacing of the stream: frames due are written every this many microseconds (each frame
+    /// still its own HTTP chunk and write). 1000 = bursts of rate/1000 frames every ms.
+    #[arg(long, default_value_t = 1000)]
+    tick_us: u64,
+    /// Length of the idle phase (wake-up count), in seconds.
+    #[arg(long, default_value_t = 2.0)]
+    idle_secs: f64,
+    /// Status changes to time in the latency phase.
+    #[arg(long, default_value_t = 40)]
+    probes: usize,
+    /// Time between two probes, ms (above the 100 ms `watch` coalescing interval).
+    #[arg(long, default_value_t = 150)]
+    probe_ms: u64,
+    /// `watch` subscribers connected during the whole run (the first one is timed).
+    #[arg(long, default_value_t = 1)]
+    watchers: usize,
+    /// Concurrent one-shot queries per round in the queries phase.
+    #[arg(long, default_value_t = 100)]
+    clients: usize,
+    /// Rounds of concurrent queries.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Frames of the burst phase (0: skip it).
+    #[arg(long, default_value_t = 100_000)]
+    burst: usize,
+    /// Bar format of the watch subscribers and queries: tmux, plain or starship.
+    #[arg(long, default_value = "tmux")]
+    format: String,
+    /// The ocbar binary [default: `ocbar` next to this program].
+    #[arg(long, value_name = "PATH")]
+    ocbar: Option<PathBuf>,
+    /// Print the report as one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Title of the probe session: unique, short enough to show whole in a segment.
+const PROBE_TITLE: &str = "PROBE-7f3a";
+
+#[derive(Serialize, Default, Debug)]
+struct Report {
+    ocbar: String,
+    sessions: usize,
+    watchers: usize,
+    format: String,
+    rate_target: u64,
+    idle: Option<Idle>,
+    steady: Option<Steady>,
+    latency: Option<Latency>,
+    queries: Option<Queries>,
+    burst: Option<Burst>,
+    memory: Memory,
+    daemon_log_lines: usize,
+    http_requests: u64,
+    event_streams: u64,
+}
+
+#[derive(Serialize, Default, Debug)]
+struct Idle {
+    secs: f64,
+    context_switches_per_sec: f64,
+    cpu_ms: f64,
+}
+
+#[derive(Serialize, Default, Debug)]
+struct Steady {
+    secs: f64,
+    events: u64,
+    rate: f64,
+    /// utime+stime from /proc/<pid>/stat, in % of one core.
+    cpu_percent: f64,
+    cpu_ticks: u64,
+    /// Sum of /proc/<pid>/task/*/schedstat run time, in % of one core.
+    cpu_percent_schedstat: f64,
+    context_switches_per_sec: f64,
+}
+
+#[derive(Serialize, Default, Debug)]
+struct Latency {
+    probes: usize,
+    lost: usize,
+    p50_ms: f64,
+    p90_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+#[derive(Serialize, Default, Debug)]
+struct Queries {
+    clients: usize,
+    rounds: usize,
+    ok: usize,
+    failed: usize,
+    first_error: Option<String>,
+    p50_ms: f64,
+    p90_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+#[derive(Serialize, Default, Debug)]
+struct Burst {
+    events: usize,
+    bytes: usize,
+    secs: f64,
+    events_per_sec: f64,
+    cpu_ms: f64,
+    events_per_cpu_sec: f64,
+}
+
+#[derive(Serialize, Default, Debug)]
+struct Memory {
+    vm_rss_kb: u64,
+    vm_hwm_kb: u64,
+    threads: u64,
+    tracked_sessions: usize,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if !matches!(args.format.as_str(), "tmux" | "plain" | "starship") {
+        eprintln!("ocbar-load: --format must be tmux, plain or starship");
+        return ExitCode::from(2);
+    }
+    match run(&args) {
+        Ok(report) => {
+            if args.json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            } else {
+                print_table(&args, &report);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ocbar-load: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Res<T> = Result<T, String>;
+
+fn ocbar_path(args: &Args) -> Res<PathBuf> {
+    if let Some(p) = &args.ocbar {
+        return Ok(p.clone());
+    }
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let p = me.with_file_name("ocbar");
+    if !p.exists() {
+        return Err(format!(
+            "{} not found: build it first ('cargo build --release --bins') or pass --ocbar PATH",
+            p.display()
+        ));
+    }
+    let age = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if let (Some(a), Some(b)) = (age(&p), age(&me))
+        && a + Duration::from_secs(60) < b
+    {
+        eprintln!(
+            "ocbar-load: warning: {} is older than this tool; 'cargo build --release --bins' rebuilds both",
+            p.display()
+        );
+    }
+    Ok(p)
+}
+
+/// A private directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Res<TempDir> {
+        let base = std::env::temp_dir();
+        for i in 0..100u32 {
+            let p = base.join(format!("ocbar-load-{}-{i}", std::process::id()));
+            if std::fs::create_dir(&p).is_ok() {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700));
+                return Ok(TempDir(p));
+            }
+        }
+        Err("cannot create a temp dir".into())
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The daemon process; stopped (SIGTERM, then SIGKILL) on drop.
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the pid of our own child.
+        unsafe {
+            libc::kill(self.pid(), libc::SIGTERM);
+        }
+        for _ in 0..100 {
+            if !self.alive() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_daemon(ocbar: &Path, dir: &Path, url: &str) -> Res<Daemon> {
+    for d in ["home", "config", "state", "run"] {
+        std::fs::create_dir_all(dir.join(d)).map_err(|e| e.to_string())?;
+    }
+    let config = dir.join("config.toml");
+    // Notifications off; no discovery of other OpenCode servers on this machine.
+    std::fs::write(
+        &config,
+        "[notify]\nenabled = false\n\n[discovery]\nenabled = false\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let log = dir.join("daemon.log");
+    let log_file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+    let child = Command::new(ocbar)
+        .args(["daemon", "--server", url, "--config"])
+        .arg(&config)
+        .env("HOME", dir.join("home"))
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env("XDG_RUNTIME_DIR", dir.join("run"))
+        .env("OCBAR_SOCKET", dir.join("run/ocbar.sock"))
+        .env("OCBAR_DISCOVERY", "0")
+        // The tmux push mode looks for tmux's default server: give it a private, empty one.
+        .env("TMUX_TMPDIR", dir.join("run"))
+        .env_remove("OCBAR_SERVER")
+        .env_remove("OPENCODE_SERVER_PASSWORD")
+        .env_remove("OPENCODE_SERVER_USERNAME")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("TMUX")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", ocbar.display()))?;
+    Ok(Daemon { child, log })
+}
+
+// ----------------------------------------------------------------------------------------------
+// /proc readings
+
+fn clk_tck() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as f64 } else { 100.0 }
+}
+
+/// utime + stime of the whole process (all threads, live and exited), in clock ticks.
+fn cpu_ticks(pid: i32) -> u64 {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    let Some(rest) = s.rfind(')').map(|i| &s[i + 1..]) else {
+        return 0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After the command: field 3 (state) is f[0]; utime is field 14, stime field 15.
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    n(11) + n(12)
+}
+
+fn tasks(pid: i32) -> Vec<PathBuf> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect()
+}
+
+/// Run time of the live threads, in ns (precise, but misses exited threads).
+fn sched_ns(pid: i32) -> u64 {
+    tasks(pid)
+        .iter()
+        .filter_map(|t| std::fs::read_to_string(t.join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Context switches (voluntary + involuntary) of the live threads.
+fn ctx_switches(pid: i32) -> u64 {
+    tasks(pid)
+        .iter()
+        .filter_map(|t| std::fs::read_to_string(t.join("status")).ok())
+        .map(|s| {
+            s.lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>()
+        })
+        .sum()
+}
+
+fn status_kb(pid: i32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[derive(Clone, Copy)]
+struct CpuMark {
+    at: Instant,
+    ticks: u64,
+    sched: u64,
+    ctx: u64,
+}
+
+impl CpuMark {
+    fn now(pid: i32) -> CpuMark {
+        CpuMark {
+            at: Instant::now(),
+            ticks: cpu_ticks(pid),
+            sched: sched_ns(pid),
+            ctx: ctx_switches(pid),
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// The socket protocol (what `ocbar status` / `ocbar watch` send).
+
+fn reply_text(line: &str) -> Res<String> {
+    let v: serde_json::Value = serde_json::from_str(line.trim_end()).map_err(|e| e.to_string())?;
+    if let Some(ok) = v.get("ok").and_then(|v| v.as_str()) {
+        Ok(ok.to_string())
+    } else {
+        Err(format!("daemon answered {}", line.trim_end()))
+    }
+}
+
+fn query(socket: &Path, request: &str) -> Res<String> {
+    let mut s = UnixStream::connect(socket).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    s.write_all(format!("{request}\n").as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut r = BufReader::new(s);
+    let mut hello = String::new();
+    r.read_line(&mut hello).map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    r.read_line(&mut line).map_err(|e| e.to_string())?;
+    reply_text(&line)
+}
+
+/// Start `n` watch subscribers; the first forwards (time read, line) to the returned channel.
+fn start_watchers(socket: &Path, format: &str, n: usize) -> Res<mpsc::Receiver<(Instant, String)>> {
+    let (tx, rx) = mpsc::channel();
+    for i in 0..n {
+        let mut s = UnixStream::connect(socket).map_err(|e| format!("watcher {i}: {e}"))?;
+        // Bounded: a silent daemon ends the watcher (the run is shorter than this).
+        s.set_read_timeout(Some(Duration::from_secs(300)))
+            .map_err(|e| e.to_string())?;
+        s.write_all(format!("watch {format}\n").as_bytes())
+            .map_err(|e| e.to_string())?;
+        let tx = (i == 0).then(|| tx.clone());
+        std::thread::Builder::new()
+            .name(format!("watch-{i}"))
+            .spawn(move || {
+                let mut r = BufReader::new(s);
+                let mut line = String::new();
+                let _ = r.read_line(&mut line); // hello
+                loop {
+                    line.clear();
+                    match r.read_line(&mut line) {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {
+                            let at = Instant::now();
+                            if let Some(tx) = &tx
+                                && let Ok(text) = reply_text(&line)
+                                && tx.send((at, text)).is_err()
+                            {
+                                return;
+                            }
+                        }
+                    }
+                }
+            })
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(rx)
+}
+
+// ----------------------------------------------------------------------------------------------
+// The event stream writer
+
+struct Stream {
+    sink: TcpStream,
+    mixer: frames::Mixer,
+    sent: u64,
+    last_heartbeat: Instant,
+    /// Index of the probe session (after the streaming ones).
+    probe_session: usize,
+    /// Probes sent so far (even: next one is idle → the title shows; odd: busy → it goes).
+    probes_sent: usize,
+    buf: Vec<u8>,
+    /// Frames are written in bursts at most this often.
+    tick: Duration,
+    next_tick: Instant,
+}
+
+impl Stream {
+    fn write_frame(&mut self, frame: &str) -> Res<()> {
+        self.buf.clear();
+        fake::push_chunk(&mut self.buf, frame);
+        self.sink
+            .write_all(&self.buf)
+            .map_err(|e| format!("the daemon stopped reading the event stream: {e}"))
+    }
+
+    /// Heartbeat every 10 s, as OpenCode does (the daemon's watchdog expects one).
+    fn heartbeat_if_due(&mut self) -> Res<()> {
+        if self.last_heartbeat.elapsed() >= Duration::from_secs(10) {
+            self.last_heartbeat = Instant::now();
+            let e = self.mixer.take_event();
+            self.write_frame(&frames::heartbeat(e))?;
+        }
+        Ok(())
+    }
+
+    /// Write the frames due at `rate` since `start` (one chunk each).
+    fn pump(&mut self, rate: u64, start: Instant, sent_at_start: u64) -> Res<()> {
+        let now = Instant::now();
+        if now < self.next_tick {
+            return Ok(());
+        }
+        self.next_tick = now + self.tick;
+        let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
+        while self.sent - sent_at_start < due {
+            let (_, f) = self.mixer.next();
+            self.write_frame(&f)?;
+            self.sent += 1;
+        }
+        self.heartbeat_if_due()
+    }
+
+    /// The next probe frame and whether the line must then show the probe title.
+    fn probe_frame(&mut self) -> (String, bool) {
+        let idle = self.probes_sent.is_multiple_of(2);
+        self.probes_sent += 1;
+        let e = self.mixer.take_event();
+        let kind = if idle { "idle" } else { "busy" };
+        (frames::status(self.probe_session, e, kind), idle)
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Wait (bounded) until the watcher shows a line for which `want` holds; its arrival time.
+fn wait_line(
+    rx: &mpsc::Receiver<(Instant, String)>,
+    timeout: Duration,
+    want: impl Fn(&str) -> bool,
+) -> Option<Instant> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        match rx.recv_timeout(left) {
+            Ok((at, line)) if want(&line) => return Some(at),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+fn run(args: &Args) -> Res<Report> {
+    let ocbar = ocbar_path(args)?;
+    let tmp = TempDir::new()?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let mut world = fake::World {
+        sessions: (0..args.sessions)
+            .map(|i| {
+                (
+                    frames::session_id(i),
+                    frames::directory(i),
+                    frames::title(i),
+                )
+            })
+            .collect(),
+        now_ms,
+    };
+    let probe_session = args.sessions;
+    world.sessions.push((
+        frames::session_id(probe_session),
+        frames::directory(probe_session),
+        PROBE_TITLE.to_string(),
+    ));
+    let total_sessions = world.sessions.len();
+    let fake = fake::Fake::start(world).map_err(|e| format!("fake server: {e}"))?;
+    let mut daemon = start_daemon(&ocbar, &tmp.0, &fake.url())?;
+    let pid = daemon.pid();
+    let socket = tmp.0.join("run/ocbar.sock");
+
+    let hits = fake.hits.clone();
+    let fail = |daemon: &Daemon, msg: String| -> String {
+        let log = daemon.log_text();
+        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        let asked = hits
+            .by_path
+            .lock()
+            .map(|m| format!("{:?}", *m))
+            .unwrap_or_default();
+        format!(
+            "{msg}\nfake server requests: {asked}\n--- daemon log (last lines) ---\n{}",
+            tail.join("\n")
+        )
+    };
+
+    // The daemon connects to the event stream…
+    let sink = match fake.streams.recv_timeout(Duration::from_secs(15)) {
+        Ok(s) => s,
+        Err(_) => {
+            return Err(fail(
+                &daemon,
+                "the daemon never opened /global/event".into(),
+            ));
+        }
+    };
+    sink.set_nodelay(true).map_err(|e| e.to_string())?;
+    sink.set_write_timeout(Some(Duration::from_secs(60)))
+        .map_err(|e| e.to_string())?;
+    // …and resyncs: wait until it lists every session and its server is in sync.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(json) = query(&socket, "status json")
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&json)
+        {
+            let n = v["sessions"].as_array().map_or(0, Vec::len);
+            let synced = v["servers"]
+                .as_array()
+                .is_some_and(|s| s.iter().all(|s| s["stale"] == false));
+            if n == total_sessions && synced {
+                break;
+            }
+        }
+        if Instant::now() > deadline || !daemon.alive() {
+            return Err(fail(
+                &daemon,
+                format!("the daemon did not list the {total_sessions} sessions within 30 s"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let watch_rx = start_watchers(&socket, &args.format, args.watchers.max(1))?;
+    // The first line: the probe session is busy, so its title is not shown.
+    if wait_line(&watch_rx, Duration::from_secs(5), |l| {
+        !l.contains(PROBE_TITLE)
+    })
+    .is_none()
+    {
+        return Err(fail(
+            &daemon,
+            "the watch subscriber got no first line".into(),
+        ));
+    }
+
+    let mut stream = Stream {
+        sink,
+        mixer: frames::Mixer::new(args.sessions, 7),
+        sent: 0,
+        last_heartbeat: Instant::now(),
+        probe_session,
+        probes_sent: 0,
+        buf: Vec::with_capacity(4096),
+        tick: Duration::from_micros(args.tick_us.max(50)),
+        next_tick: Instant::now(),
+    };
+    let mut report = Report {
+        ocbar: ocbar.display().to_string(),
+        sessions: total_sessions,
+        watchers: args.watchers.max(1),
+        format: args.format.clone(),
+        rate_target: args.rate,
+        ..Report::default()
+    };
+
+    // 1. idle
+    if args.idle_secs > 0.0 {
+        std::thread::sleep(Duration::from_millis(300)); // let the start-up settle
+        let a = CpuMark::now(pid);
+        let end = a.at + Duration::from_secs_f64(args.idle_secs.min(600.0));
+        while Instant::now() < end {
+            stream.heartbeat_if_due()?;
+            std::thread::sleep(
+                Duration::from_millis(50).min(end.saturating_duration_since(Instant::now())),
+            );
+        }
+        let b = CpuMark::now(pid);
+        let secs = (b.at - a.at).as_secs_f64();
+        report.idle = Some(Idle {
+            secs,
+            context_switches_per_sec: (b.ctx - a.ctx) as f64 / secs,
+            cpu_ms: (b.sched - a.sched) as f64 / 1e6,
+        });
+    }
+
+    // 2. steady
+    if args.secs > 0.0 {
+        let a = CpuMark::now(pid);
+        let sent0 = stream.sent;
+        let end = a.at + Duration::from_secs_f64(args.secs.min(3600.0));
+        while Instant::now() < end {
+            stream.pump(args.rate, a.at, sent0)?;
+            std::thread::sleep(stream.next_tick.saturating_duration_since(Instant::now()));
+        }
+        let b = CpuMark::now(pid);
+        let secs = (b.at - a.at).as_secs_f64();
+        let events = stream.sent - sent0;
+        report.steady = Some(Steady {
+            secs,
+            events,
+            rate: events as f64 / secs,
+            cpu_percent: (b.ticks - a.ticks) as f64 / clk_tck() / secs * 100.0,
+            cpu_ticks: b.ticks - a.ticks,
+            cpu_percent_schedstat: (b.sched - a.sched) as f64 / 1e9 / secs * 100.0,
+            context_switches_per_sec: (b.ctx - a.ctx) as f64 / secs,
+        });
+    }
+
+    // 3. latency
+    if args.probes > 0 {
+        let start = Instant::now();
+        let sent0 = stream.sent;
+        let bound = start
+            + Duration::from_millis(args.probe_ms.max(1) * args.probes as u64 * 3)
+            + Duration::from_secs(10);
+        let mut lat = Vec::new();
+        let mut lost = 0;
+        let mut outstanding: Option<(Instant, bool)> = None;
+        let mut next_probe = start + Duration::from_millis(args.probe_ms);
+        while lat.len() + lost < args.probes && Instant::now() < bound {
+            stream.pump(args.rate, start, sent0)?;
+            if outstanding.is_none() && Instant::now() >= next_probe {
+                let (frame, shows) = stream.probe_frame();
+                // Drop lines that arrived before the probe.
+                while watch_rx.try_recv().is_ok() {}
+                stream.write_frame(&frame)?;
+                outstanding = Some((Instant::now(), shows));
+                next_probe = Instant::now() + Duration::from_millis(args.probe_ms);
+            }
+            if let Some((t0, shows)) = outstanding {
+                while let Ok((at, line)) = watch_rx.try_recv() {
+                    if line.contains(PROBE_TITLE) == shows {
+                        lat.push(ms(at.saturating_duration_since(t0)));
+                        outstanding = None;
+                        break;
+                    }
+                }
+                if outstanding.is_some() && t0.elapsed() > Duration::from_secs(2) {
+                    lost += 1;
+                    outstanding = None;
+                }
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        lat.sort_by(f64::total_cmp);
+        report.latency = Some(Latency {
+            probes: lat.len(),
+            lost,
+            p50_ms: percentile(&lat, 0.50),
+            p90_ms: percentile(&lat, 0.90),
+            p99_ms: percentile(&lat, 0.99),
+            max_ms: lat.last().copied().unwrap_or(f64::NAN),
+        });
+        // Leave the probe session busy (title hidden) for the next phases.
+        if stream.probes_sent % 2 == 1 {
+            let (frame, _) = stream.probe_frame();
+            stream.write_frame(&frame)?;
+        }
+        while watch_rx.try_recv().is_ok() {}
+    }
+
+    // 4. queries (the stream keeps flowing meanwhile)
+    if args.clients > 0 && args.rounds > 0 {
+        let (tx, rx) = mpsc::channel();
+        let (socket2, format, clients, rounds) = (
+            socket.clone(),
+            args.format.clone(),
+            args.clients,
+            args.rounds,
+        );
+        std::thread::Builder::new()
+            .name("queries".into())
+            .spawn(move || {
+                let _ = tx.send(query_rounds(&socket2, &format, clients, rounds));
+            })
+            .map_err(|e| e.to_string())?;
+        let start = Instant::now();
+        let sent0 = stream.sent;
+        let result = loop {
+            stream.pump(args.rate, start, sent0)?;
+            match rx.recv_timeout(Duration::from_millis(1)) {
+                Ok(r) => break r,
+                Err(mpsc::RecvTimeoutError::Timeout)
+                    if start.elapsed() < Duration::from_secs(120) => {}
+                Err(_) => {
+                    return Err(fail(
+                        &daemon,
+                        "the query phase did not finish in 120 s".into(),
+                    ));
+                }
+            }
+        };
+        report.queries = Some(result?);
+    }
+
+    // 5. burst
+    if args.burst > 0 {
+        let mut buf = Vec::with_capacity(args.burst * 400);
+        for _ in 0..args.burst {
+            let (_, f) = stream.mixer.next();
+            fake::push_chunk(&mut buf, &f);
+        }
+        let (probe, shows) = stream.probe_frame();
+        fake::push_chunk(&mut buf, &probe);
+        while watch_rx.try_recv().is_ok() {}
+        let a = CpuMark::now(pid);
+        stream
+            .sink
+            .write_all(&buf)
+            .map_err(|e| format!("burst: {e}"))?;
+        stream.sent += args.burst as u64;
+        let seen = wait_line(&watch_rx, Duration::from_secs(120), |l| {
+            l.contains(PROBE_TITLE) == shows
+        });
+        let b = CpuMark::now(pid);
+        let Some(seen) = seen else {
+            return Err(fail(
+                &daemon,
+                "burst: the final status change never showed".into(),
+            ));
+        };
+        let secs = (seen - a.at).as_secs_f64();
+        let cpu = (b.sched - a.sched) as f64 / 1e9;
+        report.burst = Some(Burst {
+            events: args.burst,
+            bytes: buf.len(),
+            secs,
+            events_per_sec: args.burst as f64 / secs,
+            cpu_ms: cpu * 1000.0,
+            events_per_cpu_sec: args.burst as f64 / cpu.max(1e-9),
+        });
+    }
+
+    // Memory, with every subscriber still connected.
+    report.memory = Memory {
+        vm_rss_kb: status_kb(pid, "VmRSS:"),
+        vm_hwm_kb: status_kb(pid, "VmHWM:"),
+        threads: status_kb(pid, "Threads:"),
+        tracked_sessions: query(&socket, "status json")
+            .ok()
+            .and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok())
+            .and_then(|v| v["sessions"].as_array().map(Vec::len))
+            .unwrap_or(0),
+    };
+    if !daemon.alive() {
+        return Err(fail(&daemon, "the daemon died during the run".into()));
+    }
+    report.daemon_log_lines = daemon.log_text().lines().count();
+    report.http_requests = fake
+        .hits
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed);
+    report.event_streams = fake.hits.streams.load(std::sync::atomic::Ordering::Relaxed);
+    drop(daemon);
+    drop(tmp);
+    Ok(report)
+}
+
+/// `rounds` rounds of `clients` queries started at once, on one thread with non-blocking
+/// sockets (so the load tool's own scheduling adds as little as possible).
+fn query_rounds(socket: &Path, format: &str, clients: usize, rounds: usize) -> Res<Queries> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let request = format!("status {format}\n");
+    rt.block_on(async {
+        let mut lat = Vec::with_capacity(clients * rounds);
+        let mut failed = 0;
+        let mut first_error = None;
+        for _ in 0..rounds {
+            let mut set = tokio::task::JoinSet::new();
+            for _ in 0..clients {
+                let socket = socket.to_path_buf();
+                let request = request.clone();
+                set.spawn(async move {
+                    let t0 = Instant::now();
+                    let r =
+                        tokio::time::timeout(Duration::from_secs(10), one_query(&socket, &request))
+                            .await;
+                    match r {
+                        Ok(Ok(())) => Ok(t0.elapsed()),
+                        Ok(Err(e)) => Err(e),
+                        Err(_) => Err("timed out after 10 s".to_string()),
+                    }
+                });
+            }
+            while let Some(r) = set.join_next().await {
+                match r {
+                    Ok(Ok(d)) => lat.push(ms(d)),
+                    Ok(Err(e)) => {
+                        failed += 1;
+                        first_error.get_or_insert(e);
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        first_error.get_or_insert(e.to_string());
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        lat.sort_by(f64::total_cmp);
+        Ok(Queries {
+            clients,
+            rounds,
+            ok: lat.len(),
+            failed,
+            first_error,
+            p50_ms: percentile(&lat, 0.50),
+            p90_ms: percentile(&lat, 0.90),
+            p99_ms: percentile(&lat, 0.99),
+            max_ms: lat.last().copied().unwrap_or(f64::NAN),
+        })
+    })
+}
+
+async fn one_query(socket: &Path, request: &str) -> Res<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut s = tokio::net::UnixStream::connect(socket)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    s.write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("write: {e}"))?;
+    let mut r = tokio::io::BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line)
+        .await
+        .map_err(|e| format!("read: {e}"))?;
+    line.clear();
+    r.read_line(&mut line)
+        .await
+        .map_err(|e| format!("read: {e}"))?;
+    reply_text(&line).map(|_| ())
+}
+
+fn print_table(args: &Args, r: &Report) {
+    println!(
+        "ocbar-load: {} sessions ({} streaming + 1 probe), {} watch subscriber(s), format {}, daemon {}",
+        r.sessions, args.sessions, r.watchers, r.format, r.ocbar
+    );
+    println!("{:<9} {:<46} value", "phase", "figure");
+    let row = |p: &str, f: &str, v: String| println!("{p:<9} {f:<46} {v}");
+    if let Some(i) = &r.idle {
+        row(
+            "idle",
+            "daemon context switches/s (all threads)",
+            format!(
+                "{:.1} over {:.1} s (cpu {:.2} ms)",
+                i.context_switches_per_sec, i.secs, i.cpu_ms
+            ),
+        );
+    }
+    if let Some(s) = &r.steady {
+        row(
+            "steady",
+            "events sent, achieved rate",
+            format!(
+                "{} in {:.1} s = {:.0}/s (target {}/s)",
+                s.events, s.secs, s.rate, r.rate_target
+            ),
+        );
+        row(
+            "steady",
+            "daemon CPU (utime+stime, /proc/pid/stat)",
+            format!("{:.2} % of a core ({} ticks)", s.cpu_percent, s.cpu_ticks),
+        );
+        row(
+            "steady",
+            "daemon CPU (schedstat, live threads)",
+            format!("{:.2} % of a core", s.cpu_percent_schedstat),
+        );
+        row(
+            "steady",
+            "daemon context switches/s",
+            format!("{:.0}", s.context_switches_per_sec),
+        );
+    }
+    if let Some(l) = &r.latency {
+        row(
+            "latency",
+            "event -> watch line p50 / p90 / p99 / max",
+            format!(
+                "{:.2} / {:.2} / {:.2} / {:.2} ms ({} probes, {} lost)",
+                l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.probes, l.lost
+            ),
+        );
+    }
+    if let Some(q) = &r.queries {
+        row(
+            "queries",
+            &format!(
+                "{} concurrent x {} rounds: p50 / p90 / p99 / max",
+                q.clients, q.rounds
+            ),
+            format!(
+                "{:.2} / {:.2} / {:.2} / {:.2} ms ({} ok, {} failed{})",
+                q.p50_ms,
+                q.p90_ms,
+                q.p99_ms,
+                q.max_ms,
+                q.ok,
+                q.failed,
+                q.first_error
+                    .as_ref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    if let Some(b) = &r.burst {
+        row(
+            "burst",
+            "ingest end to end (one chunk per frame)",
+            format!(
+                "{} events ({:.1} MB) in {:.3} s = {:.0} events/s",
+                b.events,
+                b.bytes as f64 / 1e6,
+                b.secs,
+                b.events_per_sec
+            ),
+        );
+        row(
+            "burst",
+            "events per daemon CPU-second",
+            format!("{:.0} (cpu {:.0} ms)", b.events_per_cpu_sec, b.cpu_ms),
+        );
+    }
+    row(
+        "memory",
+        "daemon VmRSS / VmHWM, threads",
+        format!(
+            "{:.1} MB / {:.1} MB, {} threads, {} sessions tracked",
+            r.memory.vm_rss_kb as f64 / 1024.0,
+            r.memory.vm_hwm_kb as f64 / 1024.0,
+            r.memory.threads,
+            r.memory.tracked_sessions
+        ),
+    );
+    row(
+        "fake",
+        "HTTP requests / event streams opened",
+        format!("{} / {}", r.http_requests, r.event_streams),
+    );
+}
+
+#[cfg(test)]
+mod frame_tests {
+    use super::frames::*;
+
+    #[test]
+    fn frames_are_json() {
+        for k in Kind::ALL {
+            let f = frame(k, 3, 17);
+            let v: serde_json::Value =
+                serde_json::from_str(&f).unwrap_or_else(|e| panic!("{k:?}: {e}: {f}"));
+            assert!(v.get("payload").is_some());
+        }
+        for f in [
+            status(1, 2, "retry"),
+            status(1, 2, "idle"),
+            session_error(1, 2),
+            permission_asked(1, 2),
+            connected(),
+        ] {
+            serde_json::from_str::<serde_json::Value>(&f).unwrap_or_else(|e| panic!("{e}: {f}"));
+        }
+    }
+
+    #[test]
+    fn mix_is_mostly_deltas() {
+        let mut m = Mixer::new(20, 1);
+        let deltas = (0..10_000).filter(|_| m.next_kind() == Kind::Delta).count();
+        assert!((8000..9000).contains(&deltas), "{deltas}");
+    }
+}

@@ -1,0 +1,70 @@
+//! `ocbar-load` runs end to end against the real daemon and reports sane numbers (a ~3 s run
+//! with small numbers; the real measurements are in README "Performance").
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[test]
+fn load_tool_reports_sane_numbers() {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_ocbar-load"))
+        .args(["--ocbar", env!("CARGO_BIN_EXE_ocbar")])
+        .args([
+            "--rate",
+            "1000",
+            "--sessions",
+            "5",
+            "--secs",
+            "1",
+            "--idle-secs",
+            "0.3",
+        ])
+        .args([
+            "--probes",
+            "4",
+            "--watchers",
+            "3",
+            "--clients",
+            "20",
+            "--rounds",
+            "2",
+        ])
+        .args(["--burst", "5000", "--json"])
+        .output()
+        .expect("run ocbar-load");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "ocbar-load failed: {stderr}");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let num = |path: &str| -> f64 {
+        r.pointer(path)
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or_else(|| panic!("{path} missing in {r}"))
+    };
+    assert_eq!(num("/sessions"), 6.0, "5 streaming + the probe session");
+    assert_eq!(num("/memory/tracked_sessions"), 6.0);
+    // The stream was sent at about the asked rate, and the daemon used some CPU for it but
+    // far from all of it (a debug build: generous bounds).
+    assert!(num("/steady/events") >= 500.0, "{r}");
+    assert!(num("/steady/cpu_percent_schedstat") > 0.0, "{r}");
+    assert!(num("/steady/cpu_percent_schedstat") < 90.0, "{r}");
+    // Every probe was seen by the watch subscriber, within a second.
+    assert_eq!(num("/latency/probes"), 4.0, "{r}");
+    assert_eq!(num("/latency/lost"), 0.0, "{r}");
+    assert!(num("/latency/max_ms") < 1000.0, "{r}");
+    // Every query answered.
+    assert_eq!(num("/queries/ok"), 40.0, "{r}");
+    assert_eq!(num("/queries/failed"), 0.0, "{r}");
+    assert!(num("/queries/p99_ms") < 2000.0, "{r}");
+    // The burst went through and the final status change showed.
+    assert!(num("/burst/events_per_sec") > 1000.0, "{r}");
+    assert!(num("/memory/vm_rss_kb") > 100.0, "{r}");
+    assert!(num("/memory/vm_rss_kb") < 200_000.0, "{r}");
+    // No reconnect: one event stream for the whole run.
+    assert_eq!(num("/event_streams"), 1.0, "{r}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+}
