@@ -788,6 +788,7 @@ impl State {
             b.last_activity_ms
                 .cmp(&a.last_activity_ms)
                 .then_with(|| a.id.cmp(&b.id))
+                .then_with(|| a.server.cmp(&b.server))
         });
         Snapshot {
             version: SNAPSHOT_VERSION,

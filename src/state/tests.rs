@@ -789,3 +789,59 @@ fn a_restored_model_persists_the_same_state() {
     assert_eq!(saved.sessions.len(), 2, "{saved:?}");
     assert_eq!(again, saved);
 }
+
+#[test]
+fn snapshot_order_does_not_depend_on_hash_order() {
+    // Found by the model fuzz target (fuzz/): the same session id on two servers with the
+    // same last activity came out in hash-map order, so an unrelated new session could
+    // reorder the snapshot without any visible change (and without a new generation).
+    let other: ServerUrl = Arc::from("http://127.0.0.1:4097");
+    for extra in 0..40 {
+        let mut state = State::new(ModelConfig::default());
+        for s in [srv(), other.clone()] {
+            state.apply(Event::ServerAdded { server: s.clone() }, 1);
+            state.apply(Event::Connected { server: s.clone() }, 1);
+            state.apply(
+                Event::Resync {
+                    server: s.clone(),
+                    report: ResyncReport::default(),
+                },
+                1,
+            );
+        }
+        for s in [other.clone(), srv()] {
+            state.apply(
+                Event::Status {
+                    server: s,
+                    directory: "/p".into(),
+                    session: sid("ses_same"),
+                    status: Status::Busy,
+                },
+                7,
+            );
+        }
+        for i in 0..extra {
+            state.apply(
+                Event::SessionInfo {
+                    server: srv(),
+                    info: SessionInfo {
+                        id: sid(&format!("ses_quiet_{i}")),
+                        ..SessionInfo::default()
+                    },
+                },
+                8,
+            );
+        }
+        let servers: Vec<String> = state
+            .snapshot()
+            .sessions
+            .into_iter()
+            .map(|s| s.server)
+            .collect();
+        assert_eq!(
+            servers,
+            vec![srv().to_string(), other.to_string()],
+            "with {extra} others"
+        );
+    }
+}
