@@ -61,7 +61,8 @@ pub fn check_snapshot(s: &Snapshot) {
     let mut keys = HashSet::new();
     for w in s.sessions.windows(2) {
         assert!(
-            (w[0].last_activity_ms, &w[1].id) >= (w[1].last_activity_ms, &w[0].id),
+            (w[0].last_activity_ms, &w[1].id, &w[1].server)
+                >= (w[1].last_activity_ms, &w[0].id, &w[0].server),
             "sessions out of order: {} then {}",
             w[0].id,
             w[1].id
