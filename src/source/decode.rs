@@ -188,10 +188,7 @@ fn head_type(b: &[u8]) -> Option<&str> {
             return None;
         }
         let start = i + 1;
-        let len = b
-            .get(start..)?
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\')?;
+        let len = memchr::memchr2(b'"', b'\\', b.get(start..)?)?;
         let end = start + len;
         if b[end] != b'"' || *b.get(end + 1)? != b':' {
             return None;
@@ -205,11 +202,11 @@ fn head_type(b: &[u8]) -> Option<&str> {
         }
         let mut j = i + 1;
         loop {
-            match *b.get(j)? {
-                b'"' => return Some(j + 1),
-                b'\\' => j += 2,
-                _ => j += 1,
+            j += memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+            if b[j] == b'"' {
+                return Some(j + 1);
             }
+            j += 2; // a backslash and the character it escapes
         }
     }
     if *b.first()? != b'{' {
@@ -253,10 +250,7 @@ fn key_like_value(b: &[u8], i: usize) -> Option<(&[u8], usize)> {
         return None;
     }
     let start = i + 1;
-    let len = b
-        .get(start..)?
-        .iter()
-        .position(|&c| c == b'"' || c == b'\\')?;
+    let len = memchr::memchr2(b'"', b'\\', b.get(start..)?)?;
     let end = start + len;
     if b[end] != b'"' {
         return None;

@@ -93,7 +93,7 @@ impl SseParser {
             }
         }
         while !chunk.is_empty() {
-            match chunk.iter().position(|&b| b == b'\n' || b == b'\r') {
+            match memchr::memchr2(b'\n', b'\r', chunk) {
                 Some(i) => {
                     let crlf_split = chunk[i] == b'\r' && i + 1 == chunk.len();
                     let end = if chunk[i] == b'\r' && chunk.get(i + 1) == Some(&b'\n') {
@@ -102,6 +102,24 @@ impl SseParser {
                         i + 1
                     };
                     if self.line.is_empty() && !self.skipping_line {
+                        // Fastest path, OpenCode's frames: a one-line `data: …` frame and its
+                        // blank line inside this chunk, nothing else pending: the value is
+                        // handed out straight from the chunk, not copied.
+                        if !self.has_data
+                            && chunk[i] == b'\n'
+                            && chunk.get(i + 1) == Some(&b'\n')
+                            && let Some(v) = chunk[..i].strip_prefix(b"data:")
+                        {
+                            let v = v.strip_prefix(b" ").unwrap_or(v);
+                            if v.len() <= self.max_frame {
+                                match std::str::from_utf8(v) {
+                                    Ok(s) => on_frame(Frame::Data(s)),
+                                    Err(_) => on_frame(Frame::NotUtf8),
+                                }
+                                chunk = &chunk[i + 2..];
+                                continue;
+                            }
+                        }
                         // Fast path: the whole line is inside this chunk.
                         self.line_done(&chunk[..i], &mut on_frame);
                     } else {
@@ -161,7 +179,7 @@ impl SseParser {
         if line[0] == b':' {
             return; // comment
         }
-        let (field, value) = match line.iter().position(|&b| b == b':') {
+        let (field, value) = match memchr::memchr(b':', line) {
             Some(c) => {
                 let v = &line[c + 1..];
                 (&line[..c], v.strip_prefix(b" ").unwrap_or(v))
@@ -251,6 +269,30 @@ mod tests {
         // Byte by byte.
         let bytes: Vec<&[u8]> = body.chunks(1).collect();
         assert_eq!(frames(100, &bytes), want);
+    }
+
+    #[test]
+    fn one_line_frames_at_every_split_point() {
+        // The no-copy path (a whole `data: …\n\n` in one read) and the line-buffered path
+        // (a frame cut by a read boundary) give the same frames.
+        let body: &[u8] =
+            b"data: {\"a\":1}\n\ndata:b\n\n: c\ndata: x\ndata: y\n\ndata: \xFF\n\ndata: \n\n";
+        let want = vec!["{\"a\":1}", "b", "x\ny", "<not utf8>", ""];
+        assert_eq!(frames(100, &[body]), want);
+        for i in 0..body.len() {
+            for j in i..body.len() {
+                assert_eq!(
+                    frames(100, &[&body[..i], &body[i..j], &body[j..]]),
+                    want,
+                    "split at {i},{j}"
+                );
+            }
+        }
+        // Too large for the limit on the no-copy path too.
+        assert_eq!(
+            frames(3, &[b"data: abcd\n\ndata: ok\n\n"]),
+            vec!["<too large>", "ok"]
+        );
     }
 
     #[test]
