@@ -206,13 +206,24 @@ impl Watch {
     }
 
     /// When the daemon first published a line satisfying `pred`.
+    /// When the reference `watch` subscriber first printed a matching line. The screen may show
+    /// a pushed line before this separate process has printed it (both race on a loaded
+    /// machine), so wait up to 3 s for it to turn up.
     fn published(&self, pred: impl Fn(&str) -> bool) -> Option<Instant> {
-        self.lines
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(_, l)| pred(l))
-            .map(|(t, _)| *t)
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let found = self
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(_, l)| pred(l))
+                .map(|(t, _)| *t);
+            if found.is_some() || Instant::now() > deadline {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
