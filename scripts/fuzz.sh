@@ -117,6 +117,8 @@ for t in "${targets[@]}"; do
         *) max_len=4096 ;;
     esac
     log="fuzz/artifacts/$t.log"
+    started="fuzz/artifacts/.$t.started"
+    touch "$started"
     echo "fuzz.sh: $t for ${seconds}s (log: $log)" >&2
     set +e
     cargo "${toolchain[@]}" fuzz run --sanitizer "$sanitizer" "${cargo_args[@]}" "$t" \
@@ -129,8 +131,8 @@ for t in "${targets[@]}"; do
     if [[ $jobs -gt 1 ]]; then cat fuzz-*.log >>"$log" 2>/dev/null || true; rm -f fuzz-*.log; fi
     runs=$(grep -h 'stat::number_of_executed_units' "$log" | awk '{s+=$2} END {print s+0}')
     corpus=$(find "fuzz/corpus/$t" -type f | wc -l)
-    crashes=$(find "fuzz/artifacts/$t" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
-    line="$t: $runs executions in ${seconds}s, corpus $corpus inputs, findings saved $crashes, exit $rc"
+    crashes=$(find "fuzz/artifacts/$t" -type f -newer "$started" \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
+    line="$t: $runs executions in ${seconds}s, corpus $corpus inputs, new findings $crashes, exit $rc"
     summary+=("$line")
     if [[ $rc -ne 0 ]]; then
         status=1

@@ -21,12 +21,12 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::api::{Api, ApiError, Credentials, Resynced, classify, shared_client};
 use super::decode::{Decoded, MAX_FRAME_BYTES, decode};
+use super::http1::{self, EventBody};
 use super::sse::{Frame, SseParser};
 use super::stats::ServerStats;
 use crate::state::effect::Effect;
@@ -488,9 +488,10 @@ struct StreamState {
 }
 
 /// What the stream loop woke up for.
-enum Step<B> {
+enum Step {
     Resynced(Result<Result<Resynced, ApiError>, tokio::task::JoinError>),
-    Read(Result<Option<Result<B, reqwest::Error>>, tokio::time::error::Elapsed>),
+    /// `Ok(true)`: more of the body is in the chunk buffer; `Ok(false)`: the body ended.
+    Read(Result<Result<bool, String>, tokio::time::error::Elapsed>),
 }
 
 /// What a frame turned into, in stream order, before the async part handles it.
@@ -587,7 +588,18 @@ impl Conn {
         }
     }
 
-    async fn open(&self) -> Result<reqwest::Response, ApiError> {
+    async fn open(&self) -> Result<EventBody, ApiError> {
+        // Plain http: read the socket directly (see `http1`); https: reqwest.
+        if let Some(body) = http1::open_event_stream(
+            self.api.server(),
+            self.config.credentials.as_ref(),
+            self.config.connect_timeout,
+            self.config.request_timeout,
+        )
+        .await?
+        {
+            return Ok(EventBody::Raw(body));
+        }
         let rb = self.api.event_stream_request()?;
         let resp = match tokio::time::timeout(self.config.request_timeout, rb.send()).await {
             Err(_) => return Err(ApiError::Timeout),
@@ -609,20 +621,20 @@ impl Conn {
                 "content-type is '{ctype}', not text/event-stream"
             )));
         }
-        Ok(resp)
+        Ok(EventBody::Reqwest(resp))
     }
 
     /// Read frames until the stream ends. `Ok(reason)` when it ended, `Err(())` when the
     /// events channel closed.
     async fn stream(
         &mut self,
-        resp: reqwest::Response,
+        mut body: EventBody,
         state: &mut StreamState,
         streak: &mut Option<String>,
     ) -> Result<String, ()> {
         let server = self.api.server().clone();
         let url = self.api.display_url();
-        let mut body = resp.bytes_stream();
+        let mut chunk: Vec<u8> = Vec::with_capacity(64 * 1024);
         let mut parser = SseParser::new(self.config.max_frame_bytes);
         let mut items: Vec<Item> = Vec::new();
         let mut held: Vec<Event> = Vec::new();
@@ -642,9 +654,9 @@ impl Conn {
                         None => std::future::pending().await,
                     }
                 } => Step::Resynced(done),
-                r = tokio::time::timeout(wait, body.next()) => Step::Read(r),
+                r = tokio::time::timeout(wait, body.read(&mut chunk)) => Step::Read(r),
             };
-            let chunk = match step {
+            match step {
                 Step::Resynced(done) => {
                     resync = None;
                     starving += started.elapsed();
@@ -694,12 +706,10 @@ impl Conn {
                         human(self.config.watchdog)
                     ));
                 }
-                Step::Read(Ok(None)) => return Ok("stream closed by the server".to_owned()),
-                Step::Read(Ok(Some(Err(e)))) => {
-                    return Ok(format!("stream broken: {}", classify(&e)));
-                }
-                Step::Read(Ok(Some(Ok(bytes)))) => bytes,
-            };
+                Step::Read(Ok(Ok(false))) => return Ok("stream closed by the server".to_owned()),
+                Step::Read(Ok(Err(e))) => return Ok(format!("stream broken: {e}")),
+                Step::Read(Ok(Ok(true))) => {}
+            }
 
             // Parse and decode synchronously; nothing here awaits.
             let mut frames = 0u32;
@@ -757,6 +767,7 @@ impl Conn {
                     Decoded::Invalid(reason) => bad(reason),
                 }
             });
+            chunk.clear();
             if frames == 0 {
                 starving += started.elapsed();
                 continue;

@@ -34,6 +34,7 @@
 pub mod api;
 pub mod connection;
 pub mod decode;
+pub mod http1;
 pub mod sse;
 pub mod stats;
 
