@@ -70,6 +70,17 @@ struct Args {
     /// Rounds of concurrent queries.
     #[arg(long, default_value_t = 5)]
     rounds: usize,
+    /// Back-to-back one-shot queries from one client (0: skip): round trip and daemon CPU
+    /// per query.
+    #[arg(long, default_value_t = 2000)]
+    seq_queries: usize,
+    /// Client process runs, interleaved: /bin/true, `ocbar status --format <format>` with the
+    /// daemon up, the same with no daemon, and curl of `--curl-url` if given (0: skip).
+    #[arg(long, default_value_t = 0)]
+    spawn_runs: usize,
+    /// A real OpenCode server for the client comparison: `curl -s URL/session/status`.
+    #[arg(long, value_name = "URL")]
+    curl_url: Option<String>,
     /// Frames of the burst phase (0: skip it).
     #[arg(long, default_value_t = 100_000)]
     burst: usize,
@@ -98,6 +109,8 @@ struct Report {
     steady: Option<Steady>,
     latency: Option<Latency>,
     queries: Option<Queries>,
+    sequential: Option<Sequential>,
+    spawn: Vec<Spawned>,
     burst: Option<Burst>,
     memory: Memory,
     daemon_log_lines: usize,
@@ -146,6 +159,25 @@ struct Queries {
     p90_ms: f64,
     p99_ms: f64,
     max_ms: f64,
+}
+
+#[derive(Serialize, Default, Debug)]
+struct Sequential {
+    queries: usize,
+    p50_us: f64,
+    p99_us: f64,
+    daemon_cpu_us_per_query: f64,
+}
+
+#[derive(Serialize, Default, Debug)]
+struct Spawned {
+    command: String,
+    runs: usize,
+    p10_ms: f64,
+    median_ms: f64,
+    p90_ms: f64,
+    /// Median over the median of `/bin/true`.
+    ratio: f64,
 }
 
 #[derive(Serialize, Default, Debug)]
@@ -796,6 +828,108 @@ fn run(args: &Args) -> Res<Report> {
         report.queries = Some(result?);
     }
 
+    // 4b. sequential queries, one client, no event stream: the cost of one query
+    if args.seq_queries > 0 {
+        let request = format!("status {}", args.format);
+        let a = CpuMark::now(pid);
+        let mut lat = Vec::with_capacity(args.seq_queries);
+        let bound = Instant::now() + Duration::from_secs(60);
+        for _ in 0..args.seq_queries {
+            if Instant::now() > bound {
+                break;
+            }
+            let t0 = Instant::now();
+            query(&socket, &request).map_err(|e| fail(&daemon, format!("query: {e}")))?;
+            lat.push(t0.elapsed().as_secs_f64() * 1e6);
+            stream.heartbeat_if_due()?;
+        }
+        let b = CpuMark::now(pid);
+        lat.sort_by(f64::total_cmp);
+        report.sequential = Some(Sequential {
+            queries: lat.len(),
+            p50_us: percentile(&lat, 0.5),
+            p99_us: percentile(&lat, 0.99),
+            daemon_cpu_us_per_query: (b.sched - a.sched) as f64 / 1e3 / lat.len().max(1) as f64,
+        });
+    }
+
+    // 4c. whole client processes, interleaved so that machine load hits all alike
+    if args.spawn_runs > 0 {
+        let format = format!("--format={}", args.format);
+        let sock = socket.display().to_string();
+        let down = tmp.0.join("run/nobody.sock").display().to_string();
+        let ocbar_s = ocbar.display().to_string();
+        let mut cmds: Vec<(String, Vec<String>)> = vec![
+            ("/bin/true".into(), vec!["/bin/true".into()]),
+            (
+                format!("ocbar status {format} (daemon up)"),
+                vec![
+                    ocbar_s.clone(),
+                    "status".into(),
+                    format.clone(),
+                    "--socket".into(),
+                    sock,
+                ],
+            ),
+            (
+                format!("ocbar status {format} (daemon down)"),
+                vec![
+                    ocbar_s,
+                    "status".into(),
+                    format.clone(),
+                    "--socket".into(),
+                    down,
+                ],
+            ),
+        ];
+        if let Some(url) = &args.curl_url {
+            let url = format!("{}/session/status", url.trim_end_matches('/'));
+            cmds.push((
+                format!("curl -s {url}"),
+                vec!["curl".into(), "-s".into(), url],
+            ));
+        }
+        let mut times: Vec<Vec<f64>> = vec![Vec::new(); cmds.len()];
+        let bound = Instant::now() + Duration::from_secs(300);
+        for _ in 0..args.spawn_runs {
+            if Instant::now() > bound {
+                break;
+            }
+            for (i, (_, argv)) in cmds.iter().enumerate() {
+                let t0 = Instant::now();
+                let st = Command::new(&argv[0])
+                    .args(&argv[1..])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
+                times[i].push(ms(t0.elapsed()));
+                if !st.success() && i < 3 {
+                    return Err(fail(&daemon, format!("{} failed: {st}", cmds[i].0)));
+                }
+            }
+            stream.heartbeat_if_due()?;
+        }
+        let base = {
+            let mut t = times[0].clone();
+            t.sort_by(f64::total_cmp);
+            percentile(&t, 0.5)
+        };
+        for ((name, _), mut t) in cmds.into_iter().zip(times) {
+            t.sort_by(f64::total_cmp);
+            let median = percentile(&t, 0.5);
+            report.spawn.push(Spawned {
+                command: name,
+                runs: t.len(),
+                p10_ms: percentile(&t, 0.1),
+                median_ms: median,
+                p90_ms: percentile(&t, 0.9),
+                ratio: median / base,
+            });
+        }
+    }
+
     // 5. burst
     if args.burst > 0 {
         let mut buf = Vec::with_capacity(args.burst * 400);
@@ -1009,6 +1143,26 @@ fn print_table(args: &Args, r: &Report) {
                     .as_ref()
                     .map(|e| format!(": {e}"))
                     .unwrap_or_default()
+            ),
+        );
+    }
+    if let Some(q) = &r.sequential {
+        row(
+            "queries",
+            &format!("{} one after another: p50 / p99", q.queries),
+            format!(
+                "{:.0} / {:.0} us; daemon CPU {:.1} us per query",
+                q.p50_us, q.p99_us, q.daemon_cpu_us_per_query
+            ),
+        );
+    }
+    for s in &r.spawn {
+        row(
+            "client",
+            &s.command,
+            format!(
+                "median {:.3} ms (p10 {:.3}, p90 {:.3}; {} runs) = {:.2}x /bin/true",
+                s.median_ms, s.p10_ms, s.p90_ms, s.runs, s.ratio
             ),
         );
     }
