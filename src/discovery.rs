@@ -641,7 +641,7 @@ fn normalize(url: &str) -> String {
 /// Whether an OpenCode server answers at `url` (`/global/health`, or a 401 asking for a
 /// password).
 async fn confirm(url: &ServerUrl, timeout: Duration) -> bool {
-    let Ok(client) = source::shared_client(timeout) else {
+    let Ok(client) = source::http_client(timeout) else {
         return false;
     };
     let Ok(api) = Api::new(url.clone(), client, Credentials::from_env(), timeout) else {

@@ -165,7 +165,7 @@ pub fn record(
     let mut file = std::fs::File::create(path)
         .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     runtime.block_on(async {
-        let client = crate::source::api::shared_client(std::time::Duration::from_secs(5))
+        let client = crate::source::api::http_client(std::time::Duration::from_secs(5))
             .map_err(|e| e.to_string())?;
         let api = crate::source::Api::new(
             Arc::from(server),

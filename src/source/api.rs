@@ -228,13 +228,6 @@ pub fn http_client(connect_timeout: Duration) -> Result<Client, ApiError> {
         .map_err(|e| ApiError::Unreachable(format!("cannot create the HTTP client: {e}")))
 }
 
-/// The old name of [`http_client`], kept for existing callers. Despite the name it now returns
-/// a new client on every call (a process-wide client broke when several tokio runtimes used
-/// it); keep the result and share it through clones.
-pub fn shared_client(connect_timeout: Duration) -> Result<Client, ApiError> {
-    http_client(connect_timeout)
-}
-
 /// `GET /global/health`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Health {

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::api::{Api, ApiError, Credentials, Resynced, classify, shared_client};
+use super::api::{Api, ApiError, Credentials, Resynced, classify, http_client};
 use super::decode::{Decoded, MAX_FRAME_BYTES, decode};
 use super::http1::{self, EventBody};
 use super::sse::{Frame, SseParser};
@@ -121,7 +121,7 @@ pub fn spawn_server(
     stats: Arc<ServerStats>,
     config: ConnectionConfig,
 ) -> ServerHandle {
-    let api = shared_client(config.connect_timeout).and_then(|client| {
+    let api = http_client(config.connect_timeout).and_then(|client| {
         Api::new(
             server.clone(),
             client,

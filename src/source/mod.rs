@@ -38,9 +38,7 @@ pub mod http1;
 pub mod sse;
 pub mod stats;
 
-pub use api::{
-    Api, ApiError, Credentials, Health, Resynced, Toast, ToastVariant, http_client, shared_client,
-};
+pub use api::{Api, ApiError, Credentials, Health, Resynced, Toast, ToastVariant, http_client};
 pub use connection::{ConnectionConfig, ServerHandle, spawn_server};
 pub use decode::{Decoded, decode};
 pub use stats::{ServerStats, ServerStatsView};
