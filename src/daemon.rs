@@ -169,7 +169,15 @@ async fn run(config: Config, servers: Vec<String>, replayed: Vec<Event>, ctx: Co
             return ExitCode::FAILURE;
         }
     };
-    let listener = match ListenerOptions::new().name(name).mode(0o600).create_tokio() {
+    // interprocess creates the socket with mode 0600 from the start; the server then accepts on
+    // the bare listener (see `serve::serve`). The socket file is removed when `run` returns.
+    let listener = match ListenerOptions::new()
+        .name(name)
+        .mode(0o600)
+        .create_sync_as::<interprocess::os::unix::uds_local_socket::Listener>()
+        .map(std::os::unix::net::UnixListener::from)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+    {
         Ok(l) => l,
         Err(e) => {
             eprintln!("ocbar: cannot listen on {}: {e}", ctx.socket.display());
@@ -437,6 +445,10 @@ impl StateLoop {
             return;
         }
         self.published_generation = generation;
+        // Subscribers first (their latency is the budget), then the state file.
+        let _ = self
+            .snapshots
+            .send(Arc::new(Published::new(generation, self.state.snapshot())));
         let remembered = self.state.persisted();
         self.persist.send_if_modified(|old| {
             if *old == remembered {
@@ -446,9 +458,6 @@ impl StateLoop {
                 true
             }
         });
-        let _ = self
-            .snapshots
-            .send(Arc::new(Published::new(generation, self.state.snapshot())));
     }
 
     fn command(&mut self, cmd: Command) {

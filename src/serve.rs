@@ -8,8 +8,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use interprocess::local_socket::tokio::{Listener, Stream, prelude::*};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Interest};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use crate::log;
@@ -146,37 +148,204 @@ pub struct Shared {
     pub tui: Option<Arc<crate::tui::Hub>>,
 }
 
-/// Accept clients forever.
-pub async fn serve(listener: Listener, shared: Shared) {
+/// Most clients accepted in one wake-up before the accept loop lets other tasks run.
+const ACCEPT_BATCH: usize = 64;
+
+/// Accept clients forever on `listener` (already non-blocking).
+///
+/// Most clients are bars asking `status <format>`: they write the request right after
+/// connecting, so it is usually in the socket by the time the daemon accepts. Those are answered
+/// on the spot ([`answer_at_once`]): accept, one read, one write (greeting and reply together),
+/// close; the connection never enters the reactor and costs no task, timer or buffer. Every other
+/// client (a request not there yet, `watch`, actions, the TUI channel) gets a task ([`handle`]).
+/// One wake-up accepts every waiting client, up to [`ACCEPT_BATCH`] at a time.
+pub async fn serve(listener: std::os::unix::net::UnixListener, shared: Shared) {
+    // SAFETY: the UnixListener owns its descriptor and keeps it open, unchanged, for as long
+    // as the AsyncFd that owns the listener lives.
+    let listener = match unsafe { AsyncFd::register_with_interest(listener, Interest::READABLE) } {
+        Ok(l) => l,
+        Err(e) => {
+            log!("cannot watch the socket for clients: {e}; no client will be answered");
+            return;
+        }
+    };
     let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let hello: Arc<str> =
+        Arc::from(serde_json::to_string(&Hello::current()).unwrap_or_default() + "\n");
     loop {
-        let conn = match listener.accept().await {
-            Ok(c) => c,
+        let mut ready = match listener.readable().await {
+            Ok(r) => r,
             Err(e) => {
-                log!("accepting a client failed: {e}");
+                log!("waiting for clients failed: {e}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            drop(conn); // over the limit: the client sees the connection close
-            continue;
-        };
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let _ = handle(conn, shared).await;
-        });
+        let mut accepted = 0;
+        while accepted < ACCEPT_BATCH {
+            let fd = match accept_nonblocking(listener.get_ref()) {
+                Ok(fd) => fd,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    ready.clear_ready();
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Out of file descriptors, mostly: let clients finish, then try again.
+                    log!("accepting a client failed: {e}");
+                    drop(ready);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    break;
+                }
+            };
+            accepted += 1;
+            let prefix = match answer_at_once(&fd, &shared, &hello) {
+                AtOnce::Answered => continue,
+                AtOnce::Unfinished(rest) => {
+                    finish_write(fd, rest);
+                    continue;
+                }
+                AtOnce::NotYet(prefix) => prefix,
+            };
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                continue; // over the limit: the client sees the connection close
+            };
+            let conn =
+                match tokio::net::UnixStream::from_std(std::os::unix::net::UnixStream::from(fd)) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        log!("cannot serve a client: {e}");
+                        continue;
+                    }
+                };
+            let shared = shared.clone();
+            let hello = hello.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                let _ = handle(conn, prefix, &hello, shared).await;
+            });
+        }
+        if accepted == ACCEPT_BATCH {
+            tokio::task::yield_now().await;
+        }
     }
 }
 
-async fn handle(conn: Stream, shared: Shared) -> std::io::Result<()> {
-    // `&Stream` reads and writes: no split needed.
-    let mut send = &conn;
-    let mut hello = serde_json::to_string(&Hello::current()).unwrap_or_default();
-    hello.push('\n');
+/// `accept4` with the new socket non-blocking and close-on-exec (one system call; std's
+/// `accept` would need another to make it non-blocking).
+fn accept_nonblocking(listener: &std::os::unix::net::UnixListener) -> std::io::Result<OwnedFd> {
+    // SAFETY: accept4 on a listening socket we own, with no address buffer; a non-negative
+    // result is a new descriptor that nothing else owns.
+    let fd = unsafe {
+        libc::accept4(
+            listener.as_raw_fd(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor returned by accept4 above, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// What [`answer_at_once`] managed.
+enum AtOnce {
+    /// Replied in full; dropping the descriptor closes the connection.
+    Answered,
+    /// Replied, but the socket took only part of it: these bytes are still to be written.
+    Unfinished(Vec<u8>),
+    /// Not a request answered on the spot (or not all of it there yet): the bytes read so far,
+    /// for [`handle`] to continue from.
+    NotYet(Vec<u8>),
+}
+
+/// Answer a `status`/`list` request that is already in the socket, without waiting.
+fn answer_at_once(fd: &OwnedFd, shared: &Shared, hello: &str) -> AtOnce {
+    let mut buf = [0u8; 512];
+    // SAFETY: recv into our own stack buffer, at most its length, on a socket we own.
+    let n = unsafe {
+        libc::recv(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if n <= 0 {
+        // Nothing yet (or the client closed early, or an error): the task path says what it
+        // has to say about it.
+        return AtOnce::NotYet(Vec::new());
+    }
+    let got = &buf[..n as usize];
+    let Some(end) = got.iter().position(|&b| b == b'\n') else {
+        return AtOnce::NotYet(got.to_vec());
+    };
+    let request = match std::str::from_utf8(&got[..end]).map(Request::parse) {
+        Ok(Ok(r @ (Request::Status(_) | Request::List))) => r,
+        _ => return AtOnce::NotYet(got.to_vec()),
+    };
+    let reply = quick_reply(request, shared);
+    let reply = reply.to_line();
+    let mut out = Vec::with_capacity(hello.len() + reply.len());
+    out.extend_from_slice(hello.as_bytes());
+    out.extend_from_slice(reply.as_bytes());
+    // SAFETY: send from our own live buffer, at most its length, on a socket we own.
+    let sent = unsafe {
+        libc::send(
+            fd.as_raw_fd(),
+            out.as_ptr().cast(),
+            out.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    match sent {
+        k if k >= 0 && k as usize == out.len() => AtOnce::Answered,
+        k if k >= 0 => AtOnce::Unfinished(out.split_off(k as usize)),
+        _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock => {
+            AtOnce::Unfinished(out)
+        }
+        _ => AtOnce::Answered, // the client went away; nobody to tell
+    }
+}
+
+/// The reply to a request answered from the snapshot alone.
+fn quick_reply(request: Request, shared: &Shared) -> Reply {
+    let published = shared.snapshots.borrow().clone();
+    match request {
+        Request::Status(format) => match format.parse::<Style>() {
+            Ok(f) => Reply::Ok(published.render(f, now_ms(), &shared.render).to_string()),
+            Err(e) => Reply::Error(e.to_string()),
+        },
+        _ => Reply::Ok(render::panel(&published.snapshot, now_ms(), &shared.render)),
+    }
+}
+
+/// Write what [`answer_at_once`] could not, in a task, bounded in time like any reply.
+fn finish_write(fd: OwnedFd, rest: Vec<u8>) {
+    let Ok(mut conn) = tokio::net::UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))
+    else {
+        return;
+    };
+    tokio::spawn(async move {
+        let _ = write_timed(&mut conn, &rest).await;
+    });
+}
+
+/// Serve one client that was not answered on the spot. `prefix`: what was already read of it.
+async fn handle(
+    mut conn: tokio::net::UnixStream,
+    prefix: Vec<u8>,
+    hello: &str,
+    shared: Shared,
+) -> std::io::Result<()> {
+    let (read_half, mut send) = conn.split();
     write_timed(&mut send, hello.as_bytes()).await?;
-    let mut reader = BufReader::new(&conn).take(MAX_REQUEST as u64);
+    // Requests are short: a small buffer (the TUI channel's lines are bounded by the channel).
+    let mut reader =
+        BufReader::with_capacity(1024, prefix.as_slice().chain(read_half)).take(MAX_REQUEST as u64);
     let mut line = Vec::with_capacity(64);
     match tokio::time::timeout(REQUEST_TIMEOUT, reader.read_until(b'\n', &mut line)).await {
         Ok(Ok(_)) => {}
@@ -214,17 +383,7 @@ async fn handle(conn: Stream, shared: Shared) -> std::io::Result<()> {
         }
     };
     let reply = match request {
-        Request::Status(format) => match format.parse::<Style>() {
-            Ok(f) => {
-                let published = shared.snapshots.borrow().clone();
-                Reply::Ok(published.render(f, now_ms(), &shared.render).to_string())
-            }
-            Err(e) => Reply::Error(e.to_string()),
-        },
-        Request::List => {
-            let published = shared.snapshots.borrow().clone();
-            Reply::Ok(render::panel(&published.snapshot, now_ms(), &shared.render))
-        }
+        r @ (Request::Status(_) | Request::List) => quick_reply(r, &shared),
         Request::Watch(format) => {
             return match format.parse::<Style>() {
                 Ok(f) => watch_loop(send, shared, f).await,

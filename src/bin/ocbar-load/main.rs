@@ -159,6 +159,8 @@ struct Queries {
     p90_ms: f64,
     p99_ms: f64,
     max_ms: f64,
+    /// The daemon's CPU time over the rounds, per query answered.
+    daemon_cpu_us_per_query: f64,
 }
 
 #[derive(Serialize, Default, Debug)]
@@ -806,7 +808,7 @@ fn run(args: &Args) -> Res<Report> {
         std::thread::Builder::new()
             .name("queries".into())
             .spawn(move || {
-                let _ = tx.send(query_rounds(&socket2, &format, clients, rounds));
+                let _ = tx.send(query_rounds(&socket2, &format, clients, rounds, pid));
             })
             .map_err(|e| e.to_string())?;
         let start = Instant::now();
@@ -993,83 +995,178 @@ fn run(args: &Args) -> Res<Report> {
     Ok(report)
 }
 
-/// `rounds` rounds of `clients` queries started at once, on one thread with non-blocking
-/// sockets (so the load tool's own scheduling adds as little as possible).
-fn query_rounds(socket: &Path, format: &str, clients: usize, rounds: usize) -> Res<Queries> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+/// `rounds` rounds of `clients` one-shot queries started at once, from one thread: every client
+/// connects and writes its request in a tight loop (harvesting replies in between), then the
+/// rest of the replies are collected with epoll. A query's latency runs from just before its
+/// `connect` to the end of its reply, so the time the tool spends starting the other clients is
+/// not charged to it; the daemon's CPU over the rounds is measured from its schedstat.
+fn query_rounds(
+    socket: &Path,
+    format: &str,
+    clients: usize,
+    rounds: usize,
+    pid: i32,
+) -> Res<Queries> {
     let request = format!("status {format}\n");
-    rt.block_on(async {
-        let mut lat = Vec::with_capacity(clients * rounds);
-        let mut failed = 0;
-        let mut first_error = None;
-        for _ in 0..rounds {
-            let mut set = tokio::task::JoinSet::new();
-            for _ in 0..clients {
-                let socket = socket.to_path_buf();
-                let request = request.clone();
-                set.spawn(async move {
-                    let t0 = Instant::now();
-                    let r =
-                        tokio::time::timeout(Duration::from_secs(10), one_query(&socket, &request))
-                            .await;
-                    match r {
-                        Ok(Ok(())) => Ok(t0.elapsed()),
-                        Ok(Err(e)) => Err(e),
-                        Err(_) => Err("timed out after 10 s".to_string()),
-                    }
-                });
+    let mut lat = Vec::with_capacity(clients * rounds);
+    let mut failed = 0;
+    let mut first_error = None;
+    let cpu0 = sched_ns(pid);
+    for _ in 0..rounds {
+        let mut round = Round::new(clients)?;
+        for i in 0..clients {
+            if let Err(e) = round.start(i, socket, request.as_bytes()) {
+                failed += 1;
+                first_error.get_or_insert(e);
             }
-            while let Some(r) = set.join_next().await {
-                match r {
-                    Ok(Ok(d)) => lat.push(ms(d)),
-                    Ok(Err(e)) => {
-                        failed += 1;
-                        first_error.get_or_insert(e);
-                    }
-                    Err(e) => {
-                        failed += 1;
-                        first_error.get_or_insert(e.to_string());
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            round.harvest(0, &mut lat, &mut failed, &mut first_error)?;
         }
-        lat.sort_by(f64::total_cmp);
-        Ok(Queries {
-            clients,
-            rounds,
-            ok: lat.len(),
-            failed,
-            first_error,
-            p50_ms: percentile(&lat, 0.50),
-            p90_ms: percentile(&lat, 0.90),
-            p99_ms: percentile(&lat, 0.99),
-            max_ms: lat.last().copied().unwrap_or(f64::NAN),
-        })
+        let bound = Instant::now() + Duration::from_secs(10);
+        while round.pending > 0 {
+            if Instant::now() > bound {
+                failed += round.pending;
+                first_error.get_or_insert("no reply within 10 s".to_string());
+                break;
+            }
+            round.harvest(100, &mut lat, &mut failed, &mut first_error)?;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let cpu1 = sched_ns(pid);
+    lat.sort_by(f64::total_cmp);
+    Ok(Queries {
+        clients,
+        rounds,
+        ok: lat.len(),
+        failed,
+        first_error,
+        p50_ms: percentile(&lat, 0.50),
+        p90_ms: percentile(&lat, 0.90),
+        p99_ms: percentile(&lat, 0.99),
+        max_ms: lat.last().copied().unwrap_or(f64::NAN),
+        daemon_cpu_us_per_query: cpu1.saturating_sub(cpu0) as f64 / 1e3 / lat.len().max(1) as f64,
     })
 }
 
-async fn one_query(socket: &Path, request: &str) -> Res<()> {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-    let mut s = tokio::net::UnixStream::connect(socket)
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    s.write_all(request.as_bytes())
-        .await
-        .map_err(|e| format!("write: {e}"))?;
-    let mut r = tokio::io::BufReader::new(s);
-    let mut line = String::new();
-    r.read_line(&mut line)
-        .await
-        .map_err(|e| format!("read: {e}"))?;
-    line.clear();
-    r.read_line(&mut line)
-        .await
-        .map_err(|e| format!("read: {e}"))?;
-    reply_text(&line).map(|_| ())
+/// One round of concurrent queries: the open connections, watched by one epoll instance.
+struct Round {
+    epoll: std::os::fd::OwnedFd,
+    conns: Vec<Option<(UnixStream, Instant, Vec<u8>)>>,
+    pending: usize,
+}
+
+impl Round {
+    fn new(clients: usize) -> Res<Round> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain epoll_create1; a non-negative result is a new descriptor we own.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(format!(
+                "epoll_create1: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(Round {
+            // SAFETY: `fd` was just returned by epoll_create1 and is owned by nobody else.
+            epoll: unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) },
+            conns: (0..clients).map(|_| None).collect(),
+            pending: 0,
+        })
+    }
+
+    /// Connect client `i` and send its request.
+    fn start(&mut self, i: usize, socket: &Path, request: &[u8]) -> Res<()> {
+        use std::os::fd::AsRawFd;
+        let t0 = Instant::now();
+        let mut s = UnixStream::connect(socket).map_err(|e| format!("connect: {e}"))?;
+        s.write_all(request).map_err(|e| format!("write: {e}"))?;
+        s.set_nonblocking(true)
+            .map_err(|e| format!("set_nonblocking: {e}"))?;
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: i as u64,
+        };
+        // SAFETY: registering a live socket we own with our own epoll instance.
+        let rc = unsafe {
+            libc::epoll_ctl(
+                self.epoll.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                s.as_raw_fd(),
+                &mut ev,
+            )
+        };
+        if rc != 0 {
+            return Err(format!("epoll_ctl: {}", std::io::Error::last_os_error()));
+        }
+        self.conns[i] = Some((s, t0, Vec::with_capacity(512)));
+        self.pending += 1;
+        Ok(())
+    }
+
+    /// Read what has arrived (waiting up to `timeout_ms`); record every finished query.
+    fn harvest(
+        &mut self,
+        timeout_ms: i32,
+        lat: &mut Vec<f64>,
+        failed: &mut usize,
+        first_error: &mut Option<String>,
+    ) -> Res<()> {
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 256];
+        // SAFETY: epoll_wait into our own array, at most its length.
+        let n = unsafe {
+            libc::epoll_wait(
+                self.epoll.as_raw_fd(),
+                events.as_mut_ptr(),
+                events.len() as i32,
+                timeout_ms,
+            )
+        };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                return Ok(());
+            }
+            return Err(format!("epoll_wait: {e}"));
+        }
+        for ev in &events[..n as usize] {
+            let i = ev.u64 as usize;
+            let Some((s, t0, buf)) = self.conns.get_mut(i).and_then(|c| c.as_mut()) else {
+                continue;
+            };
+            let mut chunk = [0u8; 4096];
+            let finished = loop {
+                match s.read(&mut chunk) {
+                    Ok(0) => break true,
+                    Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break false,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break true,
+                }
+            };
+            let lines = buf.iter().filter(|&&b| b == b'\n').count();
+            if lines < 2 && !finished {
+                continue;
+            }
+            let elapsed = t0.elapsed();
+            let reply = String::from_utf8_lossy(buf);
+            match reply.lines().nth(1).map(reply_text) {
+                Some(Ok(_)) => lat.push(ms(elapsed)),
+                Some(Err(e)) => {
+                    *failed += 1;
+                    first_error.get_or_insert(e);
+                }
+                None => {
+                    *failed += 1;
+                    first_error.get_or_insert("the daemon closed without a reply".into());
+                }
+            }
+            self.conns[i] = None; // closes the socket (and leaves the epoll set)
+            self.pending -= 1;
+        }
+        Ok(())
+    }
 }
 
 fn print_table(args: &Args, r: &Report) {
@@ -1132,13 +1229,14 @@ fn print_table(args: &Args, r: &Report) {
                 q.clients, q.rounds
             ),
             format!(
-                "{:.2} / {:.2} / {:.2} / {:.2} ms ({} ok, {} failed{})",
+                "{:.2} / {:.2} / {:.2} / {:.2} ms ({} ok, {} failed; daemon CPU {:.1} us per query{})",
                 q.p50_ms,
                 q.p90_ms,
                 q.p99_ms,
                 q.max_ms,
                 q.ok,
                 q.failed,
+                q.daemon_cpu_us_per_query,
                 q.first_error
                     .as_ref()
                     .map(|e| format!(": {e}"))
