@@ -8,12 +8,15 @@
 //!   itself), else tmux's default socket. That is the server the daemon was started from when
 //!   the TPM plugin starts it.
 //! - Coalesced: at most one `tmux set-option` per [`MIN_INTERVAL`] (≤ 10/s); an unchanged line
-//!   is not sent again, except a refresh every [`REFRESH`] (a restarted tmux server starts
-//!   without the option). While a retry countdown is shown the line is re-rendered each second.
+//!   is never sent again, so an idle daemon runs no tmux at all. (A restarted tmux server starts
+//!   without the option: the plugin and `ocbar.conf` seed it from `ocbar status` when tmux
+//!   loads them, and the next change sets it anyway.) While a retry countdown is shown the line
+//!   is re-rendered each second.
 //! - Never blocking: this is its own task; each `tmux` call is bounded by [`TMUX_TIMEOUT`] and
 //!   killed after it. A failing tmux (none installed, no server running, a hung one) is logged
-//!   once, then retried on the next change and on a timer backing off from 1 s to 60 s; the
-//!   recovery is logged once too.
+//!   once, then retried on every change and on a timer backing off from 1 s to [`RETRY_LAST`]
+//!   (about a minute in all); after that only changes retry it, so a machine without tmux is
+//!   not polled forever. The recovery is logged once too.
 //! - When the daemon shuts down cleanly the option is unset, so a `#{@ocbar}` status line shows
 //!   nothing (as `ocbar status` prints nothing while no daemon runs) instead of a stale line.
 //!
@@ -46,12 +49,11 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 /// Longest a `tmux` call may take before it is killed and counted as a failure.
 pub const TMUX_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// An unchanged line is pushed again this often (a restarted tmux server has lost it).
-pub const REFRESH: Duration = Duration::from_secs(60);
-
-/// First retry delay after a failure; doubles up to [`RETRY_MAX`].
+/// First retry delay after a failure; doubles up to [`RETRY_LAST`].
 const RETRY_MIN: Duration = Duration::from_secs(1);
-const RETRY_MAX: Duration = Duration::from_secs(60);
+/// The last timed retry after a failure (1 + 2 + … + 32 s: about a minute of retries); later
+/// ones wait for a change.
+const RETRY_LAST: Duration = Duration::from_secs(32);
 
 /// The `[tmux]` table of the config file.
 ///
@@ -188,8 +190,16 @@ impl Drop for ClearOnExit {
 
 /// A failing tmux: when to try again, and the next delay.
 struct Failing {
-    retry_at: Instant,
+    /// The next timed retry; `None`: the timed retries are over, the next change retries.
+    retry_at: Option<Instant>,
     backoff: Duration,
+}
+
+impl Failing {
+    /// Not before `retry_at` (changes in between wait for it); any time once it is `None`.
+    fn may_retry(&self) -> bool {
+        self.retry_at.is_none_or(|t| Instant::now() >= t)
+    }
 }
 
 /// Keep `@ocbar` of the tmux server set to the tmux line of the newest snapshot.
@@ -211,7 +221,6 @@ pub async fn tmux_push(
     };
     // What tmux has, as far as we know (None: unknown, or the last push failed).
     let mut pushed: Option<Arc<str>> = None;
-    let mut pushed_at = Instant::now();
     let mut failing: Option<Failing> = None;
     let mut last_attempt: Option<Instant> = None;
     let mut attempt = true;
@@ -222,7 +231,7 @@ pub async fn tmux_push(
             }
             let published = snapshots.borrow_and_update().clone();
             let line = published.render(Format::Tmux, now_ms(), &render);
-            if pushed.as_ref() != Some(&line) || pushed_at.elapsed() >= REFRESH {
+            if pushed.as_ref() != Some(&line) {
                 last_attempt = Some(Instant::now());
                 match tmux.set(&line).await {
                     Ok(()) => {
@@ -239,40 +248,44 @@ pub async fn tmux_push(
                         }
                         clear.armed = true;
                         pushed = Some(line);
-                        pushed_at = Instant::now();
                     }
                     Err(e) => {
                         pushed = None;
                         failing = Some(match failing {
                             None => {
                                 log!(
-                                    "tmux push: cannot set {OPTION} on {}: {e}; retrying on the next change and every minute",
+                                    "tmux push: cannot set {OPTION} on {}: {e}; retrying for a minute, then on each change",
                                     tmux.describe()
                                 );
                                 Failing {
-                                    retry_at: Instant::now() + RETRY_MIN,
+                                    retry_at: Some(Instant::now() + RETRY_MIN),
                                     backoff: RETRY_MIN * 2,
                                 }
                             }
                             Some(f) => Failing {
-                                retry_at: Instant::now() + f.backoff,
-                                backoff: (f.backoff * 2).min(RETRY_MAX),
+                                retry_at: (f.backoff <= RETRY_LAST)
+                                    .then(|| Instant::now() + f.backoff),
+                                backoff: f.backoff * 2,
                             },
                         });
                     }
                 }
             }
         }
+        // A timer only for a timed retry or a running countdown: none while idle.
         let wake = match &failing {
             Some(f) => f.retry_at,
-            None => {
-                let mut at = pushed_at + REFRESH;
-                if render::time_sensitive(&snapshots.borrow().snapshot) {
-                    // Just after the next whole second, when the countdown text changes.
-                    let into = now_ms().rem_euclid(1000) as u64;
-                    at = at.min(Instant::now() + Duration::from_millis(1000 - into + 20));
-                }
-                at
+            None if render::time_sensitive(&snapshots.borrow().snapshot) => {
+                // Just after the next whole second, when the countdown text changes.
+                let into = now_ms().rem_euclid(1000) as u64;
+                Some(Instant::now() + Duration::from_millis(1000 - into + 20))
+            }
+            None => None,
+        };
+        let timer = async {
+            match wake {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
             }
         };
         tokio::select! {
@@ -280,9 +293,9 @@ pub async fn tmux_push(
                 if changed.is_err() {
                     return; // the daemon is stopping; `clear` unsets the option
                 }
-                attempt = failing.as_ref().is_none_or(|f| Instant::now() >= f.retry_at);
+                attempt = failing.as_ref().is_none_or(Failing::may_retry);
             }
-            _ = tokio::time::sleep_until(wake) => attempt = true,
+            _ = timer => attempt = true,
         }
     }
 }
