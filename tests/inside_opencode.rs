@@ -333,9 +333,13 @@ fn inside_opencode() {
     let alpha = a.create_session(&dir_a, Some("alpha"));
     a.prompt(&dir_a, &alpha, "hello [slow 1]");
     let gamma = b.create_session(b.dir(0), Some("gamma elsewhere"));
-    b.prompt(b.dir(0), &gamma, "hello [slow 90]");
+    // Long enough to be still running at every check below, however slow the machine (it is
+    // never waited for; the server is stopped at the end).
+    b.prompt(b.dir(0), &gamma, "hello [slow 600]");
     let beta = a.create_session(&dir_a, Some("beta"));
-    tmux.keys("plain", &["-l", "plain job [slow 35] [title=plain job]"]);
+    // Must still run after the daemon's restart below (reached ~15 s after this prompt usually;
+    // 50 s leaves room for a loaded machine), then finish: its toast is waited for.
+    tmux.keys("plain", &["-l", "plain job [slow 50] [title=plain job]"]);
     tmux.keys("plain", &["Enter"]);
     let snap = wait_json(&d, secs(40), "plain job busy, bridged", |s| {
         session_by(s, "plain job").is_some_and(|x| x["state"] == "busy")
@@ -447,7 +451,7 @@ fn inside_opencode() {
     lap("toast in the attached TUI");
 
     // --- the plain job finishes in the background: the toast comes through the plugin ----------
-    let screen = tmux.wait_screen("plain", secs(60), "the toast for the plain job", |s| {
+    let screen = tmux.wait_screen("plain", secs(90), "the toast for the plain job", |s| {
         s.contains("plain job finished")
     });
     eprintln!("--- plain TUI, toast delivered through the ocbar channel ---\n{screen}");
