@@ -79,13 +79,21 @@ done
 echo "## machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), OpenCode $("$OPENCODE" --version 2>/dev/null || echo '?')"
 echo "## ocbar status --format tmux answers: '$("$OCBAR" status --format tmux --socket "$SOCK")'"
 echo
-hyperfine -N --warmup 100 --runs "$RUNS" --export-markdown "$TMP/hyperfine.md" \
+hyperfine -N --warmup 100 --runs "$RUNS" --export-json "$TMP/hyperfine.json" \
     -n '/bin/true' '/bin/true' \
     -n 'ocbar status --format tmux' "$OCBAR status --format tmux --socket $SOCK" \
     -n 'ocbar status (no daemon)' "$OCBAR status --format tmux --socket $TMP/run/none.sock" \
     -n 'curl -s URL/session/status' "curl -s $URL/session/status"
 echo
-cat "$TMP/hyperfine.md"
+# Means are pulled up by the odd descheduled run on a shared VM: the budget is read on medians.
+echo "## hyperfine medians"
+python3 - "$TMP/hyperfine.json" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+base = results[0]["median"]
+for r in results:
+    print(f"{r['command']:<30} median {r['median'] * 1e3:7.3f} ms  {r['median'] / base:5.2f}x /bin/true")
+PY
 echo
 echo "## ocbar-load: the same, interleaved fork/exec (machine load hits every command alike)"
 "$PWD/target/release/ocbar-load" --sessions 20 --secs 1 --idle-secs 0.5 --probes 5 \
