@@ -22,11 +22,20 @@ use crate::serve::{self, Command, Published, Shared, now_ms};
 use crate::state::State;
 use crate::state::effect::{Effect, Notification};
 use crate::state::event::{Event, ServerUrl, Target};
-use crate::state::persist::Persisted;
+use crate::store::ToSave;
 use crate::{notify, paths, source};
 
 /// Capacity of the event channel from sources to the state loop.
 const EVENT_QUEUE: usize = 8192;
+
+/// Longest an action's reply waits for the state file (a slow or failing disk).
+const SAVE_WAIT: Duration = Duration::from_secs(2);
+
+/// A client's reply channel and what to tell it.
+type Reply = (
+    oneshot::Sender<Result<String, String>>,
+    Result<String, String>,
+);
 
 /// Entry point of `ocbar daemon`; returns the process exit code.
 pub fn main(
@@ -197,7 +206,8 @@ async fn run(config: Config, servers: Vec<String>, replayed: Vec<Event>, ctx: Co
     let hub = Arc::new(crate::tui::Hub::new(events_tx.clone(), updates_tx.clone()));
     let mut state = State::new(config.model.to_model());
     let state_file = crate::store::default_path();
-    let (persist_tx, persist_rx) = watch::channel(Persisted::default());
+    let (persist_tx, persist_rx) = watch::channel(ToSave::default());
+    let mut saved_rx = None;
     if let Some(path) = &state_file {
         let saved = crate::store::load(path);
         if !saved.sessions.is_empty() {
@@ -208,8 +218,13 @@ async fn run(config: Config, servers: Vec<String>, replayed: Vec<Event>, ctx: Co
             );
         }
         state.restore(saved);
-        let _ = persist_tx.send(state.persisted());
-        tokio::spawn(crate::store::writer(path.clone(), persist_rx));
+        persist_tx.send_modify(|p| {
+            p.seq += 1;
+            p.state = state.persisted();
+        });
+        let (saved_tx, rx) = watch::channel(0);
+        saved_rx = Some(rx);
+        tokio::spawn(crate::store::writer(path.clone(), persist_rx, saved_tx));
     } else {
         log!("no HOME or XDG_STATE_HOME: unvisited marks and mutes will not survive a restart");
     }
@@ -319,6 +334,8 @@ async fn run(config: Config, servers: Vec<String>, replayed: Vec<Event>, ctx: Co
         snapshots: snap_tx,
         published_generation: 0,
         persist: persist_tx,
+        saved: saved_rx,
+        durable_replies: Vec::new(),
         ctx,
         hub,
         followed,
@@ -345,7 +362,12 @@ struct StateLoop {
     snapshots: watch::Sender<Arc<Published>>,
     published_generation: u64,
     /// The state file writer's input; written only when the remembered part changes.
-    persist: watch::Sender<Persisted>,
+    persist: watch::Sender<ToSave>,
+    /// The `seq` of the writer's last finished save; `None`: no state file.
+    saved: Option<watch::Receiver<u64>>,
+    /// Replies to actions that change what the state file keeps (`seen`, `mute`, `open`): sent
+    /// once that change is on disk, so a daemon killed right after the reply still has it.
+    durable_replies: Vec<Reply>,
     ctx: Context,
     /// Open TUI channels (toasts and `open` for bridged plain TUIs, `doctor`).
     hub: Arc<crate::tui::Hub>,
@@ -386,6 +408,7 @@ impl StateLoop {
                 Some(cmd) = commands.recv() => {
                     self.command(cmd);
                     self.publish();
+                    self.send_durable_replies();
                 }
                 Some(update) = updates.recv() => {
                     self.followed.update(update);
@@ -397,13 +420,15 @@ impl StateLoop {
                 Some(done) = after.recv() => {
                     self.apply(done.event);
                     self.publish();
-                    let _ = done.reply.send(Ok(done.text));
+                    self.durable_replies.push((done.reply, Ok(done.text)));
+                    self.send_durable_replies();
                 }
                 Some(open) = opens.recv() => {
                     // The desktop notification's "Open" action.
                     let (tx, _rx) = oneshot::channel();
                     self.command(Command::Open(open.session.to_string(), tx));
                     self.publish();
+                    self.send_durable_replies();
                 }
                 _ = tokio::signal::ctrl_c() => {
                     log!("interrupted: shutting down");
@@ -451,13 +476,40 @@ impl StateLoop {
             .send(Arc::new(Published::new(generation, self.state.snapshot())));
         let remembered = self.state.persisted();
         self.persist.send_if_modified(|old| {
-            if *old == remembered {
+            if old.state == remembered {
                 false
             } else {
-                *old = remembered;
+                old.state = remembered;
+                old.seq += 1;
                 true
             }
         });
+    }
+
+    /// Send the replies waiting in `durable_replies` once the state file holds what was
+    /// published (at once when nothing new is to be written, or there is no state file; after
+    /// [`SAVE_WAIT`] at the latest, when the disk is slow).
+    fn send_durable_replies(&mut self) {
+        if self.durable_replies.is_empty() {
+            return;
+        }
+        let replies = std::mem::take(&mut self.durable_replies);
+        let wanted = self.persist.borrow().seq;
+        match self.saved.clone() {
+            Some(mut saved) if *saved.borrow() < wanted => {
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(SAVE_WAIT, saved.wait_for(|s| *s >= wanted)).await;
+                    for (tx, r) in replies {
+                        let _ = tx.send(r);
+                    }
+                });
+            }
+            _ => {
+                for (tx, r) in replies {
+                    let _ = tx.send(r);
+                }
+            }
+        }
     }
 
     fn command(&mut self, cmd: Command) {
@@ -469,14 +521,14 @@ impl StateLoop {
                 self.apply(Event::Seen {
                     target: Target::All,
                 });
-                let _ = reply.send(Ok(String::new()));
+                self.durable_replies.push((reply, Ok(String::new())));
             }
             Command::Seen(query, reply) => match self.state.resolve(&query) {
                 Ok((server, session)) => {
                     self.apply(Event::Seen {
                         target: Target::One { server, session },
                     });
-                    let _ = reply.send(Ok(String::new()));
+                    self.durable_replies.push((reply, Ok(String::new())));
                 }
                 Err(e) => {
                     let _ = reply.send(Err(e.to_string()));
@@ -488,7 +540,7 @@ impl StateLoop {
                         target: Target::One { server, session },
                         muted,
                     });
-                    let _ = reply.send(Ok(String::new()));
+                    self.durable_replies.push((reply, Ok(String::new())));
                 }
                 Err(e) => {
                     let _ = reply.send(Err(e.to_string()));
@@ -509,7 +561,7 @@ impl StateLoop {
                             self.apply(Event::Seen {
                                 target: Target::One { server, session },
                             });
-                            let _ = reply.send(Ok(text));
+                            self.durable_replies.push((reply, Ok(text)));
                         }
                         Err(e) => {
                             let _ = reply.send(Err(e));

@@ -83,11 +83,21 @@ pub fn save(path: &Path, state: &Persisted) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The writer task: saves every new value of `rx` (newest wins), off the async threads.
-pub async fn writer(path: PathBuf, mut rx: watch::Receiver<Persisted>) {
+/// What the writer is asked to save: the state, and a number that grows with every change so
+/// that a caller can wait until its change is on disk (see [`writer`]).
+#[derive(Debug, Clone, Default)]
+pub struct ToSave {
+    pub seq: u64,
+    pub state: Persisted,
+}
+
+/// The writer task: saves every new value of `rx` (newest wins), off the async threads, and
+/// reports the `seq` of each save it finished in `saved` (also after a failed save, which it
+/// logs: nobody should wait for a disk that cannot be written).
+pub async fn writer(path: PathBuf, mut rx: watch::Receiver<ToSave>, saved: watch::Sender<u64>) {
     let mut failing = false;
     while rx.changed().await.is_ok() {
-        let state = rx.borrow_and_update().clone();
+        let ToSave { seq, state } = rx.borrow_and_update().clone();
         let p = path.clone();
         let result = tokio::task::spawn_blocking(move || save(&p, &state)).await;
         match result {
@@ -108,6 +118,7 @@ pub async fn writer(path: PathBuf, mut rx: watch::Receiver<Persisted>) {
             }
             Err(e) => log!("the state writer failed: {e}"),
         }
+        saved.send_replace(seq);
     }
 }
 

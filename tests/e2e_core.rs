@@ -240,6 +240,16 @@ fn every_state_on_a_real_server() {
     // mute shows in the JSON
     let out = d.run(&["mute", "aborted one"]);
     assert!(out.status.success(), "{}", err(&out));
+    // The reply comes once the mute is on disk: a daemon killed right after it keeps it.
+    let saved = std::fs::read_to_string(d.dir.path().join("state/ocbar/state.json"))
+        .expect("the state file exists once mute has answered");
+    let saved: serde_json::Value = serde_json::from_str(&saved).expect("state file is JSON");
+    assert!(
+        saved["sessions"].as_array().is_some_and(|a| a
+            .iter()
+            .any(|s| s["title"] == "aborted one" && s["muted"] == true)),
+        "mute answered but not saved: {saved:#}"
+    );
     assert_eq!(find(&d.json(), "aborted one").unwrap()["muted"], true);
 
     // doctor
