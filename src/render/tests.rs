@@ -4,6 +4,12 @@
 use super::*;
 use crate::snapshot::{ServerView, SessionView};
 
+/// What a bar's line must look like: the same checks the fuzz targets run on fuzzed snapshots
+/// (one copy, in the fuzz crate; `tests/fuzz_regressions.rs` includes it the same way).
+#[path = "../../fuzz/src/bars.rs"]
+mod bars;
+use bars::{no_controls, pango_visible, sgr_visible, tmux_visible};
+
 const NOW: i64 = 1_700_000_000_000;
 const URL: &str = "http://127.0.0.1:4096";
 
@@ -664,124 +670,6 @@ fn hostile_snap(h: &str, state: SessionState) -> Snapshot {
     }
 }
 
-/// The visible text of tmux output, parsed as tmux would; fails on anything but our styles.
-fn tmux_visible(out: &str) -> String {
-    let mut text = String::new();
-    let mut rest = out;
-    while let Some(c) = rest.chars().next() {
-        if c == '#' {
-            match rest[1..].chars().next() {
-                Some('#') => {
-                    text.push('#');
-                    rest = &rest[2..];
-                }
-                Some('[') => {
-                    let end = rest.find(']').expect("closed style");
-                    let style = &rest[2..end];
-                    for part in style.split(',') {
-                        assert!(
-                            part.starts_with("fg=")
-                                && part[3..].bytes().all(|b| b.is_ascii_alphanumeric())
-                                || ["bold", "nobold"].contains(&part),
-                            "foreign style {style:?} in {out:?}"
-                        );
-                    }
-                    rest = &rest[end + 1..];
-                }
-                other => panic!("lone # before {other:?} in {out:?}"),
-            }
-        } else {
-            text.push(c);
-            rest = &rest[c.len_utf8()..];
-        }
-    }
-    text
-}
-
-/// Strip the SGR sequences we write; fails on any other escape.
-fn sgr_visible(out: &str) -> String {
-    let mut text = String::new();
-    let mut rest = out;
-    while let Some(c) = rest.chars().next() {
-        if c == '\x1b' {
-            let end = rest.find('m').expect("SGR ends in m");
-            let params = &rest[2..end];
-            assert!(rest[1..].starts_with('['), "not SGR in {out:?}");
-            assert!(
-                params.bytes().all(|b| b.is_ascii_digit() || b == b';'),
-                "foreign sequence in {out:?}"
-            );
-            rest = &rest[end + 1..];
-        } else {
-            text.push(c);
-            rest = &rest[c.len_utf8()..];
-        }
-    }
-    text
-}
-
-/// The text of Pango markup; fails on any tag but our spans, or a bare `&`.
-fn pango_visible(markup: &str) -> String {
-    let mut text = String::new();
-    let mut depth = 0i32;
-    let mut rest = markup;
-    while let Some(c) = rest.chars().next() {
-        match c {
-            '<' => {
-                let end = rest.find('>').expect("closed tag");
-                let tag = &rest[..=end];
-                if tag == "</span>" {
-                    depth -= 1;
-                } else {
-                    let attrs = tag
-                        .strip_prefix("<span")
-                        .and_then(|t| t.strip_suffix('>'))
-                        .unwrap_or_else(|| panic!("foreign tag {tag:?}"));
-                    let attrs = attrs.replace(" weight=\"bold\"", "");
-                    assert!(
-                        attrs.is_empty()
-                            || (attrs.len() == 21
-                                && attrs.starts_with(" foreground=\"#")
-                                && attrs.ends_with('"')),
-                        "foreign attributes in {tag:?}"
-                    );
-                    depth += 1;
-                }
-                assert!(depth >= 0, "unbalanced in {markup:?}");
-                rest = &rest[end + 1..];
-            }
-            '&' => {
-                let end = rest.find(';').expect("entity");
-                text.push(match &rest[..=end] {
-                    "&amp;" => '&',
-                    "&lt;" => '<',
-                    "&gt;" => '>',
-                    "&#39;" => '\'',
-                    "&quot;" => '"',
-                    e => panic!("foreign entity {e:?}"),
-                });
-                rest = &rest[end + 1..];
-            }
-            '>' => panic!("raw > in {markup:?}"),
-            c => {
-                text.push(c);
-                rest = &rest[c.len_utf8()..];
-            }
-        }
-    }
-    assert_eq!(depth, 0, "unbalanced in {markup:?}");
-    text
-}
-
-fn no_controls(s: &str, allow_newline: bool) {
-    for c in s.chars() {
-        assert!(
-            !(c.is_control() || c == '\u{2028}' || c == '\u{2029}') || (allow_newline && c == '\n'),
-            "control {c:?} in {s:?}"
-        );
-    }
-}
-
 #[test]
 fn hostile_data_is_inert_in_every_format() {
     let states = [
@@ -870,4 +758,22 @@ fn hostile_titles_exactly() {
         v["text"],
         "+1 <span weight=\"bold\">+</span> <span weight=\"bold\">&lt;b&gt;&amp;amp;&lt;/b&gt;</span>"
     );
+}
+
+#[test]
+fn the_fuzz_checks_hold_on_the_unit_cases() {
+    let states = [
+        SessionState::Done,
+        SessionState::Error,
+        SessionState::Retry,
+        SessionState::Waiting,
+    ];
+    for cfg in [RenderConfig::default(), ascii()] {
+        bars::check_all_formats(&main_case(), &cfg, NOW);
+        for h in HOSTILE {
+            for st in states {
+                bars::check_all_formats(&hostile_snap(h, st), &cfg, NOW);
+            }
+        }
+    }
 }
