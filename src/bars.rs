@@ -39,7 +39,7 @@ pub fn open_newest_unvisited(socket: &Path) -> ExitCode {
         eprintln!("ocbar: no unvisited session");
         return ExitCode::SUCCESS;
     };
-    match client::request(socket, &Request::Open(s.id.clone())) {
+    match client::request(socket, &Request::Open(s.id.to_string())) {
         Ok(text) => {
             if !text.is_empty() {
                 println!("{text}");
@@ -92,7 +92,7 @@ mod tests {
             ],
             ..Snapshot::default()
         };
-        assert_eq!(newest_unvisited(&snap).map(|s| s.id.as_str()), Some("new"));
+        assert_eq!(newest_unvisited(&snap).map(|s| &*s.id), Some("new"));
         assert!(newest_unvisited(&Snapshot::default()).is_none());
     }
 }

@@ -3,6 +3,8 @@
 //! Field names are stable; see README "JSON snapshot". Renderers read only this type, so
 //! every bar shows the same truth.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// Version of the snapshot schema (the `version` field).
@@ -72,25 +74,25 @@ pub struct ServerView {
 /// One relevant session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionView {
-    pub id: String,
-    pub server: String,
-    pub directory: String,
-    pub title: String,
+    pub id: Arc<str>,
+    pub server: Arc<str>,
+    pub directory: Arc<str>,
+    pub title: Arc<str>,
     pub state: SessionState,
     /// Retry attempt; null unless `state` is `retry`.
     pub attempt: Option<u32>,
     /// Epoch ms of the next retry; null unless `state` is `retry`.
     pub retry_next_ms: Option<i64>,
     /// Retry or error message; null unless `state` is `retry` or `error`.
-    pub message: Option<String>,
+    pub message: Option<Arc<str>>,
     /// `provider/model`.
-    pub model: Option<String>,
-    pub agent: Option<String>,
+    pub model: Option<Arc<str>>,
+    pub agent: Option<Arc<str>>,
     /// Epoch ms of the last activity ocbar saw.
     pub last_activity_ms: i64,
     /// Finished and not yet opened by the user.
     pub unvisited: bool,
-    pub parent_id: Option<String>,
+    pub parent_id: Option<Arc<str>>,
     /// Sub-agent sessions of this one that are busy, retrying or waiting.
     pub children_active: u32,
     /// Notifications for this session are off (`ocbar mute`).

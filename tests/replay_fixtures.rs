@@ -58,7 +58,7 @@ impl Run {
         self.final_snap
             .sessions
             .iter()
-            .find(|s| s.title == title)
+            .find(|s| &*s.title == title)
             .unwrap_or_else(|| panic!("no session '{title}' in {:#?}", self.final_snap.sessions))
             .state
     }
@@ -68,7 +68,7 @@ impl Run {
             .flat_map(|s| {
                 s.sessions
                     .iter()
-                    .filter(|s| s.title == title)
+                    .filter(|s| &*s.title == title)
                     .map(|s| s.state)
             })
             .collect()
@@ -196,7 +196,7 @@ fn a_subagent_folds_into_its_parent() {
     let max_children = r
         .history
         .iter()
-        .flat_map(|s| s.sessions.iter().filter(|s| s.title == parent_title))
+        .flat_map(|s| s.sessions.iter().filter(|s| &*s.title == parent_title))
         .map(|s| s.children_active)
         .max();
     assert_eq!(max_children, Some(1));
@@ -212,15 +212,15 @@ fn a_subagent_folds_into_its_parent() {
         .final_snap
         .sessions
         .iter()
-        .find(|s| s.title == child_title)
+        .find(|s| &*s.title == child_title)
         .expect("child listed");
     let parent = r
         .final_snap
         .sessions
         .iter()
-        .find(|s| s.title == parent_title)
+        .find(|s| &*s.title == parent_title)
         .expect("parent listed");
-    assert_eq!(child.parent_id.as_deref(), Some(parent.id.as_str()));
+    assert_eq!(child.parent_id.as_deref(), Some(&*parent.id));
     assert_eq!(parent.state, SessionState::Done);
     assert_eq!(r.final_snap.counts.done, 1, "only the parent counts");
     assert_eq!(r.notified(NotifyKind::Done, parent_title), 1);
@@ -241,13 +241,13 @@ fn two_directories_on_one_stream() {
         .final_snap
         .sessions
         .iter()
-        .find(|s| s.title == "Dir A work")
+        .find(|s| &*s.title == "Dir A work")
         .unwrap();
     let b = r
         .final_snap
         .sessions
         .iter()
-        .find(|s| s.title == "Dir B work")
+        .find(|s| &*s.title == "Dir B work")
         .unwrap();
     assert_eq!(a.state, SessionState::Done);
     assert_eq!(b.state, SessionState::Error);

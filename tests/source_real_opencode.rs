@@ -305,8 +305,8 @@ async fn follows_a_real_opencode_server() {
         .iter()
         .find(|s| s.id == early)
         .expect("the busy session's metadata");
-    assert_eq!(info.directory, world.project);
-    assert_eq!(info.title, "early bird");
+    assert_eq!(&*info.directory, world.project);
+    assert_eq!(&*info.title, "early bird");
     assert_eq!(info.model.as_deref(), Some("fake/fake-model"));
     assert!(report.pending.is_empty());
 
@@ -365,8 +365,8 @@ async fn follows_a_real_opencode_server() {
     else {
         unreachable!()
     };
-    assert_eq!(info.title, "alpha");
-    assert_eq!(info.directory, world.project);
+    assert_eq!(&*info.title, "alpha");
+    assert_eq!(&*info.directory, world.project);
     assert_eq!(info.parent_id, None);
     driver.prompt(&alpha, "hello there").await;
     let busy = wait_for(&mut rx, &mut seen, "alpha busy", T, |e| {

@@ -41,8 +41,8 @@ pub fn model(n: usize) -> State {
     let sessions: Vec<SessionInfo> = (0..n)
         .map(|i| SessionInfo {
             id: Arc::from(frames::session_id(i)),
-            directory: frames::directory(i),
-            title: frames::title(i),
+            directory: frames::directory(i).into(),
+            title: frames::title(i).into(),
             parent_id: (i % 8 == 7).then(|| Arc::from(frames::session_id(i - 1))),
             agent: Some("build".into()),
             model: Some("anthropic/claude-sonnet-4-5".into()),

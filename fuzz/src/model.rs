@@ -79,7 +79,7 @@ pub fn check_snapshot(s: &Snapshot) {
         let in_sync = s
             .servers
             .iter()
-            .any(|v| v.url == x.server && v.connected && !v.stale);
+            .any(|v| *v.url == *x.server && v.connected && !v.stale);
         if !in_sync {
             assert_eq!(
                 x.state,

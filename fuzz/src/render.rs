@@ -111,22 +111,23 @@ fn build(f: FuzzRender) -> (Snapshot, RenderConfig, i64) {
         .into_iter()
         .take(24)
         .map(|s| SessionView {
-            id: s.id.0,
-            server: URLS[s.server as usize % URLS.len()].to_string(),
-            directory: s.directory.0,
-            title: s.title.0,
+            id: s.id.0.into(),
+            server: URLS[s.server as usize % URLS.len()].into(),
+            directory: s.directory.0.into(),
+            title: s.title.0.into(),
             state: STATES[s.state as usize % STATES.len()],
             attempt: s.attempt,
             retry_next_ms: s.retry_next_delta.map(|d| now + i64::from(d)),
-            message: s.message.map(|m| m.0),
-            model: s.model.map(|m| m.0),
-            agent: s.agent.map(|m| m.0),
+            message: s.message.map(|m| m.0.into()),
+            model: s.model.map(|m| m.0.into()),
+            agent: s.agent.map(|m| m.0.into()),
             last_activity_ms: now + i64::from(s.activity_delta),
             unvisited: s.unvisited,
             parent_id: s.parent.map(|p| {
                 ids.get(p as usize)
                     .cloned()
                     .unwrap_or_else(|| format!("p{p}"))
+                    .into()
             }),
             children_active: u32::from(s.children_active),
             muted: s.muted,

@@ -14,7 +14,7 @@ pub fn effective_state(snap: &Snapshot, s: &SessionView) -> SessionState {
     let stale = snap
         .servers
         .iter()
-        .any(|v| v.url == s.server && (v.stale || !v.connected));
+        .any(|v| *v.url == *s.server && (v.stale || !v.connected));
     if stale {
         SessionState::Unknown
     } else {

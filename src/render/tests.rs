@@ -659,7 +659,7 @@ fn hostile_snap(h: &str, state: SessionState) -> Snapshot {
         s.retry_next_ms = Some(NOW + 1_000);
     }
     let mut stale = sess("x", h, SessionState::Done);
-    stale.server = format!("{URL}/{h}");
+    stale.server = format!("{URL}/{h}").into();
     Snapshot {
         servers: vec![
             server(URL, true, false),

@@ -641,7 +641,7 @@ impl Api {
         let candidates = seen_dirs
             .iter()
             .map(String::as_str)
-            .chain(sessions.iter().map(|s| s.directory.as_str()));
+            .chain(sessions.iter().map(|s| &*s.directory));
         for d in candidates {
             if dirs.len() >= MAX_RESYNC_DIRS {
                 break;

@@ -405,15 +405,15 @@ impl SessionWire<'_> {
     pub(crate) fn to_info(&self) -> SessionInfo {
         SessionInfo {
             id: arc(&self.id),
-            directory: self.directory.as_deref().unwrap_or("").to_owned(),
-            title: self.title.as_deref().unwrap_or("").to_owned(),
+            directory: self.directory.as_deref().unwrap_or("").into(),
+            title: self.title.as_deref().unwrap_or("").into(),
             parent_id: self.parent_id.as_deref().filter(|p| !p.is_empty()).map(arc),
             agent: self
                 .agent
                 .as_deref()
                 .filter(|a| !a.is_empty())
-                .map(str::to_owned),
-            model: self.model.as_ref().and_then(ModelWire::name),
+                .map(Arc::from),
+            model: self.model.as_ref().and_then(ModelWire::name).map(Arc::from),
             updated_ms: millis(self.time.updated.or(self.time.created)),
         }
     }

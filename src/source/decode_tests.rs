@@ -449,8 +449,8 @@ fn escaped_strings_are_decoded() {
     let Event::SessionInfo { info, .. } = e else {
         panic!()
     };
-    assert_eq!(info.title, "café \"x\"\n");
-    assert_eq!(info.directory, "/p/with \"quote\"");
+    assert_eq!(&*info.title, "café \"x\"\n");
+    assert_eq!(&*info.directory, "/p/with \"quote\"");
     // An escaped directory is not a borrowable hint; the event still decodes.
     assert_eq!(d, None);
 }

@@ -47,13 +47,13 @@ impl ErrorInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SessionInfo {
     pub id: SessionId,
-    pub directory: String,
-    pub title: String,
+    pub directory: Arc<str>,
+    pub title: Arc<str>,
     pub parent_id: Option<SessionId>,
     /// Last used primary agent, when OpenCode has recorded one.
-    pub agent: Option<String>,
+    pub agent: Option<Arc<str>>,
     /// `provider/model`, when OpenCode has recorded one.
-    pub model: Option<String>,
+    pub model: Option<Arc<str>>,
     /// `time.updated` (epoch ms): OpenCode's own "last activity".
     pub updated_ms: i64,
 }

@@ -4,6 +4,7 @@
 //! transition changes anything; duplicates (idle twice, busy again) are no-ops.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::effect::{Effect, Notification, NotifyKind};
 use super::event::{
@@ -224,12 +225,12 @@ impl State {
                 let key = (server, session);
                 if let Some(s) = self.sessions.get_mut(&key) {
                     let mut changed = false;
-                    if info.agent.is_some() && s.info.agent != info.agent {
-                        s.info.agent = info.agent.clone();
+                    if info.agent.is_some() && s.info.agent.as_deref() != info.agent.as_deref() {
+                        s.info.agent = info.agent.as_deref().map(Arc::from);
                         changed = true;
                     }
-                    if info.model.is_some() && s.info.model != info.model {
-                        s.info.model = info.model.clone();
+                    if info.model.is_some() && s.info.model.as_deref() != info.model.as_deref() {
+                        s.info.model = info.model.as_deref().map(Arc::from);
                         changed = true;
                     }
                     // A new prompt clears the unvisited mark through the busy it causes; the
@@ -399,7 +400,7 @@ impl State {
         let s = self.sessions.entry(key.clone()).or_insert_with(|| {
             Session::new(SessionInfo {
                 id: key.1.clone(),
-                directory,
+                directory: directory.into(),
                 ..SessionInfo::default()
             })
         });
@@ -714,7 +715,7 @@ impl State {
 
     /// The directory of a session (for `?directory=` on actions).
     pub fn directory_of(&self, key: &SessionKey) -> Option<&str> {
-        self.sessions.get(key).map(|s| s.info.directory.as_str())
+        self.sessions.get(key).map(|s| &*s.info.directory)
     }
 
     /// What bars and clients see now.
@@ -766,20 +767,20 @@ impl State {
                 }
             }
             sessions.push(SessionView {
-                id: key.1.to_string(),
-                server: key.0.to_string(),
+                id: key.1.clone(),
+                server: key.0.clone(),
                 directory: s.info.directory.clone(),
                 title: s.info.title.clone(),
                 state,
                 attempt,
                 retry_next_ms,
-                message,
+                message: message.map(Arc::from),
                 model: s.info.model.clone(),
                 agent: s.info.agent.clone(),
                 last_activity_ms: s.last_activity_ms,
                 // The mark is about the user, not the connection: it stays while stale.
                 unvisited: s.unvisited && matches!(s.phase, Phase::Finished(_)),
-                parent_id: s.info.parent_id.as_ref().map(|p| p.to_string()),
+                parent_id: s.info.parent_id.clone(),
                 children_active: children.get(key).copied().unwrap_or(0),
                 muted: s.muted,
             });
@@ -817,7 +818,7 @@ fn unique(
         _ => {
             let mut c: Vec<(String, String)> = found
                 .iter()
-                .map(|(k, s)| (k.1.to_string(), s.info.title.clone()))
+                .map(|(k, s)| (k.1.to_string(), s.info.title.to_string()))
                 .collect();
             c.sort();
             Err(ResolveError::Ambiguous(query.to_string(), c))
@@ -854,8 +855,8 @@ fn notification(
         kind,
         server: key.0.clone(),
         session: key.1.clone(),
-        directory: s.info.directory.clone(),
-        title: s.info.title.clone(),
+        directory: s.info.directory.to_string(),
+        title: s.info.title.to_string(),
         message,
         child: s.info.parent_id.is_some(),
         busy_ms: now_ms - s.turn_started_ms,

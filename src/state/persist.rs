@@ -52,11 +52,11 @@ impl State {
                 PersistedSession {
                     server: server.to_string(),
                     id: id.to_string(),
-                    directory: s.info.directory.clone(),
-                    title: s.info.title.clone(),
+                    directory: s.info.directory.to_string(),
+                    title: s.info.title.to_string(),
                     parent_id: s.info.parent_id.as_ref().map(|p| p.to_string()),
-                    model: s.info.model.clone(),
-                    agent: s.info.agent.clone(),
+                    model: s.info.model.as_deref().map(str::to_string),
+                    agent: s.info.agent.as_deref().map(str::to_string),
                     finished: finished.map(str::to_string),
                     message,
                     unvisited: finished.is_some(),
@@ -88,11 +88,11 @@ impl State {
             };
             let info = SessionInfo {
                 id: key.1.clone(),
-                directory: p.directory,
-                title: p.title,
+                directory: p.directory.into(),
+                title: p.title.into(),
                 parent_id: p.parent_id.map(|s| Arc::from(s.as_str())),
-                agent: p.agent,
-                model: p.model,
+                agent: p.agent.map(Arc::from),
+                model: p.model.map(Arc::from),
                 updated_ms: p.last_activity_ms,
             };
             let s = self.session_entry(key, || {

@@ -98,7 +98,7 @@ impl World {
         self.state.snapshot()
     }
     fn session(&self, id: &str) -> Option<SessionView> {
-        self.snap().sessions.into_iter().find(|s| s.id == id)
+        self.snap().sessions.into_iter().find(|s| &*s.id == id)
     }
     fn state_of(&self, id: &str) -> Option<SessionState> {
         self.session(id).map(|s| s.state)
@@ -414,13 +414,13 @@ fn metadata_and_model_show_up() {
     let mut w = World::new();
     w.info("ses_a", "alpha", None).busy("ses_a");
     let s = w.session("ses_a").unwrap();
-    assert_eq!(s.title, "alpha");
+    assert_eq!(&*s.title, "alpha");
     assert_eq!(s.model.as_deref(), Some("fake/fake-model"));
     assert_eq!(s.agent.as_deref(), Some("build"));
-    assert_eq!(s.directory, "/p");
-    assert_eq!(s.server, SRV);
+    assert_eq!(&*s.directory, "/p");
+    assert_eq!(&*s.server, SRV);
     w.info("ses_a", "renamed", None);
-    assert_eq!(w.session("ses_a").unwrap().title, "renamed");
+    assert_eq!(&*w.session("ses_a").unwrap().title, "renamed");
 }
 
 #[test]
@@ -577,7 +577,7 @@ fn sessions_active_at_connect_are_relevant_without_notifications() {
     let snap = state.snapshot();
     assert_eq!(snap.sessions.len(), 1);
     assert_eq!(snap.sessions[0].state, SessionState::Waiting);
-    assert_eq!(snap.sessions[0].title, "alpha");
+    assert_eq!(&*snap.sessions[0].title, "alpha");
 }
 
 #[test]
@@ -646,7 +646,12 @@ fn sessions_are_listed_most_recent_first() {
     let mut w = World::new();
     w.info("ses_a", "alpha", None).busy("ses_a");
     w.info("ses_b", "beta", None).busy("ses_b");
-    let ids: Vec<String> = w.snap().sessions.into_iter().map(|s| s.id).collect();
+    let ids: Vec<String> = w
+        .snap()
+        .sessions
+        .into_iter()
+        .map(|s| s.id.to_string())
+        .collect();
     assert_eq!(ids, vec!["ses_b", "ses_a"]);
 }
 
@@ -720,7 +725,7 @@ fn unvisited_marks_and_mutes_survive_a_restart() {
     assert_eq!(a.state, SessionState::Error);
     assert!(a.unvisited);
     assert_eq!(a.message.as_deref(), Some("boom"));
-    assert_eq!(a.title, "alpha");
+    assert_eq!(&*a.title, "alpha");
     assert!(fresh.session("ses_b").is_none(), "visited: not kept");
     // Muted but never seen active by this daemon: not listed, but still muted when it runs.
     fresh.busy("ses_c").idle("ses_c");
@@ -836,7 +841,7 @@ fn snapshot_order_does_not_depend_on_hash_order() {
             .snapshot()
             .sessions
             .into_iter()
-            .map(|s| s.server)
+            .map(|s| s.server.to_string())
             .collect();
         assert_eq!(
             servers,
