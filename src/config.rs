@@ -9,10 +9,8 @@ use serde::Deserialize;
 
 use crate::notify::config::NotifyConfig;
 use crate::render::RenderConfig;
+use crate::server_url::{DEFAULT_SERVER, ServerUrl};
 use crate::state::ModelConfig;
-
-/// The default OpenCode server when nothing else is configured.
-pub const DEFAULT_SERVER: &str = "http://127.0.0.1:4096";
 
 /// The whole config file. Every table and key is optional.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -110,8 +108,13 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// The servers to follow: `--server` flags, else `OCBAR_SERVER` (comma-separated), else the
-/// config file's `servers`, else the default. Trailing slashes are dropped; duplicates merged.
-pub fn servers(flags: &[String], env: Option<&str>, config: &Config) -> Vec<String> {
+/// config file's `servers`, else the default. Each is checked ([`ServerUrl::parse`]); the first
+/// bad one is the error; duplicates are merged.
+pub fn servers(
+    flags: &[String],
+    env: Option<&str>,
+    config: &Config,
+) -> Result<Vec<ServerUrl>, String> {
     let chosen: Vec<String> = if !flags.is_empty() {
         flags.to_vec()
     } else if let Some(env) = env.filter(|e| !e.trim().is_empty()) {
@@ -121,37 +124,14 @@ pub fn servers(flags: &[String], env: Option<&str>, config: &Config) -> Vec<Stri
     } else {
         vec![DEFAULT_SERVER.to_string()]
     };
-    let mut out: Vec<String> = Vec::new();
-    for s in chosen {
-        let s = s.trim().trim_end_matches('/').to_string();
-        if !s.is_empty() && !out.contains(&s) {
-            out.push(s);
+    let mut out: Vec<ServerUrl> = Vec::new();
+    for s in chosen.iter().filter(|s| !s.trim().is_empty()) {
+        let url = ServerUrl::parse(s)?;
+        if !out.contains(&url) {
+            out.push(url);
         }
     }
-    out
-}
-
-/// Check a server URL before using it; the error says what a valid one looks like.
-pub fn check_server_url(url: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| {
-            format!(
-                "'{url}' is not an OpenCode server URL: use http://HOST:PORT, e.g. {DEFAULT_SERVER}"
-            )
-        })?;
-    if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
-        return Err(format!(
-            "'{url}' has no host: use http://HOST:PORT, e.g. {DEFAULT_SERVER}"
-        ));
-    }
-    if url.contains('@') {
-        return Err(format!(
-            "'{url}' carries credentials: put the password in OPENCODE_SERVER_PASSWORD instead (it must never appear in argv)"
-        ));
-    }
-    Ok(())
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -175,31 +155,27 @@ mod tests {
     #[test]
     fn server_precedence_and_cleanup() {
         let c = parse("servers = [\"http://a:1/\"]").unwrap();
-        assert_eq!(servers(&[], None, &c), vec!["http://a:1"]);
         assert_eq!(
-            servers(&[], Some("http://b:2, http://b:2/"), &c),
-            vec!["http://b:2"]
+            servers(&[], None, &c).unwrap(),
+            vec![ServerUrl::from("http://a:1")]
         );
         assert_eq!(
-            servers(&["http://c:3".into()], Some("http://b:2"), &c),
-            vec!["http://c:3"]
+            servers(&[], Some("http://b:2, http://b:2/"), &c).unwrap(),
+            vec![ServerUrl::from("http://b:2")]
         );
-        assert_eq!(servers(&[], None, &Config::default()), vec![DEFAULT_SERVER]);
+        assert_eq!(
+            servers(&["http://c:3".into()], Some("http://b:2"), &c).unwrap(),
+            vec![ServerUrl::from("http://c:3")]
+        );
+        assert_eq!(
+            servers(&[], None, &Config::default()).unwrap(),
+            vec![ServerUrl::from(DEFAULT_SERVER)]
+        );
     }
 
     #[test]
-    fn bad_urls_are_explained() {
-        assert!(
-            check_server_url("localhost:4096")
-                .unwrap_err()
-                .contains("http://HOST:PORT")
-        );
-        assert!(check_server_url("http://").is_err());
-        assert!(
-            check_server_url("http://u:pw@h:1")
-                .unwrap_err()
-                .contains("OPENCODE_SERVER_PASSWORD")
-        );
-        assert!(check_server_url("https://h:1").is_ok());
+    fn a_bad_server_is_explained() {
+        let e = servers(&["localhost:4096".into()], None, &Config::default()).unwrap_err();
+        assert!(e.contains("http://HOST:PORT"), "{e}");
     }
 }

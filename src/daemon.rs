@@ -19,9 +19,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::config::{self, Config};
 use crate::log;
 use crate::serve::{self, Command, Published, Shared, now_ms};
+use crate::server_url::{DEFAULT_SERVER, ServerKind, ServerUrl};
 use crate::state::State;
 use crate::state::effect::{Effect, Notification};
-use crate::state::event::{Event, ServerUrl, Target};
+use crate::state::event::{Event, Target};
 use crate::store::ToSave;
 use crate::{notify, paths, source};
 
@@ -59,7 +60,13 @@ pub fn main(
     let servers = if replay.is_some() && server_flags.is_empty() {
         Vec::new() // a replay alone follows no live server
     } else {
-        config::servers(&server_flags, env.as_deref(), &config)
+        match config::servers(&server_flags, env.as_deref(), &config) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("ocbar: {e}");
+                return ExitCode::from(2);
+            }
+        }
     };
     // Discovery (src/discovery.rs). With no server configured, the default URL is only probed:
     // followed while something answers there, not shown as "not connected" otherwise.
@@ -72,7 +79,7 @@ pub fn main(
         && env.as_deref().is_none_or(|e| e.trim().is_empty())
         && config.servers.is_empty();
     let servers = if defaulted && discovery.enabled {
-        discovery.probes.push(Arc::from(config::DEFAULT_SERVER));
+        discovery.probes.push(ServerUrl::from(DEFAULT_SERVER));
         Vec::new()
     } else {
         servers
@@ -80,7 +87,7 @@ pub fn main(
     let replayed = match &replay {
         Some(path) => match std::fs::read(path) {
             Ok(bytes) => {
-                let r = crate::replay::events_from(&crate::replay::replay_url(path), &bytes);
+                let r = crate::replay::events_from(&ServerUrl::replay(path), &bytes);
                 eprintln!(
                     "ocbar: replaying {}: {} frames, {} model events, {} noise, {} invalid",
                     path.display(),
@@ -98,12 +105,6 @@ pub fn main(
         },
         None => Vec::new(),
     };
-    for s in &servers {
-        if let Err(e) = config::check_server_url(s) {
-            eprintln!("ocbar: {e}");
-            return ExitCode::from(2);
-        }
-    }
     if let Err(e) = paths::prepare_socket_dir(&socket) {
         eprintln!("ocbar: {e}");
         return ExitCode::FAILURE;
@@ -170,7 +171,12 @@ struct Context {
     discovery: crate::discovery::Settings,
 }
 
-async fn run(config: Config, servers: Vec<String>, replayed: Vec<Event>, ctx: Context) -> ExitCode {
+async fn run(
+    config: Config,
+    servers: Vec<ServerUrl>,
+    replayed: Vec<Event>,
+    ctx: Context,
+) -> ExitCode {
     let name = match ctx.socket.as_path().to_fs_name::<GenericFilePath>() {
         Ok(n) => n,
         Err(e) => {
@@ -239,8 +245,7 @@ async fn run(config: Config, servers: Vec<String>, replayed: Vec<Event>, ctx: Co
     let (notifier, _notifier_task) = notifier.spawn();
 
     let mut sources = HashMap::new();
-    for url in &servers {
-        let url: ServerUrl = Arc::from(url.as_str());
+    for url in servers.iter().cloned() {
         state.apply(
             Event::ServerAdded {
                 server: url.clone(),
@@ -554,7 +559,7 @@ impl StateLoop {
                         return;
                     }
                 };
-                if crate::tui::is_pseudo(&server) {
+                if server.is_tui() {
                     // A plain TUI (bridged): its plugin switches to the session.
                     match self.hub.open(&server, &session) {
                         Ok(text) => {
@@ -640,21 +645,18 @@ impl StateLoop {
             snap.counts.unvisited
         );
         for server in &snap.servers {
-            let url: ServerUrl = Arc::from(server.url.as_str());
             let state = match (server.connected, server.stale) {
                 (true, false) => "connected",
                 (true, true) => "connected, resyncing",
                 (false, _) => "NOT CONNECTED",
             };
-            let origin = if crate::tui::is_pseudo(&server.url) {
-                "a plain TUI, bridged by its plugin".to_string()
-            } else if server.url.starts_with("replay://") {
-                "replayed".to_string()
-            } else {
-                self.followed.origin(&server.url)
+            let origin = match server.url.kind() {
+                ServerKind::Tui => "a plain TUI, bridged by its plugin".to_string(),
+                ServerKind::Replay => "replayed".to_string(),
+                ServerKind::Http | ServerKind::Https => self.followed.origin(&server.url),
             };
             let _ = writeln!(out, "server {}: {state} ({origin})", server.url);
-            if let Some(h) = self.sources.get(&url) {
+            if let Some(h) = self.sources.get(&server.url) {
                 doctor_server(&mut out, &h.stats().view(), now);
             }
         }

@@ -26,8 +26,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
+use crate::server_url::{ServerUrl, url_key};
 use crate::source::{self, Api, ConnectionConfig, Credentials, ServerHandle, ServerStats};
-use crate::state::event::{Event, ServerUrl};
+use crate::state::event::Event;
 
 /// `[discovery]` in the config file.
 #[derive(Debug, Clone, Deserialize)]
@@ -98,21 +99,6 @@ pub enum Update {
     },
 }
 
-/// A URL reduced for comparisons: lower-case, no trailing slash, `localhost` = `127.0.0.1`.
-pub fn url_key(url: &str) -> String {
-    let u = url.trim().trim_end_matches('/').to_ascii_lowercase();
-    for (from, to) in [
-        ("http://localhost:", "http://127.0.0.1:"),
-        ("https://localhost:", "https://127.0.0.1:"),
-        ("http://[::1]:", "http://127.0.0.1:"),
-    ] {
-        if let Some(rest) = u.strip_prefix(from) {
-            return format!("{to}{rest}");
-        }
-    }
-    u
-}
-
 /// What the daemon follows and why. Owned by the state loop.
 #[derive(Default)]
 pub struct Followed {
@@ -163,12 +149,12 @@ impl Followed {
     /// Configured servers (followed from the start, never dropped); `events` is the state
     /// loop's event channel, which servers added later report to.
     pub fn new(
-        configured: &[String],
+        configured: &[ServerUrl],
         events: mpsc::Sender<Event>,
         connection: ConnectionConfig,
     ) -> Followed {
         Followed {
-            configured: configured.iter().map(|s| Arc::from(s.as_str())).collect(),
+            configured: configured.to_vec(),
             events: Some(events),
             connection,
             ..Followed::default()
@@ -585,15 +571,11 @@ pub fn scan(proc_root: &Path) -> Vec<Found> {
     pids.sort_unstable();
     let mut out: Vec<Found> = Vec::new();
     let mut push = |url: String, how: String| {
-        if crate::config::check_server_url(&url).is_err() {
+        let Ok(url) = ServerUrl::discovered(&url) else {
             return;
-        }
-        let url = normalize(&url);
-        if !out.iter().any(|f| url_key(&f.url) == url_key(&url)) {
-            out.push(Found {
-                url: Arc::from(url.as_str()),
-                how,
-            });
+        };
+        if !out.iter().any(|f| f.url.key() == url.key()) {
+            out.push(Found { url, how });
         }
     };
     for pid in pids {
@@ -622,20 +604,6 @@ pub fn scan(proc_root: &Path) -> Vec<Found> {
         }
     }
     out
-}
-
-/// `localhost` → `127.0.0.1`, no trailing slash (what the daemon follows).
-fn normalize(url: &str) -> String {
-    let u = url.trim().trim_end_matches('/');
-    for (from, to) in [
-        ("http://localhost:", "http://127.0.0.1:"),
-        ("https://localhost:", "https://127.0.0.1:"),
-    ] {
-        if let Some(rest) = u.strip_prefix(from) {
-            return format!("{to}{rest}");
-        }
-    }
-    u.to_string()
 }
 
 /// Whether an OpenCode server answers at `url` (`/global/health`, or a 401 asking for a
@@ -861,22 +829,22 @@ mod tests {
     #[test]
     fn the_followed_set_merges_origins() {
         let mut f = Followed {
-            configured: vec![Arc::from("http://localhost:4096")],
+            configured: vec![ServerUrl::from("http://localhost:4096")],
             ..Followed::default()
         };
         f.update(Update::Scanned(vec![
             Found {
-                url: Arc::from("http://127.0.0.1:4096"),
+                url: ServerUrl::from("http://127.0.0.1:4096"),
                 how: "opencode serve, pid 1".into(),
             },
             Found {
-                url: Arc::from("http://127.0.0.1:5000"),
+                url: ServerUrl::from("http://127.0.0.1:5000"),
                 how: "opencode web, pid 2".into(),
             },
         ]));
         f.update(Update::Tui {
             tui: "77".into(),
-            server: Some(Arc::from("http://127.0.0.1:6000")),
+            server: Some(ServerUrl::from("http://127.0.0.1:6000")),
         });
         let w: Vec<String> = f.wanted().iter().map(|u| u.to_string()).collect();
         assert_eq!(
@@ -916,7 +884,7 @@ mod tests {
     async fn reconcile_starts_and_stops_connections() {
         let (tx, _rx) = mpsc::channel(64);
         let mut f = Followed::new(
-            &["http://127.0.0.1:9".to_string()],
+            &[ServerUrl::from("http://127.0.0.1:9")],
             tx,
             ConnectionConfig::default(),
         );
@@ -925,14 +893,14 @@ mod tests {
         assert_eq!(added.len(), 1);
         assert_eq!(sources.len(), 1);
         f.update(Update::Scanned(vec![Found {
-            url: Arc::from("http://127.0.0.1:10"),
+            url: ServerUrl::from("http://127.0.0.1:10"),
             how: "t".into(),
         }]));
         let ev = f.reconcile(&mut sources);
         assert_eq!(
             ev,
             vec![Event::ServerAdded {
-                server: Arc::from("http://127.0.0.1:10")
+                server: ServerUrl::from("http://127.0.0.1:10")
             }]
         );
         f.update(Update::Scanned(vec![]));
@@ -940,14 +908,14 @@ mod tests {
         assert_eq!(
             ev,
             vec![Event::ServerRemoved {
-                server: Arc::from("http://127.0.0.1:10")
+                server: ServerUrl::from("http://127.0.0.1:10")
             }]
         );
         assert!(f.is_stale(&Event::Alive {
-            server: Arc::from("http://127.0.0.1:10")
+            server: ServerUrl::from("http://127.0.0.1:10")
         }));
         assert!(!f.is_stale(&Event::Alive {
-            server: Arc::from("http://127.0.0.1:9")
+            server: ServerUrl::from("http://127.0.0.1:9")
         }));
         assert_eq!(sources.len(), 1, "configured servers stay");
     }

@@ -192,7 +192,7 @@ fn run() -> ExitCode {
                     .and_then(|e| e.split(',').next())
                     .map(|s| s.trim().to_string())
                     .filter(|s| !s.is_empty())
-                    .unwrap_or_else(|| ocbar::config::DEFAULT_SERVER.to_string())
+                    .unwrap_or_else(|| ocbar::server_url::DEFAULT_SERVER.to_string())
             });
             match ocbar::replay::record(&server, &file, seconds) {
                 Ok(msg) => {

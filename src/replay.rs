@@ -4,13 +4,12 @@
 //! The file is the raw `/global/event` stream (`data: {…}` frames separated by blank lines),
 //! so a capture made with `curl -N` works too. `record` strips secrets first.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
+use crate::server_url::ServerUrl;
 use crate::source::sse::{Frame, SseParser};
 use crate::source::{Decoded, decode};
-use crate::state::event::{Event, ResyncReport, ServerUrl};
+use crate::state::event::{Event, ResyncReport};
 
 /// Largest frame accepted from a file (as from a live server).
 const MAX_FRAME: usize = 16 * 1024 * 1024;
@@ -63,11 +62,6 @@ pub fn events_from(server: &ServerUrl, bytes: &[u8]) -> Replayed {
     // A file may end without the final blank line.
     parser.push(b"\n\n", &mut on_frame);
     out
-}
-
-/// The server URL a replayed file is shown under.
-pub fn replay_url(path: &std::path::Path) -> ServerUrl {
-    Arc::from(format!("replay://{}", path.display()).as_str())
 }
 
 /// Key names whose values are replaced by `"<redacted>"` when recording.
@@ -157,7 +151,7 @@ pub fn record(
     use futures_util::StreamExt;
     use std::io::Write;
 
-    crate::config::check_server_url(server)?;
+    let server = ServerUrl::parse(server)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -168,7 +162,7 @@ pub fn record(
         let client = crate::source::api::http_client(std::time::Duration::from_secs(5))
             .map_err(|e| e.to_string())?;
         let api = crate::source::Api::new(
-            Arc::from(server),
+            server.clone(),
             client,
             crate::source::Credentials::from_env(),
             std::time::Duration::from_secs(10),
@@ -260,7 +254,7 @@ mod tests {
 
     #[test]
     fn a_recording_replays_into_model_events() {
-        let server: ServerUrl = Arc::from("replay://t");
+        let server = ServerUrl::from("replay://t");
         let text = "data: {\"payload\":{\"id\":\"e0\",\"type\":\"server.connected\",\"properties\":{}}}\n\n\
 data: {\"directory\":\"/p\",\"payload\":{\"id\":\"e1\",\"type\":\"session.status\",\"properties\":{\"sessionID\":\"ses_1\",\"status\":{\"type\":\"busy\"}}}}\n\n\
 data: {\"directory\":\"/p\",\"payload\":{\"id\":\"e2\",\"type\":\"message.part.delta\",\"properties\":{\"sessionID\":\"ses_1\",\"delta\":\"hi\"}}}\n\n\

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::server_url::ServerUrl;
+
 /// Version of the snapshot schema (the `version` field).
 pub const SNAPSHOT_VERSION: u32 = 1;
 
@@ -64,7 +66,7 @@ impl SessionState {
 /// One watched OpenCode server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerView {
-    pub url: String,
+    pub url: ServerUrl,
     /// The event stream is open.
     pub connected: bool,
     /// What ocbar shows for this server may be out of date (not connected, or not resynced yet).
@@ -75,7 +77,7 @@ pub struct ServerView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionView {
     pub id: Arc<str>,
-    pub server: Arc<str>,
+    pub server: ServerUrl,
     pub directory: Arc<str>,
     pub title: Arc<str>,
     pub state: SessionState,

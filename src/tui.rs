@@ -29,34 +29,15 @@ use tokio::sync::mpsc;
 
 use crate::discovery::Update;
 use crate::protocol::{MAX_TUI_LINE, Reply, TUI_LINE_TIMEOUT, TuiHello, TuiLine, TuiOut};
+use crate::server_url::ServerUrl;
 use crate::source::{Decoded, decode};
-use crate::state::event::{Event, ResyncReport, ServerUrl};
+use crate::state::event::{Event, ResyncReport};
 
 /// Lines queued for one TUI before new ones are refused (the TUI is not reading).
 const OUT_QUEUE: usize = 32;
 
 /// How long a write to a TUI may take before the channel is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The scheme of the pseudo servers of bridged TUIs.
-pub const PSEUDO_SCHEME: &str = "tui://";
-
-/// Whether `server` is the pseudo server of a bridged TUI.
-pub fn is_pseudo(server: &str) -> bool {
-    server.starts_with(PSEUDO_SCHEME)
-}
-
-/// The HTTP server a TUI says it is attached to, cleaned up; `None` for a plain TUI (no server,
-/// OpenCode's in-process `http://opencode.internal`, or a URL the daemon could not follow,
-/// e.g. one carrying credentials).
-pub fn attached_server(server: Option<&str>) -> Option<String> {
-    let s = server?.trim().trim_end_matches('/');
-    if s.is_empty() || s.eq_ignore_ascii_case("http://opencode.internal") {
-        return None;
-    }
-    crate::config::check_server_url(s).ok()?;
-    Some(s.to_string())
-}
 
 /// One open channel, as the hub sees it.
 struct Entry {
@@ -65,7 +46,7 @@ struct Entry {
     /// `tui://<pid>` when its events are bridged.
     pseudo: Option<ServerUrl>,
     /// The HTTP server it is attached to (focus only).
-    attached: Option<String>,
+    attached: Option<ServerUrl>,
     out: mpsc::Sender<TuiOut>,
     since_ms: i64,
     session: Option<String>,
@@ -216,17 +197,17 @@ impl Hub {
     ) -> (
         u64,
         Option<ServerUrl>,
-        Option<String>,
+        Option<ServerUrl>,
         mpsc::Receiver<TuiOut>,
         Option<ServerUrl>,
     ) {
-        let attached = attached_server(hello.server.as_deref());
+        let attached = ServerUrl::attached(hello.server.as_deref());
         let pseudo: Option<ServerUrl> = attached.is_none().then(|| {
             let who = hello
                 .pid
                 .map(|p| p.to_string())
                 .unwrap_or_else(|| hello.tui.clone());
-            Arc::from(format!("{PSEUDO_SCHEME}{who}").as_str())
+            ServerUrl::tui(who)
         });
         let (tx, rx) = mpsc::channel(OUT_QUEUE);
         let mut g = self.lock();
@@ -405,7 +386,7 @@ where
                 .updates
                 .send(Update::Tui {
                     tui: id.clone(),
-                    server: Some(Arc::from(s.as_str())),
+                    server: Some(s.clone()),
                 })
                 .await;
             "focus".to_string()
@@ -567,18 +548,6 @@ mod tests {
     }
 
     #[test]
-    fn attached_servers_are_recognised() {
-        assert_eq!(attached_server(None), None);
-        assert_eq!(attached_server(Some("http://opencode.internal")), None);
-        assert_eq!(attached_server(Some("http://opencode.internal/")), None);
-        assert_eq!(attached_server(Some("http://u:p@h:1")), None);
-        assert_eq!(
-            attached_server(Some("http://127.0.0.1:4096/")).as_deref(),
-            Some("http://127.0.0.1:4096")
-        );
-    }
-
-    #[test]
     fn bare_events_are_wrapped() {
         let f = as_frame(r#"{"directory":"/p","payload":{"type":"x"}}"#).unwrap();
         assert!(matches!(f, std::borrow::Cow::Borrowed(_)));
@@ -652,7 +621,7 @@ mod tests {
         let (cr, mut cw) = tokio::io::split(client);
         let mut cr = BufReader::new(cr);
         assert_eq!(read_reply(&mut cr).await, "{\"ok\":\"bridge tui://77\"}\n");
-        let pseudo: ServerUrl = Arc::from("tui://77");
+        let pseudo: ServerUrl = ServerUrl::from("tui://77");
         assert_eq!(
             events.recv().await,
             Some(Event::ServerAdded {
@@ -743,7 +712,7 @@ mod tests {
             updates.recv().await,
             Some(Update::Tui {
                 tui: "9".into(),
-                server: Some(Arc::from("http://127.0.0.1:5000"))
+                server: Some(ServerUrl::from("http://127.0.0.1:5000"))
             })
         );
         // Events are not bridged: the daemon follows the server itself.

@@ -4,12 +4,11 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use ocbar::replay::events_from;
+use ocbar::server_url::ServerUrl;
 use ocbar::snapshot::{SessionState, Snapshot};
 use ocbar::state::effect::{Effect, NotifyKind};
-use ocbar::state::event::ServerUrl;
 use ocbar::state::{ModelConfig, State};
 
 /// What one replay produced.
@@ -25,7 +24,7 @@ fn replay(name: &str) -> Run {
         .join("tests/fixtures")
         .join(format!("{name}.sse"));
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let server: ServerUrl = Arc::from("http://127.0.0.1:4096");
+    let server: ServerUrl = ServerUrl::from("http://127.0.0.1:4096");
     let r = events_from(&server, &bytes);
     assert_eq!(r.invalid, 0, "{name}: every real frame decodes");
     assert!(r.noise > 0, "{name}: the recording has its noise");

@@ -3,10 +3,9 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::Arc;
 
+use ocbar::server_url::ServerUrl;
 use ocbar::source::{Decoded, decode};
-use ocbar::state::event::ServerUrl;
 
 struct Counting;
 
@@ -37,7 +36,7 @@ fn allocations(f: impl FnOnce()) -> usize {
 
 #[test]
 fn noise_and_heartbeats_do_not_allocate() {
-    let server: ServerUrl = Arc::from("http://127.0.0.1:4096");
+    let server: ServerUrl = ServerUrl::from("http://127.0.0.1:4096");
     let frames = [
         r#"{"directory":"/home/me/projA","project":"10f0bc4bc326734f69a68e6501290774779f5585","payload":{"id":"evt_1","type":"message.part.delta","properties":{"sessionID":"ses_df6076131ffekjD8S9Tf4qjKah","messageID":"msg_1","partID":"prt_1","field":"text","delta":"Hello \"world\"\n"}}}"#,
         r#"{"directory":"/home/me/projA","project":"10f0…","payload":{"id":"evt_2","type":"message.part.updated","properties":{"part":{"id":"prt_1","type":"tool","tool":"bash","state":{"status":"running","input":{"command":"ls"},"metadata":{"output":"a\nb"}}}}}}"#,

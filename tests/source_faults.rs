@@ -7,8 +7,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ocbar::server_url::ServerUrl;
 use ocbar::source::{ConnectionConfig, Credentials, ServerStats, spawn_server};
-use ocbar::state::event::{Event, ServerUrl, Status};
+use ocbar::state::event::{Event, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -71,7 +72,7 @@ async fn fake(handler: impl Fn(&str, usize) -> Reply + Send + Sync + 'static) ->
         }
     });
     Fake {
-        url: Arc::from(format!("http://{addr}")),
+        url: ServerUrl::from(format!("http://{addr}")),
         log,
     }
 }
@@ -405,7 +406,8 @@ async fn unauthorized_is_reported_once_and_retried_with_backoff() {
 async fn credentials_are_sent_as_basic_auth() {
     let seen: Arc<Mutex<Option<String>>> = Arc::default();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url: ServerUrl = Arc::from(format!("http://{}", listener.local_addr().expect("addr")));
+    let url: ServerUrl =
+        ServerUrl::from(format!("http://{}", listener.local_addr().expect("addr")));
     let seen2 = seen.clone();
     tokio::spawn(async move {
         if let Ok((mut sock, _)) = listener.accept().await {
@@ -452,7 +454,7 @@ async fn unreachable_server_is_reported_and_retried() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()
     };
-    let url: ServerUrl = Arc::from(format!("http://127.0.0.1:{port}"));
+    let url: ServerUrl = ServerUrl::from(format!("http://127.0.0.1:{port}"));
     let (tx, mut rx) = mpsc::channel(10);
     let stats = Arc::new(ServerStats::new(url.to_string()));
     let handle = spawn_server(url, tx, stats.clone(), fast());
@@ -474,7 +476,7 @@ async fn unreachable_server_is_reported_and_retried() {
 async fn a_bad_url_is_reported_and_the_task_idles() {
     let (tx, mut rx) = mpsc::channel(10);
     let stats = Arc::new(ServerStats::new("ftp://example"));
-    let handle = spawn_server(Arc::from("ftp://example"), tx, stats.clone(), fast());
+    let handle = spawn_server(ServerUrl::from("ftp://example"), tx, stats.clone(), fast());
     let ev = tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("an event")

@@ -12,12 +12,13 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ocbar::server_url::ServerUrl;
 use ocbar::source::{
     Api, ApiError, ConnectionConfig, Credentials, ServerStats, Toast, ToastVariant, http_client,
     spawn_server,
 };
 use ocbar::state::effect::Effect;
-use ocbar::state::event::{Event, InputKind, Role, ServerUrl, SessionId, Status, TurnOutcome};
+use ocbar::state::event::{Event, InputKind, Role, SessionId, Status, TurnOutcome};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
@@ -131,7 +132,7 @@ impl World {
         }
         let mut child = cmd.spawn().expect("spawn opencode");
         let url = read_line_with(&mut child, "opencode server listening on ", "opencode").await;
-        (child, Arc::from(url.trim_end_matches('/')))
+        (child, ServerUrl::from(url.trim_end_matches('/')))
     }
 }
 

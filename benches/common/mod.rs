@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
+use ocbar::server_url::ServerUrl;
 use ocbar::snapshot::Snapshot;
 use ocbar::state::event::{
-    ErrorInfo, Event, InputKind, PendingInput, ResyncReport, ServerUrl, SessionInfo, Status,
+    ErrorInfo, Event, InputKind, PendingInput, ResyncReport, SessionInfo, Status,
 };
 use ocbar::state::{ModelConfig, State};
 
@@ -17,7 +18,7 @@ pub mod frames;
 pub const NOW: i64 = 1_795_463_700_000;
 
 pub fn server() -> ServerUrl {
-    Arc::from("http://127.0.0.1:4096")
+    ServerUrl::from("http://127.0.0.1:4096")
 }
 
 /// A model following one connected, resynced server with `n` relevant sessions in a realistic

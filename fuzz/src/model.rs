@@ -28,13 +28,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use ocbar::render::RenderConfig;
+use ocbar::server_url::ServerUrl;
 use ocbar::snapshot::{SessionState, Snapshot};
 use ocbar::source::sse::{Frame, SseParser};
 use ocbar::source::{Decoded, decode};
 use ocbar::state::effect::{Effect, NotifyKind};
 use ocbar::state::event::{
-    ErrorInfo, Event, InputKind, PendingInput, ResyncReport, ServerUrl, SessionInfo, Status,
-    Target, TurnOutcome,
+    ErrorInfo, Event, InputKind, PendingInput, ResyncReport, SessionInfo, Status, Target,
+    TurnOutcome,
 };
 use ocbar::state::persist::Persisted;
 use ocbar::state::{ModelConfig, State};
@@ -173,7 +174,7 @@ impl Driver {
             now: 1_795_463_600_000,
             cur: 0,
             added: [false; 3],
-            servers: SERVERS.map(arc),
+            servers: SERVERS.map(ServerUrl::from),
             prev,
             prev_gen,
             applied: 0,

@@ -6,11 +6,9 @@
 //! the status format names parse or are refused with a bounded message; TUI channel lines
 //! parse or are refused, and a bridged event line goes through the decoder without panicking.
 
-use std::sync::Arc;
-
 use ocbar::protocol::{MAX_REQUEST, Reply, Request, TuiLine};
 use ocbar::render::Format;
-use ocbar::state::event::ServerUrl;
+use ocbar::server_url::ServerUrl;
 
 fn one_line_reply(r: &Reply) {
     let line = r.to_line();
@@ -67,7 +65,7 @@ pub fn run(data: &[u8]) {
 
     match TuiLine::parse(text) {
         Ok(TuiLine::Event(json)) => {
-            let server: ServerUrl = Arc::from("tui://1");
+            let server: ServerUrl = ServerUrl::from("tui://1");
             crate::sse::check_decode(&server, json);
         }
         Ok(TuiLine::Focus { session, .. }) => {

@@ -100,7 +100,7 @@ fn build(f: FuzzRender) -> (Snapshot, RenderConfig, i64) {
         .iter()
         .take(4)
         .map(|s| ServerView {
-            url: URLS[s.url as usize % URLS.len()].to_string(),
+            url: URLS[s.url as usize % URLS.len()].into(),
             connected: s.connected,
             stale: s.stale,
         })

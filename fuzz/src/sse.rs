@@ -10,11 +10,10 @@
 //!   same with a leading space (which disables the fast path), except that the fast path may
 //!   call noise a frame whose tail is malformed.
 
-use std::sync::Arc;
-
+use ocbar::server_url::ServerUrl;
 use ocbar::source::sse::{Frame, SseParser};
 use ocbar::source::{Decoded, decode};
-use ocbar::state::event::{Event, ServerUrl};
+use ocbar::state::event::Event;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Owned {
@@ -57,7 +56,7 @@ fn cut(body: &[u8], seed: u8) -> Vec<&[u8]> {
 
 /// Server every decoded event must carry.
 fn server() -> ServerUrl {
-    Arc::from("http://127.0.0.1:4096")
+    ServerUrl::from("http://127.0.0.1:4096")
 }
 
 /// Decode one data frame and check the decoder's promises.

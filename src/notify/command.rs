@@ -8,7 +8,8 @@ use std::process::Stdio;
 
 use tokio::process::Command;
 
-use super::delivery::{Delivery, sanitize};
+use super::delivery::Delivery;
+use crate::text::one_line;
 
 /// Longest title or message passed in the environment, in characters.
 const MAX_ENV_TEXT: usize = 2000;
@@ -25,12 +26,12 @@ pub fn env_vars(d: &Delivery) -> Vec<(&'static str, String)> {
     vec![
         ("OCBAR_KIND", n.kind.as_str().to_string()),
         ("OCBAR_SESSION", n.session.to_string()),
-        ("OCBAR_TITLE", sanitize(&n.title, MAX_ENV_TEXT)),
+        ("OCBAR_TITLE", one_line(&n.title, MAX_ENV_TEXT)),
         ("OCBAR_SERVER", n.server.to_string()),
         ("OCBAR_DIRECTORY", n.directory.clone()),
         (
             "OCBAR_MESSAGE",
-            sanitize(n.message.as_deref().unwrap_or(""), MAX_ENV_TEXT),
+            one_line(n.message.as_deref().unwrap_or(""), MAX_ENV_TEXT),
         ),
         ("OCBAR_BUSY_MS", n.busy_ms.to_string()),
         ("OCBAR_TEXT", d.text()),

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::state::effect::{Notification, NotifyKind};
+use crate::text::one_line;
 
 /// Longest session title shown, in characters.
 const MAX_TITLE: usize = 60;
@@ -61,28 +62,11 @@ fn verb_plural(kind: NotifyKind) -> &'static str {
     }
 }
 
-/// Control characters (newlines included) become spaces, runs of whitespace one space,
-/// and the result is cut to `max` characters (with `…`).
-pub fn sanitize(text: &str, max: usize) -> String {
-    let words: Vec<&str> = text
-        .split(|c: char| c.is_control() || c.is_whitespace())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let joined = words.join(" ");
-    if joined.chars().count() <= max {
-        return joined;
-    }
-    let mut cut: String = joined.chars().take(max.saturating_sub(1)).collect();
-    cut.truncate(cut.trim_end().len());
-    cut.push('…');
-    cut
-}
-
 /// The session's title for display: sanitized, never empty, marked when it is a sub-agent.
 pub fn display_title(n: &Notification) -> String {
-    let mut t = sanitize(&n.title, MAX_TITLE);
+    let mut t = one_line(&n.title, MAX_TITLE);
     if t.is_empty() {
-        t = sanitize(&n.session, MAX_TITLE);
+        t = one_line(&n.session, MAX_TITLE);
     }
     if n.child {
         t.push_str(" (sub-agent)");
@@ -94,7 +78,7 @@ pub fn display_title(n: &Notification) -> String {
 pub fn display_message(n: &Notification) -> Option<String> {
     n.message
         .as_deref()
-        .map(|m| sanitize(m, MAX_MESSAGE))
+        .map(|m| one_line(m, MAX_MESSAGE))
         .filter(|m| !m.is_empty())
 }
 
@@ -269,14 +253,18 @@ mod tests {
     }
 
     #[test]
-    fn sanitizes_control_characters_and_cuts() {
-        assert_eq!(sanitize("a\nb\t\x1b[31mc\x07", 100), "a b [31mc");
-        assert_eq!(sanitize("  lots   of\r\n space  ", 100), "lots of space");
-        assert_eq!(sanitize("abcdef", 4), "abc…");
-        assert_eq!(sanitize("abcd", 4), "abcd");
-        assert_eq!(sanitize("ab cd", 4), "ab…");
-        assert_eq!(sanitize("", 4), "");
-        assert_eq!(sanitize("\u{202e}é漢字", 10), "\u{202e}é漢字");
+    fn a_hostile_title_reaches_the_notification_cleaned() {
+        // Line breaks, terminal escapes and a bidi override (which would reorder the rest of
+        // the notification's text) are all gone; the words stay.
+        let n = Notification {
+            message: Some("rate\u{2028}limited\x1b[2J".into()),
+            ..note(NotifyKind::Error, "s", "\u{202e}fix\nlogin\x07\u{2066}")
+        };
+        let d = Delivery::single(n);
+        assert_eq!(d.text(), "fix login failed: rate limited [2J");
+        assert!(!d.text().chars().any(|c| c.is_control()
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)));
     }
 
     #[test]

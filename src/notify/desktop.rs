@@ -15,8 +15,10 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use zbus::{Connection, MatchRule, MessageStream, Variant, message::Type as MessageType};
 
-use super::delivery::{Delivery, display_message, sanitize, sentence};
+use super::delivery::{Delivery, display_message, sentence};
 use super::{OpenCallback, OpenRequest, log};
+use crate::server_url::ServerUrl;
+use crate::text::one_line;
 
 const DEST: &str = "org.freedesktop.Notifications";
 const PATH: &str = "/org/freedesktop/Notifications";
@@ -54,7 +56,7 @@ pub fn summary_and_body(d: &Delivery) -> (String, String) {
         if let Some(m) = display_message(n) {
             lines.push(m);
         }
-        let dir = sanitize(&n.directory, 200);
+        let dir = one_line(&n.directory, 200);
         if !dir.is_empty() {
             lines.push(dir);
         }
@@ -63,7 +65,7 @@ pub fn summary_and_body(d: &Delivery) -> (String, String) {
     (summary, escape_markup(&body))
 }
 
-type SessionKey = (Arc<str>, Arc<str>);
+type SessionKey = (ServerUrl, Arc<str>);
 
 /// Which notification shows what; shared with the signal listener.
 #[derive(Default)]

@@ -38,8 +38,9 @@ use tokio::time::Instant;
 pub use config::{CommandSpec, NotifyConfig};
 pub use delivery::Delivery;
 
+use crate::server_url::ServerUrl;
 use crate::state::effect::Notification;
-use crate::state::event::{ServerUrl, SessionId};
+use crate::state::event::SessionId;
 
 /// Deliveries a channel may have queued before new ones are dropped (it is stuck).
 const CHANNEL_QUEUE: usize = 16;

@@ -68,7 +68,7 @@ impl Toast {
             if http && !servers.contains(&&*n.server) {
                 servers.push(&n.server);
             }
-            if crate::tui::is_pseudo(&n.server) && !bridged.contains(&&*n.server) {
+            if n.server.is_tui() && !bridged.contains(&&*n.server) {
                 bridged.push(&n.server);
             }
         }

@@ -1,104 +1,8 @@
-//! Cleaning and escaping of data (titles, models, agents, messages, URLs) on its way to a bar.
+//! Escaping of cleaned text for one bar's syntax.
 //!
-//! Every piece of text that comes from OpenCode goes through [`clean`] first: control characters
-//! (C0 incl. ESC, BEL, CR, LF, TAB; DEL; C1 incl. CSI `U+009B` and NEL) and every Unicode
-//! whitespace (incl. `U+2028`/`U+2029`) become one space, runs of them collapse, leading and
-//! trailing ones are dropped, and bidi embedding/override/isolate controls (which could reorder
-//! the rest of a bar) are removed. Then a format-specific escaper writes each character:
-//! tmux doubles `#`, Pango and JSON escape their own specials.
-
-/// Bidi embeddings, overrides and isolates: invisible, and able to reorder what follows.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-/// Text that breaks a line or is invisible-but-active: it never reaches a bar from data.
-fn is_separator(c: char) -> bool {
-    c.is_control() || c.is_whitespace()
-}
-
-/// The characters of `s`, cleaned for one line of a bar (see the module documentation).
-pub fn clean(s: &str) -> Clean<'_> {
-    Clean {
-        chars: s.chars(),
-        started: false,
-        held: None,
-    }
-}
-
-/// Iterator returned by [`clean`].
-#[derive(Clone)]
-pub struct Clean<'a> {
-    chars: std::str::Chars<'a>,
-    /// A visible character has been yielded: a separator run now becomes one space.
-    started: bool,
-    /// A character read after a separator run; the space goes out first.
-    held: Option<char>,
-}
-
-impl Iterator for Clean<'_> {
-    type Item = char;
-
-    fn next(&mut self) -> Option<char> {
-        if let Some(c) = self.held.take() {
-            return Some(c);
-        }
-        let mut gap = false;
-        loop {
-            let c = self.chars.next()?;
-            if is_separator(c) {
-                gap = self.started;
-                continue;
-            }
-            if is_bidi_control(c) {
-                continue;
-            }
-            self.started = true;
-            if gap {
-                self.held = Some(c);
-                return Some(' ');
-            }
-            return Some(c);
-        }
-    }
-}
-
-/// Whether the cleaned `s` is empty.
-pub fn is_blank(s: &str) -> bool {
-    clean(s).next().is_none()
-}
-
-/// Number of characters of the cleaned `s`, counting no further than `limit`.
-pub fn clean_len(s: &str, limit: usize) -> usize {
-    clean(s).take(limit).count()
-}
-
-/// Write the cleaned `s`, at most `width` characters (0: no limit), through `escape`.
-///
-/// A longer text keeps its first `width - 1` characters (a trailing space dropped) and ends in
-/// `…`. Counting is in characters, so a multi-byte character is never split; a character that
-/// is two cells wide (CJK, most emoji) still counts as one.
-pub fn push_truncated(out: &mut String, s: &str, width: usize, escape: impl Fn(&mut String, char)) {
-    if width == 0 || clean(s).nth(width).is_none() {
-        for c in clean(s) {
-            escape(out, c);
-        }
-        return;
-    }
-    let mut space = false;
-    for c in clean(s).take(width - 1) {
-        if c == ' ' {
-            space = true;
-            continue;
-        }
-        if space {
-            escape(out, ' ');
-            space = false;
-        }
-        escape(out, c);
-    }
-    escape(out, '…');
-}
+//! Every piece of data is cleaned first ([`crate::text::clean`]: one line, no control or bidi
+//! characters); then a format-specific escaper writes each character: tmux doubles `#`, Pango and
+//! JSON escape their own specials.
 
 /// tmux: the output of `#()` is parsed as a format, so every `#` is written `##`.
 pub fn push_tmux(out: &mut String, c: char) {
@@ -150,55 +54,7 @@ pub fn push_json_str(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cleaned(s: &str) -> String {
-        clean(s).collect()
-    }
-
-    fn trunc(s: &str, width: usize) -> String {
-        let mut out = String::new();
-        push_truncated(&mut out, s, width, push_plain);
-        out
-    }
-
-    #[test]
-    fn clean_removes_every_control_character() {
-        assert_eq!(cleaned("a\x1b[31mb"), "a [31mb");
-        assert_eq!(cleaned("\x1b]0;x\x07title"), "]0;x title");
-        assert_eq!(cleaned("one\r\ntwo\tthree"), "one two three");
-        assert_eq!(cleaned("c1\u{9b}31m\u{85}x\u{7f}y"), "c1 31m x y");
-        assert_eq!(cleaned("line\u{2028}sep\u{2029}para"), "line sep para");
-        assert_eq!(cleaned("  lead and trail \n"), "lead and trail");
-        assert_eq!(cleaned("\u{202E}evil\u{2066}x\u{2069}"), "evilx");
-        assert_eq!(cleaned("\x00\x01\x1b"), "");
-        assert!(is_blank(" \t\x1b "));
-        assert!(!is_blank(" a "));
-    }
-
-    #[test]
-    fn clean_keeps_ordinary_text() {
-        assert_eq!(cleaned("Fix the login bug"), "Fix the login bug");
-        assert_eq!(cleaned("日本語 ✓ 👨‍👩‍👧"), "日本語 ✓ 👨‍👩‍👧");
-    }
-
-    #[test]
-    fn truncation_counts_characters_not_bytes() {
-        assert_eq!(trunc("short", 24), "short");
-        assert_eq!(trunc("exactly ten", 11), "exactly ten");
-        assert_eq!(trunc("exactly ten!", 11), "exactly te…");
-        assert_eq!(trunc("日本語のタイトルです", 5), "日本語の…");
-        assert_eq!(trunc("héllo wörld ünïcode", 8), "héllo w…");
-        assert_eq!(trunc("ab cd", 4), "ab…", "a space before … is dropped");
-        assert_eq!(trunc("abc", 1), "…");
-        assert_eq!(
-            trunc("a very long title indeed", 0),
-            "a very long title indeed"
-        );
-        assert_eq!(trunc("a\n\nb", 24), "a b");
-        assert_eq!(trunc("👨‍👩‍👧 family", 3), "👨\u{200d}…");
-        assert_eq!(clean_len("日本語", 10), 3);
-        assert_eq!(clean_len("日本語", 2), 2);
-    }
+    use crate::text::push_truncated;
 
     #[test]
     fn tmux_doubles_every_hash() {

@@ -14,7 +14,7 @@ pub trait Markup {
 
     /// Write data: cleaned, truncated to `width` characters (0: no limit), escaped.
     fn push_data(&self, out: &mut String, s: &str, width: usize) {
-        escape::push_truncated(out, s, width, |o, c| self.push_char(o, c));
+        crate::text::push_truncated(out, s, width, |o, c| self.push_char(o, c));
     }
 }
 

@@ -13,7 +13,6 @@
 use std::fmt::Write;
 
 use super::RenderConfig;
-use super::escape;
 use super::format::{push_ago, push_duration};
 use super::glyph::Glyphs;
 use super::markup::Markup;
@@ -77,7 +76,7 @@ pub fn write_panel<M: Markup>(
     };
     let Some(width) = snap
         .roots()
-        .map(|s| escape::clean_len(title(s), limit))
+        .map(|s| crate::text::clean_len(title(s), limit))
         .max()
     else {
         if !snap.offline() {
@@ -109,7 +108,7 @@ pub fn write_panel<M: Markup>(
         out.push(' ');
 
         let t = title(s);
-        let shown = escape::clean_len(t, width);
+        let shown = crate::text::clean_len(t, width);
         m.open(out, color, unvisited);
         m.push_data(out, t, cfg.panel_title_width);
         m.close(out, color, unvisited);
@@ -140,14 +139,14 @@ pub fn write_panel<M: Markup>(
                     Some(_) => o.push_str(", due now"),
                     None => {}
                 }
-                if let Some(msg) = s.message.as_deref().filter(|t| !escape::is_blank(t)) {
+                if let Some(msg) = s.message.as_deref().filter(|t| !crate::text::is_blank(t)) {
                     o.push_str(" (");
                     m.push_data(o, msg, MESSAGE_WIDTH);
                     o.push(')');
                 }
             }
             SessionState::Error => {
-                if let Some(msg) = s.message.as_deref().filter(|t| !escape::is_blank(t)) {
+                if let Some(msg) = s.message.as_deref().filter(|t| !crate::text::is_blank(t)) {
                     m.push_data(details.next(), msg, MESSAGE_WIDTH);
                 }
             }
@@ -162,7 +161,7 @@ pub fn write_panel<M: Markup>(
             );
         }
         for v in [&s.model, &s.agent].into_iter().flatten() {
-            if !escape::is_blank(v) {
+            if !crate::text::is_blank(v) {
                 m.push_data(details.next(), v, 0);
             }
         }

@@ -94,7 +94,7 @@ impl<'a> Summary<'a> {
 
 /// A session's title for display: its id when the title is blank.
 pub fn title(s: &SessionView) -> &str {
-    if super::escape::is_blank(&s.title) {
+    if crate::text::is_blank(&s.title) {
         &s.id
     } else {
         &s.title

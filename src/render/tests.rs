@@ -681,7 +681,7 @@ fn hostile_data_is_inert_in_every_format() {
         SessionState::Waiting,
     ];
     for h in HOSTILE {
-        let cleaned: String = escape::clean(h).collect();
+        let cleaned: String = crate::text::clean(h).collect();
         for st in states {
             for base in [RenderConfig::default(), ascii()] {
                 for no_color in [false, true] {

@@ -27,8 +27,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::decode::{MessageWire, RequestWire, SessionWire, StatusWire};
+use crate::server_url::ServerUrl;
 use crate::state::event::{
-    InputKind, PendingInput, ResyncReport, ServerUrl, SessionId, SessionInfo, Status, TurnOutcome,
+    InputKind, PendingInput, ResyncReport, SessionId, SessionInfo, Status, TurnOutcome,
 };
 
 /// How far back `resync` looks for sessions whose directories may be active.
@@ -822,7 +823,12 @@ mod tests {
     }
 
     fn api(url: &str) -> Result<Api, ApiError> {
-        Api::new(Arc::from(url), Client::new(), None, Duration::from_secs(1))
+        Api::new(
+            ServerUrl::from(url),
+            Client::new(),
+            None,
+            Duration::from_secs(1),
+        )
     }
 
     #[test]

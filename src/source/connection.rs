@@ -29,8 +29,9 @@ use super::decode::{Decoded, MAX_FRAME_BYTES, decode};
 use super::http1::{self, EventBody};
 use super::sse::{Frame, SseParser};
 use super::stats::ServerStats;
+use crate::server_url::ServerUrl;
 use crate::state::effect::Effect;
-use crate::state::event::{Event, ResyncReport, ServerUrl, SessionId};
+use crate::state::event::{Event, ResyncReport, SessionId};
 
 /// Timings and limits of a server connection. `Default` gives the production values and reads
 /// the credentials from the environment.

@@ -14,9 +14,9 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::server_url::ServerUrl;
 use crate::state::event::{
-    ErrorInfo, Event, InputKind, MessageInfo, PendingInput, Role, ServerUrl, SessionId,
-    SessionInfo, Status,
+    ErrorInfo, Event, InputKind, MessageInfo, PendingInput, Role, SessionId, SessionInfo, Status,
 };
 
 /// Frames larger than this are rejected before any parsing.

@@ -4,7 +4,7 @@
 use super::*;
 
 fn server() -> ServerUrl {
-    Arc::from("http://127.0.0.1:4096")
+    ServerUrl::from("http://127.0.0.1:4096")
 }
 
 fn ev(data: &str) -> (Event, Option<&str>) {

@@ -16,10 +16,11 @@
 //! # async fn demo() {
 //! use std::sync::Arc;
 //! use ocbar::source::{ConnectionConfig, ServerStats, spawn_server};
-//! use ocbar::state::event::{Event, ServerUrl};
+//! use ocbar::state::event::Event;
+//! use ocbar::server_url::ServerUrl;
 //!
 //! let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(1024);
-//! let server: ServerUrl = Arc::from("http://127.0.0.1:4096");
+//! let server = ServerUrl::from("http://127.0.0.1:4096");
 //! let stats = Arc::new(ServerStats::new(server.to_string()));
 //! tx.send(Event::ServerAdded { server: server.clone() }).await.ok();
 //! let handle = spawn_server(server, tx, stats, ConnectionConfig::default());

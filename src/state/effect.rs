@@ -1,6 +1,7 @@
 //! Outputs of the session model besides the new state: things the imperative shell must do.
 
-use super::event::{ServerUrl, SessionId};
+use super::event::SessionId;
+use crate::server_url::ServerUrl;
 
 /// Why a notification is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

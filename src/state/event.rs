@@ -5,9 +5,7 @@
 
 use std::sync::Arc;
 
-/// The base URL of an OpenCode server, as configured or discovered (no trailing slash).
-/// Shared cheaply between every event and session of that server.
-pub type ServerUrl = Arc<str>;
+use crate::server_url::ServerUrl;
 
 /// An OpenCode session id (`ses_…`).
 pub type SessionId = Arc<str>;

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use super::effect::{Effect, Notification, NotifyKind};
 use super::event::{
-    ErrorInfo, Event, InputKind, ResyncReport, ServerUrl, SessionId, SessionInfo, Status, Target,
-    TurnOutcome,
+    ErrorInfo, Event, InputKind, ResyncReport, SessionId, SessionInfo, Status, Target, TurnOutcome,
 };
 use super::session::{Finish, Pending, Phase, Session};
+use crate::server_url::ServerUrl;
 use crate::snapshot::{Counts, SNAPSHOT_VERSION, ServerView, SessionState, SessionView, Snapshot};
 
 /// Tunables of the model (from the `[model]` config table).
@@ -797,7 +797,7 @@ impl State {
                 .servers
                 .iter()
                 .map(|s| ServerView {
-                    url: s.url.to_string(),
+                    url: s.url.clone(),
                     connected: s.connected,
                     stale: !s.in_sync(),
                 })

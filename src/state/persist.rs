@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::event::SessionInfo;
 use super::model::State;
 use super::session::{Finish, Phase, Session};
+use crate::server_url::ServerUrl;
 
 /// Version of the state file's schema.
 pub const PERSIST_VERSION: u32 = 1;
@@ -77,7 +78,7 @@ impl State {
     pub fn restore(&mut self, saved: Persisted) {
         for p in saved.sessions {
             let key = (
-                Arc::<str>::from(p.server.as_str()),
+                ServerUrl::from(p.server.as_str()),
                 Arc::<str>::from(p.id.as_str()),
             );
             let finish = match p.finished.as_deref() {

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use super::effect::{Effect, NotifyKind};
 use super::event::*;
 use super::{ModelConfig, ResolveError, State};
+use crate::server_url::ServerUrl;
 use crate::snapshot::{SessionState, SessionView, Snapshot};
 
 const SRV: &str = "http://127.0.0.1:4096";
 
 fn srv() -> ServerUrl {
-    Arc::from(SRV)
+    ServerUrl::from(SRV)
 }
 fn sid(s: &str) -> SessionId {
     Arc::from(s)
@@ -583,7 +584,7 @@ fn sessions_active_at_connect_are_relevant_without_notifications() {
 #[test]
 fn two_servers_keep_sessions_apart() {
     let mut w = World::new();
-    let other: ServerUrl = Arc::from("http://127.0.0.1:4097");
+    let other = ServerUrl::from("http://127.0.0.1:4097");
     w.send(Event::Connected {
         server: other.clone(),
     });
@@ -800,7 +801,7 @@ fn snapshot_order_does_not_depend_on_hash_order() {
     // Found by the model fuzz target (fuzz/): the same session id on two servers with the
     // same last activity came out in hash-map order, so an unrelated new session could
     // reorder the snapshot without any visible change (and without a new generation).
-    let other: ServerUrl = Arc::from("http://127.0.0.1:4097");
+    let other = ServerUrl::from("http://127.0.0.1:4097");
     for extra in 0..40 {
         let mut state = State::new(ModelConfig::default());
         for s in [srv(), other.clone()] {
