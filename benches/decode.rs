@@ -5,8 +5,8 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ocbar::source::decode;
-use ocbar::source::sse::{Frame, SseParser};
+use ocbar::daemon::source::decode;
+use ocbar::daemon::source::sse::{Frame, SseParser};
 
 mod common;
 use common::frames::{self, Kind};

@@ -4,9 +4,9 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use ocbar::source::decode::{self, Decoded};
-use ocbar::source::sse::{Frame, SseParser};
-use ocbar::state::event::Event;
+use ocbar::daemon::source::decode::{self, Decoded};
+use ocbar::daemon::source::sse::{Frame, SseParser};
+use ocbar::model::event::Event;
 
 mod common;
 use common::frames;
@@ -36,8 +36,8 @@ fn apply(c: &mut Criterion) {
             session: session.clone(),
             status,
         };
-        let idle = mk(ocbar::state::event::Status::Idle);
-        let busy = mk(ocbar::state::event::Status::Busy);
+        let idle = mk(ocbar::model::event::Status::Idle);
+        let busy = mk(ocbar::model::event::Status::Busy);
         let mut state = common::model(n);
         g.throughput(Throughput::Elements(2));
         g.bench_function(BenchmarkId::new("status busy->idle->busy", n), |b| {

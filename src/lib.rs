@@ -1,33 +1,32 @@
-//! ocbar: follow every session of one or more OpenCode servers and serve compact status
-//! lines to tmux, waybar, starship and the OpenCode TUI.
+//! ocbar: follow every session of one or more OpenCode servers and serve compact status lines
+//! to tmux, waybar, starship and the OpenCode TUI.
 //!
-//! Shape (see DESIGN.md): `source` turns OpenCode's SSE stream into typed events, `state` is a
-//! pure function from events to state and effects, `serve` answers clients from the latest
-//! snapshot, `render` turns a snapshot into one bar's line, `client` is the tiny synchronous
-//! command-line side.
+//! The layout follows the data, which flows one way (see `docs/architecture.md`):
+//!
+//! ```text
+//! OpenCode ──SSE──▶ daemon::source ──Event──▶ model (pure) ──Snapshot──▶ daemon::serve ──▶ client
+//!                                                   │                    daemon::push  ──▶ tmux
+//!                                                   └──Effect──▶ daemon::notify
+//! ```
+//!
+//! - Shared by both ends, no I/O: [`wire`] (the socket protocol and the JSON snapshot),
+//!   [`server_url`] (what a server address is), [`text`] (the one cleaner for text shown to a
+//!   person), [`paths`] (where the socket, config and state live).
+//! - Pure: [`model`] (events in, state and effects out; no clock, no I/O) and [`render`] (a
+//!   snapshot to one bar's line).
+//! - [`client`]: the synchronous command-line side (no async runtime).
+//! - [`daemon`]: everything that runs in `ocbar daemon` (tokio): sources, discovery, the state
+//!   loop, the socket server, notifications, the tmux push, the state file.
 
 // The render tests share the fuzz crate's bar checks, which name this crate `ocbar`.
 #[cfg(test)]
 extern crate self as ocbar;
 
-pub mod bars;
 pub mod client;
-pub mod config;
 pub mod daemon;
-pub mod discovery;
-pub mod install;
-pub mod log;
-pub mod notify;
+pub mod model;
 pub mod paths;
-pub mod protocol;
-pub mod push;
 pub mod render;
-pub mod replay;
-pub mod serve;
 pub mod server_url;
-pub mod snapshot;
-pub mod source;
-pub mod state;
-pub mod store;
 pub mod text;
-pub mod tui;
+pub mod wire;

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 
 use ocbar::client::{self, ClientError};
 use ocbar::paths;
-use ocbar::protocol::Request;
+use ocbar::wire::Request;
 
 /// Watch every OpenCode session at once: status for tmux, waybar, starship and the OpenCode TUI.
 ///
@@ -194,7 +194,7 @@ fn run() -> ExitCode {
                     .filter(|s| !s.is_empty())
                     .unwrap_or_else(|| ocbar::server_url::DEFAULT_SERVER.to_string())
             });
-            match ocbar::replay::record(&server, &file, seconds) {
+            match ocbar::daemon::replay::record(&server, &file, seconds) {
                 Ok(msg) => {
                     eprintln!("ocbar: {msg}");
                     ExitCode::SUCCESS
@@ -218,7 +218,7 @@ fn run() -> ExitCode {
             newest_unvisited,
         } => match session {
             Some(s) if !newest_unvisited => action(&socket, Request::Open(s)),
-            _ => ocbar::bars::open_newest_unvisited(&socket),
+            _ => ocbar::client::bars::open_newest_unvisited(&socket),
         },
         Command::Seen { session, all } => match (session, all) {
             (_, true) => action(&socket, Request::SeenAll),
@@ -342,13 +342,13 @@ fn action(socket: &std::path::Path, request: Request) -> ExitCode {
     }
 }
 
-/// `ocbar install opencode-plugin [--uninstall]` (src/install.rs).
+/// `ocbar install opencode-plugin [--uninstall]` (src/client/install.rs).
 fn install_plugin(uninstall: bool) -> ExitCode {
-    let result = ocbar::install::opencode_config_dir().and_then(|dir| {
+    let result = ocbar::client::install::opencode_config_dir().and_then(|dir| {
         if uninstall {
-            ocbar::install::uninstall(&dir)
+            ocbar::client::install::uninstall(&dir)
         } else {
-            ocbar::install::install(&dir)
+            ocbar::client::install::install(&dir)
         }
     });
     match result {

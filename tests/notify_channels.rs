@@ -11,8 +11,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{ToastServer, note, require_tool, wait_for_file};
-use ocbar::notify::{CommandSpec, Notifier, NotifyConfig, NotifyEnv};
-use ocbar::state::effect::{Notification, NotifyKind};
+use ocbar::daemon::notify::{CommandSpec, Notifier, NotifyConfig, NotifyEnv};
+use ocbar::model::effect::{Notification, NotifyKind};
 
 const WAIT: Duration = Duration::from_secs(10);
 

@@ -13,8 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{ToastServer, note, require_tool, wait_for_file};
-use ocbar::notify::{Credentials, Notifier, NotifyConfig, NotifyEnv, OpenRequest};
-use ocbar::state::effect::{Notification, NotifyKind};
+use ocbar::daemon::notify::{Credentials, Notifier, NotifyConfig, NotifyEnv, OpenRequest};
+use ocbar::model::effect::{Notification, NotifyKind};
 use serde_json::Value;
 
 const SERVER: &str = "http://127.0.0.1:4096";

@@ -5,11 +5,11 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use ocbar::replay::events_from;
+use ocbar::daemon::replay::events_from;
+use ocbar::model::effect::{Effect, NotifyKind};
+use ocbar::model::{ModelConfig, State};
 use ocbar::server_url::ServerUrl;
-use ocbar::snapshot::{SessionState, Snapshot};
-use ocbar::state::effect::{Effect, NotifyKind};
-use ocbar::state::{ModelConfig, State};
+use ocbar::wire::snapshot::{SessionState, Snapshot};
 
 /// What one replay produced.
 struct Run {

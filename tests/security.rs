@@ -10,7 +10,7 @@
 //!   is refused with a clear error in `doctor`, not a panic, and the daemon keeps serving.
 //!
 //! Every HTTP call of the daemon has a timeout: see README "Reliability and security" (read
-//! off src/source/api.rs, connection.rs, daemon.rs and notify/toast.rs).
+//! off src/daemon/source/api.rs, connection.rs, daemon.rs and notify/toast.rs).
 
 mod common;
 mod daemon_harness;

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use common::{Env, Options, secs};
 use daemon_harness::{Daemon, wait_until};
-use ocbar::protocol::Request;
+use ocbar::wire::Request;
 
 /// The p99 the measuring client must stay under while garbage, 1 MiB lines, silent and
 /// dribbling clients hit the socket. The target is 10 ms, met on a quiet machine; but the

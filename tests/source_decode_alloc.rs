@@ -4,8 +4,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
+use ocbar::daemon::source::{Decoded, decode};
 use ocbar::server_url::ServerUrl;
-use ocbar::source::{Decoded, decode};
 
 struct Counting;
 

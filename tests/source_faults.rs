@@ -7,9 +7,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ocbar::daemon::source::{ConnectionConfig, Credentials, ServerStats, spawn_server};
+use ocbar::model::event::{Event, Status};
 use ocbar::server_url::ServerUrl;
-use ocbar::source::{ConnectionConfig, Credentials, ServerStats, spawn_server};
-use ocbar::state::event::{Event, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;

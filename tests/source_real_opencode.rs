@@ -12,13 +12,13 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ocbar::server_url::ServerUrl;
-use ocbar::source::{
+use ocbar::daemon::source::{
     Api, ApiError, ConnectionConfig, Credentials, ServerStats, Toast, ToastVariant, http_client,
     spawn_server,
 };
-use ocbar::state::effect::Effect;
-use ocbar::state::event::{Event, InputKind, Role, SessionId, Status, TurnOutcome};
+use ocbar::model::effect::Effect;
+use ocbar::model::event::{Event, InputKind, Role, SessionId, Status, TurnOutcome};
+use ocbar::server_url::ServerUrl;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use ocbar::server_url::ServerUrl;
-use ocbar::snapshot::Snapshot;
-use ocbar::state::event::{
+use ocbar::model::event::{
     ErrorInfo, Event, InputKind, PendingInput, ResyncReport, SessionInfo, Status,
 };
-use ocbar::state::{ModelConfig, State};
+use ocbar::model::{ModelConfig, State};
+use ocbar::server_url::ServerUrl;
+use ocbar::wire::snapshot::Snapshot;
 
 #[path = "../../src/bin/ocbar-load/frames.rs"]
 pub mod frames;
@@ -120,7 +120,7 @@ pub fn model(n: usize) -> State {
                 state.apply(status(Status::Idle), at);
                 state.apply(
                     Event::Seen {
-                        target: ocbar::state::event::Target::One {
+                        target: ocbar::model::event::Target::One {
                             server: server.clone(),
                             session: session.clone(),
                         },

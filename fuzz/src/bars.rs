@@ -4,7 +4,7 @@
 //! Every function panics (a finding) when its rule is broken.
 
 use ocbar::render::{self, Format, PanelStyle, RenderConfig};
-use ocbar::snapshot::Snapshot;
+use ocbar::wire::snapshot::Snapshot;
 
 /// No control character (C0, DEL, C1) and no Unicode line/paragraph separator; `\n` only
 /// when `allow_newline` (multi-line tooltips and panels).

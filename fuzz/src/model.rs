@@ -27,18 +27,18 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use ocbar::render::RenderConfig;
-use ocbar::server_url::ServerUrl;
-use ocbar::snapshot::{SessionState, Snapshot};
-use ocbar::source::sse::{Frame, SseParser};
-use ocbar::source::{Decoded, decode};
-use ocbar::state::effect::{Effect, NotifyKind};
-use ocbar::state::event::{
+use ocbar::daemon::source::sse::{Frame, SseParser};
+use ocbar::daemon::source::{Decoded, decode};
+use ocbar::model::effect::{Effect, NotifyKind};
+use ocbar::model::event::{
     ErrorInfo, Event, InputKind, PendingInput, ResyncReport, SessionInfo, Status, Target,
     TurnOutcome,
 };
-use ocbar::state::persist::Persisted;
-use ocbar::state::{ModelConfig, State};
+use ocbar::model::persist::Persisted;
+use ocbar::model::{ModelConfig, State};
+use ocbar::render::RenderConfig;
+use ocbar::server_url::ServerUrl;
+use ocbar::wire::snapshot::{SessionState, Snapshot};
 
 const SERVERS: [&str; 3] = ["http://127.0.0.1:4096", "http://127.0.0.1:4097", "tui://7"];
 const LINGER_MS: i64 = 60_000;

@@ -6,9 +6,9 @@
 //! the status format names parse or are refused with a bounded message; TUI channel lines
 //! parse or are refused, and a bridged event line goes through the decoder without panicking.
 
-use ocbar::protocol::{MAX_REQUEST, Reply, Request, TuiLine};
 use ocbar::render::Format;
 use ocbar::server_url::ServerUrl;
+use ocbar::wire::{MAX_REQUEST, Reply, Request, TuiLine};
 
 fn one_line_reply(r: &Reply) {
     let line = r.to_line();

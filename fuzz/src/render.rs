@@ -8,7 +8,7 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use ocbar::render::{RenderConfig, Template};
-use ocbar::snapshot::{Counts, ServerView, SessionState, SessionView, Snapshot};
+use ocbar::wire::snapshot::{Counts, ServerView, SessionState, SessionView, Snapshot};
 
 use crate::bars::check_all_formats;
 

@@ -10,10 +10,10 @@
 //!   same with a leading space (which disables the fast path), except that the fast path may
 //!   call noise a frame whose tail is malformed.
 
+use ocbar::daemon::source::sse::{Frame, SseParser};
+use ocbar::daemon::source::{Decoded, decode};
+use ocbar::model::event::Event;
 use ocbar::server_url::ServerUrl;
-use ocbar::source::sse::{Frame, SseParser};
-use ocbar::source::{Decoded, decode};
-use ocbar::state::event::Event;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Owned {

@@ -16,7 +16,7 @@
 
 use serde::Deserialize;
 
-use crate::snapshot::SessionState;
+use crate::wire::snapshot::SessionState;
 
 /// One glyph per state, plus the unvisited mark and the offline marker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

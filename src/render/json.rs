@@ -1,6 +1,6 @@
-//! `--format json`: the snapshot itself, one object on one line (see `crate::snapshot`).
+//! `--format json`: the snapshot itself, one object on one line (see `crate::wire::snapshot`).
 
-use crate::snapshot::Snapshot;
+use crate::wire::snapshot::Snapshot;
 
 pub fn render(snap: &Snapshot) -> String {
     // Serializing plain structs with string keys cannot fail.

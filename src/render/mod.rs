@@ -47,7 +47,7 @@ pub use color::Color;
 pub use glyph::GlyphOverrides;
 pub use template::{DEFAULT_TEMPLATE, Template, TemplateError};
 
-use crate::snapshot::{SessionState, Snapshot};
+use crate::wire::snapshot::{SessionState, Snapshot};
 
 /// The bars `ocbar status --format …` can write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -17,7 +17,7 @@ use super::format::{push_ago, push_duration};
 use super::glyph::Glyphs;
 use super::markup::Markup;
 use super::segment::{effective_state, title};
-use crate::snapshot::{SessionState, Snapshot};
+use crate::wire::snapshot::{SessionState, Snapshot};
 
 /// The line shown when no session is relevant.
 pub const NOTHING: &str = "No active or recently finished sessions.";

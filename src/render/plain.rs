@@ -3,7 +3,7 @@
 use super::markup::Plain;
 use super::segment::write_segment;
 use super::{Format, RenderConfig};
-use crate::snapshot::Snapshot;
+use crate::wire::snapshot::Snapshot;
 
 pub fn render(snap: &Snapshot, now_ms: i64, cfg: &RenderConfig) -> String {
     let mut out = String::new();

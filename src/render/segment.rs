@@ -6,7 +6,7 @@ use super::RenderConfig;
 use super::glyph::Glyphs;
 use super::markup::Markup;
 use super::template::{Piece, Placeholder, pieces};
-use crate::snapshot::{SessionState, SessionView, Snapshot};
+use crate::wire::snapshot::{SessionState, SessionView, Snapshot};
 
 /// The state a bar shows for `s`: [`SessionState::Unknown`] when its server is listed as stale
 /// or not connected, whatever the session says, so a stale session never looks finished.

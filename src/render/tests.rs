@@ -2,7 +2,7 @@
 //! property-style checks that hostile data comes out inert in every format.
 
 use super::*;
-use crate::snapshot::{ServerView, SessionView};
+use crate::wire::snapshot::{ServerView, SessionView};
 
 /// What a bar's line must look like: the same checks the fuzz targets run on fuzzed snapshots
 /// (one copy, in the fuzz crate; `tests/fuzz_regressions.rs` includes it the same way).

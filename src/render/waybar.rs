@@ -16,7 +16,7 @@ use super::markup::Pango;
 use super::panel::write_panel;
 use super::segment::{BY_URGENCY, Summary, write_segment};
 use super::{Format, RenderConfig};
-use crate::snapshot::Snapshot;
+use crate::wire::snapshot::Snapshot;
 
 pub fn render(snap: &Snapshot, now_ms: i64, cfg: &RenderConfig) -> String {
     let m = Pango {

@@ -1,6 +1,6 @@
 //! A fake OpenCode server on loopback: `GET /global/event` (the stream is handed to the load
 //! driver, which writes the frames) and the HTTP endpoints the daemon's resync and fetches call
-//! (see `src/source/api.rs`): `/global/health`, `/experimental/session`, `/session/status`,
+//! (see `src/daemon/source/api.rs`): `/global/health`, `/experimental/session`, `/session/status`,
 //! `/permission`, `/question`, `/session/{id}`, `/session/{id}/message`, and the two TUI
 //! actions. HTTP/1.1 with keep-alive, one thread per connection, answers with
 //! `Content-Length`; the event stream uses chunked encoding, one chunk per frame, as OpenCode

@@ -1,0 +1,782 @@
+//! `ocbar daemon`: wires sources, the state loop, the notifier and the socket server.
+//!
+//! The state loop owns the model. Sources send it events, the socket server sends it
+//! commands, and it publishes snapshots through a `watch` channel that queries read without
+//! waiting on anything.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use interprocess::local_socket::tokio::prelude::*;
+use interprocess::local_socket::{GenericFilePath, ListenerOptions};
+use interprocess::os::unix::local_socket::ListenerOptionsExt;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::log;
+use crate::model::State;
+use crate::model::effect::{Effect, Notification};
+use crate::model::event::{Event, Target};
+use crate::paths;
+use crate::server_url::{DEFAULT_SERVER, ServerKind, ServerUrl};
+use clock::now_ms;
+use config::Config;
+use published::Published;
+use serve::{Command, Shared};
+use store::ToSave;
+
+pub mod clock;
+pub mod config;
+pub mod discovery;
+pub mod log;
+pub mod notify;
+pub mod published;
+pub mod push;
+pub mod replay;
+pub mod serve;
+pub mod source;
+pub mod store;
+pub mod tui;
+
+/// Capacity of the event channel from sources to the state loop.
+const EVENT_QUEUE: usize = 8192;
+
+/// Longest an action's reply waits for the state file (a slow or failing disk).
+const SAVE_WAIT: Duration = Duration::from_secs(2);
+
+/// A client's reply channel and what to tell it.
+type Reply = (
+    oneshot::Sender<Result<String, String>>,
+    Result<String, String>,
+);
+
+/// Entry point of `ocbar daemon`; returns the process exit code.
+pub fn main(
+    server_flags: Vec<String>,
+    config_path: Option<PathBuf>,
+    replay: Option<PathBuf>,
+    socket: PathBuf,
+) -> ExitCode {
+    let (config, loaded_from) = match config::load(config_path.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ocbar: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut config = config;
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        config.render.no_color = true;
+    }
+    let env = std::env::var("OCBAR_SERVER").ok();
+    let servers = if replay.is_some() && server_flags.is_empty() {
+        Vec::new() // a replay alone follows no live server
+    } else {
+        match config::servers(&server_flags, env.as_deref(), &config) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("ocbar: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    };
+    // Discovery (src/daemon/discovery.rs). With no server configured, the default URL is only probed:
+    // followed while something answers there, not shown as "not connected" otherwise.
+    let mut discovery = crate::daemon::discovery::Settings::new(
+        &config.discovery,
+        std::env::var("OCBAR_DISCOVERY").ok().as_deref(),
+    );
+    discovery.enabled &= replay.is_none() || !server_flags.is_empty();
+    let defaulted = server_flags.is_empty()
+        && env.as_deref().is_none_or(|e| e.trim().is_empty())
+        && config.servers.is_empty();
+    let servers = if defaulted && discovery.enabled {
+        discovery.probes.push(ServerUrl::from(DEFAULT_SERVER));
+        Vec::new()
+    } else {
+        servers
+    };
+    let replayed = match &replay {
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => {
+                let r = crate::daemon::replay::events_from(&ServerUrl::replay(path), &bytes);
+                eprintln!(
+                    "ocbar: replaying {}: {} frames, {} model events, {} noise, {} invalid",
+                    path.display(),
+                    r.frames,
+                    r.events.len(),
+                    r.noise,
+                    r.invalid
+                );
+                r.events
+            }
+            Err(e) => {
+                eprintln!("ocbar: cannot read {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => Vec::new(),
+    };
+    if let Err(e) = paths::prepare_socket_dir(&socket) {
+        eprintln!("ocbar: {e}");
+        return ExitCode::FAILURE;
+    }
+    if let Err(e) = claim_socket(&socket) {
+        eprintln!("ocbar: {e}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ocbar: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let ctx = Context {
+        started_ms: now_ms(),
+        socket: socket.clone(),
+        config_path: loaded_from,
+        discovery,
+    };
+    let code = runtime.block_on(run(config, servers, replayed, ctx));
+    let _ = std::fs::remove_file(&socket);
+    code
+}
+
+/// Refuse to start beside a live daemon; remove a socket file a crashed one left behind.
+fn claim_socket(socket: &Path) -> Result<(), String> {
+    let Ok(meta) = std::fs::symlink_metadata(socket) else {
+        return Ok(());
+    };
+    // Only a socket can be left by a crashed daemon: anything else is someone's file.
+    if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
+        return Err(format!(
+            "{} exists and is not a socket: refusing to replace it. Remove it yourself, or give the daemon another --socket",
+            socket.display()
+        ));
+    }
+    match std::os::unix::net::UnixStream::connect(socket) {
+        Ok(_) => Err(format!(
+            "another ocbar daemon is already running on {} ('ocbar doctor' shows it). Stop it first, or give this one another --socket",
+            socket.display()
+        )),
+        Err(_) => {
+            std::fs::remove_file(socket)
+                .map_err(|e| format!("cannot remove the stale socket {}: {e}", socket.display()))?;
+            log!(
+                "removed a stale socket left by an earlier daemon: {}",
+                socket.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Facts for `doctor` that do not change.
+struct Context {
+    started_ms: i64,
+    socket: PathBuf,
+    config_path: Option<PathBuf>,
+    discovery: crate::daemon::discovery::Settings,
+}
+
+async fn run(
+    config: Config,
+    servers: Vec<ServerUrl>,
+    replayed: Vec<Event>,
+    ctx: Context,
+) -> ExitCode {
+    let name = match ctx.socket.as_path().to_fs_name::<GenericFilePath>() {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("ocbar: bad socket path {}: {e}", ctx.socket.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    // interprocess creates the socket with mode 0600 from the start; the server then accepts on
+    // the bare listener (see `serve::serve`). The socket file is removed when `run` returns.
+    let listener = match ListenerOptions::new()
+        .name(name)
+        .mode(0o600)
+        .create_sync_as::<interprocess::os::unix::uds_local_socket::Listener>()
+        .map(std::os::unix::net::UnixListener::from)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+    {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("ocbar: cannot listen on {}: {e}", ctx.socket.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&ctx.socket, std::fs::Permissions::from_mode(0o600));
+    }
+
+    let (events_tx, events_rx) = mpsc::channel::<Event>(EVENT_QUEUE);
+    let (commands_tx, commands_rx) = mpsc::channel::<Command>(256);
+    let (after_tx, after_rx) = mpsc::channel::<AfterAction>(64);
+    // TUI channels (src/daemon/tui.rs) and discovery (src/daemon/discovery.rs) change the followed servers.
+    let (updates_tx, updates_rx) = mpsc::channel::<crate::daemon::discovery::Update>(64);
+    let hub = Arc::new(crate::daemon::tui::Hub::new(
+        events_tx.clone(),
+        updates_tx.clone(),
+    ));
+    let mut state = State::new(config.model.to_model());
+    let state_file = crate::daemon::store::default_path();
+    let (persist_tx, persist_rx) = watch::channel(ToSave::default());
+    let mut saved_rx = None;
+    if let Some(path) = &state_file {
+        let saved = crate::daemon::store::load(path);
+        if !saved.sessions.is_empty() {
+            log!(
+                "restored {} unvisited or muted sessions from {}",
+                saved.sessions.len(),
+                path.display()
+            );
+        }
+        state.restore(saved);
+        persist_tx.send_modify(|p| {
+            p.seq += 1;
+            p.state = state.persisted();
+        });
+        let (saved_tx, rx) = watch::channel(0);
+        saved_rx = Some(rx);
+        tokio::spawn(crate::daemon::store::writer(
+            path.clone(),
+            persist_rx,
+            saved_tx,
+        ));
+    } else {
+        log!("no HOME or XDG_STATE_HOME: unvisited marks and mutes will not survive a restart");
+    }
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(Published::new(0, state.snapshot())));
+
+    let toast_hub = hub.clone();
+    let (notifier, open_rx) = notify::Notifier::new(config.notify.clone())
+        .tui_toasts(move |server, title, message, variant| {
+            toast_hub.toast(server, title, message, variant)
+        })
+        .open_channel();
+    let (notifier, _notifier_task) = notifier.spawn();
+
+    let mut sources = HashMap::new();
+    for url in servers.iter().cloned() {
+        state.apply(
+            Event::ServerAdded {
+                server: url.clone(),
+            },
+            now_ms(),
+        );
+        let stats = Arc::new(source::ServerStats::new(url.to_string()));
+        let handle = source::spawn_server(
+            url.clone(),
+            events_tx.clone(),
+            stats,
+            source::ConnectionConfig::default(),
+        );
+        sources.insert(url, handle);
+    }
+
+    let mut followed = crate::daemon::discovery::Followed::new(
+        &servers,
+        events_tx.clone(),
+        source::ConnectionConfig::default(),
+    );
+    if ctx.discovery.enabled {
+        let status = Arc::new(crate::daemon::discovery::ScanStatus::default());
+        followed.scanning = Some(status.clone());
+        tokio::spawn(crate::daemon::discovery::run(
+            ctx.discovery.clone(),
+            updates_tx.clone(),
+            status,
+        ));
+    }
+
+    if !replayed.is_empty() {
+        let tx = events_tx.clone();
+        tokio::spawn(async move {
+            for ev in replayed {
+                if tx.send(ev).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    log!(
+        "ocbar {} listening on {} (mode 0600); following {}",
+        env!("CARGO_PKG_VERSION"),
+        ctx.socket.display(),
+        if servers.is_empty() && ctx.discovery.enabled {
+            format!(
+                "the OpenCode servers it finds (scanning processes every {}s)",
+                ctx.discovery.interval.as_secs()
+            )
+        } else if servers.is_empty() {
+            "no live server (replay only)".to_string()
+        } else {
+            servers.join(", ")
+        }
+    );
+    if servers.is_empty() && ctx.discovery.enabled {
+        log!(
+            "OpenCode is found when it listens on a port: start it with 'opencode --port 4096', or 'opencode serve --port 4096' and 'opencode attach http://127.0.0.1:4096'; a plain 'opencode' TUI is seen through the plugin ('ocbar install opencode-plugin')"
+        );
+    }
+    log!(
+        "bars: 'ocbar status --format tmux|starship|waybar', 'ocbar watch --format waybar'; panel: 'ocbar list'; health: 'ocbar doctor'"
+    );
+
+    let shared = Shared {
+        snapshots: snap_rx,
+        commands: commands_tx,
+        render: Arc::new(config.render.clone()),
+        tui: Some(hub.clone()),
+    };
+    tokio::spawn(serve::serve(listener, shared));
+    if config.tmux.push {
+        // `[tmux] socket`, else the notifier's tmux socket, else $TMUX's server or the default.
+        let mut tmux = config.tmux.clone();
+        if tmux.socket.is_none() {
+            tmux.socket = config.notify.tmux_socket.clone();
+        }
+        tokio::spawn(crate::daemon::push::tmux_push(
+            snap_tx.subscribe(),
+            Arc::new(config.render.clone()),
+            tmux,
+        ));
+    }
+
+    let mut looper = StateLoop {
+        state,
+        sources,
+        notifier,
+        after_tx,
+        snapshots: snap_tx,
+        published_generation: 0,
+        persist: persist_tx,
+        saved: saved_rx,
+        durable_replies: Vec::new(),
+        ctx,
+        hub,
+        followed,
+    };
+    looper.publish();
+    looper
+        .run(events_rx, commands_rx, after_rx, open_rx, updates_rx)
+        .await
+}
+
+/// An action finished outside the loop (e.g. `open` after its HTTP call): apply its event,
+/// publish, and only then answer the client, so its next query sees the change.
+struct AfterAction {
+    event: Event,
+    reply: oneshot::Sender<Result<String, String>>,
+    text: String,
+}
+
+struct StateLoop {
+    state: State,
+    sources: HashMap<ServerUrl, source::ServerHandle>,
+    notifier: mpsc::UnboundedSender<Notification>,
+    after_tx: mpsc::Sender<AfterAction>,
+    snapshots: watch::Sender<Arc<Published>>,
+    published_generation: u64,
+    /// The state file writer's input; written only when the remembered part changes.
+    persist: watch::Sender<ToSave>,
+    /// The `seq` of the writer's last finished save; `None`: no state file.
+    saved: Option<watch::Receiver<u64>>,
+    /// Replies to actions that change what the state file keeps (`seen`, `mute`, `open`): sent
+    /// once that change is on disk, so a daemon killed right after the reply still has it.
+    durable_replies: Vec<Reply>,
+    ctx: Context,
+    /// Open TUI channels (toasts and `open` for bridged plain TUIs, `doctor`).
+    hub: Arc<crate::daemon::tui::Hub>,
+    /// Which servers are followed and why (configured, discovered, reported by a TUI).
+    followed: crate::daemon::discovery::Followed,
+}
+
+impl StateLoop {
+    async fn run(
+        &mut self,
+        mut events: mpsc::Receiver<Event>,
+        mut commands: mpsc::Receiver<Command>,
+        mut after: mpsc::Receiver<AfterAction>,
+        mut opens: mpsc::UnboundedReceiver<notify::OpenRequest>,
+        mut updates: mpsc::Receiver<crate::daemon::discovery::Update>,
+    ) -> ExitCode {
+        let mut sigterm =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    log!("cannot watch SIGTERM: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+        loop {
+            tokio::select! {
+                Some(ev) = events.recv() => {
+                    self.apply(ev);
+                    // Drain what is queued before publishing once.
+                    for _ in 0..1024 {
+                        match events.try_recv() {
+                            Ok(ev) => self.apply(ev),
+                            Err(_) => break,
+                        }
+                    }
+                    self.publish();
+                }
+                Some(cmd) = commands.recv() => {
+                    self.command(cmd);
+                    self.publish();
+                    self.send_durable_replies();
+                }
+                Some(update) = updates.recv() => {
+                    self.followed.update(update);
+                    for ev in self.followed.reconcile(&mut self.sources) {
+                        self.apply(ev);
+                    }
+                    self.publish();
+                }
+                Some(done) = after.recv() => {
+                    self.apply(done.event);
+                    self.publish();
+                    self.durable_replies.push((done.reply, Ok(done.text)));
+                    self.send_durable_replies();
+                }
+                Some(open) = opens.recv() => {
+                    // The desktop notification's "Open" action.
+                    let (tx, _rx) = oneshot::channel();
+                    self.command(Command::Open(open.session.to_string(), tx));
+                    self.publish();
+                    self.send_durable_replies();
+                }
+                _ = tokio::signal::ctrl_c() => {
+                    log!("interrupted: shutting down");
+                    return ExitCode::SUCCESS;
+                }
+                _ = sigterm.recv() => {
+                    log!("terminated: shutting down");
+                    return ExitCode::SUCCESS;
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, ev: Event) {
+        if self.followed.is_stale(&ev) {
+            return; // a late event of a connection stopped because its server went away
+        }
+        let effects = self.state.apply(ev, now_ms());
+        for fx in effects {
+            match fx {
+                Effect::Notify(n) => {
+                    if self.notifier.send(n).is_err() {
+                        log!("the notifier has stopped: a notification was dropped");
+                    }
+                }
+                Effect::FetchSession { ref server, .. }
+                | Effect::FetchOutcome { ref server, .. } => {
+                    if let Some(h) = self.sources.get(server) {
+                        h.execute(&fx);
+                    }
+                }
+            }
+        }
+    }
+
+    fn publish(&mut self) {
+        let generation = self.state.generation();
+        if generation == self.published_generation {
+            return;
+        }
+        self.published_generation = generation;
+        // Subscribers first (their latency is the budget), then the state file.
+        let _ = self
+            .snapshots
+            .send(Arc::new(Published::new(generation, self.state.snapshot())));
+        let remembered = self.state.persisted();
+        self.persist.send_if_modified(|old| {
+            if old.state == remembered {
+                false
+            } else {
+                old.state = remembered;
+                old.seq += 1;
+                true
+            }
+        });
+    }
+
+    /// Send the replies waiting in `durable_replies` once the state file holds what was
+    /// published (at once when nothing new is to be written, or there is no state file; after
+    /// [`SAVE_WAIT`] at the latest, when the disk is slow).
+    fn send_durable_replies(&mut self) {
+        if self.durable_replies.is_empty() {
+            return;
+        }
+        let replies = std::mem::take(&mut self.durable_replies);
+        let wanted = self.persist.borrow().seq;
+        match self.saved.clone() {
+            Some(mut saved) if *saved.borrow() < wanted => {
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(SAVE_WAIT, saved.wait_for(|s| *s >= wanted)).await;
+                    for (tx, r) in replies {
+                        let _ = tx.send(r);
+                    }
+                });
+            }
+            _ => {
+                for (tx, r) in replies {
+                    let _ = tx.send(r);
+                }
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Doctor(reply) => {
+                let _ = reply.send(Ok(self.doctor()));
+            }
+            Command::SeenAll(reply) => {
+                self.apply(Event::Seen {
+                    target: Target::All,
+                });
+                self.durable_replies.push((reply, Ok(String::new())));
+            }
+            Command::Seen(query, reply) => match self.state.resolve(&query) {
+                Ok((server, session)) => {
+                    self.apply(Event::Seen {
+                        target: Target::One { server, session },
+                    });
+                    self.durable_replies.push((reply, Ok(String::new())));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            },
+            Command::Mute(query, muted, reply) => match self.state.resolve(&query) {
+                Ok((server, session)) => {
+                    self.apply(Event::Mute {
+                        target: Target::One { server, session },
+                        muted,
+                    });
+                    self.durable_replies.push((reply, Ok(String::new())));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            },
+            Command::Open(query, reply) => {
+                let (server, session) = match self.state.resolve(&query) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        let _ = reply.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                if server.is_tui() {
+                    // A plain TUI (bridged): its plugin switches to the session.
+                    match self.hub.open(&server, &session) {
+                        Ok(text) => {
+                            self.apply(Event::Seen {
+                                target: Target::One { server, session },
+                            });
+                            self.durable_replies.push((reply, Ok(text)));
+                        }
+                        Err(e) => {
+                            let _ = reply.send(Err(e));
+                        }
+                    }
+                    return;
+                }
+                let dir = self
+                    .state
+                    .directory_of(&(server.clone(), session.clone()))
+                    .unwrap_or_default()
+                    .to_string();
+                let Some(api) = self.sources.get(&server).and_then(|h| h.api()).cloned() else {
+                    let _ = reply.send(Err(format!("server {server} is not followed")));
+                    return;
+                };
+                let after = self.after_tx.clone();
+                tokio::spawn(async move {
+                    let dir = (!dir.is_empty()).then_some(dir);
+                    let call = api.select_session(&session, dir.as_deref());
+                    match tokio::time::timeout(Duration::from_secs(5), call).await {
+                        Ok(Ok(())) => {
+                            let text = format!("opened {session} on {server}");
+                            let event = Event::Seen {
+                                target: Target::One { server, session },
+                            };
+                            let _ = after.send(AfterAction { event, reply, text }).await;
+                        }
+                        Ok(Err(e)) => {
+                            let _ = reply.send(Err(format!(
+                                "could not switch the OpenCode TUI to {session}: {e}"
+                            )));
+                        }
+                        Err(_) => {
+                            let _ = reply.send(Err(format!(
+                                "{server} did not answer /tui/select-session in time"
+                            )));
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    fn doctor(&self) -> String {
+        let mut out = String::new();
+        let now = now_ms();
+        let snap = self.state.snapshot();
+        let _ = writeln!(
+            out,
+            "ocbar {} daemon, pid {}",
+            env!("CARGO_PKG_VERSION"),
+            std::process::id()
+        );
+        let _ = writeln!(out, "socket: {}", self.ctx.socket.display());
+        let _ = writeln!(
+            out,
+            "config: {}",
+            self.ctx
+                .config_path
+                .as_ref()
+                .map_or("(none: defaults)".to_string(), |p| p.display().to_string())
+        );
+        let _ = writeln!(out, "up: {}s", (now - self.ctx.started_ms) / 1000);
+        let _ = writeln!(
+            out,
+            "sessions: {} relevant, {} known; busy {} retry {} waiting {} done {} error {} aborted {} unvisited {}",
+            snap.sessions.len(),
+            self.state.session_count(),
+            snap.counts.busy,
+            snap.counts.retry,
+            snap.counts.waiting,
+            snap.counts.done,
+            snap.counts.error,
+            snap.counts.aborted,
+            snap.counts.unvisited
+        );
+        for server in &snap.servers {
+            let state = match (server.connected, server.stale) {
+                (true, false) => "connected",
+                (true, true) => "connected, resyncing",
+                (false, _) => "NOT CONNECTED",
+            };
+            let origin = match server.url.kind() {
+                ServerKind::Tui => "a plain TUI, bridged by its plugin".to_string(),
+                ServerKind::Replay => "replayed".to_string(),
+                ServerKind::Http | ServerKind::Https => self.followed.origin(&server.url),
+            };
+            let _ = writeln!(out, "server {}: {state} ({origin})", server.url);
+            if let Some(h) = self.sources.get(&server.url) {
+                doctor_server(&mut out, &h.stats().view(), now);
+            }
+        }
+        let _ = writeln!(out, "{}", self.followed.doctor(now));
+        let _ = writeln!(out, "{}", self.hub.doctor(now));
+        out.trim_end().to_string()
+    }
+}
+
+/// The `doctor` lines of one server: what works, what does not, and how to fix it.
+fn doctor_server(out: &mut String, v: &source::ServerStatsView, now: i64) {
+    let age = |ms: i64| {
+        if ms <= 0 {
+            "never".to_string()
+        } else {
+            format!("{:.1}s ago", (now - ms) as f64 / 1000.0)
+        }
+    };
+    if let Some(version) = &v.version {
+        let _ = writeln!(out, "  opencode {version}");
+    }
+    let _ = writeln!(
+        out,
+        "  last event: {}; frames {}, events {}, noise dropped {}",
+        age(v.last_frame_ms),
+        v.frames,
+        v.events,
+        v.noise
+    );
+    let _ = writeln!(
+        out,
+        "  connects {}, reconnects {}, failed attempts {}; resyncs {} (last {}), failed {}; directories {}",
+        v.connects,
+        v.reconnects,
+        v.connect_failures,
+        v.resyncs,
+        age(v.last_resync_ms),
+        v.resync_failures,
+        v.known_directories
+    );
+    let _ = writeln!(
+        out,
+        "  decode errors: {}{}",
+        v.decode_errors,
+        v.last_decode_error
+            .as_ref()
+            .map(|e| format!(" (last: {e})"))
+            .unwrap_or_default()
+    );
+    if v.auth_failures > 0 {
+        let _ = writeln!(
+            out,
+            "  auth failures: {}: set OPENCODE_SERVER_PASSWORD (and OPENCODE_SERVER_USERNAME if not 'opencode') in the daemon's environment",
+            v.auth_failures
+        );
+    }
+    if !v.connected {
+        if let Some(e) = &v.last_connect_error {
+            let _ = writeln!(out, "  last error: {e}");
+        }
+        let _ = writeln!(
+            out,
+            "  fix: start OpenCode with a port ('opencode --port 4096', or 'opencode serve --port 4096' and 'opencode attach http://127.0.0.1:4096'), or point ocbar at the right --server"
+        );
+    }
+    if let Some(e) = &v.last_resync_error {
+        let _ = writeln!(out, "  last resync error: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::claim_socket;
+
+    #[test]
+    fn claim_socket_never_deletes_what_is_not_a_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        // Nothing there: fine.
+        assert!(claim_socket(&dir.path().join("none.sock")).is_ok());
+        // A regular file given as --socket (found by tests/security.rs: it used to be deleted).
+        let file = dir.path().join("notes.txt");
+        std::fs::write(&file, "keep me").unwrap();
+        let err = claim_socket(&file).unwrap_err();
+        assert!(err.contains("not a socket"), "{err}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+        // A symlink to it is not a socket either.
+        let link = dir.path().join("link.sock");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(claim_socket(&link).is_err());
+        assert!(file.exists() && link.exists());
+        // A socket nobody listens on (a crashed daemon's) is replaced.
+        let stale = dir.path().join("stale.sock");
+        drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+        assert!(claim_socket(&stale).is_ok());
+        assert!(!stale.exists());
+        // A live one is refused.
+        let live = dir.path().join("live.sock");
+        let _l = std::os::unix::net::UnixListener::bind(&live).unwrap();
+        assert!(claim_socket(&live).unwrap_err().contains("already running"));
+    }
+}

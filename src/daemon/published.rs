@@ -1,0 +1,112 @@
+//! The snapshot the state loop publishes, with its rendered lines cached.
+//!
+//! The socket server answers queries from it and the tmux push renders from it; neither waits on
+//! the model. A line is rendered at most once per format and generation (once a second while a
+//! retry countdown is shown).
+
+use std::sync::{Arc, Mutex};
+
+use crate::render::{self, Format, RenderConfig};
+use crate::wire::snapshot::Snapshot;
+
+/// A snapshot as published by the state loop, with its rendered lines cached.
+pub struct Published {
+    /// The model generation this snapshot was taken at.
+    pub generation: u64,
+    pub snapshot: Snapshot,
+    /// (format, second it was rendered in, line). Renders with a retry countdown depend on the
+    /// clock, so they are reused only within the same second.
+    cache: Mutex<Vec<(Style, i64, Arc<str>)>>,
+    /// A countdown is shown: renders go stale every second.
+    has_countdown: bool,
+}
+
+impl Published {
+    /// A retry countdown is shown, so lines go stale every second (a `watch` re-renders).
+    pub fn has_countdown(&self) -> bool {
+        self.has_countdown
+    }
+
+    /// Wrap a fresh snapshot.
+    pub fn new(generation: u64, snapshot: Snapshot) -> Self {
+        let has_countdown = render::time_sensitive(&snapshot);
+        Published {
+            generation,
+            snapshot,
+            cache: Mutex::new(Vec::new()),
+            has_countdown,
+        }
+    }
+
+    /// This snapshot in `format`, rendered at most once per format (per second while a retry
+    /// countdown is shown).
+    pub fn render(&self, format: impl Into<Style>, now_ms: i64, cfg: &RenderConfig) -> Arc<str> {
+        let format: Style = format.into();
+        let second = if self.has_countdown { now_ms / 1000 } else { 0 };
+        if let Ok(cache) = self.cache.lock()
+            && let Some((_, _, line)) = cache.iter().find(|(f, s, _)| *f == format && *s == second)
+        {
+            return line.clone();
+        }
+        let line: Arc<str> = if format.no_color && !cfg.no_color {
+            let mut plain = cfg.clone();
+            plain.no_color = true;
+            Arc::from(render::render(
+                format.format,
+                &self.snapshot,
+                now_ms,
+                &plain,
+            ))
+        } else {
+            Arc::from(render::render(format.format, &self.snapshot, now_ms, cfg))
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.retain(|(f, _, _)| *f != format);
+            cache.push((format, second, line.clone()));
+        }
+        line
+    }
+}
+
+/// A format as a client asked for it: `tmux`, or `starship no-color` from a client whose
+/// environment has `NO_COLOR` (the daemon renders, so the client says so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub format: Format,
+    pub no_color: bool,
+}
+
+impl From<Format> for Style {
+    fn from(format: Format) -> Style {
+        Style {
+            format,
+            no_color: false,
+        }
+    }
+}
+
+impl std::str::FromStr for Style {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Style, String> {
+        let mut words = s.split_whitespace();
+        let format = words
+            .next()
+            .unwrap_or("")
+            .parse::<Format>()
+            .map_err(|e| e.to_string())?;
+        let no_color = match words.next() {
+            None => false,
+            Some("no-color") => true,
+            Some(other) => {
+                return Err(format!(
+                    "unknown option '{}' after the format (only 'no-color')",
+                    other.chars().take(32).collect::<String>()
+                ));
+            }
+        };
+        if words.next().is_some() {
+            return Err("too many words after the format".into());
+        }
+        Ok(Style { format, no_color })
+    }
+}

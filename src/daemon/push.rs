@@ -1,0 +1,296 @@
+//! tmux push mode: keep the global user option `@ocbar` of a tmux server set to the tmux line.
+//!
+//! A status line with `#{@ocbar}` in it then shows every change at once (tmux redraws every
+//! attached client when an option changes), with no `#()` job polling the daemon. Polling with
+//! `#(ocbar status --format tmux)` keeps working beside it; both show the same line.
+//!
+//! - Which server: the configured socket (`tmux -S`), else the one `$TMUX` names (tmux reads it
+//!   itself), else tmux's default socket. That is the server the daemon was started from when
+//!   the TPM plugin starts it.
+//! - Coalesced: at most one `tmux set-option` per [`MIN_INTERVAL`] (≤ 10/s); an unchanged line
+//!   is never sent again, so an idle daemon runs no tmux at all. (A restarted tmux server starts
+//!   without the option: the plugin and `ocbar.conf` seed it from `ocbar status` when tmux
+//!   loads them, and the next change sets it anyway.) While a retry countdown is shown the line
+//!   is re-rendered each second.
+//! - Never blocking: this is its own task; each `tmux` call is bounded by [`TMUX_TIMEOUT`] and
+//!   killed after it. A failing tmux (none installed, no server running, a hung one) is logged
+//!   once, then retried on every change and on a timer backing off from 1 s to [`RETRY_LAST`]
+//!   (about a minute in all); after that only changes retry it, so a machine without tmux is
+//!   not polled forever. The recovery is logged once too.
+//! - When the daemon shuts down cleanly the option is unset, so a `#{@ocbar}` status line shows
+//!   nothing (as `ocbar status` prints nothing while no daemon runs) instead of a stale line.
+//!
+//! Escaping. The line is the tmux renderer's output: data has every `#` doubled. tmux expands
+//! `#{@ocbar}` once and does not expand the option's value again, so `#[fg=…]` styles in it
+//! apply when the status line is drawn, `##` is drawn as a literal `#`, and `#(…)` or `#{…}`
+//! from a title are never run or expanded (checked against real tmux in `tests/bars_tmux.rs`).
+//! On the way there, tmux's command parser treats an argument ending in `;` as a command
+//! separator, so a trailing `;` is written `\;` ([`tmux_arg`]).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::daemon::clock::now_ms;
+use crate::daemon::config::TmuxConfig;
+use crate::daemon::published::Published;
+use crate::log;
+use crate::render::{self, Format, RenderConfig};
+
+/// The tmux user option the line is pushed into.
+pub const OPTION: &str = "@ocbar";
+
+/// Least time between two pushes (at most ~10 per second).
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Longest a `tmux` call may take before it is killed and counted as a failure.
+pub const TMUX_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// First retry delay after a failure; doubles up to [`RETRY_LAST`].
+const RETRY_MIN: Duration = Duration::from_secs(1);
+/// The last timed retry after a failure (1 + 2 + … + 32 s: about a minute of retries); later
+/// ones wait for a change.
+const RETRY_LAST: Duration = Duration::from_secs(32);
+
+/// `line` as one argument of a `tmux` command line: tmux's parser takes an argument that ends
+/// in `;` for a command separator (and `\;` for a literal `;`), so a trailing `;` is escaped.
+pub fn tmux_arg(line: &str) -> String {
+    match line.strip_suffix(';') {
+        Some(rest) => format!("{rest}\\;"),
+        None => line.to_string(),
+    }
+}
+
+/// The tmux server to talk to.
+struct Tmux {
+    socket: Option<PathBuf>,
+}
+
+impl Tmux {
+    fn command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new("tmux");
+        if let Some(s) = &self.socket {
+            cmd.arg("-S").arg(s);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Which server, for log lines.
+    fn describe(&self) -> String {
+        if let Some(s) = &self.socket {
+            return format!("the tmux server on {}", s.display());
+        }
+        match std::env::var("TMUX") {
+            Ok(t) if !t.is_empty() => format!(
+                "the tmux server on {} ($TMUX)",
+                t.split(',').next().unwrap_or_default()
+            ),
+            _ => "tmux's default server".to_string(),
+        }
+    }
+
+    /// `tmux set-option -g @ocbar LINE`, bounded by [`TMUX_TIMEOUT`].
+    async fn set(&self, line: &str) -> Result<(), String> {
+        let mut cmd = tokio::process::Command::from(self.command());
+        cmd.args(["set-option", "-g", "--", OPTION])
+            .arg(tmux_arg(line))
+            .kill_on_drop(true);
+        match tokio::time::timeout(TMUX_TIMEOUT, cmd.output()).await {
+            Err(_) => Err(format!(
+                "tmux did not answer within {} s",
+                TMUX_TIMEOUT.as_secs()
+            )),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err("tmux is not installed (not found on PATH)".to_string())
+            }
+            Ok(Err(e)) => Err(format!("cannot run tmux: {e}")),
+            Ok(Ok(out)) if out.status.success() => Ok(()),
+            Ok(Ok(out)) => {
+                let err = String::from_utf8_lossy(&out.stderr);
+                let err = err.trim();
+                Err(if err.is_empty() {
+                    format!("tmux failed ({})", out.status)
+                } else {
+                    err.to_string()
+                })
+            }
+        }
+    }
+
+    /// `tmux set-option -gu @ocbar`, synchronously and briefly (the daemon is exiting).
+    fn unset_blocking(&self) {
+        let mut cmd = self.command();
+        cmd.args(["set-option", "-gu", OPTION])
+            .stderr(Stdio::null());
+        let Ok(mut child) = cmd.spawn() else { return };
+        let deadline = std::time::Instant::now() + Duration::from_millis(500);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// Unsets `@ocbar` when the push task is dropped (the runtime shuts down with the daemon),
+/// if a line was ever pushed.
+struct ClearOnExit {
+    tmux: Arc<Tmux>,
+    armed: bool,
+}
+
+impl Drop for ClearOnExit {
+    fn drop(&mut self) {
+        if self.armed {
+            self.tmux.unset_blocking();
+        }
+    }
+}
+
+/// A failing tmux: when to try again, and the next delay.
+struct Failing {
+    /// The next timed retry; `None`: the timed retries are over, the next change retries.
+    retry_at: Option<Instant>,
+    backoff: Duration,
+}
+
+impl Failing {
+    /// Not before `retry_at` (changes in between wait for it); any time once it is `None`.
+    fn may_retry(&self) -> bool {
+        self.retry_at.is_none_or(|t| Instant::now() >= t)
+    }
+}
+
+/// Keep `@ocbar` of the tmux server set to the tmux line of the newest snapshot.
+///
+/// Runs until the snapshot channel closes (the daemon stops); spawn it beside the socket server.
+/// Returns at once when `cfg.push` is false.
+pub async fn tmux_push(
+    mut snapshots: watch::Receiver<Arc<Published>>,
+    render: Arc<RenderConfig>,
+    cfg: TmuxConfig,
+) {
+    if !cfg.push {
+        return;
+    }
+    let tmux = Arc::new(Tmux { socket: cfg.socket });
+    let mut clear = ClearOnExit {
+        tmux: tmux.clone(),
+        armed: false,
+    };
+    // What tmux has, as far as we know (None: unknown, or the last push failed).
+    let mut pushed: Option<Arc<str>> = None;
+    let mut failing: Option<Failing> = None;
+    let mut last_attempt: Option<Instant> = None;
+    let mut attempt = true;
+    loop {
+        if attempt {
+            if let Some(t) = last_attempt {
+                tokio::time::sleep_until(t + MIN_INTERVAL).await;
+            }
+            let published = snapshots.borrow_and_update().clone();
+            let line = published.render(Format::Tmux, now_ms(), &render);
+            if pushed.as_ref() != Some(&line) {
+                last_attempt = Some(Instant::now());
+                match tmux.set(&line).await {
+                    Ok(()) => {
+                        if failing.take().is_some() {
+                            log!(
+                                "tmux push: {} reached again: {OPTION} is set",
+                                tmux.describe()
+                            );
+                        } else if !clear.armed {
+                            log!(
+                                "tmux push: {OPTION} is set on {} ('#{{{OPTION}}}' in status-left/right shows it)",
+                                tmux.describe()
+                            );
+                        }
+                        clear.armed = true;
+                        pushed = Some(line);
+                    }
+                    Err(e) => {
+                        pushed = None;
+                        failing = Some(match failing {
+                            None => {
+                                log!(
+                                    "tmux push: cannot set {OPTION} on {}: {e}; retrying for a minute, then on each change",
+                                    tmux.describe()
+                                );
+                                Failing {
+                                    retry_at: Some(Instant::now() + RETRY_MIN),
+                                    backoff: RETRY_MIN * 2,
+                                }
+                            }
+                            Some(f) => Failing {
+                                retry_at: (f.backoff <= RETRY_LAST)
+                                    .then(|| Instant::now() + f.backoff),
+                                backoff: f.backoff * 2,
+                            },
+                        });
+                    }
+                }
+            }
+        }
+        // A timer only for a timed retry or a running countdown: none while idle.
+        let wake = match &failing {
+            Some(f) => f.retry_at,
+            None if render::time_sensitive(&snapshots.borrow().snapshot) => {
+                // Just after the next whole second, when the countdown text changes.
+                let into = now_ms().rem_euclid(1000) as u64;
+                Some(Instant::now() + Duration::from_millis(1000 - into + 20))
+            }
+            None => None,
+        };
+        let timer = async {
+            match wake {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    return; // the daemon is stopping; `clear` unsets the option
+                }
+                attempt = failing.as_ref().is_none_or(Failing::may_retry);
+            }
+            _ = timer => attempt = true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trailing_semicolon_is_escaped_for_tmux() {
+        assert_eq!(tmux_arg("plain"), "plain");
+        assert_eq!(tmux_arg("a;"), "a\\;");
+        assert_eq!(tmux_arg(";"), "\\;");
+        assert_eq!(tmux_arg("a\\;"), "a\\\\;");
+        assert_eq!(tmux_arg("a ; b"), "a ; b");
+        assert_eq!(tmux_arg(""), "");
+    }
+
+    #[test]
+    fn config_defaults_to_push_on() {
+        let c: TmuxConfig = toml::from_str("").unwrap();
+        assert_eq!(c, TmuxConfig::default());
+        assert!(c.push && c.socket.is_none());
+        let c: TmuxConfig = toml::from_str("push = false\nsocket = \"/t/s\"").unwrap();
+        assert!(!c.push);
+        assert_eq!(c.socket, Some(PathBuf::from("/t/s")));
+        assert!(toml::from_str::<TmuxConfig>("pus = true").is_err());
+    }
+}

@@ -1,0 +1,192 @@
+//! The state file: unvisited marks and mutes on disk, so a restart (or `kill -9`) loses nothing.
+//!
+//! Written atomically (temp file, fsync, rename, fsync of the directory) by one writer task,
+//! newest state wins. A corrupt or truncated file is reported, set aside and replaced.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use tokio::sync::watch;
+
+use crate::log;
+use crate::model::persist::{PERSIST_VERSION, Persisted};
+
+/// `$XDG_STATE_HOME/ocbar/state.json`, else `~/.local/state/ocbar/state.json`.
+pub fn default_path() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d).join("ocbar/state.json"));
+    }
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".local/state/ocbar/state.json"))
+}
+
+/// Read the state file. Missing: empty. Unreadable as ours: set aside (renamed with a
+/// `.corrupt-<epoch>` suffix), logged, and empty.
+pub fn load(path: &Path) -> Persisted {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Persisted::default(),
+        Err(e) => {
+            log!(
+                "cannot read the state file {}: {e}; starting without saved marks",
+                path.display()
+            );
+            return Persisted::default();
+        }
+    };
+    let problem = match serde_json::from_slice::<Persisted>(&bytes) {
+        Ok(p) if p.version == PERSIST_VERSION => return p,
+        Ok(p) => format!(
+            "it has schema version {}, this ocbar writes {PERSIST_VERSION}",
+            p.version
+        ),
+        Err(e) => format!("it is not valid ({e})"),
+    };
+    let aside = path.with_extension(format!("json.corrupt-{}", chrono::Utc::now().timestamp()));
+    match std::fs::rename(path, &aside) {
+        Ok(()) => log!(
+            "the state file {} could not be used: {problem}. Set aside as {}; unvisited marks and mutes start fresh",
+            path.display(),
+            aside.display()
+        ),
+        Err(e) => log!(
+            "the state file {} could not be used: {problem}, and setting it aside failed: {e}",
+            path.display()
+        ),
+    }
+    Persisted::default()
+}
+
+/// Write atomically: a temp file beside the target, fsync, rename over it, fsync the directory.
+pub fn save(path: &Path, state: &Persisted) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
+    let body = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(&body)?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// What the writer is asked to save: the state, and a number that grows with every change so
+/// that a caller can wait until its change is on disk (see [`writer`]).
+#[derive(Debug, Clone, Default)]
+pub struct ToSave {
+    pub seq: u64,
+    pub state: Persisted,
+}
+
+/// The writer task: saves every new value of `rx` (newest wins), off the async threads, and
+/// reports the `seq` of each save it finished in `saved` (also after a failed save, which it
+/// logs: nobody should wait for a disk that cannot be written).
+pub async fn writer(path: PathBuf, mut rx: watch::Receiver<ToSave>, saved: watch::Sender<u64>) {
+    let mut failing = false;
+    while rx.changed().await.is_ok() {
+        let ToSave { seq, state } = rx.borrow_and_update().clone();
+        let p = path.clone();
+        let result = tokio::task::spawn_blocking(move || save(&p, &state)).await;
+        match result {
+            Ok(Ok(())) => {
+                if failing {
+                    log!("the state file {} is written again", path.display());
+                }
+                failing = false;
+            }
+            Ok(Err(e)) => {
+                if !failing {
+                    log!(
+                        "cannot write the state file {}: {e}; marks and mutes will not survive a restart until this is fixed",
+                        path.display()
+                    );
+                }
+                failing = true;
+            }
+            Err(e) => log!("the state writer failed: {e}"),
+        }
+        saved.send_replace(seq);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::persist::PersistedSession;
+
+    fn sample() -> Persisted {
+        Persisted {
+            version: PERSIST_VERSION,
+            sessions: vec![PersistedSession {
+                server: "http://127.0.0.1:4096".into(),
+                id: "ses_a".into(),
+                directory: "/p".into(),
+                title: "alpha".into(),
+                parent_id: None,
+                model: None,
+                agent: None,
+                finished: Some("done".into()),
+                message: None,
+                unvisited: true,
+                muted: false,
+                last_activity_ms: 5,
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trip_and_private_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ocbar/state.json");
+        save(&path, &sample()).unwrap();
+        assert_eq!(load(&path), sample());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn missing_file_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load(&dir.path().join("none.json")), Persisted::default());
+    }
+
+    #[test]
+    fn corrupt_or_truncated_file_is_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let full = serde_json::to_string(&sample()).unwrap();
+        std::fs::write(&path, &full[..full.len() / 2]).unwrap();
+        assert_eq!(load(&path), Persisted::default());
+        assert!(!path.exists());
+        let aside: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(aside.len(), 1);
+        assert!(aside[0].starts_with("state.json.corrupt-"), "{aside:?}");
+        // A later save works.
+        save(&path, &sample()).unwrap();
+        assert_eq!(load(&path), sample());
+    }
+}

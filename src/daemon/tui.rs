@@ -1,0 +1,767 @@
+//! TUI channels: the OpenCode plugin (`integrations/opencode/ocbar.tsx`) inside each TUI keeps
+//! one open to the daemon (protocol in [`crate::wire`], "The TUI channel").
+//!
+//! - **Focus.** Every TUI reports what it shows and whether its terminal has focus; the model
+//!   gets `Event::Focus` (the session on screen in a focused TUI is visited and never
+//!   notified). Closing the channel clears it.
+//! - **Attached TUIs** (`opencode attach URL`, `opencode --port N`) name their HTTP server. The
+//!   daemon follows that server itself (a [`Update::Tui`] to the state loop, which adds it like
+//!   a discovered one); the channel then carries focus only, so no event is counted twice.
+//! - **Plain TUIs** (`opencode`, an in-process server with no port) cannot be reached over
+//!   HTTP. Their plugin forwards the bus events, which go through the same decoder as SSE frames
+//!   and reach the model under a pseudo server `tui://<pid>`: `ServerAdded`, `Connected` and an
+//!   empty `Resync` when the channel opens, `Disconnected` and `ServerRemoved` when it closes.
+//!   Toasts for their sessions go down the channel (`{"toast":…}`), and so does `ocbar open`
+//!   (`{"open":…}`), as there is no `/tui/*` endpoint to call.
+//!
+//! The [`Hub`] holds the open channels; the notifier's toast channel and the state loop reach
+//! TUIs through it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use crate::daemon::discovery::Update;
+use crate::daemon::source::{Decoded, decode};
+use crate::model::event::{Event, ResyncReport};
+use crate::server_url::ServerUrl;
+use crate::wire::{MAX_TUI_LINE, Reply, TUI_LINE_TIMEOUT, TuiHello, TuiLine, TuiOut};
+
+/// Lines queued for one TUI before new ones are refused (the TUI is not reading).
+const OUT_QUEUE: usize = 32;
+
+/// How long a write to a TUI may take before the channel is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One open channel, as the hub sees it.
+struct Entry {
+    serial: u64,
+    hello: TuiHello,
+    /// `tui://<pid>` when its events are bridged.
+    pseudo: Option<ServerUrl>,
+    /// The HTTP server it is attached to (focus only).
+    attached: Option<ServerUrl>,
+    out: mpsc::Sender<TuiOut>,
+    since_ms: i64,
+    session: Option<String>,
+    focused: bool,
+    events: u64,
+    errors: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    next_serial: u64,
+    tuis: BTreeMap<String, Entry>,
+}
+
+/// The open TUI channels. Shared by the socket server (which opens them), the state loop
+/// (`ocbar open`, `doctor`) and the notifier (toasts for bridged sessions).
+pub struct Hub {
+    events: mpsc::Sender<Event>,
+    updates: mpsc::Sender<Update>,
+    inner: Mutex<Inner>,
+}
+
+impl Hub {
+    /// A hub feeding the state loop's event channel and its server-set updates.
+    pub fn new(events: mpsc::Sender<Event>, updates: mpsc::Sender<Update>) -> Hub {
+        Hub {
+            events,
+            updates,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        match self.inner.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Number of open channels.
+    pub fn len(&self) -> usize {
+        self.lock().tuis.len()
+    }
+
+    /// No channel is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `server` is the pseudo server of an open bridged TUI.
+    pub fn bridges(&self, server: &str) -> bool {
+        self.lock()
+            .tuis
+            .values()
+            .any(|e| e.pseudo.as_deref() == Some(server))
+    }
+
+    fn send_to(&self, server: &str, line: TuiOut) -> Result<String, String> {
+        let g = self.lock();
+        let Some((id, e)) = g
+            .tuis
+            .iter()
+            .find(|(_, e)| e.pseudo.as_deref() == Some(server))
+        else {
+            return Err(format!("no OpenCode TUI is connected for {server}"));
+        };
+        e.out
+            .try_send(line)
+            .map(|()| id.clone())
+            .map_err(|_| format!("the OpenCode TUI {id} is not reading its ocbar channel"))
+    }
+
+    /// A toast in the bridged TUI whose pseudo server is `server`.
+    pub fn toast(
+        &self,
+        server: &str,
+        title: &str,
+        message: &str,
+        variant: &str,
+    ) -> Result<(), String> {
+        self.send_to(
+            server,
+            TuiOut::Toast {
+                title: title.to_string(),
+                message: message.to_string(),
+                variant: variant.to_string(),
+            },
+        )
+        .map(|_| ())
+    }
+
+    /// Ask the bridged TUI of `server` to show `session`.
+    pub fn open(&self, server: &str, session: &str) -> Result<String, String> {
+        self.send_to(server, TuiOut::Open(session.to_string()))
+            .map(|id| format!("opened {session} in the OpenCode TUI {id}"))
+    }
+
+    /// `doctor` lines: one per open channel.
+    pub fn doctor(&self, now_ms: i64) -> String {
+        let g = self.lock();
+        let mut out = String::new();
+        if g.tuis.is_empty() {
+            let _ = writeln!(
+                out,
+                "tuis: none connected (install the plugin: 'ocbar install opencode-plugin')"
+            );
+        }
+        for (id, e) in &g.tuis {
+            let mut who = format!("tui {id}");
+            if let Some(p) = &e.hello.tmux_pane {
+                let _ = write!(who, " (tmux pane {p})");
+            }
+            let how = match (&e.pseudo, &e.attached) {
+                (Some(p), _) => format!("plain TUI, bridged as {p}, {} events", e.events),
+                (None, Some(s)) => format!("attached to {s}"),
+                (None, None) => "focus only".to_string(),
+            };
+            let screen = match &e.session {
+                Some(s) => s.clone(),
+                None => "no session".to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "{who}: {how}; shows {screen} ({}); connected {}s{}{}",
+                if e.focused { "focused" } else { "not focused" },
+                (now_ms - e.since_ms).max(0) / 1000,
+                e.hello
+                    .directory
+                    .as_deref()
+                    .map(|d| format!(", in {d}"))
+                    .unwrap_or_default(),
+                if e.errors > 0 {
+                    format!("; {} bad lines", e.errors)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        out.trim_end().to_string()
+    }
+
+    /// Register a channel; returns its serial, its pseudo server (if bridged) and its queue.
+    /// Replaces a channel with the same id (dropping its queue closes it).
+    fn register(
+        &self,
+        hello: TuiHello,
+        now_ms: i64,
+    ) -> (
+        u64,
+        Option<ServerUrl>,
+        Option<ServerUrl>,
+        mpsc::Receiver<TuiOut>,
+        Option<ServerUrl>,
+    ) {
+        let attached = ServerUrl::attached(hello.server.as_deref());
+        let pseudo: Option<ServerUrl> = attached.is_none().then(|| {
+            let who = hello
+                .pid
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| hello.tui.clone());
+            ServerUrl::tui(who)
+        });
+        let (tx, rx) = mpsc::channel(OUT_QUEUE);
+        let mut g = self.lock();
+        g.next_serial += 1;
+        let serial = g.next_serial;
+        let id = hello.tui.clone();
+        let old = g.tuis.insert(
+            id,
+            Entry {
+                serial,
+                hello,
+                pseudo: pseudo.clone(),
+                attached: attached.clone(),
+                out: tx,
+                since_ms: now_ms,
+                session: None,
+                focused: true,
+                events: 0,
+                errors: 0,
+            },
+        );
+        // A replaced bridge under another pseudo server is removed here (its own channel
+        // sees it was replaced and cleans nothing up).
+        let orphan = old
+            .and_then(|o| o.pseudo)
+            .filter(|p| Some(p) != pseudo.as_ref());
+        (serial, pseudo, attached, rx, orphan)
+    }
+
+    /// Forget a channel; false if it was replaced meanwhile (then nothing is cleaned up).
+    fn unregister(&self, id: &str, serial: u64) -> bool {
+        let mut g = self.lock();
+        if g.tuis.get(id).is_some_and(|e| e.serial == serial) {
+            g.tuis.remove(id);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn with_entry(&self, id: &str, serial: u64, f: impl FnOnce(&mut Entry)) {
+        let mut g = self.lock();
+        if let Some(e) = g.tuis.get_mut(id).filter(|e| e.serial == serial) {
+            f(e);
+        }
+    }
+}
+
+/// How reading one channel line ended.
+enum LineRead {
+    Line,
+    Eof,
+    TooLong,
+    Stalled,
+}
+
+/// Read one line (without its newline) into `buf`: at most `max` bytes; once its first byte
+/// has arrived, each further read must come within `stall`. Cancel-safe: bytes read so far stay
+/// in `buf`.
+async fn read_line<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+    stall: Duration,
+) -> std::io::Result<LineRead> {
+    loop {
+        let (used, done) = {
+            let avail = if buf.is_empty() {
+                r.fill_buf().await?
+            } else {
+                match tokio::time::timeout(stall, r.fill_buf()).await {
+                    Ok(a) => a?,
+                    Err(_) => return Ok(LineRead::Stalled),
+                }
+            };
+            if avail.is_empty() {
+                return Ok(LineRead::Eof);
+            }
+            match avail.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    buf.extend_from_slice(&avail[..i]);
+                    (i + 1, true)
+                }
+                None => {
+                    buf.extend_from_slice(avail);
+                    (avail.len(), false)
+                }
+            }
+        };
+        r.consume(used);
+        if buf.len() >= max {
+            return Ok(LineRead::TooLong);
+        }
+        if done {
+            return Ok(LineRead::Line);
+        }
+    }
+}
+
+async fn write_line<W: AsyncWrite + Unpin>(w: &mut W, line: &str) -> std::io::Result<()> {
+    match tokio::time::timeout(WRITE_TIMEOUT, w.write_all(line.as_bytes())).await {
+        Ok(r) => r,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "TUI too slow",
+        )),
+    }
+}
+
+/// A bus event from a plugin as a `/global/event` frame: `{"directory","payload"}` is used as
+/// is; a bare `{type, properties, directory?}` is wrapped (`directory` moved to the envelope).
+fn as_frame(text: &str) -> Result<std::borrow::Cow<'_, str>, &'static str> {
+    #[derive(Deserialize)]
+    struct Probe<'a> {
+        #[serde(borrow, default)]
+        payload: Option<&'a RawValue>,
+        #[serde(borrow, default, rename = "type")]
+        kind: Option<&'a RawValue>,
+    }
+    let probe: Probe = serde_json::from_str(text).map_err(|_| "event: not a JSON object")?;
+    if probe.payload.is_some() {
+        return Ok(std::borrow::Cow::Borrowed(text));
+    }
+    if probe.kind.is_none() {
+        return Err("event: neither {\"payload\":…} nor {\"type\":…}");
+    }
+    let mut map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).map_err(|_| "event: not a JSON object")?;
+    let directory = map.remove("directory");
+    let mut env = serde_json::Map::new();
+    if let Some(d) = directory {
+        env.insert("directory".into(), d);
+    }
+    env.insert("payload".into(), serde_json::Value::Object(map));
+    serde_json::to_string(&env)
+        .map(std::borrow::Cow::Owned)
+        .map_err(|_| "event: cannot re-encode")
+}
+
+/// Serve one TUI channel after its `tui` request line: register it, feed the model, relay the
+/// daemon's lines to it, and clean up when either side closes.
+pub async fn channel<R, W>(
+    hub: Arc<Hub>,
+    hello: TuiHello,
+    mut reader: R,
+    mut writer: W,
+) -> std::io::Result<()>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let id = hello.tui.clone();
+    let now = crate::daemon::clock::now_ms();
+    let (serial, pseudo, attached, mut out_rx, orphan) = hub.register(hello, now);
+    if let Some(old) = orphan {
+        let _ = hub.events.send(Event::ServerRemoved { server: old }).await;
+    }
+    let greeting = match (&pseudo, &attached) {
+        (Some(p), _) => {
+            crate::log!("TUI {id} connected: plain TUI, bridging its events as {p}");
+            for ev in [
+                Event::ServerAdded { server: p.clone() },
+                Event::Connected { server: p.clone() },
+                Event::Resync {
+                    server: p.clone(),
+                    report: ResyncReport::default(),
+                },
+            ] {
+                let _ = hub.events.send(ev).await;
+            }
+            format!("bridge {p}")
+        }
+        (None, Some(s)) => {
+            crate::log!("TUI {id} connected: attached to {s} (focus only)");
+            let _ = hub
+                .updates
+                .send(Update::Tui {
+                    tui: id.clone(),
+                    server: Some(s.clone()),
+                })
+                .await;
+            "focus".to_string()
+        }
+        (None, None) => "focus".to_string(),
+    };
+    let result = serve_lines(
+        &hub,
+        &id,
+        serial,
+        pseudo.as_ref(),
+        &mut reader,
+        &mut writer,
+        &mut out_rx,
+        greeting,
+    )
+    .await;
+    if hub.unregister(&id, serial) {
+        crate::log!("TUI {id} disconnected");
+        let _ = hub
+            .events
+            .send(Event::Focus {
+                tui: id.clone(),
+                session: None,
+                focused: false,
+            })
+            .await;
+        if let Some(p) = pseudo {
+            let _ = hub
+                .events
+                .send(Event::Disconnected {
+                    server: p.clone(),
+                    reason: "the TUI closed its ocbar channel".into(),
+                })
+                .await;
+            let _ = hub.events.send(Event::ServerRemoved { server: p }).await;
+        }
+        if attached.is_some() {
+            let _ = hub
+                .updates
+                .send(Update::Tui {
+                    tui: id,
+                    server: None,
+                })
+                .await;
+        }
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve_lines<R, W>(
+    hub: &Hub,
+    id: &str,
+    serial: u64,
+    pseudo: Option<&ServerUrl>,
+    reader: &mut R,
+    writer: &mut W,
+    out_rx: &mut mpsc::Receiver<TuiOut>,
+    greeting: String,
+) -> std::io::Result<()>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    write_line(writer, &Reply::Ok(greeting).to_line()).await?;
+    let mut buf: Vec<u8> = Vec::with_capacity(256);
+    loop {
+        tokio::select! {
+            read = read_line(reader, &mut buf, MAX_TUI_LINE, TUI_LINE_TIMEOUT) => {
+                match read? {
+                    LineRead::Line => {}
+                    LineRead::Eof => return Ok(()),
+                    LineRead::TooLong => {
+                        let _ = write_line(writer, &Reply::Error(format!("line longer than {MAX_TUI_LINE} bytes: closing")).to_line()).await;
+                        return Ok(());
+                    }
+                    LineRead::Stalled => {
+                        let _ = write_line(writer, &Reply::Error("line not completed in time: closing".into()).to_line()).await;
+                        return Ok(());
+                    }
+                }
+                let problem = match std::str::from_utf8(&buf) {
+                    Err(_) => Some("line is not UTF-8".to_string()),
+                    Ok(text) if text.trim().is_empty() => None,
+                    Ok(text) => handle_line(hub, id, serial, pseudo, text).await.err(),
+                };
+                buf.clear();
+                if let Some(msg) = problem {
+                    hub.with_entry(id, serial, |e| e.errors += 1);
+                    write_line(writer, &Reply::Error(msg).to_line()).await?;
+                }
+            }
+            out = out_rx.recv() => match out {
+                Some(line) => write_line(writer, &line.to_line()).await?,
+                // Replaced by a newer channel with the same id.
+                None => return Ok(()),
+            },
+        }
+    }
+}
+
+async fn handle_line(
+    hub: &Hub,
+    id: &str,
+    serial: u64,
+    pseudo: Option<&ServerUrl>,
+    text: &str,
+) -> Result<(), String> {
+    match TuiLine::parse(text)? {
+        TuiLine::Focus { session, focused } => {
+            hub.with_entry(id, serial, |e| {
+                e.session = session.clone();
+                e.focused = focused;
+            });
+            let _ = hub
+                .events
+                .send(Event::Focus {
+                    tui: id.to_string(),
+                    session: session.map(|s| Arc::from(s.as_str())),
+                    focused,
+                })
+                .await;
+            Ok(())
+        }
+        TuiLine::Event(json) => {
+            let Some(server) = pseudo else {
+                // Attached TUIs: the daemon follows their server over HTTP.
+                return Ok(());
+            };
+            let frame = as_frame(json).map_err(str::to_string)?;
+            match decode(server, &frame) {
+                // The pseudo server is connected for as long as the channel is open.
+                Decoded::Event(Event::Connected { .. }, _) => Ok(()),
+                Decoded::Event(ev, _) => {
+                    hub.with_entry(id, serial, |e| e.events += 1);
+                    let _ = hub.events.send(ev).await;
+                    Ok(())
+                }
+                Decoded::Invalid(why) => Err(format!("event: {why}")),
+                Decoded::Noise
+                | Decoded::Heartbeat
+                | Decoded::InstanceDisposed(_)
+                | Decoded::GlobalDisposed => Ok(()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, BufReader};
+
+    fn hub() -> (Arc<Hub>, mpsc::Receiver<Event>, mpsc::Receiver<Update>) {
+        let (etx, erx) = mpsc::channel(64);
+        let (utx, urx) = mpsc::channel(64);
+        (Arc::new(Hub::new(etx, utx)), erx, urx)
+    }
+
+    #[test]
+    fn bare_events_are_wrapped() {
+        let f = as_frame(r#"{"directory":"/p","payload":{"type":"x"}}"#).unwrap();
+        assert!(matches!(f, std::borrow::Cow::Borrowed(_)));
+        let f = as_frame(r#"{"type":"session.status","properties":{},"directory":"/p"}"#).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&f).unwrap();
+        assert_eq!(v["directory"], "/p");
+        assert_eq!(v["payload"]["type"], "session.status");
+        assert!(v["payload"].get("directory").is_none());
+        assert!(as_frame("[]").is_err());
+        assert!(as_frame("{}").is_err());
+        assert!(as_frame("nope").is_err());
+    }
+
+    #[tokio::test]
+    async fn long_and_stalled_lines_are_bounded() {
+        let (mut tx, rx) = tokio::io::duplex(64);
+        let mut r = BufReader::new(rx);
+        let mut buf = Vec::new();
+        tx.write_all(b"abc\nde").await.unwrap();
+        assert!(matches!(
+            read_line(&mut r, &mut buf, 100, Duration::from_millis(50))
+                .await
+                .unwrap(),
+            LineRead::Line
+        ));
+        assert_eq!(buf, b"abc");
+        buf.clear();
+        assert!(matches!(
+            read_line(&mut r, &mut buf, 100, Duration::from_millis(50))
+                .await
+                .unwrap(),
+            LineRead::Stalled
+        ));
+        buf.clear();
+        let (mut tx, rx) = tokio::io::duplex(4096);
+        let mut r = BufReader::new(rx);
+        tx.write_all(&[b'x'; 300]).await.unwrap();
+        assert!(matches!(
+            read_line(&mut r, &mut buf, 100, Duration::from_secs(5))
+                .await
+                .unwrap(),
+            LineRead::TooLong
+        ));
+        drop(tx);
+        buf.clear();
+        let _ = read_line(&mut r, &mut buf, 1000, Duration::from_secs(5)).await;
+    }
+
+    async fn read_reply<R: AsyncBufRead + Unpin>(r: &mut R) -> String {
+        let mut line = String::new();
+        tokio::time::timeout(Duration::from_secs(5), r.read_line(&mut line))
+            .await
+            .expect("a line in time")
+            .expect("read");
+        line
+    }
+
+    #[tokio::test]
+    async fn a_plain_tui_is_bridged_and_cleaned_up() {
+        let (hub, mut events, _updates) = hub();
+        let (client, server) = tokio::io::duplex(1 << 16);
+        let (sr, sw) = tokio::io::split(server);
+        let hello = TuiHello {
+            tui: "77".into(),
+            pid: Some(77),
+            tmux_pane: Some("%1".into()),
+            directory: Some("/p".into()),
+            server: Some("http://opencode.internal".into()),
+        };
+        let task = tokio::spawn(channel(hub.clone(), hello, BufReader::new(sr), sw));
+        let (cr, mut cw) = tokio::io::split(client);
+        let mut cr = BufReader::new(cr);
+        assert_eq!(read_reply(&mut cr).await, "{\"ok\":\"bridge tui://77\"}\n");
+        let pseudo: ServerUrl = ServerUrl::from("tui://77");
+        assert_eq!(
+            events.recv().await,
+            Some(Event::ServerAdded {
+                server: pseudo.clone()
+            })
+        );
+        assert!(matches!(events.recv().await, Some(Event::Connected { .. })));
+        assert!(matches!(events.recv().await, Some(Event::Resync { .. })));
+        assert!(hub.bridges("tui://77"));
+
+        cw.write_all(b"event {\"directory\":\"/p\",\"payload\":{\"type\":\"session.status\",\"properties\":{\"sessionID\":\"ses_1\",\"status\":{\"type\":\"busy\"}}}}\n").await.unwrap();
+        match events.recv().await {
+            Some(Event::Status {
+                server, session, ..
+            }) => {
+                assert_eq!((&*server, &*session), ("tui://77", "ses_1"));
+            }
+            other => panic!("{other:?}"),
+        }
+        cw.write_all(b"focus {\"session\":\"ses_1\",\"focused\":true}\n")
+            .await
+            .unwrap();
+        assert_eq!(
+            events.recv().await,
+            Some(Event::Focus {
+                tui: "77".into(),
+                session: Some(Arc::from("ses_1")),
+                focused: true
+            })
+        );
+        // Garbage is answered, and the channel stays usable.
+        cw.write_all(b"\xff\xfe\nbogus\nevent {\"payload\":{}}\nevent [1]\n")
+            .await
+            .unwrap();
+        for _ in 0..4 {
+            assert!(read_reply(&mut cr).await.starts_with("{\"error\":"));
+        }
+        // The daemon's lines reach the TUI.
+        hub.toast("tui://77", "ocbar", "done", "success").unwrap();
+        assert_eq!(
+            read_reply(&mut cr).await,
+            "{\"toast\":{\"title\":\"ocbar\",\"message\":\"done\",\"variant\":\"success\"}}\n"
+        );
+        assert!(hub.open("tui://77", "ses_1").unwrap().contains("77"));
+        assert_eq!(read_reply(&mut cr).await, "{\"open\":\"ses_1\"}\n");
+        assert!(hub.toast("tui://78", "t", "m", "info").is_err());
+        assert!(hub.doctor(0).contains("bridged as tui://77"));
+
+        drop(cw);
+        drop(cr);
+        task.await.unwrap().unwrap();
+        assert!(matches!(
+            events.recv().await,
+            Some(Event::Focus {
+                session: None,
+                focused: false,
+                ..
+            })
+        ));
+        assert!(matches!(
+            events.recv().await,
+            Some(Event::Disconnected { .. })
+        ));
+        assert_eq!(
+            events.recv().await,
+            Some(Event::ServerRemoved { server: pseudo })
+        );
+        assert!(hub.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_attached_tui_reports_focus_and_its_server_only() {
+        let (hub, mut events, mut updates) = hub();
+        let (client, server) = tokio::io::duplex(1 << 16);
+        let (sr, sw) = tokio::io::split(server);
+        let hello = TuiHello {
+            tui: "9".into(),
+            pid: Some(9),
+            tmux_pane: None,
+            directory: None,
+            server: Some("http://127.0.0.1:5000/".into()),
+        };
+        let task = tokio::spawn(channel(hub.clone(), hello, BufReader::new(sr), sw));
+        let (cr, mut cw) = tokio::io::split(client);
+        let mut cr = BufReader::new(cr);
+        assert_eq!(read_reply(&mut cr).await, "{\"ok\":\"focus\"}\n");
+        assert_eq!(
+            updates.recv().await,
+            Some(Update::Tui {
+                tui: "9".into(),
+                server: Some(ServerUrl::from("http://127.0.0.1:5000"))
+            })
+        );
+        // Events are not bridged: the daemon follows the server itself.
+        cw.write_all(b"event {\"directory\":\"/p\",\"payload\":{\"type\":\"session.status\",\"properties\":{\"sessionID\":\"ses_1\",\"status\":{\"type\":\"busy\"}}}}\nfocus {\"session\":null,\"focused\":false}\n").await.unwrap();
+        assert!(matches!(
+            events.recv().await,
+            Some(Event::Focus { focused: false, .. })
+        ));
+        assert!(!hub.bridges("tui://9"));
+        cw.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        let _ = cr.read_to_end(&mut rest).await;
+        task.await.unwrap().unwrap();
+        assert!(matches!(events.recv().await, Some(Event::Focus { .. })));
+        assert_eq!(
+            updates.recv().await,
+            Some(Update::Tui {
+                tui: "9".into(),
+                server: None
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_channel_with_the_same_id_replaces_the_old_one() {
+        let (hub, mut events, _updates) = hub();
+        let hello = TuiHello {
+            tui: "5".into(),
+            pid: Some(5),
+            tmux_pane: None,
+            directory: None,
+            server: None,
+        };
+        let (c1, s1) = tokio::io::duplex(4096);
+        let (r1, w1) = tokio::io::split(s1);
+        let t1 = tokio::spawn(channel(hub.clone(), hello.clone(), BufReader::new(r1), w1));
+        let mut c1 = BufReader::new(c1);
+        read_reply(&mut c1).await;
+        let (c2, s2) = tokio::io::duplex(4096);
+        let (r2, w2) = tokio::io::split(s2);
+        let _t2 = tokio::spawn(channel(hub.clone(), hello, BufReader::new(r2), w2));
+        let mut c2 = BufReader::new(c2);
+        read_reply(&mut c2).await;
+        // The old channel ends without removing the new one's server.
+        t1.await.unwrap().unwrap();
+        assert!(hub.bridges("tui://5"));
+        assert_eq!(hub.len(), 1);
+        while let Ok(ev) = events.try_recv() {
+            assert!(!matches!(ev, Event::ServerRemoved { .. }), "{ev:?}");
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! The line protocol between `ocbar` clients and the daemon, shared by both ends.
+//!
+//! ```text
+//! daemon → client   {"hello":"ocbar","protocol":1,"version":"0.1.0"}      (sent at once on accept)
+//! client → daemon   one request line, words separated by one space:
+//!                     status <plain|tmux|starship|waybar|json>
+//!                     watch <format>
+//!                     list
+//!                     doctor
+//!                     seen <SESSION>      seen-all
+//!                     open <SESSION>
+//!                     mute <SESSION>      unmute <SESSION>
+//! daemon → client   one reply line: {"ok":"<text>"} or {"error":"<message>"}
+//!                   (watch: one {"ok":…} line per change until either side closes)
+//! ```
+//! `<SESSION>` is the rest of the line (it may contain spaces). Lines are UTF-8, end in `\n`,
+//! and a request longer than [`MAX_REQUEST`] bytes is refused. A client that says nothing
+//! for [`REQUEST_TIMEOUT`] is dropped. The hello lets a client tell an old daemon: a
+//! daemon speaking another protocol number is reported, never misread.
+//!
+//! ## The TUI channel (the OpenCode plugin)
+//!
+//! One more request opens a long-lived, two-way channel for an OpenCode TUI
+//! (`integrations/opencode/ocbar.tsx`):
+//!
+//! ```text
+//! client → daemon   tui {"tui":"<id>","pid":N,"tmux_pane":"%3"|null,"directory":"/p","server":"http://…"|null}
+//! daemon → client   {"ok":"bridge tui://<pid>"}       a TUI with no HTTP server (`server` null):
+//!                                                    its events are bridged under that pseudo server
+//!                   {"ok":"focus"}                   a TUI attached to an HTTP server: the daemon follows
+//!                                                    that server itself; the channel carries focus only
+//! then, any number of lines, in any order, until either side closes:
+//! client → daemon   focus {"session":"ses_…"|null,"focused":true|false}
+//!                   event {"directory":"/p","payload":{"id":…,"type":…,"properties":{…}}}
+//!                         (bridge only: one bus event, as `GET /global/event` frames it; a bare
+//!                         `{"type":…,"properties":…,"directory"?:…}` is accepted too)
+//! daemon → client   {"toast":{"title":"…","message":"…","variant":"info|success|warning|error"}}
+//!                   {"open":"ses_…"}                 show that session (`ocbar open`)
+//!                   {"error":"…"}                    a line the daemon could not use; the channel stays open
+//! ```
+//! Closing the channel means the TUI is gone: its focus is cleared and a bridged pseudo server
+//! is removed with its sessions. A channel line may be up to [`MAX_TUI_LINE`] bytes and, once
+//! started, must be complete within [`TUI_LINE_TIMEOUT`]; a longer or stalled line closes the
+//! channel (the plugin reconnects). A new channel with the same `tui` id replaces the old one.
+
+pub mod snapshot;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Protocol number; bumped on any incompatible change.
+pub const PROTOCOL: u32 = 1;
+
+/// Longest request line accepted, in bytes (newline included).
+pub const MAX_REQUEST: usize = 4096;
+
+/// How long the daemon waits for a client's request line.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Longest line on a TUI channel, in bytes (newline included): bridged events carry session
+/// metadata and permission diffs.
+pub const MAX_TUI_LINE: usize = 1024 * 1024;
+
+/// How long a started line on a TUI channel may take to complete.
+pub const TUI_LINE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The greeting the daemon sends first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    pub hello: String,
+    pub protocol: u32,
+    pub version: String,
+}
+
+impl Hello {
+    /// This build's greeting.
+    pub fn current() -> Self {
+        Hello {
+            hello: "ocbar".into(),
+            protocol: PROTOCOL,
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// One reply line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reply {
+    Ok(String),
+    Error(String),
+}
+
+impl Reply {
+    /// The reply as one line, newline included.
+    pub fn to_line(&self) -> String {
+        let mut s =
+            serde_json::to_string(self).unwrap_or_else(|_| "{\"error\":\"encoding\"}".into());
+        s.push('\n');
+        s
+    }
+}
+
+/// A client's request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// One rendered snapshot in a format.
+    Status(String),
+    /// The snapshot now, then one line per change.
+    Watch(String),
+    /// The panel: one relevant session per line.
+    List,
+    /// Connection health, counters, paths.
+    Doctor,
+    /// Mark one session visited.
+    Seen(String),
+    /// Mark every session visited.
+    SeenAll,
+    /// Switch the TUI to a session and mark it visited.
+    Open(String),
+    /// Turn notifications of a session off (true) or on (false).
+    Mute(String, bool),
+    /// Open a TUI channel (see the module docs).
+    Tui(TuiHello),
+}
+
+/// The first line of a TUI channel: who the TUI is and which server it shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TuiHello {
+    /// The TUI's identity (the plugin sends its pid); a new channel with the same id replaces
+    /// the old one.
+    pub tui: String,
+    /// The TUI's process id.
+    #[serde(default)]
+    pub pid: Option<u32>,
+    /// `$TMUX_PANE` of the TUI, when it runs in tmux.
+    #[serde(default)]
+    pub tmux_pane: Option<String>,
+    /// The TUI's project directory.
+    #[serde(default)]
+    pub directory: Option<String>,
+    /// The HTTP server the TUI is attached to; `None` for a plain TUI (in-process server, no
+    /// port), whose events the plugin bridges.
+    #[serde(default)]
+    pub server: Option<String>,
+}
+
+/// A line a TUI sends on its channel after the `tui` request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TuiLine<'a> {
+    /// What the TUI shows (`None`: not a session screen) and whether its terminal has focus.
+    Focus {
+        session: Option<String>,
+        focused: bool,
+    },
+    /// One bus event (bridge), still as JSON text: `{"directory","payload"}` or a bare event.
+    Event(&'a str),
+}
+
+impl<'a> TuiLine<'a> {
+    /// Parse one channel line (without its newline).
+    pub fn parse(line: &'a str) -> Result<TuiLine<'a>, String> {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match word {
+            "focus" => {
+                #[derive(Deserialize)]
+                struct Focus {
+                    #[serde(default)]
+                    session: Option<String>,
+                    focused: bool,
+                }
+                let f: Focus = serde_json::from_str(rest)
+                    .map_err(|e| format!("focus: expected {{\"session\":…,\"focused\":…}}: {e}"))?;
+                let session = f.session.filter(|s| !s.is_empty());
+                if let Some(s) = &session
+                    && (s.len() > 128 || s.chars().any(char::is_control))
+                {
+                    return Err("focus: not a session id".into());
+                }
+                Ok(TuiLine::Focus {
+                    session,
+                    focused: f.focused,
+                })
+            }
+            "event" if !rest.trim().is_empty() => Ok(TuiLine::Event(rest)),
+            "event" => Err("'event' needs a JSON event".into()),
+            "" => Err("empty line".into()),
+            other => Err(format!(
+                "unknown TUI channel line '{}' (focus, event)",
+                other.chars().take(32).collect::<String>()
+            )),
+        }
+    }
+}
+
+/// A line the daemon sends down a TUI channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TuiOut {
+    /// Show a toast in this TUI (`api.ui.toast`).
+    Toast {
+        title: String,
+        message: String,
+        /// `info`, `success`, `warning` or `error`.
+        variant: String,
+    },
+    /// Show this session (`api.route.navigate("session", {sessionID})`).
+    Open(String),
+}
+
+impl TuiOut {
+    /// The line, newline included.
+    pub fn to_line(&self) -> String {
+        let mut s =
+            serde_json::to_string(self).unwrap_or_else(|_| "{\"error\":\"encoding\"}".into());
+        s.push('\n');
+        s
+    }
+}
+
+impl Request {
+    /// Parse a request line (without its newline).
+    pub fn parse(line: &str) -> Result<Request, String> {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let (word, rest) = match line.split_once(' ') {
+            Some((w, r)) => (w, r),
+            None => (line, ""),
+        };
+        let need = |what: &str| -> Result<String, String> {
+            if rest.trim().is_empty() {
+                Err(format!("'{word}' needs {what}"))
+            } else {
+                Ok(rest.to_string())
+            }
+        };
+        match word {
+            "status" => Ok(Request::Status(need("a format")?)),
+            "watch" => Ok(Request::Watch(need("a format")?)),
+            "list" => Ok(Request::List),
+            "doctor" => Ok(Request::Doctor),
+            "seen" => Ok(Request::Seen(need("a session")?)),
+            "seen-all" => Ok(Request::SeenAll),
+            "open" => Ok(Request::Open(need("a session")?)),
+            "mute" => Ok(Request::Mute(need("a session")?, true)),
+            "unmute" => Ok(Request::Mute(need("a session")?, false)),
+            "tui" => {
+                let hello: TuiHello =
+                    serde_json::from_str(&need("a JSON description")?).map_err(|e| {
+                        format!("tui: expected {{\"tui\":\"<id>\",\"pid\":…,\"server\":…}}: {e}")
+                    })?;
+                let id = hello.tui.trim();
+                if id.is_empty()
+                    || id.len() > 64
+                    || !id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+                {
+                    return Err("tui: 'tui' must be 1-64 characters of [A-Za-z0-9-_.:]".into());
+                }
+                Ok(Request::Tui(hello))
+            }
+            "" => Err("empty request".into()),
+            other => Err(format!(
+                "unknown request '{}' (protocol {PROTOCOL}: status, watch, list, doctor, seen, seen-all, open, mute, unmute, tui)",
+                other.chars().take(32).collect::<String>()
+            )),
+        }
+    }
+
+    /// The request as one line, newline included.
+    pub fn to_line(&self) -> String {
+        let mut s = match self {
+            Request::Status(f) => format!("status {f}"),
+            Request::Watch(f) => format!("watch {f}"),
+            Request::List => "list".into(),
+            Request::Doctor => "doctor".into(),
+            Request::Seen(q) => format!("seen {q}"),
+            Request::SeenAll => "seen-all".into(),
+            Request::Open(q) => format!("open {q}"),
+            Request::Mute(q, true) => format!("mute {q}"),
+            Request::Mute(q, false) => format!("unmute {q}"),
+            Request::Tui(h) => format!("tui {}", serde_json::to_string(h).unwrap_or_default()),
+        };
+        s.push('\n');
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip() {
+        for r in [
+            Request::Status("tmux".into()),
+            Request::Watch("waybar".into()),
+            Request::List,
+            Request::Doctor,
+            Request::Seen("fix the parser".into()),
+            Request::SeenAll,
+            Request::Open("ses_1".into()),
+            Request::Mute("x".into(), true),
+            Request::Mute("x".into(), false),
+            Request::Tui(TuiHello {
+                tui: "4242".into(),
+                pid: Some(4242),
+                tmux_pane: Some("%3".into()),
+                directory: Some("/p q".into()),
+                server: None,
+            }),
+        ] {
+            let line = r.to_line();
+            assert_eq!(Request::parse(line.trim_end_matches('\n')), Ok(r));
+        }
+    }
+
+    #[test]
+    fn bad_requests_are_explained() {
+        assert!(Request::parse("").is_err());
+        assert!(
+            Request::parse("seen")
+                .unwrap_err()
+                .contains("needs a session")
+        );
+        assert!(
+            Request::parse("\u{1b}[31mfoo")
+                .unwrap_err()
+                .contains("unknown request")
+        );
+    }
+
+    #[test]
+    fn tui_requests_are_checked() {
+        assert!(Request::parse("tui").unwrap_err().contains("needs"));
+        assert!(Request::parse("tui {").unwrap_err().starts_with("tui:"));
+        assert!(Request::parse("tui {\"tui\":\"\"}").is_err());
+        assert!(Request::parse("tui {\"tui\":\"a b\"}").is_err());
+        let Ok(Request::Tui(h)) = Request::parse("tui {\"tui\":\"7\",\"server\":\"http://h:1\"}")
+        else {
+            panic!("minimal hello")
+        };
+        assert_eq!((h.pid, h.server.as_deref()), (None, Some("http://h:1")));
+    }
+
+    #[test]
+    fn tui_lines_parse_or_explain() {
+        assert_eq!(
+            TuiLine::parse("focus {\"session\":\"ses_1\",\"focused\":true}"),
+            Ok(TuiLine::Focus {
+                session: Some("ses_1".into()),
+                focused: true
+            })
+        );
+        assert_eq!(
+            TuiLine::parse("focus {\"session\":null,\"focused\":false}\r"),
+            Ok(TuiLine::Focus {
+                session: None,
+                focused: false
+            })
+        );
+        assert_eq!(TuiLine::parse("event {}"), Ok(TuiLine::Event("{}")));
+        for bad in [
+            "",
+            "event",
+            "focus",
+            "focus {\"session\":3}",
+            "blah {}",
+            "\u{0}",
+        ] {
+            assert!(TuiLine::parse(bad).is_err(), "{bad:?}");
+        }
+        let out = TuiOut::Toast {
+            title: "ocbar".into(),
+            message: "a\nb".into(),
+            variant: "success".into(),
+        };
+        let line = out.to_line();
+        assert_eq!(line.matches('\n').count(), 1);
+        assert!(line.starts_with("{\"toast\":{"), "{line}");
+        assert_eq!(
+            TuiOut::Open("ses_1".into()).to_line(),
+            "{\"open\":\"ses_1\"}\n"
+        );
+    }
+
+    #[test]
+    fn replies_are_one_line() {
+        let line = Reply::Ok("a\nb".into()).to_line();
+        assert_eq!(line.matches('\n').count(), 1);
+        assert_eq!(line, "{\"ok\":\"a\\nb\"}\n");
+        let back: Reply = serde_json::from_str(line.trim_end()).unwrap();
+        assert_eq!(back, Reply::Ok("a\nb".into()));
+    }
+}
