@@ -1,4 +1,5 @@
-//! Where the socket lives, and whether that place is safe.
+//! Where ocbar's files live (the socket, the config, the state file, OpenCode's config), and
+//! whether the socket's place is safe. The one XDG lookup: every path comes from here.
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -12,10 +13,55 @@ pub fn socket_path(explicit: Option<&Path>) -> PathBuf {
     if let Some(p) = std::env::var_os("OCBAR_SOCKET").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|p| !p.is_empty()) {
-        return PathBuf::from(d).join("ocbar.sock");
+    if let Some(d) = runtime_dir() {
+        return d.join("ocbar.sock");
     }
     fallback_dir().join("ocbar.sock")
+}
+
+/// An XDG base directory: `$VAR` when set and not empty, else `~/<under_home>`; `None` when
+/// neither is set.
+fn xdg_dir(var: &str, under_home: &str) -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os(var).filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(under_home))
+}
+
+/// `$XDG_RUNTIME_DIR` (no fallback: it must be the session's private runtime directory).
+pub fn runtime_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+}
+
+/// `$XDG_CONFIG_HOME`, else `~/.config`.
+pub fn config_home() -> Option<PathBuf> {
+    xdg_dir("XDG_CONFIG_HOME", ".config")
+}
+
+/// `$XDG_STATE_HOME`, else `~/.local/state`.
+pub fn state_home() -> Option<PathBuf> {
+    xdg_dir("XDG_STATE_HOME", ".local/state")
+}
+
+/// The default config file: `$XDG_CONFIG_HOME/ocbar/config.toml`, else
+/// `~/.config/ocbar/config.toml`.
+pub fn config_file() -> Option<PathBuf> {
+    config_home().map(|d| d.join("ocbar/config.toml"))
+}
+
+/// The state file (unvisited marks, mutes): `$XDG_STATE_HOME/ocbar/state.json`, else
+/// `~/.local/state/ocbar/state.json`.
+pub fn state_file() -> Option<PathBuf> {
+    state_home().map(|d| d.join("ocbar/state.json"))
+}
+
+/// OpenCode's global config directory: `$XDG_CONFIG_HOME/opencode`, else `~/.config/opencode`.
+pub fn opencode_config_dir() -> Option<PathBuf> {
+    config_home().map(|d| d.join("opencode"))
 }
 
 /// `/tmp/ocbar-$UID`: used when there is no `XDG_RUNTIME_DIR`.

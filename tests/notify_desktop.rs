@@ -13,7 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{ToastServer, note, require_tool, wait_for_file};
-use ocbar::daemon::notify::{Credentials, Notifier, NotifyConfig, NotifyEnv, OpenRequest};
+use ocbar::daemon::notify::{Notifier, NotifyConfig, NotifyEnv, OpenRequest};
+use ocbar::daemon::source::Credentials;
 use ocbar::model::effect::{Notification, NotifyKind};
 use serde_json::Value;
 

@@ -22,16 +22,10 @@ pub const PLUGIN_SPEC: &str = "./plugins/ocbar.tsx";
 
 /// OpenCode's global config directory: `$XDG_CONFIG_HOME/opencode`, else `~/.config/opencode`.
 pub fn opencode_config_dir() -> Result<PathBuf, String> {
-    if let Some(d) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(d).join("opencode"));
-    }
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(|h| PathBuf::from(h).join(".config/opencode"))
-        .ok_or_else(|| {
-            "neither XDG_CONFIG_HOME nor HOME is set: cannot find OpenCode's config directory"
-                .to_string()
-        })
+    crate::paths::opencode_config_dir().ok_or_else(|| {
+        "neither XDG_CONFIG_HOME nor HOME is set: cannot find OpenCode's config directory"
+            .to_string()
+    })
 }
 
 /// Install into `dir`; returns one line per thing done (or found already done).

@@ -53,21 +53,11 @@ impl ModelTable {
     }
 }
 
-/// The default config path: `$XDG_CONFIG_HOME/ocbar/config.toml`, else `~/.config/ocbar/config.toml`.
-pub fn default_path() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(d).join("ocbar/config.toml"));
-    }
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(|h| PathBuf::from(h).join(".config/ocbar/config.toml"))
-}
-
 /// Load the config: an explicit path must exist; the default path may be absent (defaults).
 pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), String> {
     let (path, must_exist) = match explicit {
         Some(p) => (p.to_path_buf(), true),
-        None => match default_path() {
+        None => match crate::paths::config_file() {
             Some(p) => (p, false),
             None => return Ok((Config::default(), None)),
         },

@@ -229,7 +229,7 @@ async fn run(
         updates_tx.clone(),
     ));
     let mut state = State::new(config.model.to_model());
-    let state_file = crate::daemon::store::default_path();
+    let state_file = paths::state_file();
     let (persist_tx, persist_rx) = watch::channel(ToSave::default());
     let mut saved_rx = None;
     if let Some(path) = &state_file {

@@ -12,16 +12,6 @@ use tokio::sync::watch;
 use crate::log;
 use crate::model::persist::{PERSIST_VERSION, Persisted};
 
-/// `$XDG_STATE_HOME/ocbar/state.json`, else `~/.local/state/ocbar/state.json`.
-pub fn default_path() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(d).join("ocbar/state.json"));
-    }
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(|h| PathBuf::from(h).join(".local/state/ocbar/state.json"))
-}
-
 /// Read the state file. Missing: empty. Unreadable as ours: set aside (renamed with a
 /// `.corrupt-<epoch>` suffix), logged, and empty.
 pub fn load(path: &Path) -> Persisted {

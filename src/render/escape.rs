@@ -25,6 +25,16 @@ pub fn push_pango(out: &mut String, c: char) {
     }
 }
 
+/// `s` escaped as Pango markup text, kept as it is otherwise (line breaks included): the
+/// body of a desktop notification, which servers may read as markup.
+pub fn pango(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        push_pango(&mut out, c);
+    }
+    out
+}
+
 /// Plain text and SGR: the cleaned character as it is.
 pub fn push_plain(out: &mut String, c: char) {
     out.push(c);

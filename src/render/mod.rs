@@ -298,7 +298,6 @@ pub fn panel(snap: &Snapshot, now_ms: i64, cfg: &RenderConfig) -> String {
 /// cache keyed on the snapshot version must be refreshed about once a second. The panel and
 /// waybar's tooltip always change with time ("3m ago"), slowly.
 pub fn time_sensitive(snap: &Snapshot) -> bool {
-    snap.roots().any(|s| {
-        segment::effective_state(snap, s) == SessionState::Retry && s.retry_next_ms.is_some()
-    })
+    snap.roots()
+        .any(|s| s.state == SessionState::Retry && s.retry_next_ms.is_some())
 }

@@ -16,7 +16,7 @@ use super::RenderConfig;
 use super::format::{push_ago, push_duration};
 use super::glyph::Glyphs;
 use super::markup::Markup;
-use super::segment::{effective_state, title};
+use super::segment::title;
 use crate::wire::snapshot::{SessionState, Snapshot};
 
 /// The line shown when no session is relevant.
@@ -88,7 +88,7 @@ pub fn write_panel<M: Markup>(
 
     for s in snap.roots() {
         newline(out);
-        let st = effective_state(snap, s);
+        let st = s.state;
         let unvisited = st.is_finished() && s.unvisited;
         let color = cfg.colors.state(st);
 

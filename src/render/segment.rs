@@ -8,20 +8,6 @@ use super::markup::Markup;
 use super::template::{Piece, Placeholder, pieces};
 use crate::wire::snapshot::{SessionState, SessionView, Snapshot};
 
-/// The state a bar shows for `s`: [`SessionState::Unknown`] when its server is listed as stale
-/// or not connected, whatever the session says, so a stale session never looks finished.
-pub fn effective_state(snap: &Snapshot, s: &SessionView) -> SessionState {
-    let stale = snap
-        .servers
-        .iter()
-        .any(|v| *v.url == *s.server && (v.stale || !v.connected));
-    if stale {
-        SessionState::Unknown
-    } else {
-        s.state
-    }
-}
-
 /// What the segment needs, in one pass over the top-level sessions.
 pub struct Summary<'a> {
     counts: [u32; 7],
@@ -65,7 +51,7 @@ impl<'a> Summary<'a> {
             newest_unvisited: None,
         };
         for s in snap.roots() {
-            let st = effective_state(snap, s);
+            let st = s.state;
             sum.counts[index(st)] += 1;
             if st == SessionState::Retry {
                 let due = |v: &SessionView| v.retry_next_ms.unwrap_or(i64::MAX);

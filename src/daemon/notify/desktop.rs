@@ -27,20 +27,6 @@ const APP_NAME: &str = "OpenCode";
 /// How long to wait before trying to reach a bus again after a failure.
 const RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// Escape text for a notification body, which servers may read as a small markup language.
-pub fn escape_markup(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Summary and body of the notification for a delivery.
 pub fn summary_and_body(d: &Delivery) -> (String, String) {
     let summary = d.headline();
@@ -62,7 +48,7 @@ pub fn summary_and_body(d: &Delivery) -> (String, String) {
         }
         lines.join("\n")
     };
-    (summary, escape_markup(&body))
+    (summary, crate::render::escape::pango(&body))
 }
 
 type SessionKey = (ServerUrl, Arc<str>);

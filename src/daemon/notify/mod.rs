@@ -38,43 +38,13 @@ use tokio::time::Instant;
 pub use config::{CommandSpec, NotifyConfig};
 pub use delivery::Delivery;
 
+use crate::daemon::source::Credentials;
 use crate::model::effect::Notification;
 use crate::model::event::SessionId;
 use crate::server_url::ServerUrl;
 
 /// Deliveries a channel may have queued before new ones are dropped (it is stuck).
 const CHANNEL_QUEUE: usize = 16;
-
-/// Basic-auth credentials for OpenCode servers. `Debug` never shows the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    pub username: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
-
-impl Credentials {
-    /// `OPENCODE_SERVER_PASSWORD` (unset or empty: none) with `OPENCODE_SERVER_USERNAME`
-    /// (default `opencode`), as OpenCode itself reads them.
-    pub fn from_env() -> Option<Credentials> {
-        let password = std::env::var("OPENCODE_SERVER_PASSWORD")
-            .ok()
-            .filter(|p| !p.is_empty())?;
-        let username = std::env::var("OPENCODE_SERVER_USERNAME")
-            .ok()
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "opencode".to_string());
-        Some(Credentials { username, password })
-    }
-}
 
 /// What the channels take from the environment, gathered once so tests can supply their own.
 #[derive(Debug, Clone, Default)]
@@ -93,8 +63,7 @@ impl NotifyEnv {
             .ok()
             .filter(|a| !a.trim().is_empty())
             .or_else(|| {
-                let dir = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty())?;
-                let path = std::path::Path::new(&dir).join("bus");
+                let path = crate::paths::runtime_dir()?.join("bus");
                 path.exists()
                     .then(|| format!("unix:path={}", dbus_escape(&path.to_string_lossy())))
             });

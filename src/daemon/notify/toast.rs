@@ -6,18 +6,11 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use serde::Serialize;
 
 use super::Credentials;
 use super::delivery::Delivery;
-
-#[derive(Serialize)]
-struct ToastBody<'a> {
-    title: &'a str,
-    message: &'a str,
-    variant: &'a str,
-    duration: u64,
-}
+use crate::daemon::source::{self, Api, ToastVariant};
+use crate::server_url::ServerUrl;
 
 /// Delivers a toast to a plain TUI bridged by its plugin (`tui://…` servers, which have no
 /// `/tui/show-toast`): `(server, title, message, variant)`.
@@ -28,6 +21,7 @@ pub type TuiToastSink =
 pub struct Toast {
     client: reqwest::Client,
     auth: Option<Credentials>,
+    timeout: Duration,
     display_ms: u64,
     tui: Option<TuiToastSink>,
 }
@@ -39,14 +33,12 @@ impl Toast {
         timeout: Duration,
         display_ms: u64,
     ) -> Result<Toast, String> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        // The daemon's one way of building an HTTP client (no proxy: servers are local).
+        let client = source::http_client(timeout).map_err(|e| e.to_string())?;
         Ok(Toast {
             client,
             auth,
+            timeout,
             display_ms: display_ms.max(1),
             tui: None,
         })
@@ -100,50 +92,32 @@ impl Toast {
     }
 
     async fn send(&self, server: &str, d: &Delivery) -> Result<(), String> {
-        let base = server.trim_end_matches('/');
-        let mut url = reqwest::Url::parse(&format!("{base}/tui/show-toast"))
-            .map_err(|e| format!("bad server URL {server}: {e}"))?;
-        let directory = &d.lead().directory;
-        if !directory.is_empty() {
-            url.query_pairs_mut().append_pair("directory", directory);
-        }
-        let text = d.text();
-        let body = ToastBody {
-            title: "ocbar",
-            message: &text,
-            variant: d.variant(),
-            duration: self.display_ms,
+        let api = Api::new(
+            ServerUrl::from(server),
+            self.client.clone(),
+            self.auth.clone(),
+            self.timeout,
+        )
+        .map_err(|e| format!("toast to {server}: {e}"))?;
+        let toast = source::Toast {
+            title: Some("ocbar".to_string()),
+            message: d.text(),
+            variant: variant(d.variant()),
+            duration_ms: Some(self.display_ms),
         };
-        let mut req = self.client.post(url).json(&body);
-        if let Some(auth) = &self.auth {
-            req = req.basic_auth(&auth.username, Some(&auth.password));
-        }
-        let resp = req
-            .send()
+        let directory = Some(&*d.lead().directory).filter(|d| !d.is_empty());
+        api.show_toast(&toast, directory)
             .await
-            .map_err(|e| format!("toast to {base}: {}", describe(&e)))?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(format!("toast to {base}: HTTP {status}"));
-        }
-        Ok(())
+            .map_err(|e| format!("toast to {server}: {e}"))
     }
 }
 
-/// A reqwest error without the URL (it is named by the caller) and with its cause.
-fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    let mut msg = kind.to_string();
-    let mut source = std::error::Error::source(e);
-    if let Some(s) = source.take() {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
+/// The toast variant for a delivery's variant name.
+fn variant(name: &str) -> ToastVariant {
+    match name {
+        "success" => ToastVariant::Success,
+        "warning" => ToastVariant::Warning,
+        "error" => ToastVariant::Error,
+        _ => ToastVariant::Info,
     }
-    msg
 }
