@@ -189,6 +189,8 @@ async fn desktop_names_the_session_maps_urgency_replaces_in_place_and_opens() {
     );
     assert_eq!(first["urgency"], 1);
     assert_eq!(first["urgency_is_byte"], true);
+    // Sound is on by default: the freedesktop sound name for the kind.
+    assert_eq!(first["sound_name"], "complete");
     assert_eq!(
         first["actions"],
         serde_json::json!(["default", "Open", "open", "Open"])
@@ -213,6 +215,7 @@ async fn desktop_names_the_session_maps_urgency_replaces_in_place_and_opens() {
         "{second}"
     );
     assert_eq!(second["urgency"], 2);
+    assert_eq!(second["sound_name"], "dialog-error");
 
     // Another session: a notification of its own.
     tx.send(note(NotifyKind::Waiting, SERVER, "ses_b", "research"))
@@ -222,12 +225,14 @@ async fn desktop_names_the_session_maps_urgency_replaces_in_place_and_opens() {
     assert_ne!(third["id"].as_u64(), Some(id_a));
     assert_eq!(third["summary"], "research is waiting for you");
     assert_eq!(third["urgency"], 2);
+    assert_eq!(third["sound_name"], "dialog-question");
 
     tx.send(note(NotifyKind::Retry, SERVER, "ses_c", "docs"))
         .unwrap();
     let fourth = fake.notifies(4).await.remove(3);
     assert_eq!(fourth["summary"], "docs is retrying");
     assert_eq!(fourth["urgency"], 1);
+    assert_eq!(fourth["sound_name"], "dialog-warning");
 
     // Clicking "Open" on the first notification asks the daemon to open that session.
     fake.click(id_a, "default").await;
@@ -291,6 +296,52 @@ async fn a_burst_becomes_one_summary_that_supersedes_per_session_notifications()
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(fake.notifies(2).await.len(), 2);
 
+    drop(tx);
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn sound_off_sends_no_hint_and_the_sound_command_plays_with_sound_on() {
+    let fake = start_fake_desktop();
+    let dir = tempfile::tempdir().unwrap();
+    let played = dir.path().join("played");
+    // A string command runs with sh -c; the event only in the environment.
+    let sound_command = Some(ocbar::daemon::notify::CommandSpec::Shell(format!(
+        "printf '%s|%s\\n' \"$OCBAR_SOUND\" \"$OCBAR_TITLE\" >> '{}'",
+        played.display()
+    )));
+    let env = || NotifyEnv {
+        dbus_address: Some(fake.address.clone()),
+        auth: None,
+    };
+    // sound = false: no hint, and the sound command does not run.
+    let off = NotifyConfig {
+        sound: false,
+        sound_command: sound_command.clone(),
+        ..desktop_only(0)
+    };
+    let (tx, task) = Notifier::new(off).with_env(env()).spawn();
+    tx.send(note(NotifyKind::Done, SERVER, "ses_a", "quiet"))
+        .unwrap();
+    let quiet = fake.notifies(1).await.remove(0);
+    assert_eq!(quiet["summary"], "quiet finished");
+    assert_eq!(quiet["sound_name"], Value::Null);
+    drop(tx);
+    task.await.unwrap();
+    assert!(!played.exists(), "sound off: nothing played");
+
+    // sound on (the default) with a command: the hint, and the command with the sound name.
+    let on = NotifyConfig {
+        sound_command,
+        ..desktop_only(0)
+    };
+    let (tx, task) = Notifier::new(on).with_env(env()).spawn();
+    tx.send(note(NotifyKind::Waiting, SERVER, "ses_b", "$(id) `id`"))
+        .unwrap();
+    let asked = fake.notifies(2).await.remove(1);
+    assert_eq!(asked["sound_name"], "dialog-question");
+    let text = wait_for_file(&played, WAIT, |t| t.ends_with('\n')).await;
+    assert_eq!(text, "dialog-question|$(id) `id`\n");
     drop(tx);
     task.await.unwrap();
 }

@@ -6,7 +6,7 @@ Usage: fake_notifications.py RECORD_FILE   (on the bus named by DBUS_SESSION_BUS
 Owns org.freedesktop.Notifications, answers Notify / CloseNotification / GetCapabilities /
 GetServerInformation like a real server, and appends one JSON line per call to RECORD_FILE:
   {"method": "Notify", "app_name", "replaces_id", "summary", "body", "actions", "urgency",
-   "expire_timeout", "id"}
+   "sound_name", "expire_timeout", "id"}
   {"method": "CloseNotification", "id"}
 Tests trigger a click with the extra method org.ocbar.FakeNotifications.InvokeAction(u id,
 s action_key), which emits ActionInvoked(id, action_key). Prints "ready" once the name is owned.
@@ -58,6 +58,7 @@ class Server(dbus.service.Object):
             "actions": [str(a) for a in actions],
             "urgency": None if urgency is None else int(urgency),
             "urgency_is_byte": isinstance(urgency, dbus.Byte),
+            "sound_name": None if hints.get("sound-name") is None else str(hints["sound-name"]),
             "expire_timeout": int(expire_timeout),
             "id": nid,
         })

@@ -19,7 +19,8 @@ const MAX_ENV_TEXT: usize = 2000;
 /// For a summary, `OCBAR_KIND`, `OCBAR_SESSION`, `OCBAR_TITLE`, `OCBAR_SERVER`,
 /// `OCBAR_DIRECTORY`, `OCBAR_MESSAGE` and `OCBAR_BUSY_MS` describe its most urgent session,
 /// `OCBAR_TEXT` the whole summary (the sentence ocbar shows elsewhere), `OCBAR_COUNT` the number of sessions and `OCBAR_SESSIONS`
-/// their ids, one per line.
+/// their ids, one per line. `OCBAR_SOUND` is the freedesktop sound name of the most urgent kind
+/// (`complete`, `dialog-error`, `dialog-warning`, `dialog-question`).
 pub fn env_vars(d: &Delivery) -> Vec<(&'static str, String)> {
     let n = d.lead();
     let sessions: Vec<&str> = d.items().iter().map(|n| &*n.session).collect();
@@ -34,6 +35,7 @@ pub fn env_vars(d: &Delivery) -> Vec<(&'static str, String)> {
             one_line(n.message.as_deref().unwrap_or(""), MAX_ENV_TEXT),
         ),
         ("OCBAR_BUSY_MS", n.busy_ms.to_string()),
+        ("OCBAR_SOUND", d.sound_name().to_string()),
         ("OCBAR_TEXT", d.text()),
         ("OCBAR_COUNT", d.items().len().to_string()),
         ("OCBAR_SESSIONS", sessions.join("\n")),
@@ -125,6 +127,7 @@ mod tests {
         assert_eq!(env["OCBAR_TITLE"], "b");
         assert_eq!(env["OCBAR_MESSAGE"], "boom");
         assert_eq!(env["OCBAR_COUNT"], "2");
+        assert_eq!(env["OCBAR_SOUND"], "dialog-error");
         assert_eq!(env["OCBAR_SESSIONS"], "s2\ns1");
         assert_eq!(
             env["OCBAR_TEXT"],

@@ -46,6 +46,12 @@ pub struct NotifyConfig {
     pub tmux: bool,
     /// A user command, run once per notification with the event in `OCBAR_*` variables.
     pub command: Option<CommandSpec>,
+    /// Sound: the freedesktop `sound-name` hint on desktop notifications, and `sound_command`.
+    pub sound: bool,
+    /// A command that plays a sound, run once per notification (when `sound` is on) with the
+    /// event in `OCBAR_*` variables (`OCBAR_SOUND`: the sound name): for notification daemons
+    /// that play nothing.
+    pub sound_command: Option<CommandSpec>,
 
     /// Notify when a turn finishes cleanly.
     pub done: bool,
@@ -82,6 +88,8 @@ impl Default for NotifyConfig {
             desktop: true,
             tmux: true,
             command: None,
+            sound: true,
+            sound_command: None,
             done: true,
             error: true,
             aborted: false,
@@ -115,6 +123,15 @@ impl NotifyConfig {
             || self.desktop
             || self.tmux
             || self.command.as_ref().is_some_and(|c| c.argv().is_some())
+            || self.sound_argv().is_some()
+    }
+
+    /// The sound command's argv, when sound is on and a command is set.
+    pub fn sound_argv(&self) -> Option<Vec<String>> {
+        self.sound_command
+            .as_ref()
+            .filter(|_| self.sound)
+            .and_then(CommandSpec::argv)
     }
 
     /// Whether this notification passes the switches (global, kind, sub-agents, minimum turn length).
@@ -175,6 +192,11 @@ mod tests {
             c.command.and_then(|c| c.argv()),
             Some(vec!["paplay".to_string(), "x.oga".to_string()])
         );
+        let c: NotifyConfig = toml::from_str("sound_command = \"paplay x\"").unwrap();
+        assert!(c.sound && c.sound_argv().is_some());
+        let c: NotifyConfig =
+            toml::from_str("sound = false\nsound_command = [\"paplay\"]").unwrap();
+        assert_eq!(c.sound_argv(), None);
         let empty: NotifyConfig = toml::from_str("").unwrap();
         assert_eq!(empty, NotifyConfig::default());
     }

@@ -40,6 +40,17 @@ pub fn urgency(kind: NotifyKind) -> u8 {
     }
 }
 
+/// The freedesktop sound theme name for a kind (the `sound-name` hint, and `OCBAR_SOUND` for
+/// the sound command): names every sound theme has.
+pub fn sound_name(kind: NotifyKind) -> &'static str {
+    match kind {
+        NotifyKind::Done => "complete",
+        NotifyKind::Error => "dialog-error",
+        NotifyKind::Retry | NotifyKind::Aborted => "dialog-warning",
+        NotifyKind::Waiting => "dialog-question",
+    }
+}
+
 /// The word for a session in this state, in a sentence after its title.
 fn verb(kind: NotifyKind) -> &'static str {
     match kind {
@@ -209,6 +220,11 @@ impl Delivery {
     /// The toast variant of the most urgent kind.
     pub fn variant(&self) -> &'static str {
         toast_variant(self.kind())
+    }
+
+    /// The sound of its most urgent session.
+    pub fn sound_name(&self) -> &'static str {
+        sound_name(self.lead().kind)
     }
 
     /// The highest urgency of the items.

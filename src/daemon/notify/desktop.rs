@@ -95,6 +95,8 @@ pub struct Desktop {
     ids: Arc<Mutex<Ids>>,
     on_open: Option<OpenCallback>,
     told_down: bool,
+    /// Send the `sound-name` hint.
+    sound: bool,
 }
 
 impl Drop for Desktop {
@@ -118,7 +120,15 @@ impl Desktop {
             ids: Arc::default(),
             on_open,
             told_down: false,
+            sound: false,
         }
+    }
+
+    /// Ask the notification server to play the kind's sound (`sound-name` hint: `complete`,
+    /// `dialog-error`, `dialog-warning`, `dialog-question`).
+    pub fn with_sound(mut self, on: bool) -> Desktop {
+        self.sound = on;
+        self
     }
 
     /// The connection, connecting when needed; `None` when there is no usable bus.
@@ -202,6 +212,9 @@ impl Desktop {
         };
         let mut hints: HashMap<&str, Variant<'_>> = HashMap::new();
         hints.insert("urgency", Variant::U8(d.urgency()));
+        if self.sound {
+            hints.insert("sound-name", Variant::Str(d.sound_name().into()));
+        }
         let actions = vec!["default", "Open", "open", "Open"];
         let args = (
             APP_NAME,

@@ -103,6 +103,8 @@ enum Channel {
     Desktop(Box<desktop::Desktop>),
     Tmux(tmux::Tmux),
     Command(command::UserCommand),
+    /// `sound_command`: the same runner, its own queue (a slow player delays no other channel).
+    Sound(command::UserCommand),
 }
 
 impl Channel {
@@ -112,6 +114,7 @@ impl Channel {
             Channel::Desktop(_) => "desktop",
             Channel::Tmux(_) => "tmux",
             Channel::Command(_) => "command",
+            Channel::Sound(_) => "sound command",
         }
     }
 
@@ -120,7 +123,7 @@ impl Channel {
             Channel::Toast(c) => c.deliver(d).await,
             Channel::Desktop(c) => c.deliver(d).await,
             Channel::Tmux(c) => c.deliver(d).await,
-            Channel::Command(c) => c.deliver(d).await,
+            Channel::Command(c) | Channel::Sound(c) => c.deliver(d).await,
         }
     }
 }
@@ -212,7 +215,8 @@ impl Notifier {
             }
         }
         if c.desktop {
-            let d = desktop::Desktop::new(self.env.dbus_address.clone(), self.on_open.clone());
+            let d = desktop::Desktop::new(self.env.dbus_address.clone(), self.on_open.clone())
+                .with_sound(c.sound);
             out.push(Channel::Desktop(Box::new(d)));
         }
         if c.tmux {
@@ -228,6 +232,9 @@ impl Notifier {
             .and_then(command::UserCommand::new)
         {
             out.push(Channel::Command(cmd));
+        }
+        if let Some(cmd) = c.sound_argv().and_then(command::UserCommand::new) {
+            out.push(Channel::Sound(cmd));
         }
         out
     }
