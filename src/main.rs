@@ -95,8 +95,7 @@ enum Command {
     },
     /// Mark a session (or all, with --all) as visited.
     Seen {
-        /// Session id, id prefix or part of the title
-        #[arg(required_unless_present = "all")]
+        /// Session id, id prefix or part of the title (or --all)
         session: Option<String>,
         /// Every session
         #[arg(long, conflicts_with = "session")]
@@ -223,7 +222,12 @@ fn run() -> ExitCode {
         Command::Seen { session, all } => match (session, all) {
             (_, true) => action(&socket, Request::SeenAll),
             (Some(s), false) => action(&socket, Request::Seen(s)),
-            (None, false) => action(&socket, Request::SeenAll),
+            (None, false) => {
+                eprintln!(
+                    "ocbar: which session? 'ocbar seen SESSION' (an id, id prefix or part of its title), or 'ocbar seen --all' for every session"
+                );
+                ExitCode::from(2)
+            }
         },
         Command::Mute { session } => action(&socket, Request::Mute(session, true)),
         Command::Unmute { session } => action(&socket, Request::Mute(session, false)),

@@ -212,10 +212,17 @@ fn every_state_on_a_real_server() {
     let unvisited = j["counts"]["unvisited"].as_u64().unwrap();
     assert!(unvisited >= 7, "{j}");
 
-    // seen by title substring
+    // seen by title substring, saying what it did
     let out = d.run(&["seen", "done one"]);
     assert!(out.status.success(), "{}", err(&out));
+    assert_eq!(text(&out), "marked 'done one' visited\n");
     assert_eq!(find(&d.json(), "done one").unwrap()["unvisited"], false);
+    let out = d.run(&["seen", "done one"]);
+    assert_eq!(text(&out), "'done one' was already visited\n");
+    // without a session: which one, or --all
+    let out = d.run(&["seen"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err(&out).contains("'ocbar seen --all'"), "{}", err(&out));
 
     // ambiguous: an error that lists the candidates
     let out = d.run(&["seen", "one"]);
@@ -251,6 +258,18 @@ fn every_state_on_a_real_server() {
         "mute answered but not saved: {saved:#}"
     );
     assert_eq!(find(&d.json(), "aborted one").unwrap()["muted"], true);
+    assert_eq!(text(&out), "muted 'aborted one': no notifications for it\n");
+    let list = text(&d.run(&["list"]));
+    let line = list
+        .lines()
+        .find(|l| l.contains("aborted one"))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(
+        line.contains("  muted"),
+        "list marks muted sessions: {line}"
+    );
+    let out = d.run(&["mute", "aborted one"]);
+    assert_eq!(text(&out), "'aborted one' was already muted\n");
 
     // doctor
     let doc = text(&d.run(&["doctor"]));
@@ -279,10 +298,22 @@ fn every_state_on_a_real_server() {
     // the busy one was active at connect: relevant again
     d.wait_state("busy one", "busy", T);
 
-    // seen --all clears every mark
+    // unmute says so
+    let out = d.run(&["unmute", "aborted one"]);
+    assert_eq!(text(&out), "unmuted 'aborted one': it notifies again\n");
+    // seen --all clears every mark, and counts them
+    let marked = d.json()["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["unvisited"] == true)
+        .count();
     let out = d.run(&["seen", "--all"]);
     assert!(out.status.success(), "{}", err(&out));
+    assert_eq!(text(&out), format!("marked {marked} sessions visited\n"));
     assert_eq!(d.json()["counts"]["unvisited"], 0);
+    let out = d.run(&["seen", "--all"]);
+    assert_eq!(text(&out), "no unvisited sessions: nothing to mark\n");
 }
 
 /// Two servers at once, one of them password-protected.

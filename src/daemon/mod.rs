@@ -545,17 +545,30 @@ impl StateLoop {
                 let _ = reply.send(Ok(self.doctor()));
             }
             Command::SeenAll(reply) => {
+                let n = self.state.unvisited_count();
                 self.apply(Event::Seen {
                     target: Target::All,
                 });
-                self.durable_replies.push((reply, Ok(String::new())));
+                let text = match n {
+                    0 => "no unvisited sessions: nothing to mark".to_string(),
+                    1 => "marked 1 session visited".to_string(),
+                    n => format!("marked {n} sessions visited"),
+                };
+                self.durable_replies.push((reply, Ok(text)));
             }
             Command::Seen(query, reply) => match self.state.resolve(&query) {
                 Ok((server, session)) => {
+                    let key = (server, session);
+                    let text = match self.state.describe(&key) {
+                        Some((title, _, true)) => format!("marked '{title}' visited"),
+                        Some((title, _, false)) => format!("'{title}' was already visited"),
+                        None => format!("marked {} visited", key.1),
+                    };
+                    let (server, session) = key;
                     self.apply(Event::Seen {
                         target: Target::One { server, session },
                     });
-                    self.durable_replies.push((reply, Ok(String::new())));
+                    self.durable_replies.push((reply, Ok(text)));
                 }
                 Err(e) => {
                     let _ = reply.send(Err(e.to_string()));
@@ -563,11 +576,23 @@ impl StateLoop {
             },
             Command::Mute(query, muted, reply) => match self.state.resolve(&query) {
                 Ok((server, session)) => {
+                    let key = (server, session);
+                    let (title, was) = self
+                        .state
+                        .describe(&key)
+                        .map_or((key.1.to_string(), !muted), |(t, m, _)| (t, m));
+                    let text = match (muted, was == muted) {
+                        (true, false) => format!("muted '{title}': no notifications for it"),
+                        (true, true) => format!("'{title}' was already muted"),
+                        (false, false) => format!("unmuted '{title}': it notifies again"),
+                        (false, true) => format!("'{title}' was not muted"),
+                    };
+                    let (server, session) = key;
                     self.apply(Event::Mute {
                         target: Target::One { server, session },
                         muted,
                     });
-                    self.durable_replies.push((reply, Ok(String::new())));
+                    self.durable_replies.push((reply, Ok(text)));
                 }
                 Err(e) => {
                     let _ = reply.send(Err(e.to_string()));

@@ -715,6 +715,27 @@ impl State {
         Err(ResolveError::NotFound(q.to_string()))
     }
 
+    /// A session's title (its id when it has none), cleaned to one line, and whether it is
+    /// muted and unvisited: what `mute`, `seen` and `open` tell the user they changed.
+    pub fn describe(&self, key: &SessionKey) -> Option<(String, bool, bool)> {
+        let s = self.sessions.get(key)?;
+        let title: String = crate::text::clean(&s.info.title).collect();
+        let title = if title.is_empty() {
+            key.1.to_string()
+        } else {
+            title
+        };
+        Some((title, s.muted, s.unvisited))
+    }
+
+    /// How many relevant sessions are unvisited (what `seen --all` marks).
+    pub fn unvisited_count(&self) -> usize {
+        self.sessions
+            .values()
+            .filter(|s| s.relevant && s.unvisited)
+            .count()
+    }
+
     /// The directory of a session (for `?directory=` on actions).
     pub fn directory_of(&self, key: &SessionKey) -> Option<&str> {
         self.sessions.get(key).map(|s| &*s.info.directory)

@@ -6,7 +6,8 @@
 //! ```
 //! Columns: the unvisited mark, the state glyph and word, the title (cut to
 //! `panel_title_width`, padded to the longest shown), then last activity and, when known, the
-//! retry attempt and countdown or the error message, active sub-agents, model and agent.
+//! retry attempt and countdown or the error message, active sub-agents, `muted` for a session
+//! `ocbar mute` silenced, model and agent.
 //! Servers that are not connected get a line each before the sessions; when nothing is relevant
 //! the panel says so in one line. Lines are separated by `\n`, with no newline at the end.
 
@@ -159,6 +160,9 @@ pub fn write_panel<M: Markup>(
                 "+{n} sub-agent{}",
                 if n == 1 { "" } else { "s" }
             );
+        }
+        if s.muted {
+            details.next().push_str("muted");
         }
         for v in [&s.model, &s.agent].into_iter().flatten() {
             if !crate::text::is_blank(v) {

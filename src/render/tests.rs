@@ -625,6 +625,14 @@ fn panel_lists_top_level_sessions() {
         render_panel(&snap(vec![one]), NOW, &cfg, PanelStyle::Plain),
         "  * busy    A very lo…  1m ago    +1 sub-agent"
     );
+    // A muted session says so (before its model and agent).
+    let mut muted = sess("m", "Quiet one", SessionState::Done);
+    muted.muted = true;
+    muted.agent = Some("build".into());
+    assert_eq!(
+        render_panel(&snap(vec![muted]), NOW, &ascii(), PanelStyle::Plain),
+        "n + done    Quiet one  1m ago    muted  build"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
