@@ -327,6 +327,11 @@ fn inside_opencode() {
             && doc.contains(&format!("bridged as {pseudo}"))
     });
     lap("TUIs up, plugins connected");
+    let doc = text(&d.run(&["doctor"]));
+    assert!(
+        !doc.contains("ocbar install opencode-plugin"),
+        "TUIs with the plugin are connected: no hint to install it\n{doc}"
+    );
 
     // --- sessions: one finished unseen (alpha), one running on B (gamma), one in the plain TUI -
     let dir_a = a.dir(0).to_path_buf();

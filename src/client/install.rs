@@ -105,6 +105,37 @@ pub fn uninstall(dir: &Path) -> Result<Vec<String>, String> {
     Ok(done)
 }
 
+/// Whether OpenCode's config directory lists this plugin: what `doctor`'s hints follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginState {
+    /// This `tui.json` (or `tui.jsonc`) lists the plugin, and the plugin file is there.
+    Installed(PathBuf),
+    /// This file lists the plugin, but `plugins/ocbar.tsx` is missing.
+    FileMissing(PathBuf),
+    /// No `tui.json`, or its plugin list does not name this plugin.
+    NotInstalled,
+    /// The config file cannot be read or parsed (the message says which and why).
+    Unreadable(String),
+}
+
+/// Look (only look) at `dir`, OpenCode's global config directory.
+pub fn plugin_state(dir: &Path) -> PluginState {
+    let (config, text) = match pick_config(dir) {
+        Ok(c) => c,
+        Err(e) => return PluginState::Unreadable(e),
+    };
+    let Some(text) = text else {
+        return PluginState::NotInstalled;
+    };
+    let listed = parse(&text).and_then(|doc| find_ours(&text, &doc));
+    match listed {
+        Ok(Some(_)) if dir.join("plugins/ocbar.tsx").is_file() => PluginState::Installed(config),
+        Ok(Some(_)) => PluginState::FileMissing(config),
+        Ok(None) => PluginState::NotInstalled,
+        Err(e) => PluginState::Unreadable(format!("{}: {e}", config.display())),
+    }
+}
+
 fn unparsable(config: &Path, e: &str) -> String {
     format!(
         "cannot edit {}: {e}. It was left unchanged: fix it, or add \"{PLUGIN_SPEC}\" to its \"plugin\" list yourself",
@@ -642,5 +673,27 @@ mod tests {
             "{jsonc}"
         );
         assert!(!d.join("tui.json").exists());
+    }
+
+    #[test]
+    fn plugin_state_follows_tui_json_and_the_plugin_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        assert_eq!(plugin_state(d), PluginState::NotInstalled);
+        std::fs::write(d.join("tui.json"), "{\"plugin\": [\"other\"]}").unwrap();
+        assert_eq!(plugin_state(d), PluginState::NotInstalled);
+        std::fs::write(
+            d.join("tui.json"),
+            "{\"plugin\": [\"./plugins/ocbar.tsx\"]}",
+        )
+        .unwrap();
+        assert_eq!(
+            plugin_state(d),
+            PluginState::FileMissing(d.join("tui.json"))
+        );
+        install(d).unwrap();
+        assert_eq!(plugin_state(d), PluginState::Installed(d.join("tui.json")));
+        std::fs::write(d.join("tui.json"), "{\"plugin\": [").unwrap();
+        assert!(matches!(plugin_state(d), PluginState::Unreadable(e) if e.contains("tui.json")));
     }
 }

@@ -254,8 +254,10 @@ impl Followed {
         out
     }
 
-    /// `doctor` lines about discovery.
-    pub fn doctor(&self, now_ms: i64) -> String {
+    /// `doctor` lines about discovery. `tuis` is how many TUIs talk to the daemon (a bridged
+    /// plain TUI is a server no scan finds); `plugin_installed` whether OpenCode's config lists
+    /// the plugin (then installing it is no hint).
+    pub fn doctor(&self, now_ms: i64, tuis: usize, plugin_installed: bool) -> String {
         let mut out = String::new();
         match &self.scanning {
             None => {
@@ -281,10 +283,15 @@ impl Followed {
                     },
                     self.scanned.len()
                 );
-                if self.wanted().is_empty() && g.scans > 0 {
+                if self.wanted().is_empty() && tuis == 0 && g.scans > 0 {
                     let _ = write!(
                         out,
-                        "\n  no OpenCode server found: start one ('opencode serve', 'opencode --port 4096'), or install the plugin ('ocbar install opencode-plugin') so that plain 'opencode' TUIs report themselves"
+                        "\n  no OpenCode server found: start one ('opencode serve', 'opencode --port 4096'){}",
+                        if plugin_installed {
+                            ", or start 'opencode': the plugin is installed, and a plain TUI reports itself through it"
+                        } else {
+                            ", or install the plugin ('ocbar install opencode-plugin') so that plain 'opencode' TUIs report themselves"
+                        }
                     );
                 }
                 for (url, how) in &g.unconfirmed {
@@ -859,6 +866,27 @@ mod tests {
             .interval
                 == Duration::from_secs(1)
         );
+    }
+
+    #[test]
+    fn the_no_server_hint_follows_tuis_and_the_plugin() {
+        let status = Arc::new(ScanStatus::default());
+        status.record(1, Vec::new(), Vec::new());
+        let f = Followed {
+            scanning: Some(status),
+            ..Followed::default()
+        };
+        let missing = f.doctor(2, 0, false);
+        assert!(missing.contains("no OpenCode server found"), "{missing}");
+        assert!(
+            missing.contains("ocbar install opencode-plugin"),
+            "{missing}"
+        );
+        let installed = f.doctor(2, 0, true);
+        assert!(!installed.contains("ocbar install"), "{installed}");
+        assert!(installed.contains("the plugin is installed"), "{installed}");
+        // A bridged TUI is a server no scan finds: nothing is missing.
+        assert!(!f.doctor(2, 1, false).contains("no OpenCode server found"));
     }
 
     #[tokio::test]

@@ -707,8 +707,35 @@ impl StateLoop {
                 doctor_server(&mut out, &h.stats().view(), now);
             }
         }
-        let _ = writeln!(out, "{}", self.followed.doctor(now));
-        let _ = writeln!(out, "{}", self.hub.doctor(now));
+        // Hints follow what is there: is the plugin installed, are TUIs connected?
+        use crate::client::install::PluginState;
+        let plugin = crate::client::install::opencode_config_dir()
+            .map_or_else(PluginState::Unreadable, |d| {
+                crate::client::install::plugin_state(&d)
+            });
+        let none_hint = match &plugin {
+            PluginState::Installed(config) => format!(
+                "the plugin is installed, {} lists it: restart OpenCode TUIs started before it was, and run them with this daemon's socket ({}: same XDG_RUNTIME_DIR, or OCBAR_SOCKET)",
+                config.display(),
+                self.ctx.socket.display()
+            ),
+            PluginState::FileMissing(config) => format!(
+                "{} lists the plugin but its file plugins/ocbar.tsx is missing: run 'ocbar install opencode-plugin'",
+                config.display()
+            ),
+            PluginState::NotInstalled => {
+                "install the plugin: 'ocbar install opencode-plugin', then restart your OpenCode TUIs"
+                    .to_string()
+            }
+            PluginState::Unreadable(e) => format!("cannot tell whether the plugin is installed: {e}"),
+        };
+        let installed = matches!(plugin, PluginState::Installed(_));
+        let _ = writeln!(
+            out,
+            "{}",
+            self.followed.doctor(now, self.hub.len(), installed)
+        );
+        let _ = writeln!(out, "{}", self.hub.doctor(now, &none_hint));
         out.trim_end().to_string()
     }
 }

@@ -145,14 +145,14 @@ impl Hub {
     }
 
     /// `doctor` lines: one per open channel.
-    pub fn doctor(&self, now_ms: i64) -> String {
+    ///
+    /// `none_hint` is what to say when no TUI is connected: it depends on whether the plugin
+    /// is installed, which the caller looks up.
+    pub fn doctor(&self, now_ms: i64, none_hint: &str) -> String {
         let g = self.lock();
         let mut out = String::new();
         if g.tuis.is_empty() {
-            let _ = writeln!(
-                out,
-                "tuis: none connected (install the plugin: 'ocbar install opencode-plugin')"
-            );
+            let _ = writeln!(out, "tuis: none connected ({none_hint})");
         }
         for (id, e) in &g.tuis {
             let mut who = format!("tui {id}");
@@ -668,7 +668,7 @@ mod tests {
         assert!(hub.open("tui://77", "ses_1").unwrap().contains("77"));
         assert_eq!(read_reply(&mut cr).await, "{\"open\":\"ses_1\"}\n");
         assert!(hub.toast("tui://78", "t", "m", "info").is_err());
-        assert!(hub.doctor(0).contains("bridged as tui://77"));
+        assert!(hub.doctor(0, "x").contains("bridged as tui://77"));
 
         drop(cw);
         drop(cr);
