@@ -24,6 +24,7 @@ extern crate self as ocbar;
 
 pub mod client;
 pub mod daemon;
+pub mod last_error;
 pub mod model;
 pub mod paths;
 pub mod render;

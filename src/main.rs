@@ -379,9 +379,35 @@ fn doctor(socket: &std::path::Path) -> ExitCode {
             println!("ocbar {} (client)", env!("CARGO_PKG_VERSION"));
             println!("socket: {}", socket.display());
             println!("daemon: NOT REACHABLE: {e}");
+            if let Err(e) = paths::check_socket_dir(socket) {
+                println!("socket directory: {e}");
+            }
             println!();
-            println!("Start the daemon with 'ocbar daemon' (or 'systemctl --user start ocbar'),");
-            println!("and make sure every command uses the same socket (--socket / OCBAR_SOCKET).");
+            match ocbar::last_error::read(socket) {
+                Some(last) => {
+                    let now_ms = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+                    let ago = (now_ms - last.at_ms).max(0) / 1000;
+                    println!(
+                        "The last daemon on this socket FAILED TO START ({ago}s ago, pid {}):",
+                        last.pid
+                    );
+                    println!("  {}", last.error);
+                    println!("fix: {},", last.fix);
+                    println!(
+                        "then start it again: 'ocbar daemon' (tmux: reload the config; systemd: 'systemctl --user restart ocbar')."
+                    );
+                }
+                None => {
+                    println!(
+                        "Start the daemon with 'ocbar daemon' (or 'systemctl --user start ocbar'),"
+                    );
+                    println!(
+                        "and make sure every command uses the same socket (--socket / OCBAR_SOCKET)."
+                    );
+                }
+            }
             ExitCode::FAILURE
         }
     }

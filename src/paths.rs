@@ -81,16 +81,27 @@ pub fn uid() -> u32 {
 /// a socket in a directory others can write could be replaced by theirs, so it is refused
 /// with an explanation rather than silently used.
 pub fn prepare_socket_dir(socket: &Path) -> Result<(), String> {
-    let dir = match socket.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = socket_dir(socket);
     if dir == fallback_dir() && !dir.exists() {
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
+    check_socket_dir(socket)
+}
+
+fn socket_dir(socket: &Path) -> PathBuf {
+    match socket.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Whether the socket's directory exists, is ours and nobody else can write to it (what
+/// [`prepare_socket_dir`] requires; this one only looks, for `doctor`).
+pub fn check_socket_dir(socket: &Path) -> Result<(), String> {
+    let dir = socket_dir(socket);
     let meta = std::fs::metadata(&dir).map_err(|e| {
         format!(
             "socket directory {} is not usable: {e} (create it with 'mkdir -m 700 {}')",

@@ -383,6 +383,7 @@ fn daemon_without_opencode_explains_itself() {
 
     // A second daemon on the same socket refuses, with a message.
     let out = std::process::Command::new(daemon_harness::ocbar_bin())
+        .env_remove("TMUX")
         .env("OCBAR_DISCOVERY", "0")
         .args(["daemon", "--socket"])
         .arg(&d.socket)
@@ -439,6 +440,7 @@ fn stale_socket_bad_url_and_bad_config() {
     let _ = child.wait();
 
     let out = std::process::Command::new(daemon_harness::ocbar_bin())
+        .env_remove("TMUX")
         .env("OCBAR_DISCOVERY", "0")
         .args(["daemon", "--socket"])
         .arg(dir.path().join("x.sock"))
@@ -451,6 +453,7 @@ fn stale_socket_bad_url_and_bad_config() {
     let cfg = dir.path().join("bad.toml");
     std::fs::write(&cfg, "[model]\nlinger_minutes = \"soon\"\n").unwrap();
     let out = std::process::Command::new(daemon_harness::ocbar_bin())
+        .env_remove("TMUX")
         .env("OCBAR_DISCOVERY", "0")
         .args(["daemon", "--socket"])
         .arg(dir.path().join("y.sock"))

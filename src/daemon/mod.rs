@@ -62,10 +62,7 @@ pub fn main(
 ) -> ExitCode {
     let (config, loaded_from) = match config::load(config_path.as_deref()) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("ocbar: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fatal(&socket, 2, &e, FIX_CONFIG),
     };
     let mut config = config;
     if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
@@ -77,10 +74,7 @@ pub fn main(
     } else {
         match config::servers(&server_flags, env.as_deref(), &config) {
             Ok(s) => s,
-            Err(e) => {
-                eprintln!("ocbar: {e}");
-                return ExitCode::from(2);
-            }
+            Err(e) => return fatal(&socket, 2, &e, FIX_SERVERS),
         }
     };
     // Discovery (src/daemon/discovery.rs). With no server configured, the default URL is only probed:
@@ -114,18 +108,21 @@ pub fn main(
                 r.events
             }
             Err(e) => {
-                eprintln!("ocbar: cannot read {}: {e}", path.display());
-                return ExitCode::from(2);
+                let e = format!("cannot read {}: {e}", path.display());
+                return fatal(&socket, 2, &e, "give --replay a file 'ocbar record' wrote");
             }
         },
         None => Vec::new(),
     };
     if let Err(e) = paths::prepare_socket_dir(&socket) {
-        eprintln!("ocbar: {e}");
-        return ExitCode::FAILURE;
+        return fatal(&socket, 1, &e, FIX_SOCKET);
     }
     if let Err(e) = claim_socket(&socket) {
         eprintln!("ocbar: {e}");
+        // Another daemon serves this socket: its state is not this one's error to keep.
+        if !e.contains("already running") {
+            keep_error(&socket, &e, FIX_SOCKET);
+        }
         return ExitCode::FAILURE;
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -134,8 +131,8 @@ pub fn main(
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("ocbar: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            let e = format!("cannot start the async runtime: {e}");
+            return fatal(&socket, 1, &e, FIX_SYSTEM);
         }
     };
     let ctx = Context {
@@ -147,6 +144,29 @@ pub fn main(
     let code = runtime.block_on(run(config, servers, replayed, ctx));
     let _ = std::fs::remove_file(&socket);
     code
+}
+
+/// Fixes `doctor` shows with a fatal error (src/last_error.rs).
+const FIX_CONFIG: &str = "correct the config file where the error says (every key is checked; the README's Configuration lists them)";
+const FIX_SERVERS: &str =
+    "correct the server URL (--server, OCBAR_SERVER or servers in the config file)";
+const FIX_SOCKET: &str = "do what the error says, or give the daemon another --socket";
+const FIX_SYSTEM: &str = "see the error; the daemon's log has the details";
+
+/// Give up starting: say why on stderr, keep it for `ocbar doctor`, and tell tmux when it
+/// started this daemon (see src/last_error.rs, `push::tell_failed_start`).
+fn fatal(socket: &Path, code: u8, error: &str, fix: &str) -> ExitCode {
+    eprintln!("ocbar: {error}");
+    keep_error(socket, error, fix);
+    push::tell_failed_start();
+    ExitCode::from(code)
+}
+
+/// Keep a fatal error for `ocbar doctor` (src/last_error.rs).
+fn keep_error(socket: &Path, error: &str, fix: &str) {
+    if let Err(e) = crate::last_error::record(socket, clock::now_ms(), error, fix) {
+        eprintln!("ocbar: {e}");
+    }
 }
 
 /// Refuse to start beside a live daemon; remove a socket file a crashed one left behind.
@@ -195,8 +215,8 @@ async fn run(
     let name = match ctx.socket.as_path().to_fs_name::<GenericFilePath>() {
         Ok(n) => n,
         Err(e) => {
-            eprintln!("ocbar: bad socket path {}: {e}", ctx.socket.display());
-            return ExitCode::FAILURE;
+            let e = format!("bad socket path {}: {e}", ctx.socket.display());
+            return fatal(&ctx.socket, 1, &e, FIX_SOCKET);
         }
     };
     // interprocess creates the socket with mode 0600 from the start; the server then accepts on
@@ -210,14 +230,16 @@ async fn run(
     {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("ocbar: cannot listen on {}: {e}", ctx.socket.display());
-            return ExitCode::FAILURE;
+            let e = format!("cannot listen on {}: {e}", ctx.socket.display());
+            return fatal(&ctx.socket, 1, &e, FIX_SOCKET);
         }
     };
     {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&ctx.socket, std::fs::Permissions::from_mode(0o600));
     }
+    // Started: an earlier failed start on this socket is history.
+    crate::last_error::clear(&ctx.socket);
 
     let (events_tx, events_rx) = mpsc::channel::<Event>(EVENT_QUEUE);
     let (commands_tx, commands_rx) = mpsc::channel::<Command>(256);

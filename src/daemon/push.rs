@@ -56,6 +56,36 @@ const RETRY_MIN: Duration = Duration::from_secs(1);
 /// ones wait for a change.
 const RETRY_LAST: Duration = Duration::from_secs(32);
 
+/// What the segment shows after a failed start (white on red: readable on any bar).
+pub const FAILED_START_NOTICE: &str =
+    "#[fg=white,bg=red] ocbar: not running, see 'ocbar doctor' #[fg=default,bg=default]";
+
+/// A daemon that failed to start tells the tmux server it was started from (if it was: `$TMUX`
+/// set, as the plugin's and `ocbar.conf`'s autostart do): [`FAILED_START_NOTICE`] in
+/// [`OPTION`], where the segment would be, instead of a blank (the next daemon's first push
+/// replaces it). Blocking, bounded by [`TMUX_TIMEOUT`]; failures are ignored (tmux may be gone).
+pub fn tell_failed_start() {
+    if std::env::var_os("TMUX").is_none_or(|t| t.is_empty()) {
+        return;
+    }
+    let child = std::process::Command::new("tmux")
+        .args(["set-option", "-gq", OPTION, &tmux_arg(FAILED_START_NOTICE)])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else { return };
+    let deadline = std::time::Instant::now() + TMUX_TIMEOUT;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// `line` as one argument of a `tmux` command line: tmux's parser takes an argument that ends
 /// in `;` for a command separator (and `\;` for a literal `;`), so a trailing `;` is escaped.
 pub fn tmux_arg(line: &str) -> String {
