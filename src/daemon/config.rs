@@ -132,6 +132,10 @@ pub struct DiscoveryConfig {
     pub enabled: bool,
     /// Seconds between two scans (default 5, at least 1).
     pub interval_seconds: u64,
+    /// URLs asked on every scan whether or not a process names them, followed while an
+    /// OpenCode answers there (e.g. a server in a container, whose process is not visible).
+    /// Default: OpenCode's default server `http://127.0.0.1:4096` when no server is configured.
+    pub probe: Option<Vec<String>>,
 }
 
 impl Default for DiscoveryConfig {
@@ -139,6 +143,7 @@ impl Default for DiscoveryConfig {
         DiscoveryConfig {
             enabled: true,
             interval_seconds: 5,
+            probe: None,
         }
     }
 }

@@ -609,6 +609,9 @@ async fn confirm(url: &ServerUrl, timeout: Duration) -> bool {
     }
 }
 
+/// How a server found only by a probe is named in `doctor`.
+const PROBED: &str = "probed, no process names it";
+
 /// Scan forever: every `settings.interval`, send the confirmed set when it changed.
 /// Returns when the state loop is gone.
 pub async fn run(settings: Settings, updates: mpsc::Sender<Update>, status: Arc<ScanStatus>) {
@@ -620,19 +623,28 @@ pub async fn run(settings: Settings, updates: mpsc::Sender<Update>, status: Arc<
     let mut announced: HashSet<String> = HashSet::new();
     loop {
         let root = settings.proc_root.clone();
-        let mut found = tokio::task::spawn_blocking(move || scan(&root))
+        let named = tokio::task::spawn_blocking(move || scan(&root))
             .await
             .unwrap_or_default();
+        // A confirmation holds only while the same process names the URL: a URL that only a
+        // probe names (no process, e.g. the default one after its server exited) is asked again
+        // on every scan and dropped when nothing answers, and a new process on a known URL is
+        // confirmed, and named in `doctor`, anew.
+        confirmed.retain(|k, f| {
+            named
+                .iter()
+                .any(|n| url_key(&n.url) == *k && n.how == f.how)
+        });
+        let mut found = named;
         for p in &settings.probes {
             if !found.iter().any(|f| url_key(&f.url) == url_key(p)) {
                 found.push(Found {
                     url: p.clone(),
-                    how: "the default server".into(),
+                    how: PROBED.into(),
                 });
             }
         }
         let keys: HashSet<String> = found.iter().map(|f| url_key(&f.url)).collect();
-        confirmed.retain(|k, _| keys.contains(k));
         let new: Vec<Found> = found
             .iter()
             .filter(|f| !confirmed.contains_key(&url_key(&f.url)))
@@ -859,7 +871,8 @@ mod tests {
             Settings::new(
                 &DiscoveryConfig {
                     enabled: false,
-                    interval_seconds: 0
+                    interval_seconds: 0,
+                    probe: None,
                 },
                 Some("1")
             )

@@ -87,8 +87,23 @@ pub fn main(
     let defaulted = server_flags.is_empty()
         && env.as_deref().is_none_or(|e| e.trim().is_empty())
         && config.servers.is_empty();
+    // `[discovery] probe` replaces the default URL as what is probed.
+    let probes = match &config.discovery.probe {
+        Some(list) => list.clone(),
+        None if defaulted => vec![DEFAULT_SERVER.to_string()],
+        None => Vec::new(),
+    };
+    let mut probed = Vec::new();
+    for p in &probes {
+        match ServerUrl::parse(p) {
+            Ok(url) => probed.push(url),
+            Err(e) => return fatal(&socket, 2, &format!("[discovery] probe: {e}"), FIX_CONFIG),
+        }
+    }
+    if discovery.enabled {
+        discovery.probes = probed;
+    }
     let servers = if defaulted && discovery.enabled {
-        discovery.probes.push(ServerUrl::from(DEFAULT_SERVER));
         Vec::new()
     } else {
         servers

@@ -1,0 +1,328 @@
+//! What a new user meets in the first hour, tested where it happens:
+//!
+//! - a server on the default URL that exits is dropped, and when it returns `doctor` names the
+//!   live process (a real OpenCode; the default URL is injected with `[discovery] probe`, so
+//!   the test never binds port 4096, which parallel tests and the user may use);
+//! - a daemon that failed to start is explained by `ocbar doctor` and in the tmux segment of
+//!   the tmux server that started it (the command line, a real tmux);
+//! - `doctor`'s hints follow what is installed and connected (the command line);
+//! - the sound command plays for a finished session and not for a muted one (a real OpenCode).
+
+mod common;
+mod daemon_harness;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{FakeLlm, OpenCode, Options, require_tool, secs};
+use daemon_harness::{Daemon, run_client, wait_until};
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The `server URL: …` line of `doctor`, if there is one.
+fn server_line(d: &Daemon, url: &str) -> Option<String> {
+    let doc = out(&d.run(&["doctor"]));
+    doc.lines()
+        .find(|l| l.starts_with(&format!("server {url}: ")))
+        .map(str::to_string)
+}
+
+#[test]
+fn the_default_server_is_dropped_when_it_exits_and_named_anew_when_it_returns() {
+    let llm = FakeLlm::start();
+    let mut oc = OpenCode::start(&llm, Options::default());
+    let url = oc.url.clone();
+    // What the daemon does for http://127.0.0.1:4096 when nothing is configured, on this URL.
+    let config = format!(
+        "[discovery]\ninterval_seconds = 1\nprobe = [\"{url}\"]\n[notify]\nenabled = false\n"
+    );
+    let d = Daemon::start_with(&[], &[("OCBAR_DISCOVERY", "1")], Some(&config));
+    let first = oc.pid().expect("running");
+    let connected =
+        |pid: u32| format!("server {url}: connected (discovered: opencode serve, pid {pid})");
+    wait_until(secs(30), "the server discovered, with its pid", || {
+        server_line(&d, &url).as_deref() == Some(connected(first).as_str())
+    });
+
+    // It exits: dropped within a few scans, no longer "NOT CONNECTED" with a dead pid.
+    oc.stop();
+    let stopped = std::time::Instant::now();
+    wait_until(secs(20), "the exited server dropped", || {
+        server_line(&d, &url).is_none()
+            && d.json()["servers"]
+                .as_array()
+                .is_some_and(|s| s.iter().all(|s| s["url"] != url.as_str()))
+    });
+    eprintln!("dropped {:.1?} after the server exited", stopped.elapsed());
+
+    // It returns on the same URL: doctor names the new process.
+    oc.start_again();
+    let second = oc.pid().expect("running again");
+    assert_ne!(first, second);
+    wait_until(secs(30), "the returned server named by its new pid", || {
+        server_line(&d, &url).as_deref() == Some(connected(second).as_str())
+    });
+}
+
+/// A tmux server of the test's own, killed on drop.
+struct Tmux {
+    socket: std::path::PathBuf,
+}
+
+impl Tmux {
+    fn start(dir: &Path) -> Tmux {
+        let socket = dir.join("tmux.sock");
+        let ok = Command::new(require_tool("tmux"))
+            .arg("-S")
+            .arg(&socket)
+            .args(["-f", "/dev/null", "new-session", "-d", "-s", "t"])
+            .env_remove("TMUX")
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "tmux new-session");
+        Tmux { socket }
+    }
+
+    fn option(&self, name: &str) -> String {
+        let o = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["show-option", "-gqv", name])
+            .env_remove("TMUX")
+            .output()
+            .expect("tmux show-option");
+        out(&o).trim_end().to_string()
+    }
+
+    /// `$TMUX` as tmux sets it for what it starts.
+    fn env(&self) -> String {
+        format!("{},0,0", self.socket.display())
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .env_remove("TMUX")
+            .status();
+    }
+}
+
+fn daemon_cmd(dir: &Path, socket: &Path, config: &Path, tmux: &Tmux) -> Command {
+    let mut cmd = Command::new(daemon_harness::ocbar_bin());
+    cmd.args(["daemon", "--socket"])
+        .arg(socket)
+        .arg("--config")
+        .arg(config)
+        .env("OCBAR_DISCOVERY", "0")
+        .env_remove("OCBAR_SERVER")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env("XDG_CONFIG_HOME", dir)
+        .env("TMUX", tmux.env());
+    cmd
+}
+
+#[test]
+fn a_daemon_that_failed_to_start_is_explained_by_doctor_and_in_tmux() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("ocbar.sock");
+    let config = dir.path().join("config.toml");
+    let tmux = Tmux::start(dir.path());
+    // A typo, as a user makes it.
+    std::fs::write(&config, "[notify]\ntmux_sockt = \"/tmp/x\"\n").unwrap();
+    let failed = daemon_cmd(dir.path(), &socket, &config, &tmux)
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(2), "{}", err(&failed));
+    assert!(
+        err(&failed).contains("line 2, column 1"),
+        "{}",
+        err(&failed)
+    );
+
+    let doc = run_client(&socket, &["doctor"]);
+    assert_eq!(doc.status.code(), Some(1));
+    let doc = out(&doc);
+    assert!(doc.contains("daemon: NOT REACHABLE"), "{doc}");
+    assert!(doc.contains("FAILED TO START"), "{doc}");
+    assert!(
+        doc.contains(&format!(
+            "config file {}: line 2, column 1: unknown field `tmux_sockt`",
+            config.display()
+        )),
+        "{doc}"
+    );
+    assert!(doc.contains("fix: correct the config file"), "{doc}");
+    assert!(doc.contains("start it again: 'ocbar daemon'"), "{doc}");
+    let kept = dir.path().join("ocbar.sock.last-error");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    // The tmux server that started it shows it where the segment is.
+    let notice = tmux.option("@ocbar");
+    assert!(
+        notice.contains("ocbar: not running, see 'ocbar doctor'"),
+        "{notice:?}"
+    );
+
+    // Fixed and started again: doctor is the daemon's own, the error is forgotten, and the
+    // segment is the daemon's line again.
+    std::fs::write(&config, "[notify]\nenabled = false\n").unwrap();
+    let mut cmd = daemon_cmd(dir.path(), &socket, &config, &tmux);
+    cmd.arg("--server")
+        .arg(format!("http://127.0.0.1:{}", common::free_port()))
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    wait_until(secs(10), "the daemon answers", || {
+        run_client(&socket, &["doctor"]).status.success()
+    });
+    let doc = out(&run_client(&socket, &["doctor"]));
+    assert!(!doc.contains("FAILED"), "{doc}");
+    assert!(!kept.exists());
+    wait_until(secs(10), "the notice replaced by the daemon's line", || {
+        !tmux.option("@ocbar").contains("not running")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    // Killed, not failed: doctor says start it, with no stale error.
+    let doc = out(&run_client(&socket, &["doctor"]));
+    assert!(
+        doc.contains("Start the daemon with 'ocbar daemon'"),
+        "{doc}"
+    );
+}
+
+/// `ocbar install opencode-plugin` the way a user runs it, into the daemon's config home.
+fn install_plugin(d: &Daemon) {
+    let o = Command::new(daemon_harness::ocbar_bin())
+        .args(["install", "opencode-plugin"])
+        .env("XDG_CONFIG_HOME", d.dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+}
+
+#[test]
+fn doctor_hints_follow_the_plugin_and_the_tuis() {
+    let url = format!("http://127.0.0.1:{}", common::free_port());
+    let d = Daemon::start(&[&url], &[]);
+    let doctor = || out(&d.run(&["doctor"]));
+
+    let doc = doctor();
+    assert!(
+        doc.contains("tuis: none connected (install the plugin: 'ocbar install opencode-plugin', then restart your OpenCode TUIs)"),
+        "{doc}"
+    );
+
+    install_plugin(&d);
+    let doc = doctor();
+    assert!(
+        !doc.contains("ocbar install"),
+        "installed: no install hint\n{doc}"
+    );
+    assert!(
+        doc.contains(&format!(
+            "the plugin is installed, {} lists it: restart OpenCode TUIs",
+            d.dir.path().join("opencode/tui.json").display()
+        )),
+        "{doc}"
+    );
+
+    std::fs::remove_file(d.dir.path().join("opencode/plugins/ocbar.tsx")).unwrap();
+    let doc = doctor();
+    assert!(
+        doc.contains("lists the plugin but its file plugins/ocbar.tsx is missing: run 'ocbar install opencode-plugin'"),
+        "{doc}"
+    );
+    install_plugin(&d);
+
+    // A plain TUI's plugin connects (its first line, as integrations/opencode/ocbar.tsx sends
+    // it): no hint at all, the TUI is listed.
+    let mut tui = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    tui.write_all(
+        b"tui {\"tui\":\"t1\",\"pid\":4242,\"tmux_pane\":null,\"directory\":\"/p\",\"server\":null}\n",
+    )
+    .unwrap();
+    let mut lines = BufReader::new(tui.try_clone().unwrap()).lines();
+    let _hello = lines.next().unwrap().unwrap();
+    let ok = lines.next().unwrap().unwrap();
+    assert!(ok.contains("bridge tui://4242"), "{ok}");
+    wait_until(secs(5), "the TUI in doctor", || {
+        doctor().contains("tui t1: plain TUI, bridged as tui://4242")
+    });
+    let doc = doctor();
+    assert!(!doc.contains("install"), "{doc}");
+    assert!(!doc.contains("none connected"), "{doc}");
+    drop(tui);
+}
+
+#[test]
+fn the_sound_command_plays_for_a_finished_session_and_not_for_a_muted_one() {
+    let llm = FakeLlm::start();
+    let oc = OpenCode::start(&llm, Options::default());
+    let dir = tempfile::tempdir().unwrap();
+    let played = dir.path().join("played.log");
+    let script = dir.path().join("play.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s|%s|%s\\n' \"$OCBAR_SOUND\" \"$OCBAR_TITLE\" \"$#\" >> '{}'\n",
+            played.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let config = format!(
+        "[notify]\ntoast = false\ndesktop = false\ntmux = false\nsummary_window_ms = 0\nsound_command = [\"{}\"]\n",
+        script.display()
+    );
+    let d = Daemon::start_with(&[&oc.url], &[], Some(&config));
+    wait_until(secs(20), "connected", || {
+        d.json()["servers"][0]["stale"] == false
+    });
+    let plays = || std::fs::read_to_string(&played).unwrap_or_default();
+    let dir0 = oc.dir(0).to_path_buf();
+
+    let quiet = oc.create_session(&dir0, Some("quiet one"));
+    oc.prompt(&dir0, &quiet, "first");
+    d.wait_state("quiet one", "done", secs(45));
+    wait_until(secs(10), "a sound for the finished session", || {
+        plays().contains("complete|quiet one|0")
+    });
+
+    let m = d.run(&["mute", "quiet one"]);
+    assert_eq!(out(&m).trim(), "muted 'quiet one': no notifications for it");
+    oc.prompt(&dir0, &quiet, "again [slow 2]");
+    d.wait_state("quiet one", "busy", secs(45));
+    d.wait_state("quiet one", "done", secs(45));
+
+    // A later session's sound comes after any the muted one would have made (one queue).
+    let loud = oc.create_session(&dir0, Some("loud one"));
+    oc.prompt(&dir0, &loud, "go");
+    wait_until(secs(45), "a sound for the other session", || {
+        plays().contains("complete|loud one|0")
+    });
+    assert_eq!(
+        plays().matches("quiet one").count(),
+        1,
+        "the muted session played nothing: {}",
+        plays()
+    );
+}
