@@ -71,6 +71,35 @@ fn the_default_server_is_dropped_when_it_exits_and_named_anew_when_it_returns() 
     });
 }
 
+#[test]
+fn a_probed_server_no_process_names_is_followed_while_it_answers() {
+    let llm = FakeLlm::start();
+    // Under another name no scan sees it: only the probe can find it (a server in a container).
+    let opts = Options {
+        argv0: Some("oc-hidden".into()),
+        ..Options::default()
+    };
+    let mut oc = OpenCode::start(&llm, opts);
+    let url = oc.url.clone();
+    let config = format!(
+        "[discovery]\ninterval_seconds = 1\nprobe = [\"{url}\"]\n[notify]\nenabled = false\n"
+    );
+    let d = Daemon::start_with(&[], &[("OCBAR_DISCOVERY", "1")], Some(&config));
+    let probed = format!("server {url}: connected (discovered: probed, no process names it)");
+    wait_until(secs(30), "the probed server followed", || {
+        server_line(&d, &url).as_deref() == Some(probed.as_str())
+    });
+    oc.stop();
+    let stopped = std::time::Instant::now();
+    wait_until(secs(20), "the probed server dropped", || {
+        server_line(&d, &url).is_none()
+    });
+    eprintln!(
+        "probed server dropped {:.1?} after it exited",
+        stopped.elapsed()
+    );
+}
+
 /// A tmux server of the test's own, killed on drop.
 struct Tmux {
     socket: std::path::PathBuf,

@@ -407,6 +407,9 @@ pub struct Options {
     pub warm: bool,
     /// Extra environment for the server process.
     pub env: Vec<(String, String)>,
+    /// The server's `argv[0]` (default: the binary's path). Another name hides it from
+    /// process discovery, as a server in a container is hidden.
+    pub argv0: Option<String>,
 }
 
 impl Default for Options {
@@ -418,6 +421,7 @@ impl Default for Options {
             password: None,
             warm: true,
             env: vec![],
+            argv0: None,
         }
     }
 }
@@ -613,6 +617,9 @@ impl OpenCode {
             .open(self.root.join("opencode.stderr.log"))
             .map_err(|e| e.to_string())?;
         let mut cmd = Command::new(opencode);
+        if let Some(a) = &self.opts.argv0 {
+            cmd.arg0(a);
+        }
         cmd.args([
             "serve",
             "--port",
