@@ -235,6 +235,89 @@ fn a_daemon_that_failed_to_start_is_explained_by_doctor_and_in_tmux() {
     );
 }
 
+/// The tmux integrations unchanged, in a real tmux whose environment has a config with a
+/// typo: the daemon they start fails, and the segment says so instead of going blank.
+#[test]
+fn the_tmux_autostart_shows_a_failed_start_in_the_segment() {
+    require_tool("bash");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bin_dir = Path::new(daemon_harness::ocbar_bin()).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for (name, load) in [
+        (
+            "plugin",
+            vec![
+                "run-shell".to_string(),
+                repo.join("integrations/tmux/ocbar.tmux")
+                    .display()
+                    .to_string(),
+            ],
+        ),
+        (
+            "snippet",
+            vec![
+                "source-file".to_string(),
+                repo.join("integrations/tmux/ocbar.conf")
+                    .display()
+                    .to_string(),
+            ],
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path();
+        std::fs::create_dir_all(t.join("cfg/ocbar")).unwrap();
+        std::fs::write(
+            t.join("cfg/ocbar/config.toml"),
+            "[render]
+title_widht = 30
+",
+        )
+        .unwrap();
+        std::fs::create_dir_all(t.join("run")).unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(t.join("run"), std::fs::Permissions::from_mode(0o700))
+                .unwrap();
+        }
+        let socket = t.join("run/ocbar.sock");
+        let tmux = Tmux {
+            socket: t.join("tmux.sock"),
+        };
+        let tmux_cmd = |args: &[&str]| {
+            let ok = Command::new(require_tool("tmux"))
+                .arg("-S")
+                .arg(&tmux.socket)
+                .args(args)
+                .env_remove("TMUX")
+                .env_remove("OCBAR_SOCKET")
+                .env("PATH", &path)
+                .env("HOME", t)
+                .env("XDG_CONFIG_HOME", t.join("cfg"))
+                .env("XDG_RUNTIME_DIR", t.join("run"))
+                .env("XDG_STATE_HOME", t.join("state"))
+                .env("OCBAR_DISCOVERY", "0")
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            assert!(ok, "{name}: tmux {args:?}");
+        };
+        tmux_cmd(&["-f", "/dev/null", "new-session", "-d", "-s", "t"]);
+        let load: Vec<&str> = load.iter().map(String::as_str).collect();
+        tmux_cmd(&load);
+        wait_until(secs(20), "the notice in @ocbar", || {
+            tmux.option("@ocbar")
+                .contains("ocbar: not running, see 'ocbar doctor'")
+        });
+        let doc = out(&run_client(&socket, &["doctor"]));
+        assert!(doc.contains("FAILED TO START"), "{name}: {doc}");
+        assert!(doc.contains("unknown field `title_widht`"), "{name}: {doc}");
+    }
+}
+
 /// `ocbar install opencode-plugin` the way a user runs it, into the daemon's config home.
 fn install_plugin(d: &Daemon) {
     let o = Command::new(daemon_harness::ocbar_bin())
