@@ -596,10 +596,11 @@ impl StateLoop {
             Command::Seen(query, reply) => match self.state.resolve(&query) {
                 Ok((server, session)) => {
                     let key = (server, session);
-                    let text = match self.state.describe(&key) {
-                        Some((title, _, true)) => format!("marked '{title}' visited"),
-                        Some((title, _, false)) => format!("'{title}' was already visited"),
-                        None => format!("marked {} visited", key.1),
+                    let described = self.state.describe(&key);
+                    let title = shown_title(described.map(|d| d.0), &key.1);
+                    let text = match described {
+                        Some((_, _, false)) => format!("'{title}' was already visited"),
+                        _ => format!("marked '{title}' visited"),
                     };
                     let (server, session) = key;
                     self.apply(Event::Seen {
@@ -614,10 +615,9 @@ impl StateLoop {
             Command::Mute(query, muted, reply) => match self.state.resolve(&query) {
                 Ok((server, session)) => {
                     let key = (server, session);
-                    let (title, was) = self
-                        .state
-                        .describe(&key)
-                        .map_or((key.1.to_string(), !muted), |(t, m, _)| (t, m));
+                    let described = self.state.describe(&key);
+                    let title = shown_title(described.map(|d| d.0), &key.1);
+                    let was = described.map_or(!muted, |d| d.1);
                     let text = match (muted, was == muted) {
                         (true, false) => format!("muted '{title}': no notifications for it"),
                         (true, true) => format!("'{title}' was already muted"),
@@ -775,6 +775,12 @@ impl StateLoop {
         let _ = writeln!(out, "{}", self.hub.doctor(now, &none_hint));
         out.trim_end().to_string()
     }
+}
+
+/// A session's title as a command's reply shows it: one clean line, its id when it has none.
+fn shown_title(title: Option<&str>, id: &str) -> String {
+    let t: String = crate::text::clean(title.unwrap_or("")).collect();
+    if t.is_empty() { id.to_string() } else { t }
 }
 
 /// The `doctor` lines of one server: what works, what does not, and how to fix it.

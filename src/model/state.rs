@@ -715,17 +715,11 @@ impl State {
         Err(ResolveError::NotFound(q.to_string()))
     }
 
-    /// A session's title (its id when it has none), cleaned to one line, and whether it is
-    /// muted and unvisited: what `mute`, `seen` and `open` tell the user they changed.
-    pub fn describe(&self, key: &SessionKey) -> Option<(String, bool, bool)> {
+    /// A session's title (as received: clean it before showing it), and whether it is muted
+    /// and unvisited: what `mute` and `seen` tell the user they changed.
+    pub fn describe(&self, key: &SessionKey) -> Option<(&str, bool, bool)> {
         let s = self.sessions.get(key)?;
-        let title: String = crate::text::clean(&s.info.title).collect();
-        let title = if title.is_empty() {
-            key.1.to_string()
-        } else {
-            title
-        };
-        Some((title, s.muted, s.unvisited))
+        Some((&s.info.title, s.muted, s.unvisited))
     }
 
     /// How many relevant sessions are unvisited (what `seen --all` marks).
