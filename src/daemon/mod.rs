@@ -132,13 +132,14 @@ pub fn main(
     if let Err(e) = paths::prepare_socket_dir(&socket) {
         return fatal(&socket, 1, &e, FIX_SOCKET);
     }
-    if let Err(e) = claim_socket(&socket) {
-        eprintln!("ocbar: {e}");
-        // Another daemon serves this socket: its state is not this one's error to keep.
-        if !e.contains("already running") {
-            keep_error(&socket, &e, FIX_SOCKET);
+    match claim_socket(&socket) {
+        Ok(()) => {}
+        // Another daemon serves this socket: nothing to keep, nothing to tell tmux.
+        Err(ClaimError::Running(e)) => {
+            eprintln!("ocbar: {e}");
+            return ExitCode::FAILURE;
         }
-        return ExitCode::FAILURE;
+        Err(e @ ClaimError::Blocked(_)) => return fatal(&socket, 1, e.message(), FIX_SOCKET),
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -184,26 +185,47 @@ fn keep_error(socket: &Path, error: &str, fix: &str) {
     }
 }
 
+/// Why the socket cannot be claimed.
+#[derive(Debug)]
+enum ClaimError {
+    /// A daemon answers there: nothing is wrong, this one is not needed.
+    Running(String),
+    /// Something else is in the way (a file that is not a socket, a stale one that stays).
+    Blocked(String),
+}
+
+impl ClaimError {
+    fn message(&self) -> &str {
+        match self {
+            ClaimError::Running(m) | ClaimError::Blocked(m) => m,
+        }
+    }
+}
+
 /// Refuse to start beside a live daemon; remove a socket file a crashed one left behind.
-fn claim_socket(socket: &Path) -> Result<(), String> {
+fn claim_socket(socket: &Path) -> Result<(), ClaimError> {
     let Ok(meta) = std::fs::symlink_metadata(socket) else {
         return Ok(());
     };
     // Only a socket can be left by a crashed daemon: anything else is someone's file.
     if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
-        return Err(format!(
+        return Err(ClaimError::Blocked(format!(
             "{} exists and is not a socket: refusing to replace it. Remove it yourself, or give the daemon another --socket",
             socket.display()
-        ));
+        )));
     }
     match std::os::unix::net::UnixStream::connect(socket) {
-        Ok(_) => Err(format!(
+        Ok(_) => Err(ClaimError::Running(format!(
             "another ocbar daemon is already running on {} ('ocbar doctor' shows it). Stop it first, or give this one another --socket",
             socket.display()
-        )),
+        ))),
         Err(_) => {
-            std::fs::remove_file(socket)
-                .map_err(|e| format!("cannot remove the stale socket {}: {e}", socket.display()))?;
+            std::fs::remove_file(socket).map_err(|e| {
+                ClaimError::Blocked(format!(
+                    "cannot remove the stale socket {}: {e}",
+                    socket.display()
+                ))
+            })?;
             log!(
                 "removed a stale socket left by an earlier daemon: {}",
                 socket.display()
@@ -846,7 +868,7 @@ fn doctor_server(out: &mut String, v: &source::ServerStatsView, now: i64) {
 
 #[cfg(test)]
 mod tests {
-    use super::claim_socket;
+    use super::{ClaimError, claim_socket};
 
     #[test]
     fn claim_socket_never_deletes_what_is_not_a_socket() {
@@ -857,7 +879,10 @@ mod tests {
         let file = dir.path().join("notes.txt");
         std::fs::write(&file, "keep me").unwrap();
         let err = claim_socket(&file).unwrap_err();
-        assert!(err.contains("not a socket"), "{err}");
+        assert!(
+            matches!(&err, ClaimError::Blocked(m) if m.contains("not a socket")),
+            "{err:?}"
+        );
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
         // A symlink to it is not a socket either.
         let link = dir.path().join("link.sock");
@@ -872,6 +897,9 @@ mod tests {
         // A live one is refused.
         let live = dir.path().join("live.sock");
         let _l = std::os::unix::net::UnixListener::bind(&live).unwrap();
-        assert!(claim_socket(&live).unwrap_err().contains("already running"));
+        assert!(matches!(
+            claim_socket(&live),
+            Err(ClaimError::Running(m)) if m.contains("already running")
+        ));
     }
 }

@@ -63,9 +63,12 @@ pub const FAILED_START_NOTICE: &str =
 /// A daemon that failed to start tells the tmux server it was started from (if it was: `$TMUX`
 /// set, as the plugin's and `ocbar.conf`'s autostart do): [`FAILED_START_NOTICE`] in
 /// [`OPTION`], where the segment would be, instead of a blank (the next daemon's first push
-/// replaces it). Blocking, bounded by [`TMUX_TIMEOUT`]; failures are ignored (tmux may be gone).
+/// replaces it). Not when its stderr is a terminal: run by hand, the error is on screen, and
+/// the segment may belong to another daemon. Blocking, bounded by [`TMUX_TIMEOUT`]; failures
+/// are ignored (tmux may be gone).
 pub fn tell_failed_start() {
-    if std::env::var_os("TMUX").is_none_or(|t| t.is_empty()) {
+    use std::io::IsTerminal as _;
+    if std::env::var_os("TMUX").is_none_or(|t| t.is_empty()) || std::io::stderr().is_terminal() {
         return;
     }
     let child = std::process::Command::new("tmux")
