@@ -11,7 +11,8 @@
 //!
 //! - Shared by both ends, no I/O: [`wire`] (the socket protocol and the JSON snapshot),
 //!   [`server_url`] (what a server address is), [`text`] (the one cleaner for text shown to a
-//!   person), [`paths`] (where the socket, config and state live).
+//!   person), [`paths`] (where the socket, config and state live). Also shared, with file I/O:
+//!   [`last_error`] (the error a daemon that failed to start leaves for `doctor`).
 //! - Pure: [`model`] (events in, state and effects out; no clock, no I/O) and [`render`] (a
 //!   snapshot to one bar's line).
 //! - [`client`]: the synchronous command-line side (no async runtime).
