@@ -84,7 +84,8 @@ enum Command {
     },
     /// The panel: one relevant session per line.
     List,
-    /// Switch the OpenCode TUI to a session and mark it visited.
+    /// Show a session: switch the OpenCode TUI that can show it (or start one), bring its tmux
+    /// pane and terminal window on screen, and mark it visited.
     Open {
         /// Session id, id prefix or part of the title
         #[arg(required_unless_present = "newest_unvisited")]
@@ -332,7 +333,12 @@ fn status(socket: &std::path::Path, format: &str, offline: &str) -> ExitCode {
 }
 
 fn action(socket: &std::path::Path, request: Request) -> ExitCode {
-    match client::request(socket, &request) {
+    let timeout = if matches!(request, Request::Open(_)) {
+        ocbar::wire::OPEN_REPLY_TIMEOUT
+    } else {
+        client::REPLY_TIMEOUT
+    };
+    match client::request_within(socket, &request, timeout) {
         Ok(text) => {
             if !text.is_empty() {
                 println!("{text}");

@@ -10,7 +10,8 @@
 //   highlighted (a ● marker and the theme's accent colour) until you open them. Live from an
 //   `ocbar watch json` subscription: no polling.
 // - Focus: which session this TUI shows and whether its terminal has focus, so that the session
-//   on screen is marked visited and never notified.
+//   on screen is marked visited and never notified; with its pid, $TMUX and $TMUX_PANE, so that
+//   `ocbar open` can switch this TUI and bring its tmux pane and terminal window on screen.
 // - A plain `opencode` (no HTTP port, so the daemon cannot reach it): its session events are
 //   bridged to the daemon, and the daemon's toasts and `ocbar open` come back through here.
 // - Commands: "ocbar: open newest unvisited session" (<leader>o) and "ocbar: sessions".
@@ -183,7 +184,7 @@ function oneShot(request: string): Promise<{ ok?: string; error?: string }> {
       resolve(r)
       s.destroy()
     }
-    const timer = setTimeout(() => done({ error: "the ocbar daemon did not answer" }), 10_000)
+    const timer = setTimeout(() => done({ error: "the ocbar daemon did not answer" }), 15_000)
     s.setEncoding("utf8")
     s.on("connect", () => s.write(request + "\n"))
     s.on("data", (c: string) => {
@@ -302,6 +303,7 @@ export default {
           tui: String(process.pid),
           pid: process.pid,
           tmux_pane: process.env.TMUX_PANE ?? null,
+          tmux: process.env.TMUX ?? null,
           directory: directory(),
           server: attached,
         }),
@@ -423,17 +425,19 @@ export default {
       const ids = new Set(all.map((x) => x.id))
       return all.filter((x) => !x.parent_id || !ids.has(x.parent_id))
     }
+    // Every pick goes through the daemon, as a bar click does: it chooses the TUI (one already
+    // showing the session, else the most recently focused one that can show it, often this one),
+    // switches only that one and brings its tmux pane and terminal window on screen.
     const open = async (s: any) => {
-      if (s.server === myServer) {
+      const r = await oneShot(`open ${s.id}`)
+      if (r.error && s.server === myServer) {
         api.route.navigate("session", { sessionID: s.id })
         return
       }
-      // Another server: the daemon switches the TUIs attached there and marks it visited.
-      const r = await oneShot(`open ${s.id}`)
       api.ui.toast({
         variant: r.error ? "error" : "info",
         title: "ocbar",
-        message: r.error ?? `opened ${s.title || s.id} in the TUI that shows its server`,
+        message: r.error ?? r.ok ?? `opened ${s.title || s.id}`,
         duration: 4000,
       })
     }

@@ -39,7 +39,11 @@ pub fn open_newest_unvisited(socket: &Path) -> ExitCode {
         eprintln!("ocbar: no unvisited session");
         return ExitCode::SUCCESS;
     };
-    match client::request(socket, &Request::Open(s.id.to_string())) {
+    match client::request_within(
+        socket,
+        &Request::Open(s.id.to_string()),
+        crate::wire::OPEN_REPLY_TIMEOUT,
+    ) {
         Ok(text) => {
             if !text.is_empty() {
                 println!("{text}");

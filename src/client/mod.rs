@@ -119,7 +119,16 @@ fn read_line(reader: &mut BufReader<Stream>, line: &mut String) -> Result<usize,
 
 /// One request, one reply.
 pub fn request(socket: &Path, request: &Request) -> Result<String, ClientError> {
-    let mut conn = Connection::open(socket, request, Some(REPLY_TIMEOUT))?;
+    request_within(socket, request, REPLY_TIMEOUT)
+}
+
+/// One request, one reply, waiting up to `timeout` (`open` runs programs before it answers).
+pub fn request_within(
+    socket: &Path,
+    request: &Request,
+    timeout: Duration,
+) -> Result<String, ClientError> {
+    let mut conn = Connection::open(socket, request, Some(timeout))?;
     conn.next_reply()?.ok_or_else(|| {
         ClientError::Protocol("the daemon closed the connection without answering".into())
     })

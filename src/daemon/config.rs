@@ -28,6 +28,8 @@ pub struct Config {
     pub discovery: DiscoveryConfig,
     /// `[tmux]`: push mode (`@ocbar`) and which tmux server.
     pub tmux: TmuxConfig,
+    /// `[open]`: what `ocbar open` starts when no OpenCode TUI can show the session.
+    pub open: OpenConfig,
 }
 
 /// `[model]`.
@@ -148,6 +150,17 @@ impl Default for DiscoveryConfig {
     }
 }
 
+/// `[open]` in the config file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpenConfig {
+    /// What starts a TUI when none can show the session (see `crate::daemon::jump::launch`).
+    pub command: Option<crate::daemon::notify::config::CommandSpec>,
+    /// The OpenCode program the default command runs (default `opencode`, found on the tmux
+    /// server's `PATH`).
+    pub opencode: Option<String>,
+}
+
 /// The `[tmux]` table of the config file.
 ///
 /// ```toml
@@ -182,6 +195,17 @@ impl TmuxConfig {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_open_table_reads() {
+        use super::OpenConfig;
+        use crate::daemon::notify::config::CommandSpec;
+        let c: OpenConfig = toml::from_str("command = \"foot $OCBAR_ATTACH\"").unwrap();
+        assert!(matches!(c.command, Some(CommandSpec::Shell(_))));
+        let c: OpenConfig = toml::from_str("command = \"\"").unwrap();
+        assert_eq!(c.command.and_then(|c| c.argv()), None);
+        assert!(toml::from_str::<OpenConfig>("commands = 1").is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -31,6 +31,7 @@ use store::ToSave;
 pub mod clock;
 pub mod config;
 pub mod discovery;
+pub mod jump;
 pub mod log;
 pub mod notify;
 pub mod published;
@@ -425,6 +426,12 @@ async fn run(
         ctx,
         hub,
         followed,
+        open_config: config.open.clone(),
+        tmux_socket: config
+            .tmux
+            .socket
+            .clone()
+            .or_else(|| config.notify.tmux_socket.clone()),
     };
     looper.publish();
     looper
@@ -459,6 +466,10 @@ struct StateLoop {
     hub: Arc<crate::daemon::tui::Hub>,
     /// Which servers are followed and why (configured, discovered, reported by a TUI).
     followed: crate::daemon::discovery::Followed,
+    /// `[open]`: what `open` starts when no TUI can show a session.
+    open_config: config::OpenConfig,
+    /// The configured tmux server (`[tmux] socket`, else `[notify] tmux_socket`).
+    tmux_socket: Option<PathBuf>,
 }
 
 impl StateLoop {
@@ -657,64 +668,82 @@ impl StateLoop {
                     let _ = reply.send(Err(e.to_string()));
                 }
             },
-            Command::Open(query, reply) => {
-                let (server, session) = match self.state.resolve(&query) {
-                    Ok(k) => k,
-                    Err(e) => {
-                        let _ = reply.send(Err(e.to_string()));
-                        return;
-                    }
-                };
-                if server.is_tui() {
-                    // A plain TUI (bridged): its plugin switches to the session.
-                    match self.hub.open(&server, &session) {
-                        Ok(text) => {
-                            self.apply(Event::Seen {
-                                target: Target::One { server, session },
-                            });
-                            self.durable_replies.push((reply, Ok(text)));
-                        }
-                        Err(e) => {
-                            let _ = reply.send(Err(e));
-                        }
-                    }
-                    return;
+            Command::Open(query, reply) => match self.state.resolve(&query) {
+                Ok((server, session)) => self.open(server, session, reply),
+                Err(e) => {
+                    let _ = reply.send(Err(e.to_string()));
                 }
-                let dir = self
-                    .state
-                    .directory_of(&(server.clone(), session.clone()))
-                    .unwrap_or_default()
-                    .to_string();
-                let Some(api) = self.sources.get(&server).and_then(|h| h.api()).cloned() else {
-                    let _ = reply.send(Err(format!("server {server} is not followed")));
-                    return;
-                };
-                let after = self.after_tx.clone();
-                tokio::spawn(async move {
-                    let dir = (!dir.is_empty()).then_some(dir);
-                    let call = api.select_session(&session, dir.as_deref());
-                    match tokio::time::timeout(Duration::from_secs(5), call).await {
-                        Ok(Ok(())) => {
-                            let text = format!("opened {session} on {server}");
-                            let event = Event::Seen {
-                                target: Target::One { server, session },
-                            };
-                            let _ = after.send(AfterAction { event, reply, text }).await;
-                        }
-                        Ok(Err(e)) => {
-                            let _ = reply.send(Err(format!(
-                                "could not switch the OpenCode TUI to {session}: {e}"
-                            )));
-                        }
-                        Err(_) => {
-                            let _ = reply.send(Err(format!(
-                                "{server} did not answer /tui/select-session in time"
-                            )));
-                        }
-                    }
-                });
+            },
+        }
+    }
+
+    /// `ocbar open` (and every click that means it): choose one TUI, switch it, bring it on
+    /// screen, or start one (src/daemon/jump/). The I/O runs outside the loop; the session is marked
+    /// visited when something shows it.
+    fn open(
+        &mut self,
+        server: ServerUrl,
+        session: crate::model::event::SessionId,
+        reply: oneshot::Sender<Result<String, String>>,
+    ) {
+        let directory = self
+            .state
+            .directory_of(&(server.clone(), session.clone()))
+            .unwrap_or_default()
+            .to_string();
+        let tuis = self.hub.views();
+        let tui = jump::choose(&tuis, &server, &session).cloned();
+        let mut tmux_sockets: Vec<String> = Vec::new();
+        for t in &tuis {
+            if let Some((s, _)) = &t.tmux
+                && !tmux_sockets.contains(s)
+            {
+                tmux_sockets.push(s.clone());
             }
         }
+        let select: Option<jump::SelectSession> = if tui.is_none() {
+            self.sources
+                .get(&server)
+                .and_then(|h| h.api())
+                .cloned()
+                .map(|api| {
+                    let (id, dir) = (session.to_string(), directory.clone());
+                    Box::pin(async move {
+                        let dir = (!dir.is_empty()).then_some(dir);
+                        api.select_session(&id, dir.as_deref())
+                            .await
+                            .map_err(|e| e.to_string())
+                    }) as jump::SelectSession
+                })
+        } else {
+            None
+        };
+        let req = jump::Request {
+            server: server.to_string(),
+            session: session.to_string(),
+            directory,
+            tui,
+            tmux_sockets,
+            config: self.open_config.clone(),
+            tmux_socket: self.tmux_socket.clone(),
+        };
+        let hub = self.hub.clone();
+        let after = self.after_tx.clone();
+        tokio::spawn(async move {
+            match jump::run(req, hub, select).await {
+                Ok(text) => {
+                    log!("open: {text}");
+                    let event = Event::Seen {
+                        target: Target::One { server, session },
+                    };
+                    let _ = after.send(AfterAction { event, reply, text }).await;
+                }
+                Err(e) => {
+                    log!("open {session}: {e}");
+                    let _ = reply.send(Err(e));
+                }
+            }
+        });
     }
 
     fn doctor(&self) -> String {

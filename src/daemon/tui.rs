@@ -51,6 +51,8 @@ struct Entry {
     since_ms: i64,
     session: Option<String>,
     focused: bool,
+    /// When it last reported focus (or connected, which counts as focus).
+    focused_ms: i64,
     events: u64,
     errors: u64,
 }
@@ -59,6 +61,30 @@ struct Entry {
 struct Inner {
     next_serial: u64,
     tuis: BTreeMap<String, Entry>,
+}
+
+/// What `ocbar open` needs to know about one connected TUI (see [`Hub::views`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TuiView {
+    /// The channel's id (the plugin sends its pid).
+    pub id: String,
+    /// The TUI's process id.
+    pub pid: Option<u32>,
+    /// The server whose sessions it can show: the HTTP server it is attached to, or its own
+    /// `tui://<pid>` pseudo server when bridged; `None`: neither is known.
+    pub server: Option<String>,
+    /// Its tmux server socket (from `$TMUX`) and pane (`$TMUX_PANE`), when it runs in tmux.
+    pub tmux: Option<(String, String)>,
+    /// The session on its screen.
+    pub session: Option<String>,
+    /// Whether its terminal has focus now.
+    pub focused: bool,
+    /// When it last had focus (ms since the epoch).
+    pub focused_ms: i64,
+    /// When its channel opened.
+    pub since_ms: i64,
+    /// Its project directory.
+    pub directory: Option<String>,
 }
 
 /// The open TUI channels. Shared by the socket server (which opens them), the state loop
@@ -102,6 +128,44 @@ impl Hub {
             .tuis
             .values()
             .any(|e| e.pseudo.as_deref() == Some(server))
+    }
+
+    /// Every connected TUI, for choosing the one `ocbar open` switches.
+    pub fn views(&self) -> Vec<TuiView> {
+        self.lock()
+            .tuis
+            .iter()
+            .map(|(id, e)| TuiView {
+                id: id.clone(),
+                pid: e.hello.pid,
+                server: e
+                    .pseudo
+                    .as_ref()
+                    .or(e.attached.as_ref())
+                    .map(|s| s.to_string()),
+                tmux: e
+                    .hello
+                    .tmux_socket()
+                    .zip(e.hello.pane())
+                    .map(|(s, p)| (s.to_string(), p.to_string())),
+                session: e.session.clone(),
+                focused: e.focused,
+                focused_ms: e.focused_ms,
+                since_ms: e.since_ms,
+                directory: e.hello.directory.clone(),
+            })
+            .collect()
+    }
+
+    /// Ask the TUI whose channel id is `id` to show `session` (only that TUI moves).
+    pub fn open_in(&self, id: &str, session: &str) -> Result<(), String> {
+        let g = self.lock();
+        let Some(e) = g.tuis.get(id) else {
+            return Err(format!("the OpenCode TUI {id} is gone"));
+        };
+        e.out
+            .try_send(TuiOut::Open(session.to_string()))
+            .map_err(|_| format!("the OpenCode TUI {id} is not reading its ocbar channel"))
     }
 
     fn send_to(&self, server: &str, line: TuiOut) -> Result<String, String> {
@@ -156,8 +220,14 @@ impl Hub {
         }
         for (id, e) in &g.tuis {
             let mut who = format!("tui {id}");
-            if let Some(p) = &e.hello.tmux_pane {
-                let _ = write!(who, " (tmux pane {p})");
+            match (e.hello.pane(), e.hello.tmux_socket()) {
+                (Some(p), Some(s)) => {
+                    let _ = write!(who, " (tmux pane {p} on {s})");
+                }
+                (Some(p), None) => {
+                    let _ = write!(who, " (tmux pane {p})");
+                }
+                _ => {}
             }
             let how = match (&e.pseudo, &e.attached) {
                 (Some(p), _) => format!("plain TUI, bridged as {p}, {} events", e.events),
@@ -225,6 +295,7 @@ impl Hub {
                 since_ms: now_ms,
                 session: None,
                 focused: true,
+                focused_ms: now_ms,
                 events: 0,
                 errors: 0,
             },
@@ -498,9 +569,13 @@ async fn handle_line(
 ) -> Result<(), String> {
     match TuiLine::parse(text)? {
         TuiLine::Focus { session, focused } => {
+            let now = crate::daemon::clock::now_ms();
             hub.with_entry(id, serial, |e| {
                 e.session = session.clone();
                 e.focused = focused;
+                if focused {
+                    e.focused_ms = now;
+                }
             });
             let _ = hub
                 .events
@@ -614,6 +689,7 @@ mod tests {
             tui: "77".into(),
             pid: Some(77),
             tmux_pane: Some("%1".into()),
+            tmux: Some("/tmp/tmux-0/default,10,0".into()),
             directory: Some("/p".into()),
             server: Some("http://opencode.internal".into()),
         };
@@ -701,6 +777,7 @@ mod tests {
             tui: "9".into(),
             pid: Some(9),
             tmux_pane: None,
+            tmux: None,
             directory: None,
             server: Some("http://127.0.0.1:5000/".into()),
         };
@@ -743,6 +820,7 @@ mod tests {
             tui: "5".into(),
             pid: Some(5),
             tmux_pane: None,
+            tmux: None,
             directory: None,
             server: None,
         };

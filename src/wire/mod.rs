@@ -24,7 +24,10 @@
 //! (`integrations/opencode/ocbar.tsx`):
 //!
 //! ```text
-//! client → daemon   tui {"tui":"<id>","pid":N,"tmux_pane":"%3"|null,"directory":"/p","server":"http://…"|null}
+//! client → daemon   tui {"tui":"<id>","pid":N,"tmux_pane":"%3"|null,"tmux":"/tmp/tmux-1000/default,4100,0"|null,
+//!                        "directory":"/p","server":"http://…"|null}
+//!                   (`tmux_pane` and `tmux` are the TUI's `$TMUX_PANE` and `$TMUX`: where it is on
+//!                   screen, for `ocbar open`; both optional, older plugins send no `tmux`)
 //! daemon → client   {"ok":"bridge tui://<pid>"}       a TUI with no HTTP server (`server` null):
 //!                                                    its events are bridged under that pseudo server
 //!                   {"ok":"focus"}                   a TUI attached to an HTTP server: the daemon follows
@@ -64,6 +67,10 @@ pub const MAX_TUI_LINE: usize = 1024 * 1024;
 
 /// How long a started line on a TUI channel may take to complete.
 pub const TUI_LINE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a client waits for `open`'s reply: the daemon runs programs first (tmux, the window
+/// manager's IPC, `[open] command`), each bounded by 2 s.
+pub const OPEN_REPLY_TIMEOUT: Duration = Duration::from_secs(12);
 
 /// The greeting the daemon sends first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +144,9 @@ pub struct TuiHello {
     /// `$TMUX_PANE` of the TUI, when it runs in tmux.
     #[serde(default)]
     pub tmux_pane: Option<String>,
+    /// `$TMUX` of the TUI (`socket,server-pid,session`): which tmux server that pane is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmux: Option<String>,
     /// The TUI's project directory.
     #[serde(default)]
     pub directory: Option<String>,
@@ -156,6 +166,24 @@ pub enum TuiLine<'a> {
     },
     /// One bus event (bridge), still as JSON text: `{"directory","payload"}` or a bare event.
     Event(&'a str),
+}
+
+impl TuiHello {
+    /// The tmux server socket from `$TMUX` (`socket,server-pid,session`; the socket path may
+    /// itself contain commas, so the last two fields are cut from the right).
+    pub fn tmux_socket(&self) -> Option<&str> {
+        let t = self.tmux.as_deref()?.trim();
+        let mut parts = t.rsplitn(3, ',');
+        let (_, _, socket) = (parts.next()?, parts.next()?, parts.next()?);
+        (socket.starts_with('/') && !socket.chars().any(char::is_control)).then_some(socket)
+    }
+
+    /// `$TMUX_PANE` when it looks like a pane id (`%N`).
+    pub fn pane(&self) -> Option<&str> {
+        let p = self.tmux_pane.as_deref()?.trim();
+        (p.len() > 1 && p.starts_with('%') && p[1..].bytes().all(|b| b.is_ascii_digit()))
+            .then_some(p)
+    }
 }
 
 impl<'a> TuiLine<'a> {
@@ -308,6 +336,7 @@ mod tests {
                 tui: "4242".into(),
                 pid: Some(4242),
                 tmux_pane: Some("%3".into()),
+                tmux: Some("/tmp/tmux-0/default,77,0".into()),
                 directory: Some("/p q".into()),
                 server: None,
             }),
@@ -343,6 +372,34 @@ mod tests {
             panic!("minimal hello")
         };
         assert_eq!((h.pid, h.server.as_deref()), (None, Some("http://h:1")));
+    }
+
+    #[test]
+    fn tmux_places_are_read_from_the_environment_values() {
+        let mut h = TuiHello {
+            tui: "1".into(),
+            pid: Some(1),
+            tmux_pane: Some("%12".into()),
+            tmux: Some("/tmp/a,b/default,4100,0".into()),
+            directory: None,
+            server: None,
+        };
+        assert_eq!(h.tmux_socket(), Some("/tmp/a,b/default"));
+        assert_eq!(h.pane(), Some("%12"));
+        for bad in ["", "default", "x,1,0", "/s\n,1,0"] {
+            h.tmux = Some(bad.into());
+            assert_eq!(h.tmux_socket(), None, "{bad}");
+        }
+        for bad in ["%", "12", "%1;kill", "%-1"] {
+            h.tmux_pane = Some(bad.into());
+            assert_eq!(h.pane(), None, "{bad}");
+        }
+        // An older plugin: no `tmux` key at all.
+        let Ok(Request::Tui(old)) = Request::parse("tui {\"tui\":\"7\",\"tmux_pane\":\"%1\"}")
+        else {
+            panic!("old hello")
+        };
+        assert_eq!((old.tmux_socket(), old.pane()), (None, Some("%1")));
     }
 
     #[test]

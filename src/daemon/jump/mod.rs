@@ -1,0 +1,232 @@
+//! `ocbar open S`: land in the terminal that shows session S.
+//!
+//! Every way of opening a session (`ocbar open`, `open --newest-unvisited`, a bar's on-click,
+//! the tmux picker, the plugin's picker, a desktop notification's "Open" action) ends here:
+//!
+//! 1. **Choose one TUI** ([`choose`], pure): one already showing S, else the most recently
+//!    focused TUI that can show S (attached to S's server, or the bridged TUI that runs S).
+//! 2. **Switch only that TUI**, through its plugin channel (`{"open":…}`).
+//! 3. **Bring it on screen**, best effort: its tmux window and pane are selected and the user's
+//!    most recently active tmux client is switched there ([`tmux`]); the window-manager window
+//!    holding that client (or the TUI) gets focus ([`wm`]).
+//! 4. **No TUI can show S:** the `[open] command` runs, by default a new tmux window running
+//!    `opencode attach <server> --session S` ([`launch`]); a session of a bridged TUI that is
+//!    gone is answered with what to run.
+//!
+//! The daemon's state loop resolves the session and collects the facts ([`Request`]); the I/O
+//! runs in [`run`], outside the loop, every step bounded by [`STEP_TIMEOUT`].
+
+pub mod launch;
+pub mod tmux;
+pub mod wm;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::daemon::tui::TuiView;
+
+pub use crate::daemon::config::OpenConfig;
+
+/// Longest one external program (tmux, swaymsg-style IPC, hyprctl, the open command) may take.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The TUI `ocbar open` switches to `session` of `server`: one already showing it, else the most
+/// recently focused one that can show it; `None` when no TUI is on that server.
+pub fn choose<'a>(tuis: &'a [TuiView], server: &str, session: &str) -> Option<&'a TuiView> {
+    let key = crate::server_url::url_key(server);
+    let rank = |t: &&&TuiView| (t.focused, t.focused_ms, t.since_ms);
+    let on_server: Vec<&TuiView> = tuis
+        .iter()
+        .filter(|t| {
+            t.server
+                .as_deref()
+                .is_some_and(|s| crate::server_url::url_key(s) == key)
+        })
+        .collect();
+    on_server
+        .iter()
+        .filter(|t| t.session.as_deref() == Some(session))
+        .max_by_key(rank)
+        .or_else(|| on_server.iter().max_by_key(rank))
+        .copied()
+}
+
+/// Everything `open` needs, gathered by the state loop.
+pub struct Request {
+    pub server: String,
+    pub session: String,
+    /// The session's project directory ("" when unknown).
+    pub directory: String,
+    /// The TUI chosen by [`choose`].
+    pub tui: Option<TuiView>,
+    /// Every TUI's tmux server (to open a new window in when no TUI can show the session).
+    pub tmux_sockets: Vec<String>,
+    /// `[open]` of the config file.
+    pub config: OpenConfig,
+    /// The fallback tmux server: `[tmux] socket`, else `[notify] tmux_socket`.
+    pub tmux_socket: Option<std::path::PathBuf>,
+}
+
+/// How `open` switches a TUI that has no plugin channel: `POST /tui/select-session` on the
+/// session's server (moves every TUI of that server).
+pub type SelectSession =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+
+/// What `open` did, for the reply; `Err` when nothing could show the session.
+pub async fn run(
+    req: Request,
+    hub: std::sync::Arc<crate::daemon::tui::Hub>,
+    select: Option<SelectSession>,
+) -> Result<String, String> {
+    let session = req.session.as_str();
+    if let Some(tui) = &req.tui {
+        hub.open_in(&tui.id, session)?;
+        let mut steps = vec![match tui.pid {
+            Some(pid) => format!("TUI pid {pid} → {session}"),
+            None => format!("TUI {} → {session}", tui.id),
+        }];
+        let mut window_pid = tui.pid;
+        if let Some((socket, pane)) = &tui.tmux {
+            match tmux::reveal(socket, pane).await {
+                Ok(shown) => {
+                    steps.push(shown.describe());
+                    if let Some(c) = shown.client_pid {
+                        window_pid = Some(c);
+                    }
+                }
+                Err(e) => steps.push(format!("tmux: {e}")),
+            }
+        }
+        if let Some(pid) = window_pid {
+            steps.push(wm::focus(pid).await);
+        }
+        return Ok(steps.join("; "));
+    }
+    if req.server.starts_with(crate::server_url::TUI_SCHEME) {
+        let pid = req.server.trim_start_matches(crate::server_url::TUI_SCHEME);
+        let cd = if req.directory.is_empty() {
+            String::new()
+        } else {
+            format!("cd {} && ", launch::shell_quote(&req.directory))
+        };
+        return Err(format!(
+            "the OpenCode TUI that ran {session} (pid {pid}) is gone; to open it again, run: {cd}opencode --session {}",
+            launch::shell_quote(session)
+        ));
+    }
+    match launch::launch(&req).await {
+        launch::Launched::Done(text) => Ok(text),
+        launch::Launched::Failed(e) => Err(e),
+        launch::Launched::Nothing(why) => match select {
+            Some(call) => match tokio::time::timeout(Duration::from_secs(5), call).await {
+                Ok(Ok(())) => Ok(format!(
+                    "no OpenCode TUI with the ocbar plugin is on {}; asked every TUI there to show {session} (POST /tui/select-session){}",
+                    req.server,
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; no new TUI: {why}")
+                    }
+                )),
+                Ok(Err(e)) => Err(format!(
+                    "could not switch the OpenCode TUI to {session}: {e}"
+                )),
+                Err(_) => Err(format!(
+                    "{} did not answer /tui/select-session in time",
+                    req.server
+                )),
+            },
+            None => Err(format!(
+                "no OpenCode TUI can show {session}, and {}",
+                if why.is_empty() {
+                    format!("{} is not followed", req.server)
+                } else {
+                    why
+                }
+            )),
+        },
+    }
+}
+
+/// Run a program, bounded by [`STEP_TIMEOUT`]; its stdout on success, else why not.
+pub(crate) async fn output(program: &str, args: &[&str]) -> Result<String, String> {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    match tokio::time::timeout(STEP_TIMEOUT, cmd.output()).await {
+        Err(_) => Err(format!(
+            "{program} did not finish within {}s",
+            STEP_TIMEOUT.as_secs()
+        )),
+        Ok(Err(e)) => Err(format!("cannot run {program}: {e}")),
+        Ok(Ok(out)) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into()),
+        Ok(Ok(out)) => {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let err = err.trim();
+            Err(if err.is_empty() {
+                format!("{program} {}: {}", args.first().unwrap_or(&""), out.status)
+            } else {
+                format!("{program} {}: {err}", args.first().unwrap_or(&""))
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tui(id: &str, server: &str, session: Option<&str>, focused: bool, at: i64) -> TuiView {
+        TuiView {
+            id: id.into(),
+            pid: id.parse().ok(),
+            server: Some(server.into()),
+            tmux: None,
+            session: session.map(str::to_string),
+            focused,
+            focused_ms: at,
+            since_ms: 0,
+            directory: None,
+        }
+    }
+
+    #[test]
+    fn a_tui_showing_the_session_wins() {
+        let tuis = [
+            tui("1", "http://127.0.0.1:4096", Some("ses_b"), true, 900),
+            tui("2", "http://localhost:4096/", Some("ses_a"), false, 100),
+        ];
+        assert_eq!(
+            choose(&tuis, "http://127.0.0.1:4096", "ses_a").map(|t| &*t.id),
+            Some("2")
+        );
+    }
+
+    #[test]
+    fn else_the_most_recently_focused_tui_of_that_server() {
+        let tuis = [
+            tui("1", "http://127.0.0.1:4096", None, false, 500),
+            tui("2", "http://127.0.0.1:4096", None, false, 700),
+            tui("3", "http://127.0.0.1:5000", None, true, 900),
+            tui("4", "tui://4", None, true, 990),
+        ];
+        assert_eq!(
+            choose(&tuis, "http://127.0.0.1:4096", "ses_x").map(|t| &*t.id),
+            Some("2")
+        );
+        // Focused now beats focused a moment ago.
+        let mut tuis = tuis.to_vec();
+        tuis[0].focused = true;
+        assert_eq!(
+            choose(&tuis, "http://127.0.0.1:4096", "ses_x").map(|t| &*t.id),
+            Some("1")
+        );
+        // A bridged session: only the TUI that runs it.
+        assert_eq!(choose(&tuis, "tui://4", "ses_y").map(|t| &*t.id), Some("4"));
+        assert!(choose(&tuis, "http://127.0.0.1:6000", "ses_x").is_none());
+        assert!(choose(&tuis, "tui://9", "ses_x").is_none());
+    }
+}

@@ -1,0 +1,402 @@
+//! `ocbar open` lands the user in the terminal that shows the session, end to end with the real
+//! programs: an OpenCode 1.18.33 server driven by the fake LLM, a real OpenCode TUI with the
+//! plugin (installed by `ocbar install opencode-plugin`), a real tmux server holding it, a real
+//! tmux client of that server hosted in an outer tmux (what the user looks at), and a real
+//! `ocbar daemon`.
+//!
+//! The set-up a user has: the TUI runs in a background window (1) of tmux session `first`; the
+//! user's client shows another tmux session, `second`. One `#[test]`, one OpenCode server:
+//! 1. `ocbar open target` run outside tmux (as a waybar click or a notification action runs it):
+//!    the client now shows `first`, window 1, the TUI's pane, and the TUI shows `target`;
+//! 2. the same from the tmux picker (prefix + O, typing part of the title);
+//! 3. no TUI at all: a new tmux window running `opencode attach … --session S` appears, the
+//!    client is switched to it, and that new TUI shows S.
+//!
+//! Needs tmux and OpenCode (`scripts/install-test-deps.sh`); a missing tool fails the test.
+
+mod common;
+mod daemon_harness;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use common::{FakeLlm, OpenCode, Options, require_tool, secs};
+use daemon_harness::Daemon;
+
+/// A tmux server on a private socket; killed on drop.
+struct Tmux {
+    bin: PathBuf,
+    sock: PathBuf,
+}
+
+impl Tmux {
+    fn new(sock: PathBuf) -> Tmux {
+        Tmux {
+            bin: require_tool("tmux"),
+            sock,
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.arg("-S")
+            .arg(&self.sock)
+            .args(args)
+            .env("LANG", "C.UTF-8");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run tmux")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn capture(&self, target: &str) -> String {
+        self.ok(&["capture-pane", "-p", "-t", target])
+    }
+
+    /// Where the (only) client is: `session:window.pane`.
+    fn client_place(&self) -> String {
+        self.ok(&[
+            "list-clients",
+            "-F",
+            "#{client_session}:#{window_index}.#{pane_id}",
+        ])
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn wait_screen(
+    t: &Tmux,
+    target: &str,
+    timeout: Duration,
+    what: &str,
+    pred: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + timeout;
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        last = t.capture(target);
+        if pred(&last) {
+            return last;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("{what}: not on screen within {timeout:?}; the screen:\n{last}");
+}
+
+fn doctor(d: &Daemon) -> String {
+    text(&d.run(&["doctor"]))
+}
+
+fn session_id(d: &Daemon, title: &str) -> String {
+    let snap: Value = d.json();
+    snap["sessions"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["title"] == title))
+        .and_then(|s| s["id"].as_str())
+        .unwrap_or_else(|| panic!("{title} in {snap:#}"))
+        .to_string()
+}
+
+#[test]
+fn open_lands_in_the_terminal_that_shows_the_session() {
+    let t0 = Instant::now();
+    let lap = |what: &str| eprintln!("jump_tmux: {what} at {:.1?}", t0.elapsed());
+    let opencode = require_tool("opencode");
+    let llm = FakeLlm::start();
+    let a = OpenCode::start(&llm, Options::default());
+    let dir = a.dir(0).to_path_buf();
+
+    // The plugin, installed the way a user does it.
+    let home = a.root.join("home");
+    let install = Command::new(daemon_harness::ocbar_bin())
+        .args(["install", "opencode-plugin"])
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .output()
+        .unwrap();
+    assert!(install.status.success(), "{install:?}");
+
+    let tmp = tempfile::Builder::new()
+        .prefix("ocbar-jump-")
+        .tempdir()
+        .unwrap();
+    let inner = Tmux::new(tmp.path().join("in"));
+    let outer = Tmux::new(tmp.path().join("out"));
+
+    // The daemon, as the tmux plugin starts it: $TMUX names the user's tmux server. The default
+    // `[open] command` runs this OpenCode.
+    let tmux_env = format!("{},0,0", inner.sock.display());
+    let config = format!(
+        "[notify]\nenabled = false\n[open]\nopencode = \"{}\"\n",
+        opencode.display()
+    );
+    let d = Daemon::start_with(&[&a.url], &[("TMUX", &tmux_env)], Some(&config));
+
+    // The user's tmux server: session `first` (a shell in window 0, the TUI in window 1, in
+    // the background) and session `second`, which the user's client shows.
+    let env: Vec<(&str, String)> = vec![
+        ("HOME", home.display().to_string()),
+        (
+            "XDG_CONFIG_HOME",
+            home.join(".config").display().to_string(),
+        ),
+        (
+            "XDG_DATA_HOME",
+            home.join(".local/share").display().to_string(),
+        ),
+        (
+            "XDG_STATE_HOME",
+            home.join(".local/state").display().to_string(),
+        ),
+        ("XDG_CACHE_HOME", home.join(".cache").display().to_string()),
+        ("OPENCODE_DISABLE_AUTOUPDATE", "1".into()),
+        ("OPENCODE_DISABLE_MODELS_FETCH", "1".into()),
+        ("OPENCODE_DISABLE_LSP_DOWNLOAD", "1".into()),
+        ("OCBAR_SOCKET", d.socket.display().to_string()),
+        ("PATH", std::env::var("PATH").unwrap_or_default()),
+        ("LANG", "C.UTF-8".into()),
+    ];
+    let mut start = inner.cmd(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "first",
+        "-x",
+        "160",
+        "-y",
+        "45",
+        "sh",
+    ]);
+    start.env_clear();
+    for (k, v) in &env {
+        start.env(k, v);
+    }
+    let st = start.status().expect("start the inner tmux");
+    assert!(st.success());
+    inner.ok(&["set-option", "-g", "remain-on-exit", "on"]);
+    let oc = opencode.to_str().unwrap();
+    let dir_s = dir.to_str().unwrap();
+    let tui_pane = inner.ok(&[
+        "new-window",
+        "-t",
+        "first:1",
+        "-c",
+        dir_s,
+        "-P",
+        "-F",
+        "#{pane_id}",
+        "--",
+        oc,
+        "attach",
+        &a.url,
+    ]);
+    inner.ok(&["select-window", "-t", "first:0"]);
+    inner.ok(&[
+        "new-session",
+        "-d",
+        "-s",
+        "second",
+        "-x",
+        "160",
+        "-y",
+        "45",
+        "sh",
+    ]);
+    // The picker, bound as integrations/tmux/ocbar.tmux binds it.
+    let pick = common::repo_dir().join("integrations/tmux/scripts/pick.sh");
+    inner.ok(&[
+        "bind-key",
+        "O",
+        "display-popup",
+        "-E",
+        "-w",
+        "90%",
+        "-h",
+        "50%",
+        &format!(
+            "env OCBAR_BIN={} OCBAR_PICKER=prompt {}",
+            daemon_harness::ocbar_bin(),
+            pick.display()
+        ),
+    ]);
+    // The user's terminal: a client of the inner server, showing `second`.
+    let attach = format!(
+        "env -u TMUX {} -S {} attach -t second",
+        inner.bin.display(),
+        inner.sock.display()
+    );
+    let st = outer
+        .cmd(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "user",
+            "-x",
+            "160",
+            "-y",
+            "46",
+            &attach,
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(
+        common::wait_until(secs(10), || inner.run(&["list-clients"]).stdout.len() > 1),
+        "the user's client attached"
+    );
+    assert_eq!(inner.client_place().split(':').next(), Some("second"));
+
+    wait_screen(&inner, &tui_pane, secs(90), "the TUI", |s| {
+        s.contains("Ask anything")
+    });
+    daemon_harness::wait_until(secs(30), "the plugin connected", || {
+        doctor(&d).contains(&format!("attached to {}", a.url))
+    });
+    let doc = doctor(&d);
+    assert!(
+        doc.contains(&format!(
+            "(tmux pane {tui_pane} on {})",
+            inner.sock.display()
+        )),
+        "doctor lists the TUI with its tmux place:\n{doc}"
+    );
+    lap("TUI up");
+
+    // Two finished sessions, neither on screen.
+    let target = a.create_session(&dir, Some("target"));
+    a.prompt(&dir, &target, "hello [slow 1]");
+    let other = a.create_session(&dir, Some("other"));
+    a.prompt(&dir, &other, "hello");
+    daemon_harness::wait_until(secs(40), "both done", || {
+        let s = d.json();
+        s["sessions"]
+            .as_array()
+            .is_some_and(|a| a.iter().filter(|x| x["state"] == "done").count() == 2)
+    });
+    assert_eq!(session_id(&d, "target"), target);
+
+    // --- 1. `ocbar open` from outside tmux ----------------------------------------------------
+    let out = d.run(&["open", "target"]);
+    let reply = text(&out);
+    assert!(out.status.success(), "{out:?}");
+    eprintln!("open: {reply}");
+    assert!(reply.contains(&format!("→ {target}")), "{reply}");
+    assert!(
+        reply.contains(&format!("tmux first:1.{tui_pane}")),
+        "{reply}"
+    );
+    assert_eq!(inner.client_place(), format!("first:1.{tui_pane}"));
+    daemon_harness::wait_until(secs(15), "the TUI reports target on screen", || {
+        doctor(&d).contains(&format!("shows {target}"))
+    });
+    // What the user sees: the outer terminal shows the TUI with target.
+    let seen = wait_screen(
+        &outer,
+        "user",
+        secs(15),
+        "target in the user's terminal",
+        |s| s.contains("▸ target"),
+    );
+    eprintln!("--- the user's terminal after ocbar open ---\n{seen}");
+    lap("open from outside tmux");
+
+    // --- 2. the picker: back on `second`, the TUI on `other`; prefix + O, "target" -------------
+    let r = a.call(
+        "POST",
+        "/tui/select-session",
+        None,
+        Some(&serde_json::json!({"sessionID": other})),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    daemon_harness::wait_until(secs(15), "the TUI shows other", || {
+        doctor(&d).contains(&format!("shows {other}"))
+    });
+    inner.ok(&["switch-client", "-t", "second"]);
+    assert_eq!(inner.client_place().split(':').next(), Some("second"));
+    outer.ok(&["send-keys", "-t", "user", "C-b", "O"]);
+    wait_screen(&outer, "user", secs(10), "the picker", |s| {
+        s.contains("choose a session")
+    });
+    outer.ok(&["send-keys", "-t", "user", "-l", "target"]);
+    outer.ok(&["send-keys", "-t", "user", "Enter"]);
+    daemon_harness::wait_until(secs(15), "the picker moved the client to the TUI", || {
+        inner.client_place() == format!("first:1.{tui_pane}")
+    });
+    daemon_harness::wait_until(secs(15), "the TUI shows target again", || {
+        doctor(&d).contains(&format!("shows {target}"))
+    });
+    wait_screen(
+        &outer,
+        "user",
+        secs(15),
+        "target in the user's terminal",
+        |s| s.contains("▸ target") && !s.contains("choose a session"),
+    );
+    lap("open from the picker");
+
+    // --- 3. no TUI: a new window runs `opencode attach … --session S` -------------------------
+    inner.ok(&["kill-pane", "-t", &tui_pane]);
+    daemon_harness::wait_until(secs(15), "the TUI's channel closed", || {
+        doctor(&d).contains("tuis: none connected")
+    });
+    inner.ok(&["switch-client", "-t", "second"]);
+    let out = d.run(&["open", "target"]);
+    let reply = text(&out);
+    assert!(out.status.success(), "{out:?}");
+    eprintln!("open with no TUI: {reply}");
+    assert!(reply.contains("new tmux window second:"), "{reply}");
+    let panes = inner.ok(&[
+        "list-panes",
+        "-a",
+        "-F",
+        "#{pane_id}\t#{pane_start_command}",
+    ]);
+    let new_pane = panes
+        .lines()
+        .find(|l| l.contains("attach") && l.contains(&format!("--session {target}")))
+        .unwrap_or_else(|| panic!("a pane running opencode attach --session: {panes}"))
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(new_pane.starts_with('%') && new_pane != tui_pane, "{panes}");
+    assert!(
+        inner.client_place().ends_with(&format!(".{new_pane}")),
+        "the client shows the new window: {}",
+        inner.client_place()
+    );
+    wait_screen(&inner, &new_pane, secs(90), "the new TUI", |s| {
+        s.contains("target")
+    });
+    daemon_harness::wait_until(secs(30), "the new TUI shows target", || {
+        doctor(&d).contains(&format!("shows {target}"))
+    });
+    lap("no TUI: opencode attach --session in a new window");
+}
