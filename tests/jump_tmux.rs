@@ -9,10 +9,15 @@
 //! 1. `ocbar open target` run outside tmux (as a waybar click or a notification action runs it):
 //!    the client now shows `first`, window 1, the TUI's pane, and the TUI shows `target`;
 //! 2. the same from the tmux picker (prefix + O, typing part of the title);
-//! 3. no TUI at all: a new tmux window running `opencode attach … --session S` appears, the
+//! 3. a desktop notification's "Open" action (a fake `org.freedesktop.Notifications` server on
+//!    a private bus, tests/support/fake_notifications.py): the same landing;
+//! 4. with OpenCode's own notifications on (`attention` in `tui.json`), ocbar sends no second
+//!    desktop notification for a finished session, and `doctor` says who notifies;
+//! 5. no TUI at all: a new tmux window running `opencode attach … --session S` appears, the
 //!    client is switched to it, and that new TUI shows S.
 //!
-//! Needs tmux and OpenCode (`scripts/install-test-deps.sh`); a missing tool fails the test.
+//! Needs tmux, OpenCode, dbus-daemon and python3-dbus (`scripts/install-test-deps.sh`); a
+//! missing tool fails the test.
 
 mod common;
 mod daemon_harness;
@@ -106,6 +111,101 @@ fn wait_screen(
     panic!("{what}: not on screen within {timeout:?}; the screen:\n{last}");
 }
 
+/// A private session bus with the fake notification server on it; killed on drop.
+struct FakeDesktop {
+    address: String,
+    record: PathBuf,
+    procs: Vec<std::process::Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for FakeDesktop {
+    fn drop(&mut self) {
+        for c in &mut self.procs {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn first_line(child: &mut std::process::Child, what: &str) -> String {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    rx.recv_timeout(secs(10))
+        .unwrap_or_else(|_| panic!("{what} printed nothing"))
+        .trim()
+        .to_string()
+}
+
+impl FakeDesktop {
+    fn start() -> FakeDesktop {
+        use std::process::Stdio;
+        let dbus = require_tool("dbus-daemon");
+        let dir = tempfile::tempdir().unwrap();
+        let mut daemon = Command::new(dbus)
+            .args(["--session", "--nofork", "--nopidfile", "--print-address"])
+            .arg(format!(
+                "--address=unix:path={}",
+                dir.path().join("bus").display()
+            ))
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon");
+        let address = first_line(&mut daemon, "dbus-daemon");
+        let record = dir.path().join("calls.jsonl");
+        let mut fake = Command::new("/usr/bin/python3")
+            .arg(common::repo_dir().join("tests/support/fake_notifications.py"))
+            .arg(&record)
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("fake_notifications.py (python3-dbus)");
+        assert_eq!(first_line(&mut fake, "fake_notifications.py"), "ready");
+        FakeDesktop {
+            address,
+            record,
+            procs: vec![daemon, fake],
+            _dir: dir,
+        }
+    }
+
+    /// The `Notify` calls so far.
+    fn notifies(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.record)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|c| c["method"] == "Notify")
+            .collect()
+    }
+
+    /// Click an action on notification `id`, as the notification server reports it.
+    fn click(&self, id: u64, action: &str) {
+        let out = Command::new(require_tool("dbus-send"))
+            .arg(format!("--bus={}", self.address))
+            .args([
+                "--type=method_call",
+                "--print-reply",
+                "--dest=org.freedesktop.Notifications",
+                "/org/freedesktop/Notifications",
+                "org.ocbar.FakeNotifications.InvokeAction",
+            ])
+            .arg(format!("uint32:{id}"))
+            .arg(format!("string:{action}"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+}
+
 fn doctor(d: &Daemon) -> String {
     text(&d.run(&["doctor"]))
 }
@@ -149,11 +249,23 @@ fn open_lands_in_the_terminal_that_shows_the_session() {
     // The daemon, as the tmux plugin starts it: $TMUX names the user's tmux server. The default
     // `[open] command` runs this OpenCode.
     let tmux_env = format!("{},0,0", inner.sock.display());
+    // Desktop notifications only, to a fake notification server; OpenCode's config directory
+    // is the TUIs' (its `tui.json` says whether OpenCode notifies by itself).
+    let desktop = FakeDesktop::start();
     let config = format!(
-        "[notify]\nenabled = false\n[open]\nopencode = \"{}\"\n",
+        "[notify]\ntoast = false\ntmux = false\nsummary_window_ms = 0\n[open]\nopencode = \"{}\"\n",
         opencode.display()
     );
-    let d = Daemon::start_with(&[&a.url], &[("TMUX", &tmux_env)], Some(&config));
+    let xdg = home.join(".config").display().to_string();
+    let d = Daemon::start_with(
+        &[&a.url],
+        &[
+            ("TMUX", &tmux_env),
+            ("DBUS_SESSION_BUS_ADDRESS", &desktop.address),
+            ("XDG_CONFIG_HOME", &xdg),
+        ],
+        Some(&config),
+    );
 
     // The user's tmux server: session `first` (a shell in window 0, the TUI in window 1, in
     // the background) and session `second`, which the user's client shows.
@@ -361,7 +473,72 @@ fn open_lands_in_the_terminal_that_shows_the_session() {
     );
     lap("open from the picker");
 
-    // --- 3. no TUI: a new window runs `opencode attach … --session S` -------------------------
+    // --- 3. the desktop notification's "Open" action ------------------------------------------
+    inner.ok(&["switch-client", "-t", "second"]);
+    let third = a.create_session(&dir, Some("third"));
+    a.prompt(&dir, &third, "hello");
+    let wait_notify = |title: &str| {
+        let deadline = Instant::now() + secs(40);
+        loop {
+            if let Some(n) = desktop
+                .notifies()
+                .into_iter()
+                .find(|n| n["summary"].as_str().is_some_and(|s| s.contains(title)))
+            {
+                return n;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no notification for {title}: {:?}",
+                desktop.notifies()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let note = wait_notify("third");
+    desktop.click(note["id"].as_u64().unwrap(), "default");
+    daemon_harness::wait_until(secs(15), "Open moved the client to the TUI", || {
+        inner.client_place() == format!("first:1.{tui_pane}")
+    });
+    daemon_harness::wait_until(secs(15), "the TUI shows third", || {
+        doctor(&d).contains(&format!("shows {third}"))
+    });
+    lap("open from the desktop notification");
+
+    // --- 4. OpenCode notifies by itself: no second desktop notification ------------------------
+    let doc = doctor(&d);
+    assert!(
+        doc.contains("desktop notifications: ocbar (OpenCode's own are off"),
+        "{doc}"
+    );
+    let tui_json = home.join(".config/opencode/tui.json");
+    let mut cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(&tui_json).unwrap()).unwrap();
+    cfg["attention"] = serde_json::json!({"enabled": true});
+    std::fs::write(&tui_json, cfg.to_string()).unwrap();
+    let doc = doctor(&d);
+    assert!(
+        doc.contains("desktop notifications: OpenCode for finished"),
+        "{doc}"
+    );
+    let fourth = a.create_session(&dir, Some("fourth"));
+    a.prompt(&dir, &fourth, "hello");
+    daemon_harness::wait_until(secs(40), "fourth done", || {
+        d.session("fourth").is_some_and(|s| s["state"] == "done")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let sent: Vec<String> = desktop
+        .notifies()
+        .iter()
+        .map(|n| n["summary"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        !sent.iter().any(|s| s.contains("fourth")),
+        "left to OpenCode: {sent:?}"
+    );
+    lap("one notification path");
+
+    // --- 5. no TUI: a new window runs `opencode attach … --session S` -------------------------
     inner.ok(&["kill-pane", "-t", &tui_pane]);
     daemon_harness::wait_until(secs(15), "the TUI's channel closed", || {
         doctor(&d).contains("tuis: none connected")

@@ -319,11 +319,17 @@ async fn run(
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Published::new(0, state.snapshot())));
 
     let toast_hub = hub.clone();
-    let (notifier, open_rx) = notify::Notifier::new(config.notify.clone())
-        .tui_toasts(move |server, title, message, variant| {
-            toast_hub.toast(server, title, message, variant)
-        })
-        .open_channel();
+    let skip_hub = hub.clone();
+    let mut notifier = notify::Notifier::new(config.notify.clone()).tui_toasts(
+        move |server, title, message, variant| toast_hub.toast(server, title, message, variant),
+    );
+    if !config.notify.beside_opencode {
+        // OpenCode's TUI notifies by itself when its `attention` is on: one notification, not two.
+        notifier = notifier.desktop_skip(move |n| {
+            skip_hub.can_show(&n.server) && notify::opencode::Attention::read().covers(n)
+        });
+    }
+    let (notifier, open_rx) = notifier.open_channel();
     let (notifier, _notifier_task) = notifier.spawn();
 
     let mut sources = HashMap::new();
@@ -427,6 +433,7 @@ async fn run(
         hub,
         followed,
         open_config: config.open.clone(),
+        notify_config: config.notify.clone(),
         tmux_socket: config
             .tmux
             .socket
@@ -468,6 +475,8 @@ struct StateLoop {
     followed: crate::daemon::discovery::Followed,
     /// `[open]`: what `open` starts when no TUI can show a session.
     open_config: config::OpenConfig,
+    /// `[notify]`, for `doctor`.
+    notify_config: notify::NotifyConfig,
     /// The configured tmux server (`[tmux] socket`, else `[notify] tmux_socket`).
     tmux_socket: Option<PathBuf>,
 }
@@ -824,6 +833,13 @@ impl StateLoop {
             self.followed.doctor(now, self.hub.len(), installed)
         );
         let _ = writeln!(out, "{}", self.hub.doctor(now, &none_hint));
+        let notify = &self.notify_config;
+        let _ = writeln!(
+            out,
+            "{}",
+            notify::opencode::Attention::read()
+                .describe(notify.enabled && notify.desktop, notify.beside_opencode)
+        );
         out.trim_end().to_string()
     }
 }

@@ -157,6 +157,17 @@ impl Hub {
             .collect()
     }
 
+    /// Whether a connected TUI can show the sessions of `server` (attached to it, or bridging it).
+    pub fn can_show(&self, server: &str) -> bool {
+        let key = crate::server_url::url_key(server);
+        self.lock().tuis.values().any(|e| {
+            e.pseudo.as_deref() == Some(server)
+                || e.attached
+                    .as_deref()
+                    .is_some_and(|a| crate::server_url::url_key(a) == key)
+        })
+    }
+
     /// Ask the TUI whose channel id is `id` to show `session` (only that TUI moves).
     pub fn open_in(&self, id: &str, session: &str) -> Result<(), String> {
         let g = self.lock();

@@ -78,6 +78,9 @@ pub struct NotifyConfig {
     pub display_ms: u64,
     /// The tmux server socket (`tmux -S`). Default: `$TMUX`'s server, else tmux's default.
     pub tmux_socket: Option<PathBuf>,
+    /// Send desktop notifications even for events OpenCode's TUI notifies itself (its
+    /// `attention` settings in `tui.json`); by default those are left to OpenCode.
+    pub beside_opencode: bool,
 }
 
 impl Default for NotifyConfig {
@@ -101,6 +104,7 @@ impl Default for NotifyConfig {
             timeout_ms: 3000,
             display_ms: 5000,
             tmux_socket: None,
+            beside_opencode: false,
         }
     }
 }

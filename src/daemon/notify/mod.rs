@@ -25,6 +25,7 @@ pub mod config;
 pub mod delivery;
 pub mod desktop;
 mod log;
+pub mod opencode;
 pub mod tmux;
 pub mod toast;
 
@@ -97,10 +98,13 @@ pub struct OpenRequest {
 /// Called from the desktop channel's signal task: must not block (send it to a channel).
 pub type OpenCallback = Arc<dyn Fn(OpenRequest) + Send + Sync>;
 
+/// Whether the desktop channel leaves a notification to OpenCode (see [`opencode`]).
+pub type DesktopSkip = Arc<dyn Fn(&Notification) -> bool + Send + Sync>;
+
 /// One channel, owned by its worker task.
 enum Channel {
     Toast(toast::Toast),
-    Desktop(Box<desktop::Desktop>),
+    Desktop(Box<desktop::Desktop>, Option<DesktopSkip>),
     Tmux(tmux::Tmux),
     Command(command::UserCommand),
     /// `sound_command`: the same runner, its own queue (a slow player delays no other channel).
@@ -111,7 +115,7 @@ impl Channel {
     fn name(&self) -> &'static str {
         match self {
             Channel::Toast(_) => "toast",
-            Channel::Desktop(_) => "desktop",
+            Channel::Desktop(..) => "desktop",
             Channel::Tmux(_) => "tmux",
             Channel::Command(_) => "command",
             Channel::Sound(_) => "sound command",
@@ -121,7 +125,22 @@ impl Channel {
     async fn deliver(&mut self, d: &Delivery) -> Result<(), String> {
         match self {
             Channel::Toast(c) => c.deliver(d).await,
-            Channel::Desktop(c) => c.deliver(d).await,
+            Channel::Desktop(c, None) => c.deliver(d).await,
+            Channel::Desktop(c, Some(skip)) => {
+                let kept: Vec<Notification> =
+                    d.items().iter().filter(|n| !skip(n)).cloned().collect();
+                if kept.len() == d.items().len() {
+                    return c.deliver(d).await;
+                }
+                log::debug(&format!(
+                    "desktop: {} left to OpenCode's own notification",
+                    d.items().len() - kept.len()
+                ));
+                match Delivery::new(kept) {
+                    Some(rest) => c.deliver(&rest).await,
+                    None => Ok(()),
+                }
+            }
             Channel::Tmux(c) => c.deliver(d).await,
             Channel::Command(c) | Channel::Sound(c) => c.deliver(d).await,
         }
@@ -149,6 +168,7 @@ pub struct Notifier {
     env: NotifyEnv,
     on_open: Option<OpenCallback>,
     tui_toasts: Option<toast::TuiToastSink>,
+    desktop_skip: Option<DesktopSkip>,
 }
 
 impl Notifier {
@@ -159,6 +179,7 @@ impl Notifier {
             env: NotifyEnv::from_process(),
             on_open: None,
             tui_toasts: None,
+            desktop_skip: None,
         }
     }
 
@@ -181,6 +202,16 @@ impl Notifier {
         f: impl Fn(&str, &str, &str, &str) -> Result<(), String> + Send + Sync + 'static,
     ) -> Notifier {
         self.tui_toasts = Some(Arc::new(f));
+        self
+    }
+
+    /// Notifications the desktop channel does not send (OpenCode sends its own, see
+    /// [`opencode`]); the other channels are unaffected.
+    pub fn desktop_skip(
+        mut self,
+        f: impl Fn(&Notification) -> bool + Send + Sync + 'static,
+    ) -> Notifier {
+        self.desktop_skip = Some(Arc::new(f));
         self
     }
 
@@ -217,7 +248,7 @@ impl Notifier {
         if c.desktop {
             let d = desktop::Desktop::new(self.env.dbus_address.clone(), self.on_open.clone())
                 .with_sound(c.sound);
-            out.push(Channel::Desktop(Box::new(d)));
+            out.push(Channel::Desktop(Box::new(d), self.desktop_skip.clone()));
         }
         if c.tmux {
             out.push(Channel::Tmux(tmux::Tmux::new(
