@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ocbar's session picker (the tmux plugin's popup): the panel of `ocbar list`, numbered; choosing
-# a session runs `ocbar open` (switch the OpenCode TUI to it, mark it visited).
+# a session runs `ocbar open` (land in the OpenCode TUI that shows it: this client is switched to
+# its tmux pane; or a new window runs `opencode attach --session` when no TUI can show it).
 #
 #   OCBAR_BIN      the ocbar program (default: ocbar)
 #   OCBAR_PICKER   auto (fzf when installed, else a prompt), fzf, or prompt
