@@ -755,6 +755,24 @@ mod tests {
         assert!(hub.open("tui://77", "ses_1").unwrap().contains("77"));
         assert_eq!(read_reply(&mut cr).await, "{\"open\":\"ses_1\"}\n");
         assert!(hub.toast("tui://78", "t", "m", "info").is_err());
+        // What `ocbar open` sees: where it is, what it shows, and a line aimed at it alone.
+        let views = hub.views();
+        assert_eq!(views.len(), 1);
+        assert_eq!(views[0].server.as_deref(), Some("tui://77"));
+        assert_eq!(
+            views[0].tmux,
+            Some(("/tmp/tmux-0/default".to_string(), "%1".to_string()))
+        );
+        assert_eq!(views[0].session.as_deref(), Some("ses_1"));
+        assert!(views[0].focused);
+        assert!(hub.can_show("tui://77") && !hub.can_show("http://127.0.0.1:4096"));
+        hub.open_in("77", "ses_2").unwrap();
+        assert_eq!(read_reply(&mut cr).await, "{\"open\":\"ses_2\"}\n");
+        assert!(hub.open_in("78", "ses_2").is_err());
+        assert!(
+            hub.doctor(0, "x")
+                .contains("tui 77 (tmux pane %1 on /tmp/tmux-0/default)")
+        );
         assert!(hub.doctor(0, "x").contains("bridged as tui://77"));
 
         drop(cw);
