@@ -487,7 +487,7 @@ fn inside_opencode() {
     let out = d.run(&["open", "plain job"]);
     assert!(out.status.success(), "{out:?}");
     assert!(
-        text(&out).contains(&format!("in the OpenCode TUI {plain_pid}")),
+        text(&out).contains(&format!("TUI pid {plain_pid} → ")),
         "{out:?}"
     );
     tmux.wait_screen("plain", secs(15), "the plain job back on screen", |s| {
