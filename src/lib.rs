@@ -17,7 +17,8 @@
 //!   snapshot to one bar's line).
 //! - [`client`]: the synchronous command-line side (no async runtime).
 //! - [`daemon`]: everything that runs in `ocbar daemon` (tokio): sources, discovery, the state
-//!   loop, the socket server, notifications, the tmux push, the state file.
+//!   loop, the socket server, notifications, the tmux push, the state file, and `open`'s landing
+//!   in the terminal that shows a session (`daemon::jump`).
 
 // The render tests share the fuzz crate's bar checks, which name this crate `ocbar`.
 #[cfg(test)]
