@@ -203,6 +203,7 @@ fn open_focuses_the_terminal_window_holding_the_tmux_client() {
     );
     let standin_pane = s.tmux(&["display-message", "-p", "-t", "first:1", "#{pane_id}"]);
 
+    let t = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_ocbar"))
         .args(["open", "ses_sway"])
         .env("OCBAR_SOCKET", s.out.join("ocbar.sock"))
@@ -210,7 +211,7 @@ fn open_focuses_the_terminal_window_holding_the_tmux_client() {
         .unwrap();
     let reply = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{out:?}\n{}", s.logs());
-    eprintln!("open: {reply}");
+    eprintln!("open: {reply} (answered in {:.0?})", t.elapsed());
     assert!(
         reply.contains(&format!("focused foot (pid {term})")),
         "{reply}\n{}",

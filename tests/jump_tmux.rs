@@ -415,7 +415,9 @@ fn open_lands_in_the_terminal_that_shows_the_session() {
     assert_eq!(session_id(&d, "target"), target);
 
     // --- 1. `ocbar open` from outside tmux ----------------------------------------------------
+    let t = Instant::now();
     let out = d.run(&["open", "target"]);
+    eprintln!("jump_tmux: ocbar open answered in {:.0?}", t.elapsed());
     let reply = text(&out);
     assert!(out.status.success(), "{out:?}");
     eprintln!("open: {reply}");

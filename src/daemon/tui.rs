@@ -11,8 +11,11 @@
 //!   HTTP. Their plugin forwards the bus events, which go through the same decoder as SSE frames
 //!   and reach the model under a pseudo server `tui://<pid>`: `ServerAdded`, `Connected` and an
 //!   empty `Resync` when the channel opens, `Disconnected` and `ServerRemoved` when it closes.
-//!   Toasts for their sessions go down the channel (`{"toast":…}`), and so does `ocbar open`
-//!   (`{"open":…}`), as there is no `/tui/*` endpoint to call.
+//!   Toasts for their sessions go down the channel (`{"toast":…}`), as there is no `/tui/*`
+//!   endpoint to call.
+//! - **`ocbar open`** switches one TUI, attached or plain, through its own channel
+//!   (`{"open":…}`, [`Hub::open_in`]); [`Hub::views`] tells `crate::daemon::jump` where each TUI
+//!   is (pid, tmux server and pane), what it shows and when it last had focus.
 //!
 //! The [`Hub`] holds the open channels; the notifier's toast channel and the state loop reach
 //! TUIs through it.
@@ -211,12 +214,6 @@ impl Hub {
             },
         )
         .map(|_| ())
-    }
-
-    /// Ask the bridged TUI of `server` to show `session`.
-    pub fn open(&self, server: &str, session: &str) -> Result<String, String> {
-        self.send_to(server, TuiOut::Open(session.to_string()))
-            .map(|id| format!("opened {session} in the OpenCode TUI {id}"))
     }
 
     /// `doctor` lines: one per open channel.
@@ -752,7 +749,7 @@ mod tests {
             read_reply(&mut cr).await,
             "{\"toast\":{\"title\":\"ocbar\",\"message\":\"done\",\"variant\":\"success\"}}\n"
         );
-        assert!(hub.open("tui://77", "ses_1").unwrap().contains("77"));
+        hub.open_in("77", "ses_1").unwrap();
         assert_eq!(read_reply(&mut cr).await, "{\"open\":\"ses_1\"}\n");
         assert!(hub.toast("tui://78", "t", "m", "info").is_err());
         // What `ocbar open` sees: where it is, what it shows, and a line aimed at it alone.
