@@ -193,6 +193,76 @@ mod tests {
         }
     }
 
+    fn request(server: &str, config: OpenConfig) -> Request {
+        Request {
+            server: server.into(),
+            session: "ses_1".into(),
+            directory: "/tmp".into(),
+            tui: None,
+            tmux_sockets: Vec::new(),
+            config,
+            tmux_socket: None,
+        }
+    }
+
+    fn hub() -> std::sync::Arc<crate::daemon::tui::Hub> {
+        let (etx, _erx) = tokio::sync::mpsc::channel(4);
+        let (utx, _urx) = tokio::sync::mpsc::channel(4);
+        std::sync::Arc::new(crate::daemon::tui::Hub::new(etx, utx))
+    }
+
+    #[tokio::test]
+    async fn a_bridged_session_whose_tui_is_gone_says_what_to_run() {
+        let e = run(request("tui://4242", OpenConfig::default()), hub(), None)
+            .await
+            .unwrap_err();
+        assert!(e.contains("(pid 4242) is gone"), "{e}");
+        assert!(e.contains("cd /tmp && opencode --session ses_1"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn the_open_command_gets_the_attach_line_in_its_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let config = OpenConfig {
+            command: Some(crate::daemon::notify::config::CommandSpec::Shell(format!(
+                "printf '%s|%s|%s' \"$OCBAR_ATTACH\" \"$OCBAR_SESSION\" \"$PWD\" > '{}'",
+                out.display()
+            ))),
+            opencode: Some("/opt/my opencode".into()),
+        };
+        let text = run(request("http://127.0.0.1:4096", config), hub(), None)
+            .await
+            .unwrap();
+        assert!(text.contains("ran [open] command"), "{text}");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "'/opt/my opencode' attach http://127.0.0.1:4096 --session ses_1|ses_1|/tmp"
+        );
+        // A command that fails is reported, with what it said.
+        let config = OpenConfig {
+            command: Some(crate::daemon::notify::config::CommandSpec::Shell(
+                "echo no terminal here >&2; exit 3".into(),
+            )),
+            opencode: None,
+        };
+        let e = run(request("http://127.0.0.1:4096", config), hub(), None)
+            .await
+            .unwrap_err();
+        assert!(e.contains("no terminal here"), "{e}");
+        // Off, and no server to ask: a clear error.
+        let config = OpenConfig {
+            command: Some(crate::daemon::notify::config::CommandSpec::Shell(
+                String::new(),
+            )),
+            opencode: None,
+        };
+        let e = run(request("http://127.0.0.1:4096", config), hub(), None)
+            .await
+            .unwrap_err();
+        assert!(e.contains("no OpenCode TUI can show ses_1"), "{e}");
+    }
+
     #[test]
     fn a_tui_showing_the_session_wins() {
         let tuis = [
