@@ -28,7 +28,7 @@ impl Attention {
     /// Read OpenCode's global TUI config (missing or unreadable files count as "off").
     pub fn read() -> Attention {
         let mut files: Vec<PathBuf> = Vec::new();
-        if let Ok(dir) = crate::client::install::opencode_config_dir() {
+        if let Some(dir) = crate::paths::opencode_config_dir() {
             files.push(dir.join("tui.json"));
             files.push(dir.join("tui.jsonc"));
         }
