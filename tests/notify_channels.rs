@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{ToastServer, note, require_tool, wait_for_file};
-use ocbar::daemon::notify::{CommandSpec, Notifier, NotifyConfig, NotifyEnv};
+use ocbar::daemon::notify::{CommandSpec, Notifier, NotifyConfig, NotifyEnv, TmuxDisplay};
 use ocbar::model::effect::{Notification, NotifyKind};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -313,6 +313,37 @@ fn tmux_socket(dir: &Path, name: &str) -> TmuxServer {
     TmuxServer(dir.join(name))
 }
 
+/// The default tmux display: the notice goes to the daemon's segment (the sink), with its kind
+/// and how long to show it; no tmux is run for it.
+#[tokio::test]
+async fn tmux_segment_notices_go_to_the_sink() {
+    let (sink_tx, mut sink_rx) = tokio::sync::mpsc::unbounded_channel();
+    let config = NotifyConfig {
+        tmux: true,
+        display_ms: 1234,
+        tmux_socket: Some("/nonexistent/tmux".into()),
+        ..only(false, None)
+    };
+    assert_eq!(config.tmux_display, TmuxDisplay::Segment);
+    let (tx, task) = Notifier::new(config)
+        .with_env(no_bus())
+        .tmux_notices(move |n| {
+            let _ = sink_tx.send(n);
+        })
+        .spawn();
+    tx.send(note(NotifyKind::Error, "http://h", "ses_1", "fix #12"))
+        .unwrap();
+    let got = tokio::time::timeout(WAIT, sink_rx.recv())
+        .await
+        .expect("a notice within 10 s")
+        .expect("the sink is alive");
+    assert_eq!(got.kind, NotifyKind::Error);
+    assert_eq!(got.display_ms, 1234);
+    assert!(got.text.starts_with("fix #12 failed"), "{got:?}");
+    drop(tx);
+    task.await.unwrap();
+}
+
 #[tokio::test]
 async fn tmux_shows_the_message_on_attached_clients() {
     require_tool("tmux");
@@ -353,6 +384,7 @@ async fn tmux_shows_the_message_on_attached_clients() {
 
     let config = NotifyConfig {
         tmux: true,
+        tmux_display: TmuxDisplay::Message,
         tmux_socket: Some(inner.0.clone()),
         ..only(false, None)
     };
@@ -387,6 +419,7 @@ async fn tmux_without_a_server_is_quietly_nothing() {
     let toast = ToastServer::start().await;
     let config = NotifyConfig {
         tmux: true,
+        tmux_display: TmuxDisplay::Message,
         tmux_socket: Some(dir.path().join("none")),
         ..only(true, None)
     };

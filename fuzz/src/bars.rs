@@ -18,8 +18,10 @@ pub fn no_controls(s: &str, allow_newline: bool) {
 }
 
 /// The visible text of tmux output, parsed as tmux parses a `#()` job's output. Panics on a
-/// `#` that is neither `##` nor one of the styles ocbar writes (`#[fg=NAME]`, `bold`,
-/// `nobold`, `fg=default`): a `#` from data that was not doubled would be one of those.
+/// `#` that is neither `##` nor one of the styles ocbar writes (`#[fg=NAME]`, `bg=NAME`,
+/// `bold`, `nobold`, `default`): a `#` from data that was not doubled would be one of those.
+/// The one space of padding inside the segment's own background (`#[fg=…,bg=…] … #[default]`)
+/// is not part of the text.
 pub fn tmux_visible(out: &str) -> String {
     let mut text = String::new();
     let mut rest = out;
@@ -34,11 +36,14 @@ pub fn tmux_visible(out: &str) -> String {
                     let end = rest.find(']').expect("unclosed tmux style");
                     let style = &rest[2..end];
                     for part in style.split(',') {
-                        let color = part.strip_prefix("fg=").is_some_and(|c| {
-                            !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric())
-                        });
+                        let color = part
+                            .strip_prefix("fg=")
+                            .or_else(|| part.strip_prefix("bg="))
+                            .is_some_and(|c| {
+                                !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric())
+                            });
                         assert!(
-                            color || ["bold", "nobold"].contains(&part),
+                            color || ["bold", "nobold", "default"].contains(&part),
                             "foreign tmux style {style:?} in {out:?}"
                         );
                     }
@@ -51,7 +56,11 @@ pub fn tmux_visible(out: &str) -> String {
             rest = &rest[c.len_utf8()..];
         }
     }
-    text
+    let padded = out.starts_with("#[fg=") && out.contains(",bg=") && out.ends_with(" #[default]");
+    match text.strip_prefix(' ').and_then(|t| t.strip_suffix(' ')) {
+        Some(inner) if padded => inner.to_string(),
+        _ => text,
+    }
 }
 
 /// The text of SGR-styled output; panics on any escape sequence other than `ESC [ digits;… m`.

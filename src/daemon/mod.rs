@@ -15,13 +15,15 @@ use interprocess::local_socket::tokio::prelude::*;
 use interprocess::local_socket::{GenericFilePath, ListenerOptions};
 use interprocess::os::unix::local_socket::ListenerOptionsExt;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
 
 use crate::log;
 use crate::model::State;
-use crate::model::effect::{Effect, Notification};
+use crate::model::effect::{Effect, Notification, NotifyKind};
 use crate::model::event::{Event, Target};
 use crate::paths;
 use crate::server_url::{DEFAULT_SERVER, ServerKind, ServerUrl};
+use crate::wire::snapshot::SessionState;
 use clock::now_ms;
 use config::Config;
 use published::Published;
@@ -320,9 +322,14 @@ async fn run(
 
     let toast_hub = hub.clone();
     let skip_hub = hub.clone();
-    let mut notifier = notify::Notifier::new(config.notify.clone()).tui_toasts(
-        move |server, title, message, variant| toast_hub.toast(server, title, message, variant),
-    );
+    let (notice_tx, notice_rx) = mpsc::unbounded_channel::<notify::tmux::Notice>();
+    let mut notifier = notify::Notifier::new(config.notify.clone())
+        .tui_toasts(move |server, title, message, variant| {
+            toast_hub.toast(server, title, message, variant)
+        })
+        .tmux_notices(move |notice| {
+            let _ = notice_tx.send(notice);
+        });
     if !config.notify.beside_opencode {
         // OpenCode's TUI notifies by itself when its `attention` is on: one notification, not two.
         notifier = notifier.desktop_skip(move |n| {
@@ -426,6 +433,9 @@ async fn run(
         after_tx,
         snapshots: snap_tx,
         published_generation: 0,
+        notice: None,
+        notice_seq: 0,
+        published_notice_seq: 0,
         persist: persist_tx,
         saved: saved_rx,
         durable_replies: Vec::new(),
@@ -442,8 +452,34 @@ async fn run(
     };
     looper.publish();
     looper
-        .run(events_rx, commands_rx, after_rx, open_rx, updates_rx)
+        .run(
+            events_rx,
+            commands_rx,
+            after_rx,
+            open_rx,
+            updates_rx,
+            notice_rx,
+        )
         .await
+}
+
+/// The state whose colour a tmux notice of this kind takes.
+fn notice_state(kind: NotifyKind) -> SessionState {
+    match kind {
+        NotifyKind::Done => SessionState::Done,
+        NotifyKind::Error => SessionState::Error,
+        NotifyKind::Aborted => SessionState::Aborted,
+        NotifyKind::Retry => SessionState::Retry,
+        NotifyKind::Waiting => SessionState::Waiting,
+    }
+}
+
+/// Wait until `until` (the shown notice expires); forever without one.
+async fn sleep_until_notice_ends(until: Option<Instant>) {
+    match until {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// An action finished outside the loop (e.g. `open` after its HTTP call): apply its event,
@@ -461,6 +497,11 @@ struct StateLoop {
     after_tx: mpsc::Sender<AfterAction>,
     snapshots: watch::Sender<Arc<Published>>,
     published_generation: u64,
+    /// The tmux notice shown now (text, colour, until when); see [`Published::notice`].
+    notice: Option<(Arc<str>, SessionState, Instant)>,
+    /// Bumped when `notice` changes, so `publish` knows to publish without a model change.
+    notice_seq: u64,
+    published_notice_seq: u64,
     /// The state file writer's input; written only when the remembered part changes.
     persist: watch::Sender<ToSave>,
     /// The `seq` of the writer's last finished save; `None`: no state file.
@@ -489,6 +530,7 @@ impl StateLoop {
         mut after: mpsc::Receiver<AfterAction>,
         mut opens: mpsc::UnboundedReceiver<notify::OpenRequest>,
         mut updates: mpsc::Receiver<crate::daemon::discovery::Update>,
+        mut notices: mpsc::UnboundedReceiver<notify::tmux::Notice>,
     ) -> ExitCode {
         let mut sigterm =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -528,6 +570,18 @@ impl StateLoop {
                     self.publish();
                     self.durable_replies.push((done.reply, Ok(done.text)));
                     self.send_durable_replies();
+                }
+                Some(n) = notices.recv() => {
+                    // The tmux channel's notification: shown in the tmux segment for a while.
+                    let until = Instant::now() + Duration::from_millis(n.display_ms.max(1));
+                    self.notice = Some((Arc::from(n.text), notice_state(n.kind), until));
+                    self.notice_seq += 1;
+                    self.publish();
+                }
+                () = sleep_until_notice_ends(self.notice.as_ref().map(|n| n.2)), if self.notice.is_some() => {
+                    self.notice = None;
+                    self.notice_seq += 1;
+                    self.publish();
                 }
                 Some(open) = opens.recv() => {
                     // The desktop notification's "Open" action.
@@ -572,14 +626,16 @@ impl StateLoop {
 
     fn publish(&mut self) {
         let generation = self.state.generation();
-        if generation == self.published_generation {
+        if generation == self.published_generation && self.notice_seq == self.published_notice_seq {
             return;
         }
         self.published_generation = generation;
+        self.published_notice_seq = self.notice_seq;
+        let notice = self.notice.as_ref().map(|(t, s, _)| (t.clone(), *s));
         // Subscribers first (their latency is the budget), then the state file.
-        let _ = self
-            .snapshots
-            .send(Arc::new(Published::new(generation, self.state.snapshot())));
+        let _ = self.snapshots.send(Arc::new(
+            Published::new(generation, self.state.snapshot()).with_notice(notice),
+        ));
         let remembered = self.state.persisted();
         self.persist.send_if_modified(|old| {
             if old.state == remembered {

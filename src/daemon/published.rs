@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::render::{self, Format, RenderConfig};
-use crate::wire::snapshot::Snapshot;
+use crate::wire::snapshot::{SessionState, Snapshot};
 
 /// A snapshot as published by the state loop, with its rendered lines cached.
 pub struct Published {
@@ -19,6 +19,10 @@ pub struct Published {
     cache: Mutex<Vec<(Style, i64, Arc<str>)>>,
     /// A countdown is shown: renders go stale every second.
     has_countdown: bool,
+    /// The tmux notification shown before the tmux segment while it lasts (pushed `@ocbar`
+    /// and polled `ocbar status --format tmux` alike): its text and the state whose colour it
+    /// takes. The state loop publishes again when it starts and when it expires.
+    pub notice: Option<(Arc<str>, SessionState)>,
 }
 
 impl Published {
@@ -35,6 +39,22 @@ impl Published {
             snapshot,
             cache: Mutex::new(Vec::new()),
             has_countdown,
+            notice: None,
+        }
+    }
+
+    /// The same, with a tmux notice shown before the tmux segment.
+    pub fn with_notice(mut self, notice: Option<(Arc<str>, SessionState)>) -> Self {
+        self.notice = notice;
+        self
+    }
+
+    fn render_uncached(&self, format: Format, now_ms: i64, cfg: &RenderConfig) -> String {
+        match (&self.notice, format) {
+            (Some((text, state)), Format::Tmux) => {
+                render::tmux::render_with_notice(&self.snapshot, now_ms, cfg, Some((text, *state)))
+            }
+            _ => render::render(format, &self.snapshot, now_ms, cfg),
         }
     }
 
@@ -51,14 +71,9 @@ impl Published {
         let line: Arc<str> = if format.no_color && !cfg.no_color {
             let mut plain = cfg.clone();
             plain.no_color = true;
-            Arc::from(render::render(
-                format.format,
-                &self.snapshot,
-                now_ms,
-                &plain,
-            ))
+            Arc::from(self.render_uncached(format.format, now_ms, &plain))
         } else {
-            Arc::from(render::render(format.format, &self.snapshot, now_ms, cfg))
+            Arc::from(self.render_uncached(format.format, now_ms, cfg))
         };
         if let Ok(mut cache) = self.cache.lock() {
             cache.retain(|(f, _, _)| *f != format);

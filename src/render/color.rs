@@ -4,7 +4,9 @@
 //! `default` (or `none`, or empty: no colour), the 16 names `black red green yellow blue
 //! magenta cyan white` and `brightblack` … `brightwhite`, `colour0` … `colour255` (or
 //! `color…`), and `#rrggbb`. tmux gets the same spelling back; a terminal (starship, `ocbar
-//! list`) gets the SGR code; Pango (waybar) gets `#rrggbb` from the xterm palette.
+//! list`) gets the SGR code, so the terminal's theme decides the shade of a named colour;
+//! Pango (waybar) gets `#rrggbb`: the 16 named colours from [`DARK_BAR16`], a palette made for
+//! a dark bar (waybar's default look), the other 240 from xterm's palette.
 
 use std::fmt;
 use std::str::FromStr;
@@ -50,6 +52,29 @@ const PALETTE16: [(u8, u8, u8); 16] = [
     (0xff, 0xff, 0xff),
 ];
 
+/// The 16 named colours for Pango (waybar): Catppuccin Mocha's terminal palette, light enough
+/// for a dark bar (waybar's default `rgba(43, 48, 59, 0.5)`, the module's `#313244` in
+/// `integrations/waybar/style.css`): every colour but black is at least 4.5:1 against both.
+/// xterm's own blue, `#0000ee`, is 1.4:1 there.
+const DARK_BAR16: [(u8, u8, u8); 16] = [
+    (0x45, 0x47, 0x5a),
+    (0xf3, 0x8b, 0xa8),
+    (0xa6, 0xe3, 0xa1),
+    (0xf9, 0xe2, 0xaf),
+    (0x89, 0xb4, 0xfa),
+    (0xf5, 0xc2, 0xe7),
+    (0x94, 0xe2, 0xd5),
+    (0xba, 0xc2, 0xde),
+    (0xa6, 0xad, 0xc8),
+    (0xf3, 0x8b, 0xa8),
+    (0xa6, 0xe3, 0xa1),
+    (0xf9, 0xe2, 0xaf),
+    (0x89, 0xb4, 0xfa),
+    (0xf5, 0xc2, 0xe7),
+    (0x94, 0xe2, 0xd5),
+    (0xcd, 0xd6, 0xf4),
+];
+
 /// A colour from the config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Color {
@@ -72,7 +97,11 @@ impl Color {
     pub const BLUE: Color = Color::Named(4);
     pub const MAGENTA: Color = Color::Named(5);
     pub const CYAN: Color = Color::Named(6);
+    pub const WHITE: Color = Color::Named(7);
     pub const BRIGHT_BLACK: Color = Color::Named(8);
+    pub const BRIGHT_RED: Color = Color::Named(9);
+    pub const BRIGHT_BLUE: Color = Color::Named(12);
+    pub const BRIGHT_MAGENTA: Color = Color::Named(13);
 
     /// Is there a colour to write at all.
     pub fn is_set(self) -> bool {
@@ -102,18 +131,25 @@ impl Color {
         };
     }
 
-    /// `#rrggbb` for Pango, named and indexed colours taken from xterm's palette.
+    /// `#rrggbb` for Pango: the 16 named colours from [`DARK_BAR16`], the rest of the
+    /// 256-colour palette as xterm draws it.
     pub fn write_hex(self, out: &mut String) {
         use fmt::Write;
-        if let Some((r, g, b)) = self.rgb() {
+        let rgb = match self {
+            Color::Named(i) => Some(DARK_BAR16[usize::from(i) % 16]),
+            Color::Indexed(n) if n < 16 => Some(DARK_BAR16[usize::from(n)]),
+            c => c.xterm_rgb(),
+        };
+        if let Some((r, g, b)) = rgb {
             let _ = write!(out, "#{r:02x}{g:02x}{b:02x}");
         }
     }
 
-    fn rgb(self) -> Option<(u8, u8, u8)> {
+    /// The colour as xterm's default palette draws it; `None` for [`Color::Default`].
+    pub fn xterm_rgb(self) -> Option<(u8, u8, u8)> {
         Some(match self {
             Color::Default => return None,
-            Color::Named(i) => PALETTE16[i as usize],
+            Color::Named(i) => PALETTE16[usize::from(i) % 16],
             Color::Indexed(n) if n < 16 => PALETTE16[n as usize],
             Color::Indexed(n) if n < 232 => {
                 let level = |v: u8| if v == 0 { 0 } else { 55 + 40 * v };
@@ -247,12 +283,49 @@ mod tests {
         assert_eq!(sgr(Color::BRIGHT_BLACK), "90");
         assert_eq!(sgr(Color::Indexed(208)), "38;5;208");
         assert_eq!(sgr(Color::Rgb(1, 2, 3)), "38;2;1;2;3");
-        assert_eq!(hex(Color::RED), "#cd0000");
+        assert_eq!(hex(Color::RED), "#f38ba8");
+        assert_eq!(hex(Color::Indexed(4)), "#89b4fa");
         assert_eq!(hex(Color::Indexed(16)), "#000000");
         assert_eq!(hex(Color::Indexed(208)), "#ff8700");
         assert_eq!(hex(Color::Indexed(244)), "#808080");
         assert_eq!(hex(Color::Default), "");
         assert_eq!(Color::Indexed(9).to_string(), "colour9");
         assert_eq!(Color::Default.to_string(), "default");
+    }
+
+    /// WCAG 2 contrast ratio of two sRGB colours (1 to 21).
+    pub(crate) fn contrast(a: (u8, u8, u8), b: (u8, u8, u8)) -> f64 {
+        fn lum((r, g, b): (u8, u8, u8)) -> f64 {
+            let c = |v: u8| {
+                let v = f64::from(v) / 255.0;
+                if v <= 0.03928 {
+                    v / 12.92
+                } else {
+                    ((v + 0.055) / 1.055).powf(2.4)
+                }
+            };
+            0.2126 * c(r) + 0.7152 * c(g) + 0.0722 * c(b)
+        }
+        let (x, y) = (lum(a), lum(b));
+        (x.max(y) + 0.05) / (x.min(y) + 0.05)
+    }
+
+    fn hex_rgb(c: Color) -> (u8, u8, u8) {
+        let h = hex(c);
+        let v = u32::from_str_radix(&h[1..], 16).unwrap();
+        ((v >> 16) as u8, (v >> 8) as u8, v as u8)
+    }
+
+    #[test]
+    fn named_colours_read_on_a_dark_waybar() {
+        // waybar's default bar (rgba(43, 48, 59, 0.5), over black at worst) and the module's
+        // own background in integrations/waybar/style.css.
+        for bg in [(0x2b, 0x30, 0x3b), (0x16, 0x18, 0x1d), (0x31, 0x32, 0x44)] {
+            for i in 1..16u8 {
+                let c = Color::Named(i);
+                let ratio = contrast(hex_rgb(c), bg);
+                assert!(ratio >= 4.5, "{c} on {bg:02x?}: {ratio:.2}");
+            }
+        }
     }
 }

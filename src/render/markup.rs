@@ -71,6 +71,19 @@ impl Markup for Sgr {
 /// tmux format styles `#[fg=…]`; data `#` doubled.
 pub struct Tmux {
     pub color: bool,
+    /// The foreground a styled run returns to: the segment's own (`tmux_fg`) when it is drawn
+    /// on its own background, else [`Color::Default`] (the status line's).
+    pub base: Color,
+}
+
+impl Tmux {
+    fn push_base(&self, out: &mut String) {
+        if self.base.is_set() {
+            self.base.write_tmux(out);
+        } else {
+            out.push_str("default");
+        }
+    }
 }
 
 impl Markup for Tmux {
@@ -99,8 +112,11 @@ impl Markup for Tmux {
 
     fn close(&self, out: &mut String, color: Color, bold: bool) {
         match (self.color && color.is_set(), bold) {
-            (true, true) => out.push_str("#[fg=default,nobold]"),
-            (true, false) => out.push_str("#[fg=default]"),
+            (true, bold) => {
+                out.push_str("#[fg=");
+                self.push_base(out);
+                out.push_str(if bold { ",nobold]" } else { "]" });
+            }
             (false, true) => out.push_str("#[nobold]"),
             (false, false) => {}
         }
@@ -172,21 +188,63 @@ mod tests {
         assert_eq!(styled(&Sgr { color: false }, c, false), "a#<b>");
         assert_eq!(styled(&Sgr { color: true }, Color::Default, false), "a#<b>");
         assert_eq!(
-            styled(&Tmux { color: true }, c, false),
+            styled(
+                &Tmux {
+                    color: true,
+                    base: Color::Default
+                },
+                c,
+                false
+            ),
             "#[fg=red]a##<b>#[fg=default]"
         );
         assert_eq!(
-            styled(&Tmux { color: true }, c, true),
+            styled(
+                &Tmux {
+                    color: true,
+                    base: Color::Default
+                },
+                c,
+                true
+            ),
             "#[fg=red,bold]a##<b>#[fg=default,nobold]"
         );
         assert_eq!(
-            styled(&Tmux { color: false }, c, true),
+            styled(
+                &Tmux {
+                    color: false,
+                    base: Color::Default
+                },
+                c,
+                true
+            ),
             "#[bold]a##<b>#[nobold]"
         );
-        assert_eq!(styled(&Tmux { color: false }, c, false), "a##<b>");
+        assert_eq!(
+            styled(
+                &Tmux {
+                    color: false,
+                    base: Color::Default
+                },
+                c,
+                false
+            ),
+            "a##<b>"
+        );
+        assert_eq!(
+            styled(
+                &Tmux {
+                    color: true,
+                    base: Color::Named(7)
+                },
+                c,
+                true
+            ),
+            "#[fg=red,bold]a##<b>#[fg=white,nobold]"
+        );
         assert_eq!(
             styled(&Pango { color: true }, c, true),
-            "<span foreground=\"#cd0000\" weight=\"bold\">a#&lt;b&gt;</span>"
+            "<span foreground=\"#f38ba8\" weight=\"bold\">a#&lt;b&gt;</span>"
         );
         assert_eq!(styled(&Pango { color: false }, c, false), "a#&lt;b&gt;");
     }

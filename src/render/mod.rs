@@ -150,14 +150,16 @@ pub enum PanelStyle {
 /// # plain, starship, waybar likewise
 ///
 /// [render.colors]           # default, red, brightblack, colour208, #ff8800 …
-/// busy = "blue"
+/// busy = "brightblue"
 /// retry = "yellow"
-/// waiting = "magenta"
+/// waiting = "brightmagenta"
 /// done = "green"
-/// error = "red"
+/// error = "brightred"
 /// aborted = "brightblack"
 /// unknown = "brightblack"   # also the built-in offline marker
 /// unvisited = "cyan"        # the unvisited count and mark, and `(+N)`
+/// tmux_bg = "black"         # tmux: the segment's own background; "default": the status line's
+/// tmux_fg = "white"         # tmux: its text without a state colour
 ///
 /// [render.glyphs]           # override single glyphs: busy retry waiting done error aborted
 /// busy = "●"                # unknown unvisited
@@ -218,7 +220,14 @@ impl Templates {
     }
 }
 
-/// Colour per state (`[render.colors]`).
+/// Colour per state (`[render.colors]`), and the tmux segment's own background.
+///
+/// The defaults are chosen to read on each bar's default look: named colours, so a terminal's
+/// theme (starship, `ocbar list`) keeps them readable on its background; the bright variants of
+/// blue, magenta and red, which are too dark on a dark background (xterm's blue on black is
+/// 2.2:1); waybar gets them from a palette made for dark bars ([`color`]); and tmux draws the
+/// segment on its own black background, since tmux's default status line is green (`done` in
+/// green would vanish on it).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Colors {
@@ -230,19 +239,25 @@ pub struct Colors {
     pub aborted: Color,
     pub unknown: Color,
     pub unvisited: Color,
+    /// tmux: the segment's background; `default` draws it on the status line's own style.
+    pub tmux_bg: Color,
+    /// tmux: the segment's text that has no state colour (spaces, the template's literals).
+    pub tmux_fg: Color,
 }
 
 impl Default for Colors {
     fn default() -> Self {
         Colors {
-            busy: Color::BLUE,
+            busy: Color::BRIGHT_BLUE,
             retry: Color::YELLOW,
-            waiting: Color::MAGENTA,
+            waiting: Color::BRIGHT_MAGENTA,
             done: Color::GREEN,
-            error: Color::RED,
+            error: Color::BRIGHT_RED,
             aborted: Color::BRIGHT_BLACK,
             unknown: Color::BRIGHT_BLACK,
             unvisited: Color::CYAN,
+            tmux_bg: Color::BLACK,
+            tmux_fg: Color::WHITE,
         }
     }
 }

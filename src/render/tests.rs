@@ -129,7 +129,7 @@ fn config_defaults_and_typos() {
     assert_eq!(cfg.colors.busy, Color::Indexed(208));
     assert_eq!(
         cfg.colors.error,
-        Color::RED,
+        Color::BRIGHT_RED,
         "unset colours keep their default"
     );
 
@@ -176,8 +176,18 @@ fn main_case_tmux() {
     let s = main_case();
     assert_eq!(
         render(Format::Tmux, &s, NOW, &ascii()),
-        "#[fg=blue]*1#[fg=default] #[fg=yellow]r1#[fg=default] #[fg=yellow]##3 12s#[fg=default] \
-         #[fg=green]+2#[fg=default] #[fg=red]!1#[fg=default] #[fg=green,bold]+#[fg=default,nobold] \
+        "#[fg=white,bg=black] #[fg=brightblue]*1#[fg=white] #[fg=yellow]r1#[fg=white] \
+         #[fg=yellow]##3 12s#[fg=white] #[fg=green]+2#[fg=white] #[fg=brightred]!1#[fg=white] \
+         #[fg=green,bold]+#[fg=white,nobold] #[fg=green,bold]Fix the login bug#[fg=white,nobold] \
+         #[fg=cyan](+1)#[fg=white] #[default]"
+    );
+    // On the status line's own background instead.
+    let mut cfg = ascii();
+    cfg.colors.tmux_bg = Color::Default;
+    assert_eq!(
+        render(Format::Tmux, &s, NOW, &cfg),
+        "#[fg=brightblue]*1#[fg=default] #[fg=yellow]r1#[fg=default] #[fg=yellow]##3 12s#[fg=default] \
+         #[fg=green]+2#[fg=default] #[fg=brightred]!1#[fg=default] #[fg=green,bold]+#[fg=default,nobold] \
          #[fg=green,bold]Fix the login bug#[fg=default,nobold] #[fg=cyan](+1)#[fg=default]"
     );
     let cfg = RenderConfig {
@@ -195,8 +205,8 @@ fn main_case_starship() {
     let s = main_case();
     assert_eq!(
         render(Format::Starship, &s, NOW, &ascii()),
-        "\x1b[34m*1\x1b[39m \x1b[33mr1\x1b[39m \x1b[33m#3 12s\x1b[39m \x1b[32m+2\x1b[39m \
-         \x1b[31m!1\x1b[39m \x1b[1;32m+\x1b[22;39m \x1b[1;32mFix the login bug\x1b[22;39m \
+        "\x1b[94m*1\x1b[39m \x1b[33mr1\x1b[39m \x1b[33m#3 12s\x1b[39m \x1b[32m+2\x1b[39m \
+         \x1b[91m!1\x1b[39m \x1b[1;32m+\x1b[22;39m \x1b[1;32mFix the login bug\x1b[22;39m \
          \x1b[36m(+1)\x1b[39m"
     );
     let cfg = RenderConfig {
@@ -242,11 +252,11 @@ fn main_case_waybar() {
     let v: serde_json::Value = serde_json::from_str(&coloured).unwrap();
     let text = v["text"].as_str().unwrap();
     assert!(
-        text.starts_with("<span foreground=\"#0000ee\">*1</span> "),
+        text.starts_with("<span foreground=\"#89b4fa\">*1</span> "),
         "{text}"
     );
     assert!(
-        text.contains("<span foreground=\"#00cd00\" weight=\"bold\">Fix the login bug</span>"),
+        text.contains("<span foreground=\"#a6e3a1\" weight=\"bold\">Fix the login bug</span>"),
         "{text}"
     );
 }
@@ -304,7 +314,7 @@ fn offline_shows_the_marker_only() {
     );
     assert_eq!(
         render(Format::Tmux, &s, NOW, &RenderConfig::default()),
-        "#[fg=brightblack]\u{f127}#[fg=default]"
+        "#[fg=white,bg=black] #[fg=brightblack]\u{f127}#[fg=white] #[default]"
     );
     assert_eq!(
         render(Format::Starship, &s, NOW, &ascii()),
@@ -316,7 +326,7 @@ fn offline_shows_the_marker_only() {
     };
     assert_eq!(
         render(Format::Tmux, &s, NOW, &marker(" #[fg=red]off\n")),
-        "#[fg=red]off"
+        "#[fg=white,bg=black] #[fg=red]off #[default]"
     );
     assert_eq!(render(Format::Tmux, &s, NOW, &marker("")), "");
 
@@ -328,7 +338,7 @@ fn offline_shows_the_marker_only() {
         v["tooltip"]
             .as_str()
             .unwrap()
-            .starts_with("<span foreground=\"#7f7f7f\">?</span> No OpenCode server connected: http://127.0.0.1:4096, http://h:1\n"),
+            .starts_with("<span foreground=\"#a6adc8\">?</span> No OpenCode server connected: http://127.0.0.1:4096, http://h:1\n"),
         "{}",
         v["tooltip"]
     );
@@ -560,7 +570,7 @@ fn templates() {
     );
     assert_eq!(
         render(Format::Tmux, &s, NOW, &with("#[bg=blue]{busy}")),
-        "#[bg=blue]#[fg=blue]*1#[fg=default]",
+        "#[fg=white,bg=black] #[bg=blue]#[fg=brightblue]*1#[fg=white] #[default]",
         "literal text is tmux markup"
     );
     // Per-bar templates win over `all`.
@@ -779,4 +789,54 @@ fn the_fuzz_checks_hold_on_the_unit_cases() {
             }
         }
     }
+}
+
+/// One connected server, with one busy session or none.
+fn one(busy: bool) -> Snapshot {
+    if busy {
+        snap(vec![sess("ses_1", "x", SessionState::Busy)])
+    } else {
+        snap(vec![])
+    }
+}
+
+#[test]
+fn a_notice_goes_before_the_segment_reversed_in_its_colour() {
+    let notice = Some(("fix #12 finished", SessionState::Done));
+    assert_eq!(
+        tmux::render_with_notice(&one(true), 0, &ascii(), notice),
+        "#[fg=black,bg=green,bold] fix ##12 finished #[default] \
+         #[fg=white,bg=black] #[fg=brightblue]*1#[fg=white] #[default]"
+    );
+    // Nothing else to show: the notice alone, no empty box, no trailing space.
+    assert_eq!(
+        tmux::render_with_notice(&one(false), 0, &ascii(), notice),
+        "#[fg=black,bg=green,bold] fix ##12 finished #[default]"
+    );
+    assert_eq!(render(Format::Tmux, &one(false), 0, &ascii()), "");
+    let plain = RenderConfig {
+        no_color: true,
+        ..ascii()
+    };
+    assert_eq!(
+        tmux::render_with_notice(&one(true), 0, &plain, notice),
+        "#[reverse,bold] fix ##12 finished #[default] *1"
+    );
+}
+
+#[test]
+fn a_long_or_hostile_notice_is_cut_and_inert() {
+    let long = format!("#[fg=red]#(touch x)\n{}", "y".repeat(200));
+    let out =
+        tmux::render_with_notice(&one(false), 0, &ascii(), Some((&long, SessionState::Error)));
+    assert!(
+        out.starts_with("#[fg=black,bg=brightred,bold] ##[fg=red]##(touch x) y"),
+        "{out}"
+    );
+    assert!(out.ends_with("y… #[default]"), "{out}");
+    assert!(!out.contains('\n'));
+    assert_eq!(
+        out.matches('y').count(),
+        tmux::NOTICE_WIDTH - "#[fg=red]#(touch x) ".len() - 1
+    );
 }

@@ -31,6 +31,19 @@ impl CommandSpec {
     }
 }
 
+/// How the tmux channel shows a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TmuxDisplay {
+    /// In ocbar's own segment (`#{@ocbar}`, `ocbar status --format tmux`) for `display_ms`:
+    /// the screen keeps redrawing.
+    #[default]
+    Segment,
+    /// `tmux display-message` on every attached client. In tmux 3.3a a client does not redraw
+    /// its panes while a message is shown, so the screen stands still for `display_ms`.
+    Message,
+}
+
 /// Notification settings (`[notify]` in the config file). Every key is optional.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -42,7 +55,7 @@ pub struct NotifyConfig {
     pub toast: bool,
     /// Desktop notification (`org.freedesktop.Notifications` on the D-Bus session bus).
     pub desktop: bool,
-    /// `tmux display-message` on every attached tmux client.
+    /// tmux: the notification in ocbar's segment, or a `display-message` ([`TmuxDisplay`]).
     pub tmux: bool,
     /// A user command, run once per notification with the event in `OCBAR_*` variables.
     pub command: Option<CommandSpec>,
@@ -74,8 +87,10 @@ pub struct NotifyConfig {
     /// Upper bound for one channel call (HTTP request, D-Bus call, tmux, the user command,
     /// which is killed when it runs longer).
     pub timeout_ms: u64,
-    /// How long the TUI toast and the tmux message stay on screen.
+    /// How long the TUI toast and the tmux notification stay on screen.
     pub display_ms: u64,
+    /// Where tmux shows a notification: `segment` (default) or `message`.
+    pub tmux_display: TmuxDisplay,
     /// The tmux server socket (`tmux -S`). Default: `$TMUX`'s server, else tmux's default.
     pub tmux_socket: Option<PathBuf>,
     /// Send desktop notifications even for events OpenCode's TUI notifies itself (its
@@ -103,6 +118,7 @@ impl Default for NotifyConfig {
             summary_window_ms: 1500,
             timeout_ms: 3000,
             display_ms: 5000,
+            tmux_display: TmuxDisplay::Segment,
             tmux_socket: None,
             beside_opencode: false,
         }
@@ -203,6 +219,10 @@ mod tests {
         assert_eq!(c.sound_argv(), None);
         let empty: NotifyConfig = toml::from_str("").unwrap();
         assert_eq!(empty, NotifyConfig::default());
+        assert_eq!(empty.tmux_display, TmuxDisplay::Segment);
+        let c: NotifyConfig = toml::from_str("tmux_display = \"message\"").unwrap();
+        assert_eq!(c.tmux_display, TmuxDisplay::Message);
+        assert!(toml::from_str::<NotifyConfig>("tmux_display = \"popup\"").is_err());
     }
 
     #[test]

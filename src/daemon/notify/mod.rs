@@ -36,7 +36,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-pub use config::{CommandSpec, NotifyConfig};
+pub use config::{CommandSpec, NotifyConfig, TmuxDisplay};
 pub use delivery::Delivery;
 
 use crate::daemon::source::Credentials;
@@ -100,6 +100,9 @@ pub type OpenCallback = Arc<dyn Fn(OpenRequest) + Send + Sync>;
 
 /// Whether the desktop channel leaves a notification to OpenCode (see [`opencode`]).
 pub type DesktopSkip = Arc<dyn Fn(&Notification) -> bool + Send + Sync>;
+/// Where the tmux channel's notices go in `segment` mode (the daemon shows them in its tmux
+/// segment): must not block (send it to a channel).
+pub type NoticeSink = Arc<dyn Fn(tmux::Notice) + Send + Sync>;
 
 /// One channel, owned by its worker task.
 enum Channel {
@@ -169,6 +172,7 @@ pub struct Notifier {
     on_open: Option<OpenCallback>,
     tui_toasts: Option<toast::TuiToastSink>,
     desktop_skip: Option<DesktopSkip>,
+    notices: Option<NoticeSink>,
 }
 
 impl Notifier {
@@ -180,6 +184,7 @@ impl Notifier {
             on_open: None,
             tui_toasts: None,
             desktop_skip: None,
+            notices: None,
         }
     }
 
@@ -212,6 +217,13 @@ impl Notifier {
         f: impl Fn(&Notification) -> bool + Send + Sync + 'static,
     ) -> Notifier {
         self.desktop_skip = Some(Arc::new(f));
+        self
+    }
+
+    /// Where the tmux channel sends its notices in `segment` mode (the daemon: into its tmux
+    /// segment). Without it, `segment` mode shows nothing and says so in the log.
+    pub fn tmux_notices(mut self, f: impl Fn(tmux::Notice) + Send + Sync + 'static) -> Notifier {
+        self.notices = Some(Arc::new(f));
         self
     }
 
@@ -254,6 +266,8 @@ impl Notifier {
             out.push(Channel::Tmux(tmux::Tmux::new(
                 c.tmux_socket.clone(),
                 c.display_ms,
+                c.tmux_display,
+                self.notices.clone(),
             )));
         }
         if let Some(cmd) = c
