@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# ocbar's session picker (the tmux plugin's popup): the panel of `ocbar list`, numbered; choosing
-# a session runs `ocbar open` (land in the OpenCode TUI that shows it: this client is switched to
-# its tmux pane; or a new window runs `opencode attach --session` when no TUI can show it).
+# ocbar's session picker, the popup of both the TPM plugin (ocbar.tmux) and the plain snippet
+# (ocbar.conf): the panel of `ocbar list`, numbered; choosing a session runs `ocbar open` (land in
+# the OpenCode TUI that shows it: this client is switched to its tmux pane; or a new window runs
+# `opencode attach --session` when no TUI can show it). Typed text that matches several sessions
+# lists just those, numbered, and asks again.
 #
-#   OCBAR_BIN      the ocbar program (default: ocbar)
-#   OCBAR_PICKER   auto (fzf when installed, else a prompt), fzf, or prompt
+#   OCBAR_BIN      the ocbar program (default: tmux option @ocbar-bin, else ocbar)
+#   OCBAR_PICKER   auto (fzf when installed, else a prompt), fzf, or prompt (default: tmux
+#                  option @ocbar-picker, else auto)
 #
 # Needs bash and awk only; fzf is used when present. The ids come from `ocbar status --format
 # json` (walked by roots.awk); the panel and the ids are read from the same snapshot.
 set -u
 
-ocbar="${OCBAR_BIN:-ocbar}"
-picker="${OCBAR_PICKER:-auto}"
+tmux_option() { # tmux_option NAME: a global tmux option, empty outside tmux or when unset
+	[ -n "${TMUX:-}" ] && tmux show-option -gqv "$1" 2>/dev/null
+}
+ocbar="${OCBAR_BIN:-$(tmux_option @ocbar-bin)}"
+ocbar="${ocbar:-ocbar}"
+picker="${OCBAR_PICKER:-$(tmux_option @ocbar-picker)}"
+picker="${picker:-auto}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 pause() {
@@ -85,9 +93,50 @@ else
 	printf '\n Number, id or part of a title (Enter closes): '
 	IFS= read -re answer || exit 0
 fi
-[ -z "$answer" ] && exit 0
-if [[ "$answer" =~ ^[0-9]+$ ]] && [ "$answer" -ge 1 ] && [ "$answer" -le "$n" ]; then
-	open "$(id_of $((answer - 1)))"
-else
-	open "$answer"
-fi
+# Typed text: match it against the listed rows as `ocbar open` does (the exact id, else an id
+# prefix, else part of the title, case-insensitive). One match opens it; several are listed,
+# numbered, and the prompt asks again; none goes to `ocbar open` (a session not listed here).
+matching() { # matching TEXT: the 0-based indexes of the rows TEXT names
+	local q="$1" k id title found=()
+	for ((k = 0; k < n; k++)); do
+		[ "$(id_of "$k")" = "$q" ] && found+=("$k")
+	done
+	if [ "${#found[@]}" -ne 1 ]; then
+		found=()
+		for ((k = 0; k < n; k++)); do
+			id="$(id_of "$k")"
+			[ "${id#"$q"}" != "$id" ] && found+=("$k")
+		done
+	fi
+	if [ "${#found[@]}" -eq 0 ]; then
+		for ((k = 0; k < n; k++)); do
+			title="${rows[k]##*$'\t'}"
+			[[ "${title,,}" == *"${q,,}"* ]] && found+=("$k")
+		done
+	fi
+	[ "${#found[@]}" -eq 0 ] || printf '%s\n' "${found[@]}"
+}
+
+while :; do
+	[ -z "$answer" ] && exit 0
+	if [[ "$answer" =~ ^[0-9]+$ ]] && [ "$answer" -ge 1 ] && [ "$answer" -le "$n" ]; then
+		open "$(id_of $((answer - 1)))"
+		exit 0
+	fi
+	mapfile -t hits < <(matching "$answer")
+	if [ "${#hits[@]}" -eq 1 ]; then
+		open "$(id_of "${hits[0]}")"
+		exit 0
+	fi
+	if [ "${#hits[@]}" -gt 1 ]; then
+		printf "\n '%s' matches %d sessions:\n" "$answer" "${#hits[@]}"
+		for k in "${hits[@]}"; do printf ' %2d  %s\n' $((k + 1)) "${lines[first + k]}"; done
+		printf '\n Number, or more of the id or title (Enter closes): '
+	else
+		if out="$("$ocbar" open "$answer" 2>&1)"; then
+			exit 0
+		fi
+		printf '\n %s\n\n Number, id or part of a title (Enter closes): ' "$out"
+	fi
+	IFS= read -re answer || exit 0
+done
