@@ -17,6 +17,9 @@
 //!   once, then retried on every change and on a timer backing off from 1 s to [`RETRY_LAST`]
 //!   (about a minute in all); after that only changes retry it, so a machine without tmux is
 //!   not polled forever. The recovery is logged once too.
+//! - A tmux notification (the `tmux` channel's default `segment` display) is part of the line
+//!   while it is shown: the state loop publishes when it starts and when it ends, and this task
+//!   pushes both like any change.
 //! - When the daemon shuts down cleanly the option is unset, so a `#{@ocbar}` status line shows
 //!   nothing (as `ocbar status` prints nothing while no daemon runs) instead of a stale line.
 //!

@@ -316,6 +316,30 @@ mod tests {
         ((v >> 16) as u8, (v >> 8) as u8, v as u8)
     }
 
+    /// The default state colours on a dark terminal (starship, `ocbar list`) and on the tmux
+    /// segment's own black background, in xterm's palette: named (a theme may change the
+    /// shade) and at least 4:1 (xterm's bright blue, the lowest, is 4.4:1).
+    #[test]
+    fn default_colours_read_on_black() {
+        let c = crate::render::Colors::default();
+        assert_eq!(c.tmux_bg, Color::BLACK);
+        for (name, color) in [
+            ("busy", c.busy),
+            ("retry", c.retry),
+            ("waiting", c.waiting),
+            ("done", c.done),
+            ("error", c.error),
+            ("aborted", c.aborted),
+            ("unknown", c.unknown),
+            ("unvisited", c.unvisited),
+            ("tmux_fg", c.tmux_fg),
+        ] {
+            assert!(matches!(color, Color::Named(_)), "{name}: {color}");
+            let ratio = contrast(color.xterm_rgb().unwrap(), (0, 0, 0));
+            assert!(ratio >= 4.0, "{name} ({color}) on black: {ratio:.2}");
+        }
+    }
+
     #[test]
     fn named_colours_read_on_a_dark_waybar() {
         // waybar's default bar (rgba(43, 48, 59, 0.5), over black at worst) and the module's
