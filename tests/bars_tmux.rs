@@ -371,18 +371,22 @@ fn tmux_status_line_push_poll_hostile_picker_autostart() {
     let json = d.json();
     assert_eq!(json["counts"]["unvisited"], 1, "{json}");
 
+    let asked = Instant::now();
     let out = d.run(&["seen", "push alpha"]);
     assert!(out.status.success());
     let gone = |l: &str| !l.contains("push alpha");
     let shown = screen.wait_status("the title gone after seen (push)", secs(5), gone);
-    let seen_at = watch
-        .lines
-        .lock()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|(_, l)| !l.contains("push alpha"))
-        .map(|(t, _)| *t);
+    // The reference subscriber's first line after `seen` (it may print after the screen shows
+    // it: both race on a loaded machine; an older line without the title would fake a lag).
+    let seen_at = poll(secs(3), Duration::from_millis(20), || {
+        watch
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(t, l)| *t >= asked && gone(l))
+            .map(|(t, _)| *t)
+    });
     let lag = measure("push: seen, mark gone", shown, seen_at);
     assert!(lag < Duration::from_secs(1), "push took {lag:?} after seen");
 
@@ -560,4 +564,387 @@ fn tmux_status_line_push_poll_hostile_picker_autostart() {
         ms(poll_busy),
         started.elapsed()
     );
+}
+
+/// xterm's default palette for the 16 named colours (what the SGR codes of a terminal mean
+/// before a theme changes them).
+const XTERM16: [(u8, u8, u8); 16] = [
+    (0x00, 0x00, 0x00),
+    (0xcd, 0x00, 0x00),
+    (0x00, 0xcd, 0x00),
+    (0xcd, 0xcd, 0x00),
+    (0x00, 0x00, 0xee),
+    (0xcd, 0x00, 0xcd),
+    (0x00, 0xcd, 0xcd),
+    (0xe5, 0xe5, 0xe5),
+    (0x7f, 0x7f, 0x7f),
+    (0xff, 0x00, 0x00),
+    (0x00, 0xff, 0x00),
+    (0xff, 0xff, 0x00),
+    (0x5c, 0x5c, 0xff),
+    (0xff, 0x00, 0xff),
+    (0x00, 0xff, 0xff),
+    (0xff, 0xff, 0xff),
+];
+
+/// The least contrast asked of every character of the default status line: above WCAG's 3:1
+/// for large text and symbols, a little under its 4.5:1 for body text (xterm's bright blue,
+/// ocbar's busy colour, is 4.4:1 on black).
+const MIN_CONTRAST: f64 = 4.0;
+
+fn xterm256(n: u8) -> (u8, u8, u8) {
+    match n {
+        0..=15 => XTERM16[n as usize],
+        16..=231 => {
+            let level = |v: u8| if v == 0 { 0 } else { 55 + 40 * v };
+            let n = n - 16;
+            (level(n / 36), level(n / 6 % 6), level(n % 6))
+        }
+        _ => {
+            let v = 8 + 10 * (n - 232);
+            (v, v, v)
+        }
+    }
+}
+
+type Rgb = (u8, u8, u8);
+
+/// WCAG 2 contrast ratio of two sRGB colours (1 to 21).
+fn contrast(a: (u8, u8, u8), b: (u8, u8, u8)) -> f64 {
+    fn lum((r, g, b): (u8, u8, u8)) -> f64 {
+        let c = |v: u8| {
+            let v = f64::from(v) / 255.0;
+            if v <= 0.03928 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * c(r) + 0.7152 * c(g) + 0.0722 * c(b)
+    }
+    let (x, y) = (lum(a), lum(b));
+    (x.max(y) + 0.05) / (x.min(y) + 0.05)
+}
+
+/// Each visible character of an SGR line (`capture-pane -e`) with its foreground and
+/// background as xterm draws them (reverse applied; the outer terminal's defaults taken as
+/// light grey on black).
+fn cells(sgr: &str) -> Vec<(char, Rgb, Rgb)> {
+    const FG: (u8, u8, u8) = (0xe5, 0xe5, 0xe5);
+    const BG: (u8, u8, u8) = (0, 0, 0);
+    let (mut fg, mut bg, mut reverse) = (FG, BG, false);
+    let mut out = Vec::new();
+    let mut rest = sgr;
+    while let Some(c) = rest.chars().next() {
+        if c == '\u{1b}' && rest[1..].starts_with('[') {
+            let end = rest.find('m').expect("SGR ends in m");
+            let params: Vec<u32> = rest[2..end]
+                .split(';')
+                .map(|p| p.parse().unwrap_or(0))
+                .collect();
+            let mut i = 0;
+            while i < params.len() {
+                match params[i] {
+                    0 => (fg, bg, reverse) = (FG, BG, false),
+                    7 => reverse = true,
+                    27 => reverse = false,
+                    p @ 30..=37 => fg = XTERM16[(p - 30) as usize],
+                    p @ 90..=97 => fg = XTERM16[(p - 90 + 8) as usize],
+                    p @ 40..=47 => bg = XTERM16[(p - 40) as usize],
+                    p @ 100..=107 => bg = XTERM16[(p - 100 + 8) as usize],
+                    39 => fg = FG,
+                    49 => bg = BG,
+                    p @ (38 | 48) if params.get(i + 1) == Some(&5) => {
+                        let c = xterm256(params.get(i + 2).copied().unwrap_or(0) as u8);
+                        if p == 38 {
+                            fg = c
+                        } else {
+                            bg = c
+                        }
+                        i += 2;
+                    }
+                    p @ (38 | 48) if params.get(i + 1) == Some(&2) => {
+                        let v = |k: usize| params.get(i + k).copied().unwrap_or(0) as u8;
+                        let c = (v(2), v(3), v(4));
+                        if p == 38 {
+                            fg = c
+                        } else {
+                            bg = c
+                        }
+                        i += 4;
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            rest = &rest[end + 1..];
+        } else {
+            let (f, b) = if reverse { (bg, fg) } else { (fg, bg) };
+            out.push((c, f, b));
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
+/// Every visible character of the status line reads on its background.
+fn assert_readable(what: &str, sgr: &str) {
+    let cells = cells(sgr);
+    assert!(!cells.is_empty(), "{what}: empty status line");
+    for (c, fg, bg) in cells.iter().filter(|(c, _, _)| !c.is_whitespace()) {
+        let ratio = contrast(*fg, *bg);
+        assert!(
+            ratio >= MIN_CONTRAST,
+            "{what}: {c:?} drawn {fg:02x?} on {bg:02x?}, contrast {ratio:.2} < {MIN_CONTRAST}; line: {sgr:?}"
+        );
+    }
+}
+
+/// What a new user meets in tmux with tmux's DEFAULT look and the plain snippet
+/// (`integrations/tmux/ocbar.conf`):
+///
+/// 1. sourcing the snippet (and running the TPM plugin) twice leaves one segment;
+/// 2. every piece of the segment reads on tmux's default green status line, checked from the
+///    client's own escape codes (an outer tmux's `capture-pane -e`);
+/// 3. a notification (the default `tmux` channel) shows in the segment while a clock pane
+///    keeps redrawing (tmux's `display-message` would stop it), pushed and polled alike;
+/// 4. the snippet's picker (prefix + O) numbers its rows; two sessions titled alike: typing
+///    the title lists both, numbered, and asks again; choosing the second opens that one.
+#[test]
+fn tmux_default_look_notice_reload_and_picker() {
+    let started = Instant::now();
+    require_tool("tmux");
+    require_tool("bash");
+    require_tool("awk");
+    let env = Env::start(Options::default());
+    let oc = &env.oc;
+    let dir = oc.dir(0).to_path_buf();
+    let tmp = tempfile::Builder::new()
+        .prefix("ocbar-tmux-first-hour-")
+        .tempdir()
+        .unwrap();
+    let t = tmp.path().canonicalize().unwrap();
+    let bin = ocbar_bin_dir(&t);
+    std::fs::create_dir_all(t.join("home")).unwrap();
+    let tenv: Vec<(String, String)> = vec![
+        ("PATH".into(), path_with(&bin)),
+        ("LANG".into(), "C.UTF-8".into()),
+        ("LC_ALL".into(), "C.UTF-8".into()),
+        ("HOME".into(), t.join("home").display().to_string()),
+        ("TERM".into(), "xterm-256color".into()),
+        ("OCBAR_DISCOVERY".into(), "0".into()),
+    ];
+
+    let tmux_env = format!("{},0,0", t.join("in").display());
+    let d = Daemon::start_with(
+        &[&oc.url],
+        &[("TMUX", &tmux_env)],
+        Some(
+            "[notify]\ntoast = false\ndesktop = false\nsummary_window_ms = 0\ndisplay_ms = 5000\n",
+        ),
+    );
+    daemon_harness::wait_until(secs(20), "daemon connected", || {
+        let j = d.json();
+        j["servers"][0]["connected"] == true && j["servers"][0]["stale"] == false
+    });
+    let socket = d.socket.to_str().unwrap().to_string();
+
+    // The inner server: tmux's defaults (no status-style), a pane showing a clock.
+    let mut ienv = tenv.clone();
+    ienv.push(("OCBAR_SOCKET".into(), socket.clone()));
+    let inner = TmuxServer::start(t.join("in"), ienv);
+    let clock =
+        "while :; do printf '\\r%s ' \"$(date +%H:%M:%S.%N | cut -c1-10)\"; sleep 0.1; done";
+    inner.run(&[
+        "new-session",
+        "-d",
+        "-x",
+        "200",
+        "-y",
+        "30",
+        "sh",
+        "-c",
+        clock,
+    ]);
+    inner.run(&["set-environment", "-g", "OCBAR_SOCKET", &socket]);
+    let outer = TmuxServer::start(t.join("out"), tenv.clone());
+    outer.run(&["set-option", "-g", "status", "off"]);
+    let attach = format!(
+        "env -u TMUX {} -u -S {} attach",
+        require_tool("tmux").display(),
+        t.join("in").display()
+    );
+    outer.run(&["new-session", "-d", "-x", "200", "-y", "31", &attach]);
+    let screen = Screen { inner, outer };
+    let i = &screen.inner;
+
+    eprintln!("first hour: reload at {:.1?}", started.elapsed());
+    // ---- 1. loading twice adds one segment -------------------------------------------------
+    i.run(&["set-option", "-g", "status-right", "#{ocbar} %H:%M"]);
+    i.run(&["set-option", "-g", "@ocbar-autostart", "off"]);
+    screen.run_plugin();
+    screen.run_plugin();
+    assert_eq!(
+        i.show("status-right"),
+        "#{@ocbar} %H:%M",
+        "TPM plugin twice"
+    );
+    i.run(&["set-option", "-gu", "status-right"]); // back to tmux's default
+    i.run(&["unbind-key", "O"]);
+    let conf = integration("tmux/ocbar.conf");
+    let conf = conf.to_str().unwrap();
+    i.run(&["source-file", conf]);
+    i.run(&["source-file", conf]);
+    let sr = i.show("status-right");
+    assert_eq!(sr.matches("#{@ocbar}").count(), 1, "ocbar.conf twice: {sr}");
+    assert!(sr.ends_with(" #{@ocbar}"), "{sr}");
+    let keys = i.run(&["list-keys", "-T", "prefix", "O"]);
+    assert!(keys.contains("display-popup"), "ocbar.conf binds O: {keys}");
+
+    eprintln!("first hour: colours at {:.1?}", started.elapsed());
+    // ---- 2. readable on tmux's default green status line -----------------------------------
+    let sid = oc.create_session(&dir, Some("slow colour"));
+    oc.prompt(&dir, &sid, "work a bit [slow 6]");
+    screen.wait_status("the busy glyph", secs(30), |l| has_glyph(l, NERD_BUSY));
+    assert_readable("busy", &screen.status_sgr());
+    screen.wait_status("the done title", secs(30), |l| l.contains("slow colour"));
+    let done_line = screen.status_sgr();
+    assert_readable("done, unvisited", &done_line);
+    // The title in the segment (the last one: a notice saying it finished may come first).
+    let done_cells = cells(&done_line);
+    let text: Vec<char> = done_cells.iter().map(|(c, _, _)| *c).collect();
+    let at = (0..text.len())
+        .rev()
+        .find(|&k| text[k..].starts_with(&"slow colour".chars().collect::<Vec<_>>()))
+        .expect("the title in the cells");
+    let (_, fg, bg) = done_cells[at];
+    assert_ne!(
+        bg, XTERM16[2],
+        "the title has its own background: {done_line:?}"
+    );
+    assert_ne!(fg, bg);
+
+    eprintln!("first hour: notice at {:.1?}", started.elapsed());
+    // ---- 3. a notification in the segment; the clock keeps running ---------------------------
+    let clock_row = |s: &Screen| -> String {
+        s.pane()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let sid = oc.create_session(&dir, Some("notice me"));
+    oc.prompt(&dir, &sid, "quick");
+    let notice = |l: &str| l.contains("notice me finished");
+    let shown = screen.wait_status("the notice in the status line", secs(30), notice);
+    let polled = d.run(&["status", "--format", "tmux"]);
+    assert!(
+        String::from_utf8_lossy(&polled.stdout).contains("notice me finished"),
+        "poll mode shows the notice too: {polled:?}"
+    );
+    let before = clock_row(&screen);
+    std::thread::sleep(Duration::from_millis(1300));
+    let after = clock_row(&screen);
+    let still = screen.status();
+    assert!(
+        notice(&still),
+        "the notice is still shown 1.3 s later: {still:?}"
+    );
+    assert_ne!(
+        before, after,
+        "the clock pane froze while the notice was shown"
+    );
+    assert_readable("notice", &screen.status_sgr());
+    screen.wait_status("the notice gone after display_ms", secs(10), |l| !notice(l));
+    eprintln!("first hour: notice shown for {:.1?}", shown.elapsed());
+
+    eprintln!("first hour: picker at {:.1?}", started.elapsed());
+    // ---- 4. the snippet's picker: two sessions titled alike -----------------------------------
+    d.run(&["seen", "--all"]);
+    let mut twins = Vec::new();
+    for _ in 0..2 {
+        let sid = oc.create_session(&dir, Some("twin job"));
+        oc.prompt(&dir, &sid, "quick");
+        twins.push(sid);
+    }
+    daemon_harness::wait_until(secs(30), "both twins done and unvisited", || {
+        let j = d.json();
+        j["sessions"].as_array().is_some_and(|a| {
+            a.iter()
+                .filter(|s| s["title"] == "twin job" && s["unvisited"] == true)
+                .count()
+                == 2
+        })
+    });
+    let roots: Vec<String> = d.json()["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["parent_id"].is_null())
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    screen.outer.run(&["send-keys", "-t", "0", "C-b", "O"]);
+    let popup = poll(secs(10), Duration::from_millis(50), || {
+        let p = screen.pane();
+        p.contains("Key 1-").then_some(p)
+    })
+    .unwrap_or_else(|| panic!("no picker popup; pane:\n{}", screen.pane()));
+    assert!(
+        popup.contains(" 1  ") && popup.contains(" 2  "),
+        "numbered: {popup}"
+    );
+    screen
+        .outer
+        .run(&["send-keys", "-t", "0", "-l", "twin job"]);
+    screen.outer.run(&["send-keys", "-t", "0", "Enter"]);
+    let listed = poll(secs(10), Duration::from_millis(50), || {
+        let p = screen.pane();
+        p.contains("matches 2 sessions").then_some(p)
+    })
+    .unwrap_or_else(|| panic!("no list of the matches; pane:\n{}", screen.pane()));
+    // The numbers of the two matching rows, in the order shown.
+    let after_match = &listed[listed.find("matches 2 sessions").unwrap()..];
+    let numbers: Vec<usize> = after_match
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains("twin job"))
+        .filter_map(|l| {
+            l.trim()
+                .trim_start_matches('│')
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(numbers.len(), 2, "two numbered matches: {listed}");
+    let second = numbers[1];
+    screen
+        .outer
+        .run(&["send-keys", "-t", "0", "-l", &second.to_string()]);
+    screen.outer.run(&["send-keys", "-t", "0", "Enter"]);
+    let chosen = roots[second - 1].clone();
+    assert!(twins.contains(&chosen), "row {second} is a twin: {roots:?}");
+    let other = twins.iter().find(|s| **s != chosen).unwrap().clone();
+    daemon_harness::wait_until(secs(10), "the chosen twin visited", || {
+        d.json()["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == chosen.as_str() && s["unvisited"] == false)
+    });
+    assert!(
+        d.json()["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == other.as_str() && s["unvisited"] == true),
+        "the other twin is untouched"
+    );
+    poll(secs(5), Duration::from_millis(50), || {
+        (!screen.pane().contains("matches 2 sessions")).then_some(())
+    })
+    .expect("the popup closes after the choice");
+    eprintln!("first hour: whole test {:.1?}", started.elapsed());
 }
