@@ -31,7 +31,7 @@ use daemon_harness::Daemon;
 use serde_json::Value;
 
 /// Glyphs that DejaVu Sans draws, so the screenshot shows them (the default set needs a Nerd
-/// Font), and colours that read well on a dark bar (as a user of a dark waybar theme would set).
+/// Font); the default colours (made for a dark bar such as waybar's default).
 const CONFIG: &str = r##"
 [render]
 title_width = 0
@@ -40,15 +40,6 @@ busy = "●"
 done = "✓"
 error = "✗"
 unvisited = "•"
-[render.colors]
-busy = "#89b4fa"
-retry = "#f9e2af"
-waiting = "#cba6f7"
-done = "#a6e3a1"
-error = "#f38ba8"
-aborted = "#7f849c"
-unknown = "#7f849c"
-unvisited = "#89dceb"
 [notify]
 enabled = false
 "##;
