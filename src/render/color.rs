@@ -5,7 +5,7 @@
 //! magenta cyan white` and `brightblack` … `brightwhite`, `colour0` … `colour255` (or
 //! `color…`), and `#rrggbb`. tmux gets the same spelling back; a terminal (starship, `ocbar
 //! list`) gets the SGR code, so the terminal's theme decides the shade of a named colour;
-//! Pango (waybar) gets `#rrggbb`: the 16 named colours from [`DARK_BAR16`], a palette made for
+//! Pango (waybar) gets `#rrggbb`: the 16 named colours from `DARK_BAR16`, a palette made for
 //! a dark bar (waybar's default look), the other 240 from xterm's palette.
 
 use std::fmt;
@@ -131,7 +131,7 @@ impl Color {
         };
     }
 
-    /// `#rrggbb` for Pango: the 16 named colours from [`DARK_BAR16`], the rest of the
+    /// `#rrggbb` for Pango: the 16 named colours from `DARK_BAR16`, the rest of the
     /// 256-colour palette as xterm draws it.
     pub fn write_hex(self, out: &mut String) {
         use fmt::Write;

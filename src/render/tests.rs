@@ -805,13 +805,13 @@ fn a_notice_goes_before_the_segment_reversed_in_its_colour() {
     let notice = Some(("fix #12 finished", SessionState::Done));
     assert_eq!(
         tmux::render_with_notice(&one(true), 0, &ascii(), notice),
-        "#[fg=black,bg=green,bold] fix ##12 finished #[default] \
+        "#[fg=black,bg=green,bold] + fix ##12 finished #[default] \
          #[fg=white,bg=black] #[fg=brightblue]*1#[fg=white] #[default]"
     );
     // Nothing else to show: the notice alone, no empty box, no trailing space.
     assert_eq!(
         tmux::render_with_notice(&one(false), 0, &ascii(), notice),
-        "#[fg=black,bg=green,bold] fix ##12 finished #[default]"
+        "#[fg=black,bg=green,bold] + fix ##12 finished #[default]"
     );
     assert_eq!(render(Format::Tmux, &one(false), 0, &ascii()), "");
     let plain = RenderConfig {
@@ -820,7 +820,7 @@ fn a_notice_goes_before_the_segment_reversed_in_its_colour() {
     };
     assert_eq!(
         tmux::render_with_notice(&one(true), 0, &plain, notice),
-        "#[reverse,bold] fix ##12 finished #[default] *1"
+        "#[reverse,bold] + fix ##12 finished #[default] *1"
     );
 }
 
@@ -830,7 +830,7 @@ fn a_long_or_hostile_notice_is_cut_and_inert() {
     let out =
         tmux::render_with_notice(&one(false), 0, &ascii(), Some((&long, SessionState::Error)));
     assert!(
-        out.starts_with("#[fg=black,bg=brightred,bold] ##[fg=red]##(touch x) y"),
+        out.starts_with("#[fg=black,bg=brightred,bold] ! ##[fg=red]##(touch x) y"),
         "{out}"
     );
     assert!(out.ends_with("y… #[default]"), "{out}");

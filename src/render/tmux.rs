@@ -9,10 +9,11 @@
 //! After the segment, `#[default]` gives the rest of the status line its own style back.
 //!
 //! A notice (the tmux notification channel's text, shown for `[notify] display_ms`) is drawn
-//! before the segment in the colours of its kind, reversed, so it stands out without stopping
+//! before the segment with its kind's glyph, in the colours of its kind, reversed, so it stands out without stopping
 //! the screen as `display-message` does.
 
 use super::color::Color;
+use super::glyph::Glyphs;
 use super::markup::{Markup, Tmux};
 use super::segment::write_segment;
 use super::{Format, RenderConfig};
@@ -72,7 +73,7 @@ pub fn render_with_notice(
     out
 }
 
-/// ` text ` in the kind's colour, reversed (`#[fg=<segment bg>,bg=<colour>]`), then one space.
+/// ` glyph text ` in the kind's colour, reversed (`#[fg=<segment bg>,bg=<colour>]`), then one space.
 fn write_notice(out: &mut String, text: &str, state: SessionState, cfg: &RenderConfig) {
     let color = cfg.colors.state(state);
     if cfg.no_color || !color.is_set() {
@@ -85,11 +86,16 @@ fn write_notice(out: &mut String, text: &str, state: SessionState, cfg: &RenderC
         color.write_tmux(out);
         out.push_str(",bold] ");
     }
-    Tmux {
+    let m = Tmux {
         color: false,
         base: Color::Default,
+    };
+    let glyph = Glyphs::new(cfg.ascii, &cfg.glyphs).state(state);
+    if !glyph.is_empty() {
+        m.push_data(out, glyph, 0);
+        out.push(' ');
     }
-    .push_data(out, text, NOTICE_WIDTH);
+    m.push_data(out, text, NOTICE_WIDTH);
     out.push_str(" #[default] ");
 }
 
