@@ -9,8 +9,8 @@
 //! After the segment, `#[default]` gives the rest of the status line its own style back.
 //!
 //! A notice (the tmux notification channel's text, shown for `[notify] display_ms`) is drawn
-//! before the segment with its kind's glyph, in the colours of its kind, reversed, so it stands out without stopping
-//! the screen as `display-message` does.
+//! before the segment with its kind's glyph, in its kind's colour reversed, so it stands out
+//! without stopping the screen as `display-message` does.
 
 use super::color::Color;
 use super::glyph::Glyphs;
