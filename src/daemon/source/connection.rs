@@ -736,6 +736,7 @@ impl Conn {
                 };
                 match decode(&server, data) {
                     Decoded::Noise => stats.noise(),
+                    Decoded::Unknown(kind) => stats.unknown(kind),
                     Decoded::Heartbeat => {
                         stats.noise();
                         items.push(Item::Tick);
