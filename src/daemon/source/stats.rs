@@ -179,7 +179,7 @@ impl ServerStats {
                 && !t.unknown_types.iter().any(|k| k == name)
             {
                 // Shown by `doctor`: no control characters from the network.
-                let clean: String = crate::render::escape::clean(name).collect();
+                let clean: String = crate::text::clean(name).collect();
                 if !t.unknown_types.contains(&clean) {
                     t.unknown_types.push(clean);
                 }
