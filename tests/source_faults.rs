@@ -153,7 +153,7 @@ fn resync_reply(path: &str) -> Option<Reply> {
         "/global/health" => r#"{"healthy":true,"version":"1.18.33"}"#,
         "/experimental/session" => "[]",
         "/session/status" => "{}",
-        "/permission" | "/question" => "[]",
+        "/permission" | "/question" | "/project" | "/session" => "[]",
         _ => return None,
     };
     Some(Reply::Json {
@@ -771,4 +771,79 @@ async fn dropping_the_handle_stops_the_task() {
     })
     .await;
     assert!(closed.is_ok());
+}
+
+/// OpenCode 1.0.x answers `/permission` (and `/question`, `/global/health`,
+/// `/experimental/session`) with HTTP 500. A reconnect during a long turn must not read that
+/// as "the directory has nothing running": the session stays busy, nothing is notified, and
+/// no outcome is fetched (which would have found the unfinished message and called it an
+/// error).
+#[tokio::test]
+async fn a_resync_whose_permissions_fail_keeps_a_busy_session_busy() {
+    use ocbar::snapshot::SessionState;
+    use ocbar::state::effect::Effect;
+    use ocbar::state::{ModelConfig, State};
+
+    let fake = fake(|path, n| match path {
+        "/global/health" | "/experimental/session" | "/permission" | "/question" => {
+            Reply::Status(500)
+        }
+        "/session/status" => Reply::Json {
+            delay_ms: 0,
+            body: r#"{"ses_1":{"type":"busy"}}"#.into(),
+        },
+        "/global/event" if n == 0 => Reply::Sse {
+            // The turn starts, then the stream breaks.
+            steps: vec![
+                (0, frame(CONNECTED)),
+                (50, frame(&busy("ses_1"))),
+                (300, vec![]),
+            ],
+            hang: false,
+        },
+        p => resync_reply(p).unwrap_or_else(|| {
+            let mut steps = vec![(0, frame(CONNECTED))];
+            steps.extend((0..20).map(|_| (100, frame(HEARTBEAT))));
+            Reply::Sse { steps, hang: true }
+        }),
+    })
+    .await;
+    let (tx, mut rx) = mpsc::channel(100);
+    let stats = Arc::new(ServerStats::new(fake.url.to_string()));
+    let handle = spawn_server(fake.url.clone(), tx, stats.clone(), fast());
+    let events = collect_until(&mut rx, Duration::from_secs(5), |ev| {
+        count(ev, |e| matches!(e, Event::Resync { .. })) >= 2
+    })
+    .await;
+    assert_eq!(count(&events, is_disconnected), 1, "{events:#?}");
+
+    let mut state = State::new(ModelConfig::default());
+    let mut effects = Vec::new();
+    effects.extend(state.apply(
+        Event::ServerAdded {
+            server: fake.url.clone(),
+        },
+        1,
+    ));
+    for (i, e) in events.into_iter().enumerate() {
+        effects.extend(state.apply(e, 1000 + i as i64));
+    }
+    let snap = state.snapshot();
+    let s = snap
+        .sessions
+        .iter()
+        .find(|s| &*s.id == "ses_1")
+        .expect("ses_1 listed");
+    assert_eq!(s.state, SessionState::Busy, "{snap:#?}");
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::Notify(_) | Effect::FetchOutcome { .. })),
+        "{effects:#?}"
+    );
+    // What could not be read is said, not hidden.
+    let v = stats.view();
+    assert_eq!(v.resyncs, 2);
+    assert_eq!(v.version, None);
+    handle.shutdown().await;
 }

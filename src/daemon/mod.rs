@@ -850,6 +850,30 @@ fn shown_title(title: Option<&str>, id: &str) -> String {
     if t.is_empty() { id.to_string() } else { t }
 }
 
+/// The `opencode …` line of one server: its version and whether ocbar supports it. True when
+/// the version is too old (then the "start OpenCode" advice does not apply).
+fn doctor_version(out: &mut String, v: &source::ServerStatsView) -> bool {
+    use source::version::{OLDEST_SUPPORTED, Support, support, too_old_message};
+    // Before the first resync nothing is known; say nothing rather than "not reported".
+    if v.version.is_none() && v.resyncs == 0 {
+        return false;
+    }
+    let line = match (support(v.version.as_deref()), &v.version) {
+        (Support::Supported, Some(ver)) => format!("opencode {ver} (supported)"),
+        (Support::TooOld, Some(ver)) => {
+            format!("opencode {ver}: NOT SUPPORTED: {}", too_old_message(ver))
+        }
+        (Support::Unreadable, Some(ver)) => format!(
+            "opencode {ver}: a version ocbar cannot read; followed as if supported (oldest supported: {OLDEST_SUPPORTED})"
+        ),
+        _ => format!(
+            "opencode version not reported (/global/health has none: OpenCode 1.0.x); followed as if supported (oldest supported: {OLDEST_SUPPORTED})"
+        ),
+    };
+    let _ = writeln!(out, "  {line}");
+    support(v.version.as_deref()) == Support::TooOld
+}
+
 /// The `doctor` lines of one server: what works, what does not, and how to fix it.
 fn doctor_server(out: &mut String, v: &source::ServerStatsView, now: i64) {
     let age = |ms: i64| {
@@ -859,9 +883,7 @@ fn doctor_server(out: &mut String, v: &source::ServerStatsView, now: i64) {
             format!("{:.1}s ago", (now - ms) as f64 / 1000.0)
         }
     };
-    if let Some(version) = &v.version {
-        let _ = writeln!(out, "  opencode {version}");
-    }
+    let too_old = doctor_version(out, v);
     let _ = writeln!(
         out,
         "  last event: {}; frames {}, events {}, noise dropped {}",
@@ -890,6 +912,14 @@ fn doctor_server(out: &mut String, v: &source::ServerStatsView, now: i64) {
             .map(|e| format!(" (last: {e})"))
             .unwrap_or_default()
     );
+    if v.unknown_events > 0 {
+        let _ = writeln!(
+            out,
+            "  events of unknown types: {} ({}): ignored; a newer OpenCode than this ocbar knows?",
+            v.unknown_events,
+            v.unknown_types.join(", ")
+        );
+    }
     if v.auth_failures > 0 {
         let _ = writeln!(
             out,
@@ -901,6 +931,8 @@ fn doctor_server(out: &mut String, v: &source::ServerStatsView, now: i64) {
         if let Some(e) = &v.last_connect_error {
             let _ = writeln!(out, "  last error: {e}");
         }
+    }
+    if !v.connected && !too_old {
         let _ = writeln!(
             out,
             "  fix: start OpenCode with a port ('opencode --port 4096', or 'opencode serve --port 4096' and 'opencode attach http://127.0.0.1:4096'), or point ocbar at the right --server"
