@@ -25,7 +25,7 @@ pub enum Support {
     /// The server does not say (OpenCode 1.0.x). Followed: every 1.0 release that streams
     /// events at all behaves like 1.0.185.
     Unreported,
-    /// A version string this code cannot read (a fork, a dev build). Followed.
+    /// A version string this code cannot read, or a development build (`0.0.0-…`). Followed.
     Unreadable,
 }
 
@@ -50,6 +50,8 @@ pub fn support(version: Option<&str>) -> Support {
         return Support::Unreported;
     };
     match (parse(v), parse(OLDEST_SUPPORTED)) {
+        // `0.0.0-…`: a development or snapshot build, not an old release.
+        (Some((0, 0, 0)), _) => Support::Unreadable,
         (Some(have), Some(floor)) if have < floor => Support::TooOld,
         (Some(_), _) => Support::Supported,
         (None, _) => Support::Unreadable,
@@ -63,12 +65,15 @@ pub fn too_old_message(version: &str) -> String {
     )
 }
 
-/// How often the server sends `server.heartbeat`, by version: 10 s from 1.2 on, 30 s before
-/// (and when the version is not reported, as 1.0.x does not).
+/// How often the server sends `server.heartbeat`, by version: 10 s from 1.2 on (and for
+/// development builds), 30 s before and when the version is not reported (1.0.x does not).
 pub fn heartbeat_interval(version: Option<&str>) -> Duration {
-    match version.and_then(parse) {
-        Some(v) if v >= (1, 2, 0) => Duration::from_secs(10),
-        Some(_) | None => Duration::from_secs(30),
+    let Some(v) = version else {
+        return Duration::from_secs(30);
+    };
+    match parse(v) {
+        Some(p) if p != (0, 0, 0) && p < (1, 2, 0) => Duration::from_secs(30),
+        _ => Duration::from_secs(10),
     }
 }
 
@@ -91,6 +96,7 @@ mod tests {
         assert_eq!(support(Some("2.0.0")), Support::Supported);
         assert_eq!(support(None), Support::Unreported);
         assert_eq!(support(Some("dev")), Support::Unreadable);
+        assert_eq!(support(Some("0.0.0-dev-202611")), Support::Unreadable);
         assert_eq!(
             too_old_message("1.0.98"),
             "OpenCode 1.0.98 is older than the oldest supported (1.0.185): upgrade OpenCode"
@@ -103,6 +109,8 @@ mod tests {
         assert_eq!(heartbeat_interval(Some("1.2.27")), Duration::from_secs(10));
         assert_eq!(heartbeat_interval(Some("1.1.65")), Duration::from_secs(30));
         assert_eq!(heartbeat_interval(None), Duration::from_secs(30));
+        assert_eq!(heartbeat_interval(Some("0.0.0-fake")), Duration::from_secs(10));
+        assert_eq!(heartbeat_interval(Some("local")), Duration::from_secs(10));
     }
 
     #[test]
