@@ -780,9 +780,9 @@ async fn dropping_the_handle_stops_the_task() {
 /// error).
 #[tokio::test]
 async fn a_resync_whose_permissions_fail_keeps_a_busy_session_busy() {
-    use ocbar::snapshot::SessionState;
-    use ocbar::state::effect::Effect;
-    use ocbar::state::{ModelConfig, State};
+    use ocbar::model::effect::Effect;
+    use ocbar::model::{ModelConfig, State};
+    use ocbar::wire::snapshot::SessionState;
 
     let fake = fake(|path, n| match path {
         "/global/health" | "/experimental/session" | "/permission" | "/question" => {

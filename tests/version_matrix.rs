@@ -1,5 +1,5 @@
 //! The same user-visible scenario against every tested OpenCode release: the oldest supported,
-//! one in the middle and the pinned newest (`ocbar::source::version::TESTED`), each a real
+//! one in the middle and the pinned newest (`ocbar::daemon::source::version::TESTED`), each a real
 //! server driven by the fake LLM and followed by a real `ocbar daemon`.
 //!
 //! Each version is its own `#[test]` (so nextest runs them in parallel processes) with one
@@ -206,7 +206,7 @@ fn reply_permission(
 
 #[test]
 fn opencode_1_0_185_oldest_supported() {
-    assert_eq!(ocbar::source::version::OLDEST_SUPPORTED, "1.0.185");
+    assert_eq!(ocbar::daemon::source::version::OLDEST_SUPPORTED, "1.0.185");
     scenario(Some("1.0.185"), "1.0.185");
 }
 
@@ -217,7 +217,8 @@ fn opencode_1_14_41() {
 
 #[test]
 fn opencode_1_18_33_pinned_newest() {
-    let newest = ocbar::source::version::TESTED[ocbar::source::version::TESTED.len() - 1];
+    let newest =
+        ocbar::daemon::source::version::TESTED[ocbar::daemon::source::version::TESTED.len() - 1];
     assert_eq!(newest, "1.18.33");
     scenario(None, newest);
 }

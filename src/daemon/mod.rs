@@ -927,10 +927,10 @@ fn doctor_server(out: &mut String, v: &source::ServerStatsView, now: i64) {
             v.auth_failures
         );
     }
-    if !v.connected {
-        if let Some(e) = &v.last_connect_error {
-            let _ = writeln!(out, "  last error: {e}");
-        }
+    if !v.connected
+        && let Some(e) = &v.last_connect_error
+    {
+        let _ = writeln!(out, "  last error: {e}");
     }
     if !v.connected && !too_old {
         let _ = writeln!(

@@ -464,6 +464,21 @@ impl Api {
             .await
     }
 
+    /// Whether `GET /path` answers like OpenCode (`{"directory": …, "worktree": …}`): how a
+    /// server without `/global/health` (OpenCode 1.0.x) is recognised.
+    pub async fn answers_path(&self) -> Result<bool, ApiError> {
+        #[derive(Deserialize)]
+        struct PathWire {
+            directory: Option<String>,
+            worktree: Option<String>,
+        }
+        self.get_json(&["path"], &[], |b| {
+            Ok(serde_json::from_slice::<PathWire>(b)
+                .is_ok_and(|p| p.directory.is_some() && p.worktree.is_some()))
+        })
+        .await
+    }
+
     /// `GET /session/status?directory=D`: the non-idle sessions of one directory.
     ///
     /// A listed session whose status type this code does not know counts as `Busy`: the
@@ -780,7 +795,7 @@ impl Api {
                 }
             }
         }
-        out.sort_by(|a, b| b.updated_ms.cmp(&a.updated_ms));
+        out.sort_by_key(|s| std::cmp::Reverse(s.updated_ms));
         out.truncate(SESSION_PAGE * MAX_SESSION_PAGES);
         Ok(out)
     }

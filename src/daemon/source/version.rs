@@ -109,7 +109,10 @@ mod tests {
         assert_eq!(heartbeat_interval(Some("1.2.27")), Duration::from_secs(10));
         assert_eq!(heartbeat_interval(Some("1.1.65")), Duration::from_secs(30));
         assert_eq!(heartbeat_interval(None), Duration::from_secs(30));
-        assert_eq!(heartbeat_interval(Some("0.0.0-fake")), Duration::from_secs(10));
+        assert_eq!(
+            heartbeat_interval(Some("0.0.0-fake")),
+            Duration::from_secs(10)
+        );
         assert_eq!(heartbeat_interval(Some("local")), Duration::from_secs(10));
     }
 
