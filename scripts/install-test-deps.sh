@@ -23,7 +23,7 @@ set -euo pipefail
 
 OPENCODE_VERSION=1.18.33
 # The older OpenCode releases the version matrix runs against (the newest is OPENCODE_VERSION).
-# Keep in sync with TESTED in src/source/version.rs. (opencode-linux-x64@1.17.20 is missing
+# Keep in sync with TESTED in src/daemon/source/version.rs. (opencode-linux-x64@1.17.20 is missing
 # from the registry; pick versions whose platform package exists.)
 OPENCODE_MATRIX_VERSIONS=(1.0.185 1.14.41)
 STARSHIP_VERSION=1.26.0
