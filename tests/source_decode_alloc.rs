@@ -63,7 +63,7 @@ fn noise_and_heartbeats_do_not_allocate() {
 
 #[test]
 fn unknown_types_are_named_without_allocating() {
-    let server: ServerUrl = Arc::from("http://127.0.0.1:4096");
+    let server: ServerUrl = ServerUrl::from("http://127.0.0.1:4096");
     let f = r#"{"directory":"/p","payload":{"id":"evt_7","type":"session.execution.started","properties":{"sessionID":"ses_1"}}}"#;
     let mut named = false;
     let n = allocations(|| {
