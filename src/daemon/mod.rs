@@ -948,6 +948,38 @@ mod tests {
     use super::{ClaimError, claim_socket};
 
     #[test]
+    fn doctor_names_the_version_and_its_support() {
+        use super::{doctor_version, source::ServerStatsView};
+        let line = |version: Option<&str>, resyncs: u64| {
+            let mut out = String::new();
+            let too_old = doctor_version(
+                &mut out,
+                &ServerStatsView {
+                    version: version.map(str::to_string),
+                    resyncs,
+                    ..ServerStatsView::default()
+                },
+            );
+            (out.trim().to_string(), too_old)
+        };
+        assert_eq!(
+            line(Some("1.18.33"), 1),
+            ("opencode 1.18.33 (supported)".to_string(), false)
+        );
+        let (text, too_old) = line(Some("1.0.98"), 0);
+        assert!(too_old);
+        assert!(
+            text.contains("OpenCode 1.0.98 is older than the oldest supported (1.0.185)"),
+            "{text}"
+        );
+        let (text, too_old) = line(None, 1);
+        assert!(!too_old);
+        assert!(text.starts_with("opencode version not reported"), "{text}");
+        // Before anything was read: nothing claimed.
+        assert_eq!(line(None, 0), (String::new(), false));
+    }
+
+    #[test]
     fn claim_socket_never_deletes_what_is_not_a_socket() {
         let dir = tempfile::tempdir().unwrap();
         // Nothing there: fine.
