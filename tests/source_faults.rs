@@ -153,7 +153,7 @@ fn resync_reply(path: &str) -> Option<Reply> {
         "/global/health" => r#"{"healthy":true,"version":"1.18.33"}"#,
         "/experimental/session" => "[]",
         "/session/status" => "{}",
-        "/permission" | "/question" => "[]",
+        "/permission" | "/question" | "/project" | "/session" => "[]",
         _ => return None,
     };
     Some(Reply::Json {
@@ -771,4 +771,242 @@ async fn dropping_the_handle_stops_the_task() {
     })
     .await;
     assert!(closed.is_ok());
+}
+
+/// OpenCode 1.0.x answers `/permission` (and `/question`, `/global/health`,
+/// `/experimental/session`) with HTTP 500. A reconnect during a long turn must not read that
+/// as "the directory has nothing running": the session stays busy, nothing is notified, and
+/// no outcome is fetched (which would have found the unfinished message and called it an
+/// error).
+#[tokio::test]
+async fn a_resync_whose_permissions_fail_keeps_a_busy_session_busy() {
+    use ocbar::model::effect::Effect;
+    use ocbar::model::{ModelConfig, State};
+    use ocbar::wire::snapshot::SessionState;
+
+    let fake = fake(|path, n| match path {
+        "/global/health" | "/experimental/session" | "/permission" | "/question" => {
+            Reply::Status(500)
+        }
+        "/session/status" => Reply::Json {
+            delay_ms: 0,
+            body: r#"{"ses_1":{"type":"busy"}}"#.into(),
+        },
+        "/global/event" if n == 0 => Reply::Sse {
+            // The turn starts, then the stream breaks.
+            steps: vec![
+                (0, frame(CONNECTED)),
+                (50, frame(&busy("ses_1"))),
+                (300, vec![]),
+            ],
+            hang: false,
+        },
+        p => resync_reply(p).unwrap_or_else(|| {
+            let mut steps = vec![(0, frame(CONNECTED))];
+            steps.extend((0..20).map(|_| (100, frame(HEARTBEAT))));
+            Reply::Sse { steps, hang: true }
+        }),
+    })
+    .await;
+    let (tx, mut rx) = mpsc::channel(100);
+    let stats = Arc::new(ServerStats::new(fake.url.to_string()));
+    let handle = spawn_server(fake.url.clone(), tx, stats.clone(), fast());
+    let events = collect_until(&mut rx, Duration::from_secs(5), |ev| {
+        count(ev, |e| matches!(e, Event::Resync { .. })) >= 2
+    })
+    .await;
+    assert_eq!(count(&events, is_disconnected), 1, "{events:#?}");
+
+    let mut state = State::new(ModelConfig::default());
+    let mut effects = Vec::new();
+    effects.extend(state.apply(
+        Event::ServerAdded {
+            server: fake.url.clone(),
+        },
+        1,
+    ));
+    for (i, e) in events.into_iter().enumerate() {
+        effects.extend(state.apply(e, 1000 + i as i64));
+    }
+    let snap = state.snapshot();
+    let s = snap
+        .sessions
+        .iter()
+        .find(|s| &*s.id == "ses_1")
+        .expect("ses_1 listed");
+    assert_eq!(s.state, SessionState::Busy, "{snap:#?}");
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::Notify(_) | Effect::FetchOutcome { .. })),
+        "{effects:#?}"
+    );
+    // What could not be read is said, not hidden.
+    let v = stats.view();
+    assert_eq!(v.resyncs, 2);
+    assert_eq!(v.version, None);
+    handle.shutdown().await;
+}
+
+/// OpenCode before 1.2 sends a heartbeat every 30 s, more than the 25 s watchdog of a 10 s
+/// server: the watchdog follows the version. Scaled down here: the 400 ms watchdog stands for
+/// 25 s, heartbeats every 480 ms for 30 s. Also for a server that reports no version (1.0.x).
+#[tokio::test]
+async fn slow_heartbeats_of_older_versions_never_drop_the_stream() {
+    for health in [Some(r#"{"healthy":true,"version":"1.1.65"}"#), None] {
+        let fake = fake(move |path, _| match (path, health) {
+            ("/global/health", Some(body)) => Reply::Json {
+                delay_ms: 0,
+                body: body.into(),
+            },
+            ("/global/health", None) => Reply::Status(500),
+            (p, _) => resync_reply(p).unwrap_or_else(|| {
+                let mut steps = vec![(0, frame(CONNECTED))];
+                steps.extend((0..6).map(|_| (480, frame(HEARTBEAT))));
+                Reply::Sse { steps, hang: true }
+            }),
+        })
+        .await;
+        let (tx, mut rx) = mpsc::channel(100);
+        let stats = Arc::new(ServerStats::new(fake.url.to_string()));
+        let handle = spawn_server(fake.url.clone(), tx, stats.clone(), fast());
+        let events = collect_until(&mut rx, Duration::from_secs(6), |ev| {
+            count(ev, |e| matches!(e, Event::Tick)) >= 6
+        })
+        .await;
+        assert_eq!(
+            count(&events, is_disconnected),
+            0,
+            "{health:?}: {events:#?}"
+        );
+        assert_eq!(fake.requests("/global/event").len(), 1, "{health:?}");
+        // After the last heartbeat the stream goes silent: the (longer) watchdog still ends it.
+        let more = collect_until(&mut rx, Duration::from_secs(6), |ev| {
+            ev.iter().any(is_disconnected)
+        })
+        .await;
+        assert!(
+            more.iter().any(
+                |e| matches!(e, Event::Disconnected { reason, .. } if reason.contains("no data"))
+            ),
+            "{more:#?}"
+        );
+        handle.shutdown().await;
+    }
+}
+
+/// A server that reports a version older than the oldest supported is not followed: its
+/// sessions would show wrong states. The reason names both versions.
+#[tokio::test]
+async fn a_too_old_version_is_not_followed() {
+    let fake = fake(|path, _| match path {
+        "/global/health" => Reply::Json {
+            delay_ms: 0,
+            body: r#"{"healthy":true,"version":"1.0.98"}"#.into(),
+        },
+        p => resync_reply(p).unwrap_or(Reply::Sse {
+            steps: vec![(0, frame(CONNECTED)), (0, frame(&busy("ses_1")))],
+            hang: true,
+        }),
+    })
+    .await;
+    let (tx, mut rx) = mpsc::channel(100);
+    let stats = Arc::new(ServerStats::new(fake.url.to_string()));
+    let handle = spawn_server(fake.url.clone(), tx, stats.clone(), fast());
+    let events = collect_until(&mut rx, Duration::from_secs(5), |ev| {
+        ev.iter().any(is_disconnected)
+    })
+    .await;
+    assert_eq!(
+        count(&events, |e| matches!(e, Event::Resync { .. })),
+        0,
+        "{events:#?}"
+    );
+    let reason = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Disconnected { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        reason,
+        "OpenCode 1.0.98 is older than the oldest supported (1.0.185): upgrade OpenCode"
+    );
+    assert_eq!(stats.view().version.as_deref(), Some("1.0.98"));
+    handle.shutdown().await;
+}
+
+/// OpenCode 1.0.98 opens the stream and never writes to it: the reason says it is too old.
+#[tokio::test]
+async fn a_stream_without_server_connected_is_named_too_old() {
+    let fake = fake(|path, _| {
+        resync_reply(path).unwrap_or(Reply::Sse {
+            steps: vec![],
+            hang: true,
+        })
+    })
+    .await;
+    let (tx, mut rx) = mpsc::channel(100);
+    let stats = Arc::new(ServerStats::new(fake.url.to_string()));
+    let handle = spawn_server(fake.url.clone(), tx, stats.clone(), fast());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let reason = loop {
+        if let Some(e) = stats.view().last_connect_error {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "{:#?}", stats.view());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        reason.contains("not even server.connected") && reason.contains("1.0.185"),
+        "{reason}"
+    );
+    // Never connected: the model is told nothing (its server stays offline).
+    assert!(rx.try_recv().is_err());
+    handle.shutdown().await;
+}
+
+/// Unknown payload types are counted and named for doctor; known noise is not.
+#[tokio::test]
+async fn unknown_event_types_are_counted_and_named() {
+    let fake = fake(|path, _| {
+        resync_reply(path).unwrap_or_else(|| {
+            let mut steps = vec![(0, frame(CONNECTED))];
+            for t in [
+                "session.execution.started",
+                "message.part.delta",
+                "session.execution.started",
+                "x.\u{1b}[31mred",
+            ] {
+                steps.push((
+                    10,
+                    frame(&format!(
+                        r#"{{"payload":{{"type":"{t}","properties":{{}}}}}}"#
+                    )),
+                ));
+            }
+            steps.push((10, frame(&busy("ses_1"))));
+            Reply::Sse { steps, hang: true }
+        })
+    })
+    .await;
+    let (tx, mut rx) = mpsc::channel(100);
+    let stats = Arc::new(ServerStats::new(fake.url.to_string()));
+    let handle = spawn_server(fake.url.clone(), tx, stats.clone(), fast());
+    collect_until(&mut rx, Duration::from_secs(5), |ev| {
+        ev.iter().any(|e| matches!(e, Event::Status { .. }))
+    })
+    .await;
+    let v = stats.view();
+    assert_eq!(v.unknown_events, 3, "{v:#?}");
+    assert_eq!(
+        v.unknown_types,
+        vec![
+            "session.execution.started".to_string(),
+            "x. [31mred".to_string()
+        ]
+    );
+    assert_eq!(v.decode_errors, 0);
+    handle.shutdown().await;
 }

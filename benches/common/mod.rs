@@ -61,6 +61,7 @@ pub fn model(n: usize) -> State {
                 sessions,
                 active,
                 pending: Vec::new(),
+                ..ResyncReport::default()
             },
         },
         NOW - 50_000,

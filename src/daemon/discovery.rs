@@ -10,6 +10,7 @@
 //! A listener's port is the `--port` of its command line, or, for `--port 0` or no port, the
 //! listening TCP sockets the process owns (`/proc/<pid>/fd` socket inodes looked up in
 //! `/proc/<pid>/net/tcp` and `tcp6`). Every candidate is confirmed with `GET /global/health`
+//! (or `GET /path` for OpenCode 1.0.x, which has no health route)
 //! before it is followed (a 401 confirms too: it is an OpenCode server that wants a password),
 //! and it is dropped as soon as no process names it any more. A plain `opencode` TUI has no
 //! port and is never found here: its plugin bridges it (see [`crate::daemon::tui`]).
@@ -26,7 +27,9 @@ use std::time::Duration;
 use crate::daemon::config::DiscoveryConfig;
 use tokio::sync::mpsc;
 
-use crate::daemon::source::{self, Api, ConnectionConfig, Credentials, ServerHandle, ServerStats};
+use crate::daemon::source::{
+    self, Api, ApiError, ConnectionConfig, Credentials, ServerHandle, ServerStats,
+};
 use crate::model::event::Event;
 use crate::server_url::{ServerUrl, url_key};
 
@@ -605,7 +608,10 @@ async fn confirm(url: &ServerUrl, timeout: Duration) -> bool {
     };
     match api.health().await {
         Ok(h) => h.healthy || !h.version.is_empty(),
-        Err(e) => e.is_auth(),
+        Err(e) if e.is_auth() => true,
+        // OpenCode 1.0.x has no /global/health (it answers 500): ask for /path.
+        Err(ApiError::Status { .. }) => api.answers_path().await.unwrap_or(false),
+        Err(_) => false,
     }
 }
 

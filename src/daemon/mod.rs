@@ -906,6 +906,30 @@ fn shown_title(title: Option<&str>, id: &str) -> String {
     if t.is_empty() { id.to_string() } else { t }
 }
 
+/// The `opencode …` line of one server: its version and whether ocbar supports it. True when
+/// the version is too old (then the "start OpenCode" advice does not apply).
+fn doctor_version(out: &mut String, v: &source::ServerStatsView) -> bool {
+    use source::version::{OLDEST_SUPPORTED, Support, support, too_old_message};
+    // Before the first resync nothing is known; say nothing rather than "not reported".
+    if v.version.is_none() && v.resyncs == 0 {
+        return false;
+    }
+    let line = match (support(v.version.as_deref()), &v.version) {
+        (Support::Supported, Some(ver)) => format!("opencode {ver} (supported)"),
+        (Support::TooOld, Some(ver)) => {
+            format!("opencode {ver}: NOT SUPPORTED: {}", too_old_message(ver))
+        }
+        (Support::Unreadable, Some(ver)) => format!(
+            "opencode {ver}: a version ocbar cannot read; followed as if supported (oldest supported: {OLDEST_SUPPORTED})"
+        ),
+        _ => format!(
+            "opencode version not reported (/global/health has none: OpenCode 1.0.x); followed as if supported (oldest supported: {OLDEST_SUPPORTED})"
+        ),
+    };
+    let _ = writeln!(out, "  {line}");
+    support(v.version.as_deref()) == Support::TooOld
+}
+
 /// The `doctor` lines of one server: what works, what does not, and how to fix it.
 fn doctor_server(out: &mut String, v: &source::ServerStatsView, now: i64) {
     let age = |ms: i64| {
@@ -915,9 +939,7 @@ fn doctor_server(out: &mut String, v: &source::ServerStatsView, now: i64) {
             format!("{:.1}s ago", (now - ms) as f64 / 1000.0)
         }
     };
-    if let Some(version) = &v.version {
-        let _ = writeln!(out, "  opencode {version}");
-    }
+    let too_old = doctor_version(out, v);
     let _ = writeln!(
         out,
         "  last event: {}; frames {}, events {}, noise dropped {}",
@@ -946,6 +968,14 @@ fn doctor_server(out: &mut String, v: &source::ServerStatsView, now: i64) {
             .map(|e| format!(" (last: {e})"))
             .unwrap_or_default()
     );
+    if v.unknown_events > 0 {
+        let _ = writeln!(
+            out,
+            "  events of unknown types: {} ({}): ignored; a newer OpenCode than this ocbar knows?",
+            v.unknown_events,
+            v.unknown_types.join(", ")
+        );
+    }
     if v.auth_failures > 0 {
         let _ = writeln!(
             out,
@@ -953,10 +983,12 @@ fn doctor_server(out: &mut String, v: &source::ServerStatsView, now: i64) {
             v.auth_failures
         );
     }
-    if !v.connected {
-        if let Some(e) = &v.last_connect_error {
-            let _ = writeln!(out, "  last error: {e}");
-        }
+    if !v.connected
+        && let Some(e) = &v.last_connect_error
+    {
+        let _ = writeln!(out, "  last error: {e}");
+    }
+    if !v.connected && !too_old {
         let _ = writeln!(
             out,
             "  fix: start OpenCode with a port ('opencode --port 4096', or 'opencode serve --port 4096' and 'opencode attach http://127.0.0.1:4096'), or point ocbar at the right --server"
@@ -970,6 +1002,38 @@ fn doctor_server(out: &mut String, v: &source::ServerStatsView, now: i64) {
 #[cfg(test)]
 mod tests {
     use super::{ClaimError, claim_socket};
+
+    #[test]
+    fn doctor_names_the_version_and_its_support() {
+        use super::{doctor_version, source::ServerStatsView};
+        let line = |version: Option<&str>, resyncs: u64| {
+            let mut out = String::new();
+            let too_old = doctor_version(
+                &mut out,
+                &ServerStatsView {
+                    version: version.map(str::to_string),
+                    resyncs,
+                    ..ServerStatsView::default()
+                },
+            );
+            (out.trim().to_string(), too_old)
+        };
+        assert_eq!(
+            line(Some("1.18.33"), 1),
+            ("opencode 1.18.33 (supported)".to_string(), false)
+        );
+        let (text, too_old) = line(Some("1.0.98"), 0);
+        assert!(too_old);
+        assert!(
+            text.contains("OpenCode 1.0.98 is older than the oldest supported (1.0.185)"),
+            "{text}"
+        );
+        let (text, too_old) = line(None, 1);
+        assert!(!too_old);
+        assert!(text.starts_with("opencode version not reported"), "{text}");
+        // Before anything was read: nothing claimed.
+        assert_eq!(line(None, 0), (String::new(), false));
+    }
 
     #[test]
     fn claim_socket_never_deletes_what_is_not_a_socket() {

@@ -611,6 +611,7 @@ async fn handle_line(
                 }
                 Decoded::Invalid(why) => Err(format!("event: {why}")),
                 Decoded::Noise
+                | Decoded::Unknown(_)
                 | Decoded::Heartbeat
                 | Decoded::InstanceDisposed(_)
                 | Decoded::GlobalDisposed => Ok(()),

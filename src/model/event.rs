@@ -116,6 +116,33 @@ pub struct ResyncReport {
     pub active: Vec<(SessionId, Status)>,
     /// Pending permissions and questions.
     pub pending: Vec<PendingInput>,
+    /// Directories whose statuses could not be read (the request failed, or the directory was
+    /// over the per-resync limit). Their sessions are not idle for lack of a listing in
+    /// `active`: their state is unknown until an event or a later resync tells.
+    pub unread_statuses: Vec<Arc<str>>,
+    /// Directories whose pending permissions or questions could not be read: the pending
+    /// requests of that kind already known there stay as they are.
+    pub unread_pending: Vec<(Arc<str>, InputKind)>,
+}
+
+impl ResyncReport {
+    /// Whether the statuses of sessions in `directory` were read (`""`: a session whose
+    /// directory is not known, which is read only if every directory was).
+    pub fn statuses_read(&self, directory: &str) -> bool {
+        if directory.is_empty() {
+            self.unread_statuses.is_empty()
+        } else {
+            !self.unread_statuses.iter().any(|d| &**d == directory)
+        }
+    }
+
+    /// Whether the pending requests of `kind` in `directory` were read (`""` as above).
+    pub fn pending_read(&self, directory: &str, kind: InputKind) -> bool {
+        self.unread_pending
+            .iter()
+            .filter(|(_, k)| *k == kind)
+            .all(|(d, _)| !directory.is_empty() && &**d != directory)
+    }
 }
 
 /// Which sessions a user command names, already resolved by the caller to ids.

@@ -73,6 +73,9 @@ pub struct Session {
     pub awaiting_outcome: bool,
     /// Finished while children still ran: notify "done" when the last child stops.
     pub done_deferred: bool,
+    /// The last resync could not read this session's status: shown as unknown until an event
+    /// or a later resync tells (never taken for "finished").
+    pub status_unknown: bool,
 }
 
 impl Session {
@@ -94,6 +97,7 @@ impl Session {
             visited_ms: None,
             awaiting_outcome: false,
             done_deferred: false,
+            status_unknown: false,
         }
     }
 
@@ -101,7 +105,7 @@ impl Session {
     pub fn visible_state(&self, server_in_sync: bool) -> Option<SessionState> {
         let state = match &self.phase {
             Phase::Quiet => return None,
-            _ if self.awaiting_outcome => SessionState::Unknown,
+            _ if self.awaiting_outcome || self.status_unknown => SessionState::Unknown,
             _ if !server_in_sync => SessionState::Unknown,
             Phase::Busy | Phase::Retry { .. } if !self.pending.is_empty() => SessionState::Waiting,
             Phase::Busy => SessionState::Busy,

@@ -484,7 +484,7 @@ impl State {
             return;
         }
         let s = self.ensure(&key, directory, fx);
-        let mut changed = false;
+        let mut changed = std::mem::take(&mut s.status_unknown);
         if !s.phase.is_active() || s.awaiting_outcome {
             start_turn(s, now_ms);
             changed = true;
@@ -529,6 +529,7 @@ impl State {
             }
         };
         s.phase = Phase::Finished(finish);
+        s.status_unknown = false;
         s.pending.clear();
         s.unvisited = !foreground;
         s.visited_ms = if foreground { Some(now_ms) } else { None };
@@ -585,11 +586,25 @@ impl State {
             s.ever_synced = true;
             first
         };
-        for info in report.sessions {
+        let ResyncReport {
+            sessions,
+            active,
+            pending: report_pending,
+            unread_statuses,
+            unread_pending,
+        } = report;
+        // What was not read stays unknown (never "idle", never "finished").
+        let unread = ResyncReport {
+            unread_statuses,
+            unread_pending,
+            ..ResyncReport::default()
+        };
+        for info in sessions {
             self.on_info(server.clone(), info);
         }
-        let active: HashMap<SessionId, Status> = report.active.into_iter().collect();
+        let active: HashMap<SessionId, Status> = active.into_iter().collect();
         // Sessions we thought were running: still running, or finished during the gap?
+        // Only a directory whose statuses were read can say "finished".
         let previously_active: Vec<SessionKey> = self
             .sessions
             .iter()
@@ -600,19 +615,24 @@ impl State {
             .collect();
         for key in previously_active {
             if let Some(s) = self.sessions.get_mut(&key) {
-                if !s.awaiting_outcome {
-                    s.awaiting_outcome = true;
-                    fx.push(Effect::FetchOutcome {
-                        server: key.0.clone(),
-                        session: key.1.clone(),
-                    });
+                if !unread.statuses_read(&s.info.directory) {
+                    s.status_unknown = true;
+                    continue;
                 }
+                s.status_unknown = false;
+                // (Asked again when an earlier fetch failed: the handle runs one at a time.)
+                s.awaiting_outcome = true;
+                fx.push(Effect::FetchOutcome {
+                    server: key.0.clone(),
+                    session: key.1.clone(),
+                });
                 s.pending.clear();
             }
         }
         for (id, status) in active {
             let key = (server.clone(), id);
             let s = self.ensure(&key, String::new(), fx);
+            s.status_unknown = false;
             if !s.phase.is_active() || s.awaiting_outcome {
                 start_turn(s, now_ms);
             }
@@ -620,7 +640,7 @@ impl State {
         }
         // Pending inputs: the server's list is the truth.
         let mut pending: HashMap<SessionId, Vec<Pending>> = HashMap::new();
-        for p in report.pending {
+        for p in report_pending {
             pending.entry(p.session).or_default().push(Pending {
                 request: p.request,
                 kind: p.kind,
@@ -637,8 +657,16 @@ impl State {
             let Some(s) = self.sessions.get_mut(&key) else {
                 continue;
             };
-            if !s.phase.is_active() || s.awaiting_outcome {
+            if !s.phase.is_active() || s.awaiting_outcome || s.status_unknown {
                 continue;
+            }
+            // A kind that could not be read keeps what is known of it.
+            let mut new = new;
+            for kind in [InputKind::Permission, InputKind::Question] {
+                if !unread.pending_read(&s.info.directory, kind) {
+                    new.retain(|p| p.kind != kind);
+                    new.extend(s.pending.iter().filter(|p| p.kind == kind).cloned());
+                }
             }
             let fresh: Vec<&Pending> = new
                 .iter()

@@ -495,6 +495,7 @@ fn resync_after_gap_still_busy() {
             sessions: vec![],
             active: vec![(sid("ses_a"), Status::Busy)],
             pending: vec![],
+            ..ResyncReport::default()
         },
     });
     assert_eq!(w.state_of("ses_a"), Some(SessionState::Busy));
@@ -550,6 +551,83 @@ fn resync_after_gap_idle_asks_for_the_outcome_before_calling_it_done() {
     }
 }
 
+/// A resync that could not read a piece leaves that piece unknown: never "finished", never a
+/// notification, never a lost pending request.
+#[test]
+fn a_partial_resync_leaves_what_it_could_not_read_unknown() {
+    let mut w = World::new();
+    w.info("ses_a", "alpha", None).busy("ses_a");
+    w.send(Event::InputAsked {
+        server: srv(),
+        input: PendingInput {
+            session: sid("ses_a"),
+            request: "per_1".into(),
+            kind: InputKind::Permission,
+        },
+    });
+    assert_eq!(w.state_of("ses_a"), Some(SessionState::Waiting));
+    let dir: Arc<str> = Arc::from("/p");
+    let gap = |w: &mut World, report: ResyncReport| {
+        w.send(Event::Disconnected {
+            server: srv(),
+            reason: "x".into(),
+        });
+        w.send(Event::Connected { server: srv() });
+        w.effects.clear();
+        w.send(Event::Resync {
+            server: srv(),
+            report,
+        });
+    };
+    // Statuses read (still busy), permissions not: the known request stays.
+    gap(
+        &mut w,
+        ResyncReport {
+            active: vec![(sid("ses_a"), Status::Busy)],
+            unread_pending: vec![(dir.clone(), InputKind::Permission)],
+            ..ResyncReport::default()
+        },
+    );
+    assert_eq!(w.state_of("ses_a"), Some(SessionState::Waiting));
+    // The statuses of its directory could not be read: unknown, not finished, no fetch.
+    gap(
+        &mut w,
+        ResyncReport {
+            unread_statuses: vec![dir.clone()],
+            unread_pending: vec![
+                (dir.clone(), InputKind::Permission),
+                (dir, InputKind::Question),
+            ],
+            ..ResyncReport::default()
+        },
+    );
+    assert_eq!(w.state_of("ses_a"), Some(SessionState::Unknown));
+    assert!(
+        !w.effects
+            .iter()
+            .any(|e| matches!(e, Effect::FetchOutcome { .. })),
+        "{:?}",
+        w.effects
+    );
+    assert!(w.notified().is_empty(), "no notification: {:?}", w.effects);
+    // The next event tells: still running, and still waiting on its request.
+    w.busy("ses_a");
+    assert_eq!(w.state_of("ses_a"), Some(SessionState::Waiting));
+    // A later full resync that does not list it: now it finished during a gap.
+    gap(&mut w, ResyncReport::default());
+    assert!(
+        w.effects
+            .iter()
+            .any(|e| matches!(e, Effect::FetchOutcome { .. }))
+    );
+    w.send(Event::Outcome {
+        server: srv(),
+        session: sid("ses_a"),
+        outcome: TurnOutcome::Finished,
+    });
+    assert_eq!(w.state_of("ses_a"), Some(SessionState::Done));
+}
+
 #[test]
 fn sessions_active_at_connect_are_relevant_without_notifications() {
     let mut state = State::new(ModelConfig::default());
@@ -570,6 +648,7 @@ fn sessions_active_at_connect_are_relevant_without_notifications() {
                     request: "per_1".into(),
                     kind: InputKind::Permission,
                 }],
+                ..ResyncReport::default()
             },
         },
         2,

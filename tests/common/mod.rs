@@ -410,6 +410,9 @@ pub struct Options {
     /// The server's `argv[0]` (default: the binary's path). Another name hides it from
     /// process discovery, as a server in a container is hidden.
     pub argv0: Option<String>,
+    /// Run this OpenCode release (installed by `scripts/install-test-deps.sh` into
+    /// `.tools/opencode-VERSION/`) instead of the pinned newest `.tools/bin/opencode`.
+    pub version: Option<String>,
 }
 
 impl Default for Options {
@@ -422,6 +425,7 @@ impl Default for Options {
             warm: true,
             env: vec![],
             argv0: None,
+            version: None,
         }
     }
 }
@@ -446,6 +450,29 @@ impl Options {
         self.git = true;
         self
     }
+    /// Run OpenCode `v` (one of the matrix versions of `scripts/install-test-deps.sh`).
+    pub fn version(mut self, v: &str) -> Options {
+        self.version = Some(v.into());
+        self
+    }
+}
+
+/// The `opencode` binary of release `version` (`None`: the pinned newest, `.tools/bin/opencode`).
+/// Panics (fails the test) when it is not installed.
+pub fn opencode_bin(version: Option<&str>) -> PathBuf {
+    let Some(v) = version else {
+        return require_tool("opencode");
+    };
+    let bin = tools_dir()
+        .join(format!("opencode-{v}"))
+        .join("node_modules/opencode-linux-x64/bin/opencode");
+    if !is_executable(&bin) {
+        panic!(
+            "missing {}: run scripts/install-test-deps.sh",
+            bin.display()
+        );
+    }
+    bin
 }
 
 /// A running `opencode serve --port PORT --hostname 127.0.0.1` with isolated HOME and XDG dirs.
@@ -494,7 +521,7 @@ impl Reply {
 impl OpenCode {
     /// Start a server whose projects use `llm` as their model provider.
     pub fn start(llm: &FakeLlm, opts: Options) -> OpenCode {
-        let opencode = require_tool("opencode");
+        let opencode = opencode_bin(opts.version.as_deref());
         let slot = Slot::acquire();
         let tmp = owned_tempdir("ocbar-opencode-");
         let root = tmp.path().canonicalize().expect("canonical tempdir");
@@ -502,7 +529,7 @@ impl OpenCode {
         for d in [".config/opencode", ".local/share", ".local/state", ".cache"] {
             fs::create_dir_all(home.join(d)).expect("mkdir home");
         }
-        seed_config_dir(&home.join(".config/opencode"));
+        seed_config_dir(&home.join(".config/opencode"), opts.version.as_deref());
         let mut dirs = Vec::new();
         for name in &opts.projects {
             let d = root.join(name);
@@ -609,7 +636,7 @@ impl OpenCode {
 
     /// Spawn `opencode serve` on `self.port` and wait until `/global/health` answers.
     fn spawn_server(&mut self) -> Result<(), String> {
-        let opencode = require_tool("opencode");
+        let opencode = opencode_bin(self.opts.version.as_deref());
         let home = self.root.join("home");
         let stderr = File::options()
             .create(true)
@@ -690,10 +717,15 @@ impl OpenCode {
         self.url = url;
         self.child = Some(child);
         // The health endpoint can hang while the server boots: short per-call timeouts.
+        // OpenCode 1.0.x has no /global/health (500): ask it for /path instead.
+        let health = match self.opts.version.as_deref() {
+            Some(v) if v.starts_with("1.0.") => "/path",
+            _ => "/global/health",
+        };
         let healthy = wait_until(Duration::from_secs(30), || {
             let mut req = self
                 .agent
-                .get(format!("{}/global/health", self.url))
+                .get(format!("{}{health}", self.url))
                 .config()
                 .timeout_global(Some(Duration::from_secs(2)))
                 .build();
@@ -710,7 +742,7 @@ impl OpenCode {
             let mut child = self.child.take().unwrap();
             kill_group(&mut child);
             return Err(format!(
-                "{}/global/health never answered 200; stderr:\n{}",
+                "{}{health} never answered 200; stderr:\n{}",
                 self.url,
                 self.log_tail()
             ));
@@ -948,6 +980,16 @@ impl OpenCode {
         }
     }
 
+    /// OpenCode 1.0.x: `POST /session/{sid}/permissions/{id}` with `{"response": reply}`.
+    pub fn reply_permission_1_0(&self, dir: &Path, sid: &str, id: &str, reply: &str) {
+        let v = self.post_json(
+            &format!("/session/{sid}/permissions/{id}"),
+            Some(dir),
+            &json!({"response": reply}),
+        );
+        assert_eq!(v, Value::Bool(true), "permission reply");
+    }
+
     /// `POST /permission/{id}/reply` with `once`, `always` or `reject`.
     pub fn reply_permission(&self, dir: &Path, id: &str, reply: &str) {
         let v = self.post_json(
@@ -994,10 +1036,17 @@ impl Drop for OpenCode {
     }
 }
 
-/// Pre-fill an isolated `~/.config/opencode` from `.tools/opencode-config-seed` (see the
-/// install script) so that OpenCode skips its own `npm install @opencode-ai/plugin`.
-fn seed_config_dir(cfg: &Path) {
-    let seed = tools_dir().join("opencode-config-seed");
+/// Pre-fill an isolated `~/.config/opencode` from `.tools/opencode-config-seed` (or, for an
+/// older release, `.tools/opencode-VERSION/config-seed`: the package.json must name the
+/// server's own version; see the install script) so that OpenCode skips its own
+/// `npm install @opencode-ai/plugin`.
+fn seed_config_dir(cfg: &Path, version: Option<&str>) {
+    let seed = match version {
+        None => tools_dir().join("opencode-config-seed"),
+        Some(v) => tools_dir()
+            .join(format!("opencode-{v}"))
+            .join("config-seed"),
+    };
     if !seed.join("node_modules/@opencode-ai/plugin").is_dir() {
         panic!(
             "missing {}: run scripts/install-test-deps.sh",

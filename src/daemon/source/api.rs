@@ -276,8 +276,9 @@ pub struct Resynced {
     pub report: ResyncReport,
     /// The directories that were queried.
     pub directories: Vec<String>,
-    /// Parts that answered with an HTTP error or a bad body and were left out: a directory
-    /// (its sessions are absent from the report), `recent sessions` or `health`.
+    /// Parts that answered with an HTTP error or a bad body and were left out (each is marked
+    /// unread in the report, so the model keeps it unknown): one directory's statuses,
+    /// permissions or questions, `recent sessions` or `health`.
     pub skipped: Vec<(String, ApiError)>,
     /// OpenCode's version.
     pub version: Option<String>,
@@ -463,6 +464,21 @@ impl Api {
             .await
     }
 
+    /// Whether `GET /path` answers like OpenCode (`{"directory": …, "worktree": …}`): how a
+    /// server without `/global/health` (OpenCode 1.0.x) is recognised.
+    pub async fn answers_path(&self) -> Result<bool, ApiError> {
+        #[derive(Deserialize)]
+        struct PathWire {
+            directory: Option<String>,
+            worktree: Option<String>,
+        }
+        self.get_json(&["path"], &[], |b| {
+            Ok(serde_json::from_slice::<PathWire>(b)
+                .is_ok_and(|p| p.directory.is_some() && p.worktree.is_some()))
+        })
+        .await
+    }
+
     /// `GET /session/status?directory=D`: the non-idle sessions of one directory.
     ///
     /// A listed session whose status type this code does not know counts as `Busy`: the
@@ -611,9 +627,12 @@ impl Api {
     ///
     /// Known directories are `seen_dirs` (from events) plus the directories of those recent
     /// sessions — never anything else, as querying a directory boots an instance there.
-    /// Connection and auth failures fail the whole resync. Any other failure of one part (a
-    /// directory, the recent-sessions list, the health check) leaves that part out and is
-    /// listed in [`Resynced::skipped`], so that one odd answer cannot block every resync.
+    /// Connection and auth failures fail the whole resync. Any other failure of one piece (one
+    /// directory's statuses, permissions or questions, the session listing, the health check)
+    /// leaves that piece out: it is listed in [`Resynced::skipped`] and marked unread in the
+    /// report, so the model keeps what it covers unknown instead of taking it for "idle" or
+    /// "nothing pending". Without `/experimental/session` (OpenCode before 1.2) the sessions
+    /// are listed per project ([`Api::sessions_by_project`]).
     pub async fn resync(
         &self,
         seen_dirs: &BTreeSet<String>,
@@ -629,38 +648,50 @@ impl Api {
                 None
             }
         };
-        let sessions = match self.sessions_recent(now_ms - RECENT_WINDOW_MS).await {
+        let since = now_ms - RECENT_WINDOW_MS;
+        let sessions = match self.sessions_recent(since).await {
             Ok(s) => s,
             Err(e) if fatal(&e) => return Err(e),
             Err(e) => {
-                skipped.push(("recent sessions".to_owned(), e));
-                Vec::new()
+                // OpenCode before 1.2 has no `/experimental/session`: list the sessions of
+                // each project instead.
+                match self.sessions_by_project(since).await {
+                    Ok(s) => s,
+                    Err(e2) if fatal(&e2) => return Err(e2),
+                    Err(e2) => {
+                        skipped.push(("recent sessions".to_owned(), e));
+                        skipped.push(("sessions by project".to_owned(), e2));
+                        Vec::new()
+                    }
+                }
             }
         };
         let mut dirs: Vec<String> = Vec::new();
+        let mut over: Vec<Arc<str>> = Vec::new();
         let mut have = BTreeSet::new();
         let candidates = seen_dirs
             .iter()
             .map(String::as_str)
             .chain(sessions.iter().map(|s| &*s.directory));
         for d in candidates {
-            if dirs.len() >= MAX_RESYNC_DIRS {
-                break;
-            }
             if !d.is_empty() && d != "global" && have.insert(d) {
-                dirs.push(d.to_owned());
+                if dirs.len() >= MAX_RESYNC_DIRS {
+                    // Not queried: its sessions' states stay unknown, not "idle".
+                    over.push(Arc::from(d));
+                } else {
+                    dirs.push(d.to_owned());
+                }
             }
         }
 
-        let results: Vec<(String, Result<DirState, ApiError>)> =
-            futures_util::stream::iter(dirs.iter().cloned())
-                .map(|d| async move {
-                    let r = self.dir_state(&d).await;
-                    (d, r)
-                })
-                .buffer_unordered(RESYNC_CONCURRENCY)
-                .collect()
-                .await;
+        let results: Vec<(String, DirState)> = futures_util::stream::iter(dirs.iter().cloned())
+            .map(|d| async move {
+                let r = self.dir_state(&d).await;
+                (d, r)
+            })
+            .buffer_unordered(RESYNC_CONCURRENCY)
+            .collect()
+            .await;
 
         let mut out = Resynced {
             directories: dirs,
@@ -669,14 +700,30 @@ impl Api {
             ..Resynced::default()
         };
         out.report.sessions = sessions;
-        for (dir, r) in results {
-            match r {
-                Ok(state) => {
-                    out.report.active.extend(state.active);
-                    out.report.pending.extend(state.pending);
-                }
+        out.report.unread_statuses = over;
+        // Each piece on its own: a failed one is left unknown, the others still count.
+        for (dir, state) in results {
+            let name: Arc<str> = Arc::from(dir.as_str());
+            match state.active {
+                Ok(active) => out.report.active.extend(active),
                 Err(e) if fatal(&e) => return Err(e),
-                Err(e) => out.skipped.push((format!("directory {dir}"), e)),
+                Err(e) => {
+                    out.report.unread_statuses.push(name.clone());
+                    out.skipped.push((format!("statuses of {dir}"), e));
+                }
+            }
+            for (what, kind, r) in [
+                ("permissions", InputKind::Permission, state.permissions),
+                ("questions", InputKind::Question, state.questions),
+            ] {
+                match r {
+                    Ok(p) => out.report.pending.extend(p),
+                    Err(e) if fatal(&e) => return Err(e),
+                    Err(e) => {
+                        out.report.unread_pending.push((name.clone(), kind));
+                        out.skipped.push((format!("{what} of {dir}"), e));
+                    }
+                }
             }
         }
         out.report.active.sort_by(|a, b| a.0.cmp(&b.0));
@@ -689,20 +736,90 @@ impl Api {
         Ok(out)
     }
 
-    async fn dir_state(&self, dir: &str) -> Result<DirState, ApiError> {
-        let active = self.session_status(dir).await?;
-        let (perms, questions) =
-            futures_util::future::join(self.pending_permissions(dir), self.pending_questions(dir))
-                .await;
-        let mut pending = perms?;
-        pending.extend(questions?);
-        Ok(DirState { active, pending })
+    async fn dir_state(&self, dir: &str) -> DirState {
+        let (active, permissions, questions) = futures_util::future::join3(
+            self.session_status(dir),
+            self.pending_permissions(dir),
+            self.pending_questions(dir),
+        )
+        .await;
+        DirState {
+            active,
+            permissions,
+            questions,
+        }
+    }
+
+    /// The sessions updated at or after `since_ms`, for servers without
+    /// `/experimental/session` (OpenCode before 1.2): `GET /project`, then `GET /session` of
+    /// every project (`?directory=` its worktree; projects without one — OpenCode files
+    /// plain directories under a project whose worktree is `/` — through the server's own
+    /// directory, never by booting an instance at `/`).
+    pub async fn sessions_by_project(&self, since_ms: i64) -> Result<Vec<SessionInfo>, ApiError> {
+        #[derive(Deserialize)]
+        struct ProjectWire {
+            #[serde(default)]
+            worktree: String,
+        }
+        let projects: Vec<ProjectWire> = self
+            .get_json(&["project"], &[], |b| {
+                let rows: Vec<&RawValue> = json(b, "project list")?;
+                Ok(rows
+                    .iter()
+                    .filter_map(|r| serde_json::from_str::<ProjectWire>(r.get()).ok())
+                    .collect())
+            })
+            .await?;
+        let mut worktrees: Vec<Option<String>> = vec![None];
+        for p in projects {
+            let w = p.worktree;
+            if !w.is_empty() && w != "/" && !worktrees.contains(&Some(w.clone())) {
+                worktrees.push(Some(w));
+            }
+            if worktrees.len() > MAX_RESYNC_DIRS {
+                break;
+            }
+        }
+        let lists: Vec<Result<Vec<SessionInfo>, ApiError>> = futures_util::stream::iter(worktrees)
+            .map(|w| async move { self.session_list(w.as_deref()).await })
+            .buffered(RESYNC_CONCURRENCY)
+            .collect()
+            .await;
+        let mut out: Vec<SessionInfo> = Vec::new();
+        let mut ids = std::collections::HashSet::new();
+        for list in lists {
+            for info in list? {
+                if info.updated_ms >= since_ms && !info.id.is_empty() && ids.insert(info.id.clone())
+                {
+                    out.push(info);
+                }
+            }
+        }
+        out.sort_by_key(|s| std::cmp::Reverse(s.updated_ms));
+        out.truncate(SESSION_PAGE * MAX_SESSION_PAGES);
+        Ok(out)
+    }
+
+    /// `GET /session[?directory=D]`: the sessions of one project.
+    async fn session_list(&self, dir: Option<&str>) -> Result<Vec<SessionInfo>, ApiError> {
+        let query: Vec<(&str, &str)> = dir.map(|d| ("directory", d)).into_iter().collect();
+        self.get_json(&["session"], &query, |b| {
+            let rows: Vec<&RawValue> = json(b, "session list")?;
+            Ok(rows
+                .iter()
+                .filter_map(|r| serde_json::from_str::<SessionWire>(r.get()).ok())
+                .map(|s| s.to_info())
+                .collect())
+        })
+        .await
     }
 }
 
+/// What one directory's resync read, piece by piece.
 struct DirState {
-    active: Vec<(SessionId, Status)>,
-    pending: Vec<PendingInput>,
+    active: Result<Vec<(SessionId, Status)>, ApiError>,
+    permissions: Result<Vec<PendingInput>, ApiError>,
+    questions: Result<Vec<PendingInput>, ApiError>,
 }
 
 fn json<'a, T: Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<T, ApiError> {

@@ -9,9 +9,12 @@
 //!    `Event::Resync`, then the held-back events in order — so a status change that raced
 //!    the resync is applied after the snapshot, never overwritten by it. A failed resync
 //!    drops the connection (the next connect resyncs again).
-//! 3. Every frame resets the watchdog; more than 25 s spent waiting without a complete frame
-//!    (heartbeats come every 10 s) ends the stream. Heartbeats produce `Event::Tick`; any
-//!    frame produces `Event::Alive`, at most about once per second.
+//! 3. Every frame resets the watchdog; more than 2.5 heartbeat intervals spent waiting without
+//!    a complete frame ends the stream. The interval comes from the server's version (10 s from
+//!    OpenCode 1.2, 30 s before and when the version is not reported: 25 s or 75 s) and grows
+//!    to the longest gap seen between two heartbeats, so a healthy stream is never dropped.
+//!    Heartbeats produce `Event::Tick`; any frame produces `Event::Alive`, at most about once
+//!    per second.
 //! 4. When a stream ends: `Event::Disconnected{reason}`, and back to 1 (the backoff restarts
 //!    at 1 s if the stream had been up for a while).
 //!
@@ -29,6 +32,7 @@ use super::decode::{Decoded, MAX_FRAME_BYTES, decode};
 use super::http1::{self, EventBody};
 use super::sse::{Frame, SseParser};
 use super::stats::ServerStats;
+use super::version::{self, Support};
 use crate::daemon::clock::now_ms;
 use crate::model::effect::Effect;
 use crate::model::event::{Event, ResyncReport, SessionId};
@@ -42,7 +46,9 @@ pub struct ConnectionConfig {
     pub backoff_initial: Duration,
     /// Longest reconnect delay (30 s).
     pub backoff_max: Duration,
-    /// A stream with no complete frame for this long is dead (25 s; heartbeats every 10 s).
+    /// A stream with no complete frame for this long is dead, for a server that sends a
+    /// heartbeat every 10 s (25 s). Scaled to the server's heartbeat interval: a server with
+    /// 30 s heartbeats (OpenCode before 1.2) gets three times this.
     pub watchdog: Duration,
     /// A stream that stayed up this long resets the backoff to `backoff_initial` (10 s).
     pub healthy_after: Duration,
@@ -639,10 +645,17 @@ impl Conn {
         let mut resync: Option<AbortOnDrop<Result<Resynced, ApiError>>> = None;
         // Time spent waiting for data since the last complete frame.
         let mut starving = Duration::ZERO;
+        // Until the resync tells the version, allow the slowest heartbeat of a supported server.
+        let base = self.config.watchdog;
+        let mut version_watchdog = base * 3;
+        // 2.5 times the longest gap seen between two heartbeats of this stream.
+        let mut learned_watchdog = Duration::ZERO;
+        let mut watchdog = version_watchdog;
+        let mut last_heartbeat: Option<Instant> = None;
         let mut bad_frames_logged = 0u32;
 
         loop {
-            let wait = self.config.watchdog.saturating_sub(starving);
+            let wait = watchdog.saturating_sub(starving);
             let started = Instant::now();
             let step = tokio::select! {
                 biased;
@@ -670,6 +683,18 @@ impl Conn {
                         }
                     };
                     let version = resynced.version.clone();
+                    if let Some(v) = &version {
+                        self.stats.set_version(v);
+                    }
+                    if version::support(version.as_deref()) == Support::TooOld {
+                        let v = version.as_deref().unwrap_or("");
+                        return Ok(version::too_old_message(v));
+                    }
+                    // 2.5 heartbeats of this version (25 s for 10 s heartbeats), or more if
+                    // longer gaps between heartbeats were already seen.
+                    let interval = version::heartbeat_interval(version.as_deref());
+                    version_watchdog = base.mul_f64(interval.as_secs_f64() / 10.0);
+                    watchdog = version_watchdog.max(learned_watchdog);
                     let report = self.note_resync(resynced);
                     if !state.resynced {
                         state.resynced = true;
@@ -698,11 +723,16 @@ impl Conn {
                     }
                     continue;
                 }
-                Step::Read(Err(_)) => {
+                Step::Read(Err(_)) if !state.announced => {
+                    // OpenCode 1.0.98 and older open the stream and never write to it.
                     return Ok(format!(
-                        "no data from the server for {}",
-                        human(self.config.watchdog)
+                        "the event stream sent nothing for {}, not even server.connected: OpenCode older than the oldest supported ({}) does that; upgrade OpenCode",
+                        human(watchdog),
+                        version::OLDEST_SUPPORTED
                     ));
+                }
+                Step::Read(Err(_)) => {
+                    return Ok(format!("no data from the server for {}", human(watchdog)));
                 }
                 Step::Read(Ok(Ok(false))) => return Ok("stream closed by the server".to_owned()),
                 Step::Read(Ok(Err(e))) => return Ok(format!("stream broken: {e}")),
@@ -736,6 +766,7 @@ impl Conn {
                 };
                 match decode(&server, data) {
                     Decoded::Noise => stats.noise(),
+                    Decoded::Unknown(kind) => stats.unknown(kind),
                     Decoded::Heartbeat => {
                         stats.noise();
                         items.push(Item::Tick);
@@ -800,6 +831,16 @@ impl Conn {
                         }
                     }
                     Item::Tick => {
+                        // Learn the heartbeat interval from the stream itself: the watchdog
+                        // never gets shorter than 2.5 of the longest gap seen (capped at
+                        // 10 min, so a stalled-then-resumed stream cannot disable it).
+                        let now = Instant::now();
+                        if let Some(prev) = last_heartbeat {
+                            let gap = (now - prev).min(Duration::from_secs(240));
+                            learned_watchdog = learned_watchdog.max(gap.mul_f64(2.5));
+                            watchdog = version_watchdog.max(learned_watchdog);
+                        }
+                        last_heartbeat = Some(now);
                         if !self.send(Event::Tick).await {
                             return Err(());
                         }

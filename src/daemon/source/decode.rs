@@ -29,8 +29,13 @@ pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decoded<'a> {
     /// Nothing the model needs (token deltas, parts, `sync` copies, plugin chatter, the
-    /// deprecated `session.idle`, unknown types…). Dropped without allocating.
+    /// deprecated `session.idle`…): a type this code knows and ignores. Dropped without
+    /// allocating.
     Noise,
+    /// A payload type this code has never heard of (a newer OpenCode?). Ignored like noise, but
+    /// the connection counts it and `doctor` lists its name, so an incompatible OpenCode shows
+    /// itself instead of failing silently.
+    Unknown(&'a str),
     /// `server.heartbeat` (every 10 s): the connection is alive, nothing else.
     Heartbeat,
     /// A typed event for the model. `server.connected` comes out as [`Event::Connected`].
@@ -103,7 +108,11 @@ pub fn decode<'a>(server: &ServerUrl, data: &'a str) -> Decoded<'a> {
             return Decoded::Heartbeat;
         }
         if !is_wanted(kind) {
-            return Decoded::Noise;
+            return if is_known_noise(kind) {
+                Decoded::Noise
+            } else {
+                Decoded::Unknown(kind)
+            };
         }
     }
     let envelope: Envelope<'a> = match serde_json::from_str(data) {
@@ -136,18 +145,62 @@ pub fn decode<'a>(server: &ServerUrl, data: &'a str) -> Decoded<'a> {
         "session.created" | "session.updated" => with_props(props, |p| session_info(server, p)),
         "session.deleted" => with_props(props, |p| session_deleted(server, dir, p)),
         "message.updated" => with_props(props, |p| message(server, dir, p)),
-        "permission.asked" => with_props(props, |p| asked(server, dir, p, InputKind::Permission)),
+        "permission.asked" | "permission.updated" => {
+            with_props(props, |p| asked(server, dir, p, InputKind::Permission))
+        }
         "question.asked" => with_props(props, |p| asked(server, dir, p, InputKind::Question)),
         "permission.replied" | "question.replied" | "question.rejected" => {
             with_props(props, |p| answered(server, dir, p))
         }
         "server.instance.disposed" => instance_disposed(props, dir),
         "global.disposed" => Decoded::GlobalDisposed,
-        // Everything else, including `sync`, `message.part.delta`, `message.part.updated`,
-        // `session.diff`, `session.idle` (deprecated duplicate of status idle), `plugin.added`,
-        // `catalog.updated`, `tui.*` and types newer than this code.
-        _ => Decoded::Noise,
+        // Everything else: `sync`, `message.part.delta`, `message.part.updated`, `session.diff`,
+        // `session.idle` (deprecated duplicate of status idle), `plugin.added`, `tui.*`… and
+        // types newer than this code. Only frames that missed the fast path get here.
+        _ => {
+            if is_known_noise(&kind) {
+                Decoded::Noise
+            } else {
+                match kind.borrowed() {
+                    Some(k) => Decoded::Unknown(k),
+                    None => Decoded::Unknown("(a type name with escapes)"),
+                }
+            }
+        }
     }
+}
+
+/// Payload types OpenCode 1.0 – 1.18 sends that the model does not need. Anything neither
+/// wanted nor listed here is [`Decoded::Unknown`].
+fn is_known_noise(kind: &str) -> bool {
+    const PREFIXES: [&str; 13] = [
+        "message.part.",
+        "session.next.",
+        "tui.",
+        "pty.",
+        "mcp.",
+        "lsp.",
+        "file.",
+        "installation.",
+        "workspace.",
+        "worktree.",
+        "vcs.",
+        "command.",
+        "project.",
+    ];
+    matches!(
+        kind,
+        "sync"
+            | "session.idle"
+            | "session.diff"
+            | "session.compacted"
+            | "message.removed"
+            | "todo.updated"
+            | "plugin.added"
+            | "catalog.updated"
+            | "reference.updated"
+            | "integration.updated"
+    ) || PREFIXES.iter().any(|p| kind.starts_with(p))
 }
 
 /// Payload types the model consumes (everything else is noise).
@@ -163,6 +216,7 @@ fn is_wanted(kind: &str) -> bool {
             | "session.deleted"
             | "message.updated"
             | "permission.asked"
+            | "permission.updated"
             | "question.asked"
             | "permission.replied"
             | "question.replied"
@@ -690,11 +744,12 @@ fn answered<'a>(
     dir: Option<&'a str>,
     raw: &'a str,
 ) -> Result<Decoded<'a>, &'static str> {
+    // `requestID` from 1.1 on; OpenCode 1.0.x says `permissionID`.
     #[derive(Deserialize)]
     struct Props<'a> {
         #[serde(rename = "sessionID", borrow)]
         session_id: Str<'a>,
-        #[serde(rename = "requestID", borrow)]
+        #[serde(rename = "requestID", alias = "permissionID", borrow)]
         request_id: Str<'a>,
     }
     let p: Props = parse(

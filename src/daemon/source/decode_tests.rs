@@ -418,13 +418,59 @@ fn noise_types() {
         r#"{"directory":"/p","payload":{"id":"e","type":"catalog.updated","properties":{}}}"#,
         r#"{"directory":"global","project":"10f0…","payload":{"type":"project.updated","properties":{"id":"10f0…","worktree":"/home/me/projA","vcs":"git","sandboxes":[],"time":{"created":1795463617465,"updated":1795463617465}},"id":"evt_…"}}"#,
         r#"{"directory":"/home/me/projA","project":"10f0…","payload":{"id":"evt_209fa6f3c0019hDF3sv5XotK2M","type":"tui.toast.show","properties":{"title":"T","message":"hello","variant":"info","duration":5000}}}"#,
-        r#"{"payload":{"type":"some.future.event","properties":{"whatever":[1,2,{"a":null}]}}}"#,
         // Noise needs no properties at all.
         r#"{"payload":{"type":"message.part.delta"}}"#,
     ];
     for f in frames {
         assert_eq!(decode(&server(), f), Decoded::Noise, "{f}");
     }
+}
+
+#[test]
+fn unknown_types_are_named_not_dropped_as_noise() {
+    // Fast path (OpenCode's layout) and full parse (another layout) alike.
+    assert_eq!(
+        decode(
+            &server(),
+            r#"{"payload":{"type":"some.future.event","properties":{"whatever":[1,2,{"a":null}]}}}"#
+        ),
+        Decoded::Unknown("some.future.event")
+    );
+    assert_eq!(
+        decode(
+            &server(),
+            r#"{"payload":{"properties":{},"type":"session.execution.started"}}"#
+        ),
+        Decoded::Unknown("session.execution.started")
+    );
+}
+
+#[test]
+fn permission_events_of_opencode_1_0() {
+    // 1.0.x: `permission.updated` asks, `permission.replied {permissionID, response}` answers.
+    let asked = r#"{"directory":"/p","payload":{"type":"permission.updated","properties":{"id":"per_1","type":"bash","pattern":["echo hi"],"sessionID":"ses_1","messageID":"msg_1","callID":"call_1","title":"echo hi","metadata":{},"time":{"created":1}}}}"#;
+    let (e, _) = ev(asked);
+    assert_eq!(
+        e,
+        Event::InputAsked {
+            server: server(),
+            input: PendingInput {
+                session: "ses_1".into(),
+                request: "per_1".into(),
+                kind: InputKind::Permission
+            }
+        }
+    );
+    let replied = r#"{"directory":"/p","payload":{"type":"permission.replied","properties":{"sessionID":"ses_1","permissionID":"per_1","response":"once"}}}"#;
+    let (e, _) = ev(replied);
+    assert_eq!(
+        e,
+        Event::InputAnswered {
+            server: server(),
+            session: "ses_1".into(),
+            request: "per_1".into()
+        }
+    );
 }
 
 #[test]

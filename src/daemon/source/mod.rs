@@ -9,6 +9,7 @@
 //!   `server.connected`, and the fetches the model asks for (`Effect::FetchSession`,
 //!   `Effect::FetchOutcome`).
 //! - [`stats`]: live counters per server for `ocbar doctor`.
+//! - [`version`]: the supported OpenCode versions and their heartbeat intervals.
 //!
 //! Typical use by the daemon:
 //!
@@ -38,6 +39,7 @@ pub mod decode;
 pub mod http1;
 pub mod sse;
 pub mod stats;
+pub mod version;
 
 pub use api::{Api, ApiError, Credentials, Health, Resynced, Toast, ToastVariant, http_client};
 pub use connection::{ConnectionConfig, ServerHandle, spawn_server};

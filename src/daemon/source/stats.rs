@@ -20,6 +20,7 @@ pub struct ServerStats {
     events: AtomicU64,
     noise: AtomicU64,
     decode_errors: AtomicU64,
+    unknown_events: AtomicU64,
     auth_failures: AtomicU64,
     connects: AtomicU64,
     reconnects: AtomicU64,
@@ -37,7 +38,13 @@ struct Texts {
     last_connect_error: Option<String>,
     last_resync_error: Option<String>,
     version: Option<String>,
+    unknown_types: Vec<String>,
 }
+
+/// At most this many distinct unknown event type names are remembered (the count goes on).
+pub const MAX_UNKNOWN_TYPES: usize = 16;
+/// Unknown type names longer than this are cut (they come from the network).
+const MAX_TYPE_NAME: usize = 80;
 
 /// A consistent-enough copy of [`ServerStats`], as shown by `doctor` (stable field names).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +67,12 @@ pub struct ServerStatsView {
     pub decode_errors: u64,
     /// Why the last bad frame was rejected (never frame content).
     pub last_decode_error: Option<String>,
+    /// Frames whose payload type this ocbar does not know (ignored, but counted).
+    #[serde(default)]
+    pub unknown_events: u64,
+    /// The first few distinct unknown payload types seen (at most 16), in order of appearance.
+    #[serde(default)]
+    pub unknown_types: Vec<String>,
     /// Connection attempts answered with 401.
     pub auth_failures: u64,
     /// Event streams opened successfully.
@@ -106,6 +119,8 @@ impl ServerStats {
             noise: self.noise.load(Relaxed),
             decode_errors: self.decode_errors.load(Relaxed),
             last_decode_error: texts.last_decode_error,
+            unknown_events: self.unknown_events.load(Relaxed),
+            unknown_types: texts.unknown_types,
             auth_failures: self.auth_failures.load(Relaxed),
             connects: self.connects.load(Relaxed),
             reconnects: self.reconnects.load(Relaxed),
@@ -150,6 +165,26 @@ impl ServerStats {
 
     pub(crate) fn noise(&self) {
         self.noise.fetch_add(1, Relaxed);
+    }
+
+    /// A frame of a payload type this code does not know. Allocates only for a new name.
+    pub(crate) fn unknown(&self, kind: &str) {
+        self.unknown_events.fetch_add(1, Relaxed);
+        let name = match kind.char_indices().nth(MAX_TYPE_NAME) {
+            Some((i, _)) => &kind[..i],
+            None => kind,
+        };
+        self.set_text(|t| {
+            if t.unknown_types.len() < MAX_UNKNOWN_TYPES
+                && !t.unknown_types.iter().any(|k| k == name)
+            {
+                // Shown by `doctor`: no control characters from the network.
+                let clean: String = crate::text::clean(name).collect();
+                if !t.unknown_types.contains(&clean) {
+                    t.unknown_types.push(clean);
+                }
+            }
+        });
     }
 
     pub(crate) fn decode_error(&self, reason: &str) {
