@@ -13,7 +13,7 @@
 #   tmux sway waybar grim foot dbus dbus-user-session python3-dbus python3-gi gir1.2-atspi-2.0
 #   at-spi2-core curl util-linux (unshare, setpriv), plus nodejs/npm and python3-pip if absent.
 #   Never dunst: with no display it is D-Bus-activated by a Notify call, crashes, and the call
-#   fails (see shared/testing-with-real-programs.md §6).
+#   fails (see docs/testing.md).
 #
 # Timing on the 2-core dev machine (Debian 12, measured): first run with sway/waybar/grim/
 # gir1.2-atspi-2.0 missing: ~55 s (apt update+install ~32 s, npm opencode ~11 s, npm config seed

@@ -3,7 +3,7 @@
 //!
 //! `starship prompt` runs from an empty temp dir with a fresh `STARSHIP_CACHE`, with
 //! `STARSHIP_CONFIG` = `integrations/starship/starship.toml` unchanged and the `ocbar` under
-//! test first on PATH (shared/testing-with-real-programs.md §4):
+//! test first on PATH (docs/testing.md):
 //! 1. a finished session: its title (bold, green) and the done glyph in the prompt;
 //! 2. a busy session: the busy glyph;
 //! 3. a hostile title: shown literally; every ESC in the prompt starts an SGR, no other control

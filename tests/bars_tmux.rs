@@ -2,7 +2,7 @@
 //!
 //! A real client is attached to the tmux server under test ("inner") from inside a second tmux
 //! ("outer"); the inner client's status line is the last row of the outer pane, read with
-//! `capture-pane` (shared/testing-with-real-programs.md §3). The inner server is set up only
+//! `capture-pane` (docs/testing.md). The inner server is set up only
 //! through the TPM plugin `integrations/tmux/ocbar.tmux`, run unchanged with `run-shell`:
 //!
 //! 1. push mode (`#{ocbar}` → `#{@ocbar}`, `status-interval 0`, so only a push can redraw):

@@ -1,5 +1,5 @@
 //! The waybar module, in real waybar on a headless sway, driven by a real OpenCode server + fake
-//! LLM + a real `ocbar daemon` (shared/testing-with-real-programs.md §5).
+//! LLM + a real `ocbar daemon` (docs/testing.md).
 //!
 //! sway and waybar run as `nobody` in a private PID namespace with their own D-Bus session
 //! (`tests/support/waybar_session.sh`); waybar gets `integrations/waybar/config.jsonc` and

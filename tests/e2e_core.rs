@@ -31,7 +31,7 @@ fn find<'a>(snap: &'a Value, title: &str) -> Option<&'a Value> {
         .find(|s| s["title"] == title)
 }
 
-/// Every state of DESIGN.md's model on one server, plus seen/open/list/doctor and a daemon
+/// Every state of the session model on one server, plus seen/open/list/doctor and a daemon
 /// restart that keeps the unvisited marks.
 #[test]
 fn every_state_on_a_real_server() {

@@ -1,6 +1,6 @@
 //! The transition function: `(State, Event, now) → (State, effects)`.
 //!
-//! Every rule of DESIGN.md's session model lives here, and only here. Edge-triggered: only a
+//! Every rule of the session model (README "The session model") lives here, and only here. Edge-triggered: only a
 //! transition changes anything; duplicates (idle twice, busy again) are no-ops.
 
 use std::collections::HashMap;

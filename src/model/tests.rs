@@ -1,4 +1,4 @@
-//! One test per rule of the session model (DESIGN.md "The session model").
+//! One test per rule of the session model (README "The session model").
 
 use std::sync::Arc;
 
@@ -465,7 +465,7 @@ fn disconnect_turns_active_sessions_unknown_never_done() {
     assert_eq!(
         w.state_of("ses_b"),
         Some(SessionState::Unknown),
-        "a stale server's sessions are all unknown (DESIGN.md)"
+        "a stale server's sessions are all unknown"
     );
     assert!(
         w.session("ses_b").unwrap().unvisited,

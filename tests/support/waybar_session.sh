@@ -1,5 +1,5 @@
 #!/bin/sh
-# A headless sway with a real waybar, for tests/bars_waybar.rs (shared/testing-with-real-programs.md §5).
+# A headless sway with a real waybar, for tests/bars_waybar.rs (docs/testing.md).
 #
 # Runs as `nobody` in a private PID namespace and D-Bus session bus, started by the test as:
 #   unshare --pid --fork --kill-child --mount-proc setpriv --reuid=nobody ... \

@@ -1,5 +1,5 @@
 //! OpenCode `/global/event` frames, as a 1.18.33 server writes them (shapes copied from captured
-//! streams; see `src/daemon/source/decode_tests.rs` and opencode-api.md §2), and a deterministic
+//! streams; see `src/daemon/source/decode_tests.rs` and tests/fixtures/), and a deterministic
 //! realistic mix of them.
 //!
 //! Shared by the load tool (`ocbar-load`) and the criterion benchmarks (`benches/`, through

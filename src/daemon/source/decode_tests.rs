@@ -1,4 +1,4 @@
-//! Decoder tests: the exact frames of opencode-api.md and of a real 1.18.33 server, then
+//! Decoder tests: frames as OpenCode documents them and as a real 1.18.33 server sent them, then
 //! hostile input.
 
 use super::*;
@@ -21,7 +21,7 @@ fn invalid(data: &str) -> &'static str {
     }
 }
 
-// --- samples from opencode-api.md ------------------------------------------------------------
+// --- frames as OpenCode documents them ------------------------------------------------------------
 
 #[test]
 fn server_connected() {
