@@ -28,6 +28,7 @@ pub mod client;
 pub mod daemon;
 pub mod last_error;
 pub mod model;
+pub mod opencode_config;
 pub mod paths;
 pub mod render;
 pub mod server_url;

@@ -3,8 +3,8 @@
 //! - data flows one way: no two modules import each other through a cycle;
 //! - the pure core (`model`, `render`, `wire`, `text`, `server_url`) does no I/O, reads no clock
 //!   and knows nothing of the daemon or the client;
-//! - the client side (`client`) depends only on the shared contract (`wire`, `paths`,
-//!   `server_url`, `text`), never on the daemon;
+//! - the client side (`client`) depends only on what both ends share (`wire`, `paths`,
+//!   `server_url`, `text`, `opencode_config`), never on the daemon;
 //! - only `main.rs` starts the daemon.
 //!
 //! A module here is a top-level module (`model`, `client`, …) or a direct child of `daemon`
@@ -193,7 +193,7 @@ fn the_pure_core_does_no_io_and_knows_no_daemon() {
 #[test]
 fn the_client_depends_only_on_the_shared_contract() {
     let g = graph();
-    let allowed = ["wire", "paths", "server_url", "text"];
+    let allowed = ["wire", "paths", "server_url", "text", "opencode_config"];
     for d in &g.edges["client"] {
         assert!(allowed.contains(&d.as_str()), "client depends on {d}");
     }
@@ -210,5 +210,15 @@ fn only_main_starts_the_daemon() {
             !deps.iter().any(|d| d.starts_with("daemon")),
             "{m} depends on the daemon: {deps:?}"
         );
+    }
+}
+
+#[test]
+fn the_daemon_does_not_use_the_client() {
+    let g = graph();
+    for (m, deps) in &g.edges {
+        if m == "daemon" || m.starts_with("daemon::") {
+            assert!(!deps.contains("client"), "{m} depends on the client: {deps:?}");
+        }
     }
 }

@@ -17,8 +17,7 @@ use std::path::{Path, PathBuf};
 /// The plugin, as shipped.
 pub const PLUGIN_SOURCE: &str = include_str!("../../integrations/opencode/ocbar.tsx");
 
-/// How `tui.json` names the plugin (relative to the config directory).
-pub const PLUGIN_SPEC: &str = "./plugins/ocbar.tsx";
+pub use crate::opencode_config::PLUGIN_SPEC;
 
 /// OpenCode's global config directory: `$XDG_CONFIG_HOME/opencode`, else `~/.config/opencode`.
 pub fn opencode_config_dir() -> Result<PathBuf, String> {
@@ -103,37 +102,6 @@ pub fn uninstall(dir: &Path) -> Result<Vec<String>, String> {
         Err(e) => return Err(format!("cannot remove {}: {e}", file.display())),
     }
     Ok(done)
-}
-
-/// Whether OpenCode's config directory lists this plugin: what `doctor`'s hints follow.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PluginState {
-    /// This `tui.json` (or `tui.jsonc`) lists the plugin, and the plugin file is there.
-    Installed(PathBuf),
-    /// This file lists the plugin, but `plugins/ocbar.tsx` is missing.
-    FileMissing(PathBuf),
-    /// No `tui.json`, or its plugin list does not name this plugin.
-    NotInstalled,
-    /// The config file cannot be read or parsed (the message says which and why).
-    Unreadable(String),
-}
-
-/// Look (only look) at `dir`, OpenCode's global config directory.
-pub fn plugin_state(dir: &Path) -> PluginState {
-    let (config, text) = match pick_config(dir) {
-        Ok(c) => c,
-        Err(e) => return PluginState::Unreadable(e),
-    };
-    let Some(text) = text else {
-        return PluginState::NotInstalled;
-    };
-    let listed = parse(&text).and_then(|doc| find_ours(&text, &doc));
-    match listed {
-        Ok(Some(_)) if dir.join("plugins/ocbar.tsx").is_file() => PluginState::Installed(config),
-        Ok(Some(_)) => PluginState::FileMissing(config),
-        Ok(None) => PluginState::NotInstalled,
-        Err(e) => PluginState::Unreadable(format!("{}: {e}", config.display())),
-    }
 }
 
 fn unparsable(config: &Path, e: &str) -> String {
@@ -421,9 +389,7 @@ fn names_us(text: &str, v: &Value) -> bool {
     let Ok(spec) = serde_json::from_str::<String>(spec) else {
         return false;
     };
-    spec == PLUGIN_SPEC
-        || spec == "plugins/ocbar.tsx"
-        || spec.ends_with("/opencode/plugins/ocbar.tsx")
+    crate::opencode_config::names_us(&spec)
 }
 
 fn find_ours(text: &str, doc: &Doc) -> Result<Option<usize>, String> {
@@ -675,8 +641,10 @@ mod tests {
         assert!(!d.join("tui.json").exists());
     }
 
+    /// What the installer writes, the reader (`doctor`'s hints) sees.
     #[test]
     fn plugin_state_follows_tui_json_and_the_plugin_file() {
+        use crate::opencode_config::{PluginState, plugin_state};
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         assert_eq!(plugin_state(d), PluginState::NotInstalled);

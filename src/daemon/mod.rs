@@ -861,11 +861,16 @@ impl StateLoop {
             }
         }
         // Hints follow what is there: is the plugin installed, are TUIs connected?
-        use crate::client::install::PluginState;
-        let plugin = crate::client::install::opencode_config_dir()
-            .map_or_else(PluginState::Unreadable, |d| {
-                crate::client::install::plugin_state(&d)
-            });
+        use crate::opencode_config::{PluginState, plugin_state};
+        let plugin = paths::opencode_config_dir().map_or_else(
+            || {
+                PluginState::Unreadable(
+                    "neither XDG_CONFIG_HOME nor HOME is set: cannot find OpenCode's config directory"
+                        .into(),
+                )
+            },
+            |d| plugin_state(&d),
+        );
         let none_hint = match &plugin {
             PluginState::Installed(config) => format!(
                 "the plugin is installed, {} lists it: restart OpenCode TUIs started before it was, and run them with this daemon's socket ({}: same XDG_RUNTIME_DIR, or OCBAR_SOCKET)",

@@ -9,9 +9,11 @@
 //! sends both. Read from OpenCode's global config directory (`tui.json`, then `tui.jsonc`, then
 //! `$OPENCODE_TUI_CONFIG`, later files overriding earlier ones, as OpenCode merges them).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
+
+use crate::opencode_config::read_jsonc;
 
 use crate::model::effect::{Notification, NotifyKind};
 
@@ -44,7 +46,9 @@ impl Attention {
         let mut notifications = None;
         let mut from = Vec::new();
         for f in files {
-            let Some(v) = read_jsonc(f) else { continue };
+            let Ok(Some(v)) = read_jsonc(f) else {
+                continue;
+            };
             from.push(f.clone());
             if let Some(a) = v.get("attention") {
                 if let Some(e) = a.get("enabled").and_then(Value::as_bool) {
@@ -104,69 +108,9 @@ impl Attention {
     }
 }
 
-/// A JSONC file as JSON: `//` and `/* */` comments and trailing commas removed.
-fn read_jsonc(path: &Path) -> Option<Value> {
-    let text = std::fs::read_to_string(path).ok()?;
-    serde_json::from_str(&strip_jsonc(&text)).ok()
-}
-
-/// Remove comments and trailing commas outside strings.
-pub fn strip_jsonc(text: &str) -> String {
-    let b = text.as_bytes();
-    let mut out: Vec<u8> = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
-                let start = i;
-                i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-                i = (i + 1).min(b.len());
-                out.extend_from_slice(&b[start..i]);
-            }
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
-                    i += 1;
-                }
-                i = (i + 2).min(b.len());
-            }
-            b',' => {
-                let next = b[i + 1..].iter().find(|c| !c.is_ascii_whitespace());
-                if !matches!(next, Some(b'}') | Some(b']')) {
-                    out.push(b',');
-                }
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn jsonc_is_read() {
-        let v: Value = serde_json::from_str(&strip_jsonc(
-            "{\n // c\n \"a\": \"x // not a comment\", /* b */ \"l\": [1, 2,],\n}",
-        ))
-        .unwrap();
-        assert_eq!(v["a"], "x // not a comment");
-        assert_eq!(v["l"], serde_json::json!([1, 2]));
-    }
 
     #[test]
     fn attention_is_on_only_when_enabled() {
