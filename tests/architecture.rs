@@ -218,7 +218,10 @@ fn the_daemon_does_not_use_the_client() {
     let g = graph();
     for (m, deps) in &g.edges {
         if m == "daemon" || m.starts_with("daemon::") {
-            assert!(!deps.contains("client"), "{m} depends on the client: {deps:?}");
+            assert!(
+                !deps.contains("client"),
+                "{m} depends on the client: {deps:?}"
+            );
         }
     }
 }

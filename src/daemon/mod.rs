@@ -331,8 +331,9 @@ async fn run(
             let _ = notice_tx.send(notice);
         });
     if !config.notify.beside_opencode {
-        // OpenCode's TUI notifies by itself when its `attention` is on: one notification, not two.
-        notifier = notifier.desktop_skip(move |n| {
+        // OpenCode's TUI notifies (and plays a sound) by itself when its `attention` is on: one
+        // notification and one sound, not two.
+        notifier = notifier.leave_to_opencode(move |n| {
             skip_hub.can_show(&n.server) && notify::opencode::Attention::read().covers(n)
         });
     }

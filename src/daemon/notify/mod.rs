@@ -98,8 +98,9 @@ pub struct OpenRequest {
 /// Called from the desktop channel's signal task: must not block (send it to a channel).
 pub type OpenCallback = Arc<dyn Fn(OpenRequest) + Send + Sync>;
 
-/// Whether the desktop channel leaves a notification to OpenCode (see [`opencode`]).
-pub type DesktopSkip = Arc<dyn Fn(&Notification) -> bool + Send + Sync>;
+/// Whether a notification is left to OpenCode's own (see [`opencode`]): its TUI then shows a
+/// desktop notification and plays a sound, so ocbar's desktop channel and sound command skip it.
+pub type LeaveToOpenCode = Arc<dyn Fn(&Notification) -> bool + Send + Sync>;
 /// Where the tmux channel's notices go in `segment` mode (the daemon shows them in its tmux
 /// segment): must not block (send it to a channel).
 pub type NoticeSink = Arc<dyn Fn(tmux::Notice) + Send + Sync>;
@@ -107,11 +108,11 @@ pub type NoticeSink = Arc<dyn Fn(tmux::Notice) + Send + Sync>;
 /// One channel, owned by its worker task.
 enum Channel {
     Toast(toast::Toast),
-    Desktop(Box<desktop::Desktop>, Option<DesktopSkip>),
+    Desktop(Box<desktop::Desktop>, Option<LeaveToOpenCode>),
     Tmux(tmux::Tmux),
     Command(command::UserCommand),
     /// `sound_command`: the same runner, its own queue (a slow player delays no other channel).
-    Sound(command::UserCommand),
+    Sound(command::UserCommand, Option<LeaveToOpenCode>),
 }
 
 impl Channel {
@@ -121,33 +122,47 @@ impl Channel {
             Channel::Desktop(..) => "desktop",
             Channel::Tmux(_) => "tmux",
             Channel::Command(_) => "command",
-            Channel::Sound(_) => "sound command",
+            Channel::Sound(..) => "sound command",
         }
     }
 
     async fn deliver(&mut self, d: &Delivery) -> Result<(), String> {
         match self {
             Channel::Toast(c) => c.deliver(d).await,
-            Channel::Desktop(c, None) => c.deliver(d).await,
-            Channel::Desktop(c, Some(skip)) => {
-                let kept: Vec<Notification> =
-                    d.items().iter().filter(|n| !skip(n)).cloned().collect();
-                if kept.len() == d.items().len() {
-                    return c.deliver(d).await;
-                }
-                log::debug(&format!(
-                    "desktop: {} left to OpenCode's own notification",
-                    d.items().len() - kept.len()
-                ));
-                match Delivery::new(kept) {
+            Channel::Desktop(c, leave) => {
+                match not_left_to_opencode(d, leave.as_ref(), "desktop") {
                     Some(rest) => c.deliver(&rest).await,
                     None => Ok(()),
                 }
             }
+            Channel::Sound(c, leave) => match not_left_to_opencode(d, leave.as_ref(), "sound") {
+                Some(rest) => c.deliver(&rest).await,
+                None => Ok(()),
+            },
             Channel::Tmux(c) => c.deliver(d).await,
-            Channel::Command(c) | Channel::Sound(c) => c.deliver(d).await,
+            Channel::Command(c) => c.deliver(d).await,
         }
     }
+}
+
+/// The part of `d` that OpenCode does not notify by itself (all of it without `leave`);
+/// `None` when nothing is left for `channel`.
+fn not_left_to_opencode(
+    d: &Delivery,
+    leave: Option<&LeaveToOpenCode>,
+    channel: &str,
+) -> Option<Delivery> {
+    let Some(leave) = leave else {
+        return Some(d.clone());
+    };
+    let kept: Vec<Notification> = d.items().iter().filter(|n| !leave(n)).cloned().collect();
+    if kept.len() < d.items().len() {
+        log::debug(&format!(
+            "{channel}: {} left to OpenCode's own notification",
+            d.items().len() - kept.len()
+        ));
+    }
+    Delivery::new(kept)
 }
 
 /// Deliver one after the other, each bounded by `timeout`; failures are logged and skipped.
@@ -171,7 +186,7 @@ pub struct Notifier {
     env: NotifyEnv,
     on_open: Option<OpenCallback>,
     tui_toasts: Option<toast::TuiToastSink>,
-    desktop_skip: Option<DesktopSkip>,
+    leave_to_opencode: Option<LeaveToOpenCode>,
     notices: Option<NoticeSink>,
 }
 
@@ -183,7 +198,7 @@ impl Notifier {
             env: NotifyEnv::from_process(),
             on_open: None,
             tui_toasts: None,
-            desktop_skip: None,
+            leave_to_opencode: None,
             notices: None,
         }
     }
@@ -210,13 +225,14 @@ impl Notifier {
         self
     }
 
-    /// Notifications the desktop channel does not send (OpenCode sends its own, see
-    /// [`opencode`]); the other channels are unaffected.
-    pub fn desktop_skip(
+    /// Notifications OpenCode's TUI notifies by itself (see [`opencode`]): the desktop channel
+    /// and the sound command skip them (OpenCode shows one and plays a sound); the toast, tmux
+    /// and command channels are unaffected.
+    pub fn leave_to_opencode(
         mut self,
         f: impl Fn(&Notification) -> bool + Send + Sync + 'static,
     ) -> Notifier {
-        self.desktop_skip = Some(Arc::new(f));
+        self.leave_to_opencode = Some(Arc::new(f));
         self
     }
 
@@ -260,7 +276,10 @@ impl Notifier {
         if c.desktop {
             let d = desktop::Desktop::new(self.env.dbus_address.clone(), self.on_open.clone())
                 .with_sound(c.sound);
-            out.push(Channel::Desktop(Box::new(d), self.desktop_skip.clone()));
+            out.push(Channel::Desktop(
+                Box::new(d),
+                self.leave_to_opencode.clone(),
+            ));
         }
         if c.tmux {
             out.push(Channel::Tmux(tmux::Tmux::new(
@@ -279,7 +298,7 @@ impl Notifier {
             out.push(Channel::Command(cmd));
         }
         if let Some(cmd) = c.sound_argv().and_then(command::UserCommand::new) {
-            out.push(Channel::Sound(cmd));
+            out.push(Channel::Sound(cmd, self.leave_to_opencode.clone()));
         }
         out
     }
@@ -350,6 +369,36 @@ mod tests {
         };
         let shown = format!("{c:?}");
         assert!(!shown.contains("s3cret") && shown.contains("opencode"));
+    }
+
+    #[test]
+    fn what_opencode_notifies_is_left_out_of_desktop_and_sound() {
+        use crate::model::effect::NotifyKind;
+        let note = |kind, session: &str| Notification {
+            kind,
+            server: "http://127.0.0.1:4096".into(),
+            session: session.into(),
+            directory: "/p".into(),
+            title: session.into(),
+            message: None,
+            child: false,
+            busy_ms: 1000,
+        };
+        let d = Delivery::new(vec![
+            note(NotifyKind::Done, "a"),
+            note(NotifyKind::Retry, "b"),
+        ])
+        .expect("two items");
+        let leave: LeaveToOpenCode = Arc::new(|n: &Notification| n.kind == NotifyKind::Done);
+        let rest = not_left_to_opencode(&d, Some(&leave), "sound").expect("the retry stays");
+        assert_eq!(rest.items().len(), 1);
+        assert_eq!(&*rest.items()[0].session, "b");
+        assert_eq!(not_left_to_opencode(&d, None, "sound"), Some(d.clone()));
+        let only_done = Delivery::single(note(NotifyKind::Done, "a"));
+        assert_eq!(
+            not_left_to_opencode(&only_done, Some(&leave), "desktop"),
+            None
+        );
     }
 
     #[test]
