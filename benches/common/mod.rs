@@ -122,7 +122,6 @@ pub fn model(n: usize) -> State {
                 state.apply(
                     Event::Seen {
                         target: ocbar::model::event::Target::One {
-                            server: server.clone(),
                             session: session.clone(),
                         },
                     },

@@ -18,7 +18,8 @@
 //! `!seen SID|*` `!mute SID` `!unmute SID` `!focus TUI SID|- 0|1` — user actions;
 //! `!restart` — the daemon restarts: the persisted part goes through JSON into a new model.
 //!
-//! Checked after every event: the snapshot's own invariants (see [`check_snapshot`]), that the
+//! Checked after every event: the snapshot's own invariants (see [`check_snapshot`]: among
+//! them, no session id twice whatever the order of events, servers and restarts), that the
 //! snapshot changed only if the generation did (the socket server caches renders per
 //! generation), that notifications match what the snapshot shows and never concern a muted
 //! session, and that applying the same stream event twice changes nothing the second time
@@ -42,6 +43,7 @@ use ocbar::wire::snapshot::{SessionState, Snapshot};
 
 const SERVERS: [&str; 3] = ["http://127.0.0.1:4096", "http://127.0.0.1:4097", "tui://7"];
 const LINGER_MS: i64 = 60_000;
+const UNVISITED_MS: i64 = 3_600_000;
 /// Events applied per input at most (keeps one execution fast).
 const MAX_EVENTS: usize = 2_000;
 
@@ -59,11 +61,10 @@ pub fn check_snapshot(s: &Snapshot) {
             assert!(v.stale, "a server that is not connected must be stale");
         }
     }
-    let mut keys = HashSet::new();
+    let mut ids = HashSet::new();
     for w in s.sessions.windows(2) {
         assert!(
-            (w[0].last_activity_ms, &w[1].id, &w[1].server)
-                >= (w[1].last_activity_ms, &w[0].id, &w[0].server),
+            (w[0].last_activity_ms, &w[1].id) > (w[1].last_activity_ms, &w[0].id),
             "sessions out of order: {} then {}",
             w[0].id,
             w[1].id
@@ -72,22 +73,21 @@ pub fn check_snapshot(s: &Snapshot) {
     let mut recount = [0u32; 7];
     let mut unvisited = 0;
     for x in &s.sessions {
-        assert!(
-            keys.insert((&x.server, &x.id)),
-            "session listed twice: {}",
+        // A session is its id: listed once, whichever servers reported it.
+        assert!(ids.insert(&x.id), "session listed twice: {}", x.id);
+        let listed = s.servers.iter().find(|v| *v.url == *x.server);
+        assert_eq!(
+            x.reachable,
+            listed.is_some_and(|v| v.connected),
+            "reachable of {} vs its server",
             x.id
         );
-        let in_sync = s
-            .servers
-            .iter()
-            .any(|v| *v.url == *x.server && v.connected && !v.stale);
-        if !in_sync {
-            assert_eq!(
-                x.state,
-                SessionState::Unknown,
-                "session {} of a stale or unknown server shows {:?}",
-                x.id,
-                x.state
+        let in_sync = listed.is_some_and(|v| v.connected && !v.stale);
+        if x.state.is_active() {
+            assert!(
+                in_sync,
+                "session {} of a stale or gone server shows {:?}",
+                x.id, x.state
             );
         }
         let retry = x.state == SessionState::Retry;
@@ -109,12 +109,8 @@ pub fn check_snapshot(s: &Snapshot) {
             assert!(x.message.is_some(), "error without a message");
         }
         if x.unvisited {
-            // The mark is about the user, not the connection: it stays while stale.
-            assert!(
-                x.state.is_finished() || x.state == SessionState::Unknown,
-                "unvisited {:?} session",
-                x.state
-            );
+            // Only a known outcome carries the mark, and it keeps it whatever the server does.
+            assert!(x.state.is_finished(), "unvisited {:?} session", x.state);
         }
         if x.parent_id.is_none() {
             let i = match x.state {
@@ -144,6 +140,12 @@ pub fn check_snapshot(s: &Snapshot) {
         c.unvisited, unvisited,
         "counts.unvisited does not match the sessions"
     );
+    // `open --newest-unvisited` opens what the count counts.
+    assert_eq!(
+        ocbar::client::bars::newest_unvisited(s).is_some(),
+        unvisited > 0,
+        "open --newest-unvisited disagrees with counts.unvisited"
+    );
 }
 
 struct Driver {
@@ -158,15 +160,21 @@ struct Driver {
     attempt: u32,
 }
 
+/// Short enough that `!time` reaches them: marks expire after an hour here.
+fn config() -> ModelConfig {
+    ModelConfig {
+        linger_ms: LINGER_MS,
+        unvisited_ms: UNVISITED_MS,
+    }
+}
+
 fn arc(s: &str) -> Arc<str> {
     Arc::from(s)
 }
 
 impl Driver {
     fn new() -> Driver {
-        let state = State::new(ModelConfig {
-            linger_ms: LINGER_MS,
-        });
+        let state = State::new(config());
         let prev = state.snapshot();
         let prev_gen = state.generation();
         let mut d = Driver {
@@ -249,10 +257,7 @@ impl Driver {
     fn check_effects(&self, fx: &[Effect], snap: &Snapshot, event: &Event) {
         for e in fx {
             let Effect::Notify(n) = e else { continue };
-            let view = snap
-                .sessions
-                .iter()
-                .find(|s| *s.server == *n.server && *s.id == *n.session);
+            let view = snap.sessions.iter().find(|s| *s.id == *n.session);
             let Some(view) = view else {
                 panic!(
                     "{:?} notification for session {} that is not shown, after {event:?}",
@@ -262,6 +267,10 @@ impl Driver {
             assert!(
                 !view.muted,
                 "notification for a muted session, after {event:?}"
+            );
+            assert_eq!(
+                *view.server, *n.server,
+                "notification names another server than the session's, after {event:?}"
             );
             if view.state == SessionState::Unknown {
                 continue;
@@ -424,7 +433,7 @@ impl Driver {
                     Target::All
                 } else {
                     match self.state.resolve(q) {
-                        Ok((server, session)) => Target::One { server, session },
+                        Ok(session) => Target::One { session },
                         Err(_) => return,
                     }
                 };
@@ -461,17 +470,12 @@ impl Driver {
             back, saved,
             "persisted state does not round-trip through JSON"
         );
-        let mut state = State::new(ModelConfig {
-            linger_ms: LINGER_MS,
-        });
+        let mut state = State::new(config());
         state.restore(back);
         let mut again = state.persisted();
         let mut want = saved;
-        again
-            .sessions
-            .sort_by(|a, b| (&a.server, &a.id).cmp(&(&b.server, &b.id)));
-        want.sessions
-            .sort_by(|a, b| (&a.server, &a.id).cmp(&(&b.server, &b.id)));
+        again.sessions.sort_by(|a, b| a.id.cmp(&b.id));
+        want.sessions.sort_by(|a, b| a.id.cmp(&b.id));
         assert_eq!(again, want, "a restored model persists something else");
         self.state = state;
         self.prev = self.state.snapshot();

@@ -113,6 +113,7 @@ fn build(f: FuzzRender) -> (Snapshot, RenderConfig, i64) {
         .map(|s| SessionView {
             id: s.id.0.into(),
             server: URLS[s.server as usize % URLS.len()].into(),
+            reachable: true,
             directory: s.directory.0.into(),
             title: s.title.0.into(),
             state: STATES[s.state as usize % STATES.len()],

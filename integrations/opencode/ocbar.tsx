@@ -430,7 +430,8 @@ export default {
     // switches only that one and brings its tmux pane and terminal window on screen.
     const open = async (s: any) => {
       const r = await oneShot(`open ${s.id}`)
-      if (r.error && s.server === myServer) {
+      // Its own server is gone (OpenCode moved, its TUI exited): this TUI shares the sessions.
+      if (r.error && (s.server === myServer || s.reachable === false)) {
         api.route.navigate("session", { sessionID: s.id })
         return
       }

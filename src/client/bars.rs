@@ -11,11 +11,13 @@ use crate::client;
 use crate::wire::Request;
 use crate::wire::snapshot::{SessionView, Snapshot};
 
-/// The finished, not yet opened, top-level session with the latest activity.
+/// The unvisited top-level session with the latest activity: the same `unvisited` that
+/// `counts.unvisited` counts and every bar highlights, so a bar showing a mark always has a
+/// session to open.
 pub fn newest_unvisited(snap: &Snapshot) -> Option<&SessionView> {
     snap.roots()
-        .filter(|s| s.unvisited && s.state.is_finished())
-        .max_by_key(|s| s.last_activity_ms)
+        .filter(|s| s.unvisited)
+        .max_by_key(|s| (s.last_activity_ms, std::cmp::Reverse(&s.id)))
 }
 
 /// `ocbar open --newest-unvisited`: open that session; with none, say so and exit 0 (a click
@@ -66,6 +68,7 @@ mod tests {
         SessionView {
             id: id.into(),
             server: "http://s".into(),
+            reachable: true,
             directory: "/d".into(),
             title: id.into(),
             state,

@@ -38,11 +38,16 @@ pub struct Config {
 pub struct ModelTable {
     /// Minutes a visited finished session stays listed (default 30).
     pub linger_minutes: u64,
+    /// Days an unvisited mark is kept after the session finished (default 7; 0: for ever).
+    pub unvisited_days: u64,
 }
 
 impl Default for ModelTable {
     fn default() -> Self {
-        ModelTable { linger_minutes: 30 }
+        ModelTable {
+            linger_minutes: 30,
+            unvisited_days: 7,
+        }
     }
 }
 
@@ -51,6 +56,7 @@ impl ModelTable {
     pub fn to_model(&self) -> ModelConfig {
         ModelConfig {
             linger_ms: (self.linger_minutes.min(1_000_000) * 60_000) as i64,
+            unvisited_ms: (self.unvisited_days.min(100_000) * 86_400_000) as i64,
         }
     }
 }
@@ -213,6 +219,9 @@ mod tests {
         let c = parse("").unwrap();
         assert!(c.servers.is_empty());
         assert_eq!(c.model.linger_minutes, 30);
+        assert_eq!(c.model.to_model().unvisited_ms, 7 * 86_400_000);
+        let never = parse("[model]\nunvisited_days = 0\n").unwrap();
+        assert_eq!(never.model.to_model().unvisited_ms, 0);
     }
 
     #[test]

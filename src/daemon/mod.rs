@@ -47,6 +47,9 @@ pub mod tui;
 /// Capacity of the event channel from sources to the state loop.
 const EVENT_QUEUE: usize = 8192;
 
+/// How often the model is told that time passed (lingering, expiry of marks).
+const TICK: Duration = Duration::from_secs(15);
+
 /// Longest an action's reply waits for the state file (a slow or failing disk).
 const SAVE_WAIT: Duration = Duration::from_secs(2);
 
@@ -298,7 +301,7 @@ async fn run(
         let saved = crate::daemon::store::load(path);
         if !saved.sessions.is_empty() {
             log!(
-                "restored {} unvisited or muted sessions from {}",
+                "restored {} sessions (finished, running or muted) from {}",
                 saved.sessions.len(),
                 path.display()
             );
@@ -541,8 +544,15 @@ impl StateLoop {
                     return ExitCode::FAILURE;
                 }
             };
+        // Time passes even with no server to send heartbeats: lingering and expiring marks.
+        let mut ticks = tokio::time::interval(TICK);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                _ = ticks.tick() => {
+                    self.apply(Event::Tick);
+                    self.publish();
+                }
                 Some(ev) = events.recv() => {
                     self.apply(ev);
                     // Drain what is queued before publishing once.
@@ -693,17 +703,15 @@ impl StateLoop {
                 self.durable_replies.push((reply, Ok(text)));
             }
             Command::Seen(query, reply) => match self.state.resolve(&query) {
-                Ok((server, session)) => {
-                    let key = (server, session);
-                    let described = self.state.describe(&key);
-                    let title = shown_title(described.map(|d| d.0), &key.1);
+                Ok(session) => {
+                    let described = self.state.describe(&session);
+                    let title = shown_title(described.map(|d| d.0), &session);
                     let text = match described {
                         Some((_, _, false)) => format!("'{title}' was already visited"),
                         _ => format!("marked '{title}' visited"),
                     };
-                    let (server, session) = key;
                     self.apply(Event::Seen {
-                        target: Target::One { server, session },
+                        target: Target::One { session },
                     });
                     self.durable_replies.push((reply, Ok(text)));
                 }
@@ -712,10 +720,9 @@ impl StateLoop {
                 }
             },
             Command::Mute(query, muted, reply) => match self.state.resolve(&query) {
-                Ok((server, session)) => {
-                    let key = (server, session);
-                    let described = self.state.describe(&key);
-                    let title = shown_title(described.map(|d| d.0), &key.1);
+                Ok(session) => {
+                    let described = self.state.describe(&session);
+                    let title = shown_title(described.map(|d| d.0), &session);
                     let was = described.map_or(!muted, |d| d.1);
                     let text = match (muted, was == muted) {
                         (true, false) => format!("muted '{title}': no notifications for it"),
@@ -723,9 +730,8 @@ impl StateLoop {
                         (false, false) => format!("unmuted '{title}': it notifies again"),
                         (false, true) => format!("'{title}' was not muted"),
                     };
-                    let (server, session) = key;
                     self.apply(Event::Mute {
-                        target: Target::One { server, session },
+                        target: Target::One { session },
                         muted,
                     });
                     self.durable_replies.push((reply, Ok(text)));
@@ -735,7 +741,7 @@ impl StateLoop {
                 }
             },
             Command::Open(query, reply) => match self.state.resolve(&query) {
-                Ok((server, session)) => self.open(server, session, reply),
+                Ok(session) => self.open(session, reply),
                 Err(e) => {
                     let _ = reply.send(Err(e.to_string()));
                 }
@@ -748,15 +754,20 @@ impl StateLoop {
     /// visited when something shows it.
     fn open(
         &mut self,
-        server: ServerUrl,
         session: crate::model::event::SessionId,
         reply: oneshot::Sender<Result<String, String>>,
     ) {
-        let directory = self
-            .state
-            .directory_of(&(server.clone(), session.clone()))
-            .unwrap_or_default()
-            .to_string();
+        let Some(place) = self.state.place(&session) else {
+            let _ = reply.send(Err(format!("no session {session}")));
+            return;
+        };
+        // Its own server when reachable; else (gone) any connected one: every server and TUI
+        // of the user shares the sessions. With none, the place it was last seen (open may
+        // still start a TUI there, or say why not).
+        let server = self
+            .open_through(&place)
+            .unwrap_or_else(|| place.server.clone());
+        let directory = place.directory.to_string();
         let tuis = self.hub.views();
         let tui = jump::choose(&tuis, &server, &session).cloned();
         let mut tmux_sockets: Vec<String> = Vec::new();
@@ -800,7 +811,7 @@ impl StateLoop {
                 Ok(text) => {
                     log!("open: {text}");
                     let event = Event::Seen {
-                        target: Target::One { server, session },
+                        target: Target::One { session },
                     };
                     let _ = after.send(AfterAction { event, reply, text }).await;
                 }
@@ -810,6 +821,21 @@ impl StateLoop {
                 }
             }
         });
+    }
+
+    /// Where `open` goes for a session at `place`: its own server when reachable; else (its
+    /// server is gone) any connected TUI, since every server of the user shares the sessions:
+    /// a bridged plain TUI first (certainly a TUI), then a connected HTTP server.
+    fn open_through(&self, place: &crate::model::Place) -> Option<ServerUrl> {
+        if place.reachable {
+            return Some(place.server.clone());
+        }
+        let snap = self.state.snapshot();
+        let connected = || snap.servers.iter().filter(|s| s.connected);
+        connected()
+            .find(|s| s.url.is_tui() && self.hub.bridges(&s.url))
+            .or_else(|| connected().find(|s| self.sources.contains_key(&s.url)))
+            .map(|s| s.url.clone())
     }
 
     fn doctor(&self) -> String {

@@ -1,4 +1,6 @@
-//! The state file: unvisited marks and mutes on disk, so a restart (or `kill -9`) loses nothing.
+//! The state file: finished sessions with their unvisited marks, running ones, and mutes on
+//! disk, so a restart (or `kill -9`) loses nothing. An older version is read and migrated
+//! (the next save writes the current one).
 //!
 //! Written atomically (temp file, fsync, rename, fsync of the directory) by one writer task,
 //! newest state wins. A corrupt or truncated file is reported, set aside and replaced.
@@ -28,6 +30,13 @@ pub fn load(path: &Path) -> Persisted {
     };
     let problem = match serde_json::from_slice::<Persisted>(&bytes) {
         Ok(p) if p.version == PERSIST_VERSION => return p,
+        Ok(p) if p.version == 1 => {
+            log!(
+                "the state file {} has schema version 1: migrated to version {PERSIST_VERSION} (one entry per session)",
+                path.display()
+            );
+            return p.migrated();
+        }
         Ok(p) => format!(
             "it has schema version {}, this ocbar writes {PERSIST_VERSION}",
             p.version
@@ -133,8 +142,53 @@ mod tests {
                 unvisited: true,
                 muted: false,
                 last_activity_ms: 5,
+                visited_ms: None,
+                active: false,
             }],
         }
+    }
+
+    #[test]
+    fn a_version_1_file_loads_migrated_to_one_entry_per_session() {
+        // What ocbar wrote before sessions were their id: the same id once per server.
+        let v1 = r#"{"version":1,"sessions":[
+ {"server":"http://127.0.0.1:4096","id":"ses_a","directory":"/p","title":"alpha","parent_id":null,
+  "model":null,"agent":null,"finished":"done","message":null,"unvisited":true,"muted":false,
+  "last_activity_ms":5},
+ {"server":"http://127.0.0.1:4097","id":"ses_a","directory":"/p","title":"alpha","parent_id":null,
+  "model":null,"agent":null,"finished":"error","message":"boom","unvisited":true,"muted":true,
+  "last_activity_ms":9},
+ {"server":"tui://7","id":"ses_b","directory":"/q","title":"beta","parent_id":null,
+  "model":null,"agent":null,"finished":null,"message":null,"unvisited":false,"muted":true,
+  "last_activity_ms":3}]}"#;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, v1).unwrap();
+        let p = load(&path);
+        assert_eq!(p.version, PERSIST_VERSION);
+        assert!(path.exists(), "a version 1 file is used, not set aside");
+        let ids: Vec<&str> = p.sessions.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["ses_a", "ses_b"]);
+        let a = &p.sessions[0];
+        assert_eq!(
+            (a.server.as_str(), a.finished.as_deref(), a.muted),
+            ("http://127.0.0.1:4097", Some("error"), true),
+            "the latest entry wins, its mute is kept"
+        );
+        // Restored, it is one finished unvisited session, listed once.
+        let mut state = crate::model::State::new(crate::model::ModelConfig::default());
+        state.restore(p);
+        let snap = state.snapshot();
+        assert_eq!(snap.sessions.len(), 1);
+        assert_eq!(
+            snap.sessions[0].state,
+            crate::wire::snapshot::SessionState::Error
+        );
+        assert!(snap.sessions[0].unvisited && !snap.sessions[0].reachable);
+        assert_eq!(snap.counts.unvisited, 1);
+        // And saved again as version 2.
+        save(&path, &state.persisted()).unwrap();
+        assert_eq!(load(&path).version, 2);
     }
 
     #[test]

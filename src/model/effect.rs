@@ -52,13 +52,16 @@ pub struct Notification {
 pub enum Effect {
     /// Tell the user (through whichever channels are on).
     Notify(Notification),
-    /// Metadata of this session is unknown: fetch `GET /session/{id}` and feed back `Event::SessionInfo`.
+    /// Metadata of this session is unknown, or its own server is gone and it is looked for
+    /// through this one: fetch `GET /session/{id}` and feed back `Event::SessionInfo` (or
+    /// `Event::SessionDeleted` on a 404).
     FetchSession {
         server: ServerUrl,
         session: SessionId,
     },
-    /// The session was active before a gap and is idle after it: read its last assistant
-    /// message and feed back `Event::Outcome`.
+    /// The session was active before a gap and is idle after it (or its server is gone and
+    /// this one reads it instead): read its last assistant message and feed back
+    /// `Event::Outcome` (or `Event::SessionDeleted` on a 404).
     FetchOutcome {
         server: ServerUrl,
         session: SessionId,

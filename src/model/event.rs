@@ -148,10 +148,9 @@ impl ResyncReport {
 /// Which sessions a user command names, already resolved by the caller to ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    One {
-        server: ServerUrl,
-        session: SessionId,
-    },
+    /// One session (a session is its id, whichever server reports it).
+    One { session: SessionId },
+    /// Every relevant session.
     All,
 }
 
@@ -191,7 +190,8 @@ pub enum Event {
         server: ServerUrl,
         info: SessionInfo,
     },
-    /// `session.deleted`.
+    /// `session.deleted`, or a 404 when reading the session: gone from the user's database,
+    /// so from every server.
     SessionDeleted {
         server: ServerUrl,
         session: SessionId,
@@ -213,7 +213,7 @@ pub enum Event {
         session: SessionId,
         request: String,
     },
-    /// The answer to `Effect::FetchOutcome`.
+    /// The answer to `Effect::FetchOutcome`, from the server it was read through.
     Outcome {
         server: ServerUrl,
         session: SessionId,

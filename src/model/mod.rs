@@ -8,7 +8,7 @@ pub mod persist;
 mod session;
 mod state;
 
-pub use state::{ModelConfig, ResolveError, SessionKey, State};
+pub use state::{ModelConfig, Place, ResolveError, State};
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,8 @@
-//! What survives a daemon restart: unvisited marks and mutes (pure data, no file I/O).
+//! What survives a daemon restart (pure data, no file I/O): finished sessions with their
+//! unvisited marks (visited ones too, for the rest of their linger), sessions whose turn was
+//! running (their outcome is read after the restart), and mutes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -9,8 +12,10 @@ use super::session::{Finish, Phase, Session};
 use super::state::State;
 use crate::server_url::ServerUrl;
 
-/// Version of the state file's schema.
-pub const PERSIST_VERSION: u32 = 1;
+/// Version of the state file's schema. 2: one entry per session id, visited finished sessions
+/// and running ones kept too. Version 1 files (one entry per server and id, unvisited and
+/// muted sessions only) are read and migrated ([`Persisted::migrated`]).
+pub const PERSIST_VERSION: u32 = 2;
 
 /// The state file's content.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,9 +24,10 @@ pub struct Persisted {
     pub sessions: Vec<PersistedSession>,
 }
 
-/// One session worth remembering: unvisited and finished, or muted.
+/// One session worth remembering: finished and listed, running, or muted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersistedSession {
+    /// Where it was last reached.
     pub server: String,
     pub id: String,
     pub directory: String,
@@ -29,12 +35,45 @@ pub struct PersistedSession {
     pub parent_id: Option<String>,
     pub model: Option<String>,
     pub agent: Option<String>,
-    /// `done`, `error` or `aborted` when unvisited; None for a muted session with no mark.
+    /// `done`, `error` or `aborted` for a listed finished session; None otherwise.
     pub finished: Option<String>,
     pub message: Option<String>,
     pub unvisited: bool,
     pub muted: bool,
+    /// Last activity; for a running session, when its turn started.
     pub last_activity_ms: i64,
+    /// When a finished session was visited (its linger runs from then). Version 2.
+    #[serde(default)]
+    pub visited_ms: Option<i64>,
+    /// A turn was running: its outcome is read after the restart. Version 2.
+    #[serde(default)]
+    pub active: bool,
+}
+
+impl Persisted {
+    /// A file of an older version as this version: version 1 could hold the same id once per
+    /// server; the entry with the latest activity wins, a mute on any of them is kept.
+    pub fn migrated(mut self) -> Persisted {
+        if self.version >= PERSIST_VERSION {
+            return self;
+        }
+        self.sessions.sort_by(|a, b| {
+            (&a.id, a.last_activity_ms, &a.server).cmp(&(&b.id, b.last_activity_ms, &b.server))
+        });
+        let mut by_id: HashMap<String, PersistedSession> = HashMap::new();
+        for p in self.sessions {
+            let muted = p.muted || by_id.get(&p.id).is_some_and(|o| o.muted);
+            let mut p = p;
+            p.muted = muted;
+            by_id.insert(p.id.clone(), p);
+        }
+        let mut sessions: Vec<PersistedSession> = by_id.into_values().collect();
+        sessions.sort_by(|a, b| a.id.cmp(&b.id));
+        Persisted {
+            version: PERSIST_VERSION,
+            sessions,
+        }
+    }
 }
 
 impl State {
@@ -42,16 +81,19 @@ impl State {
     pub fn persisted(&self) -> Persisted {
         let mut sessions: Vec<PersistedSession> = self
             .sessions_iter()
-            .filter(|(_, s)| s.muted || (s.unvisited && matches!(s.phase, Phase::Finished(_))))
-            .map(|((server, id), s)| {
-                let (finished, message) = match (&s.phase, s.unvisited) {
+            .filter(|(_, s)| s.muted || (s.relevant && !matches!(s.phase, Phase::Quiet)))
+            .map(|(id, s)| {
+                let listed = s.relevant;
+                let (finished, message) = match (&s.phase, listed) {
                     (Phase::Finished(Finish::Done), true) => (Some("done"), None),
                     (Phase::Finished(Finish::Error(m)), true) => (Some("error"), Some(m.clone())),
                     (Phase::Finished(Finish::Aborted), true) => (Some("aborted"), None),
                     _ => (None, None),
                 };
+                let active = listed && s.phase.is_active();
+                let unvisited = finished.is_some() && s.unvisited;
                 PersistedSession {
-                    server: server.to_string(),
+                    server: s.server.to_string(),
                     id: id.to_string(),
                     directory: s.info.directory.to_string(),
                     title: s.info.title.to_string(),
@@ -60,27 +102,38 @@ impl State {
                     agent: s.info.agent.as_deref().map(str::to_string),
                     finished: finished.map(str::to_string),
                     message,
-                    unvisited: finished.is_some(),
+                    unvisited,
                     muted: s.muted,
-                    last_activity_ms: s.last_activity_ms,
+                    // A running turn's activity changes all the time: its start does not.
+                    last_activity_ms: if active {
+                        s.turn_started_ms
+                    } else {
+                        s.last_activity_ms
+                    },
+                    visited_ms: if finished.is_some() && !unvisited {
+                        s.visited_ms
+                    } else {
+                        None
+                    },
+                    active,
                 }
             })
             .collect();
-        sessions.sort_by(|a, b| (&a.server, &a.id).cmp(&(&b.server, &b.id)));
+        sessions.sort_by(|a, b| a.id.cmp(&b.id));
         Persisted {
             version: PERSIST_VERSION,
             sessions,
         }
     }
 
-    /// Bring back what a previous daemon remembered. Sessions the model already knows keep
-    /// their live state; only marks and mutes are added to them.
+    /// Bring back what a previous daemon remembered (any version: migrated first). Sessions
+    /// the model already knows keep their live state; only marks and mutes are added to them.
     pub fn restore(&mut self, saved: Persisted) {
+        let mut saved = saved.migrated();
+        saved.sessions.sort_by_key(|p| p.last_activity_ms);
         for p in saved.sessions {
-            let key = (
-                ServerUrl::from(p.server.as_str()),
-                Arc::<str>::from(p.id.as_str()),
-            );
+            let id: Arc<str> = Arc::from(p.id.as_str());
+            let server = ServerUrl::from(p.server.as_str());
             let finish = match p.finished.as_deref() {
                 Some("done") => Some(Finish::Done),
                 Some("error") => Some(Finish::Error(p.message.clone().unwrap_or_default())),
@@ -88,7 +141,7 @@ impl State {
                 _ => None,
             };
             let info = SessionInfo {
-                id: key.1.clone(),
+                id: id.clone(),
                 directory: p.directory.into(),
                 title: p.title.into(),
                 parent_id: p.parent_id.map(|s| Arc::from(s.as_str())),
@@ -96,20 +149,35 @@ impl State {
                 model: p.model.map(Arc::from),
                 updated_ms: p.last_activity_ms,
             };
-            let s = self.session_entry(key, || {
-                let mut s = Session::new(info);
+            let (s, created) = self.session_entry(id, || {
+                let mut s = Session::new(server.clone(), info);
                 s.has_info = true;
                 s
             });
-            s.muted = p.muted;
+            s.muted = p.muted || (!created && s.muted);
+            if s.phase.is_active() || (!created && p.last_activity_ms < s.last_activity_ms) {
+                // Live state, or a newer entry for the same id: it wins.
+                continue;
+            }
+            s.server = server;
             s.last_activity_ms = s.last_activity_ms.max(p.last_activity_ms);
-            if let Some(f) = finish
-                && p.unvisited
-                && !s.phase.is_active()
-            {
+            if let Some(f) = finish {
                 s.phase = Phase::Finished(f);
                 s.relevant = true;
-                s.unvisited = true;
+                s.unvisited = p.unvisited;
+                s.visited_ms = if p.unvisited {
+                    None
+                } else {
+                    Some(p.visited_ms.unwrap_or(p.last_activity_ms))
+                };
+                s.last_activity_ms = p.last_activity_ms;
+            } else if p.active {
+                // Running when the daemon stopped: `unknown` until its outcome is read.
+                s.phase = Phase::Busy;
+                s.relevant = true;
+                s.unvisited = false;
+                s.visited_ms = None;
+                s.turn_started_ms = p.last_activity_ms;
                 s.last_activity_ms = p.last_activity_ms;
             }
         }

@@ -1,6 +1,7 @@
 //! One session as the model tracks it.
 
 use super::event::{ErrorInfo, InputKind, SessionInfo, Status};
+use crate::server_url::ServerUrl;
 use crate::wire::snapshot::SessionState;
 
 /// How a finished turn ended.
@@ -46,6 +47,13 @@ pub struct Pending {
 #[derive(Debug, Clone)]
 pub struct Session {
     pub info: SessionInfo,
+    /// Where the session can be reached: the last server that reported it. It may no longer
+    /// be followed (its TUI exited, OpenCode moved to another port): then it is unreachable
+    /// until a server reports it again.
+    pub server: ServerUrl,
+    /// A read through another server is in flight (its outcome, or where it is), because its
+    /// own server is gone: that server.
+    pub lookup: Option<ServerUrl>,
     /// Metadata has arrived (from an event or a fetch); until then `info` holds only the id.
     pub has_info: bool,
     /// A metadata fetch was asked for (asked once).
@@ -79,10 +87,12 @@ pub struct Session {
 }
 
 impl Session {
-    /// A session known only by id.
-    pub fn new(info: SessionInfo) -> Self {
+    /// A session known only by id (and metadata, if any), reported by `server`.
+    pub fn new(server: ServerUrl, info: SessionInfo) -> Self {
         Session {
             info,
+            server,
+            lookup: None,
             has_info: false,
             info_requested: false,
             phase: Phase::Quiet,
@@ -101,12 +111,16 @@ impl Session {
         }
     }
 
-    /// The state users see, given whether the session's server is in sync.
+    /// The state users see, given whether the session's server is in sync. A known outcome
+    /// stays known whatever happens to the server; only a turn in flight can be `unknown`.
     pub fn visible_state(&self, server_in_sync: bool) -> Option<SessionState> {
         let state = match &self.phase {
             Phase::Quiet => return None,
-            _ if self.awaiting_outcome || self.status_unknown => SessionState::Unknown,
-            _ if !server_in_sync => SessionState::Unknown,
+            Phase::Busy | Phase::Retry { .. }
+                if self.awaiting_outcome || self.status_unknown || !server_in_sync =>
+            {
+                SessionState::Unknown
+            }
             Phase::Busy | Phase::Retry { .. } if !self.pending.is_empty() => SessionState::Waiting,
             Phase::Busy => SessionState::Busy,
             Phase::Retry { .. } => SessionState::Retry,
@@ -115,6 +129,11 @@ impl Session {
             Phase::Finished(Finish::Aborted) => SessionState::Aborted,
         };
         Some(state)
+    }
+
+    /// The one definition of "unvisited" every output uses: finished, and not opened since.
+    pub fn is_unvisited(&self) -> bool {
+        self.unvisited && matches!(self.phase, Phase::Finished(_))
     }
 
     /// Apply a new status from OpenCode; true when anything visible changed.

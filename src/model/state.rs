@@ -2,6 +2,11 @@
 //!
 //! Every rule of the session model (README "The session model") lives here, and only here. Edge-triggered: only a
 //! transition changes anything; duplicates (idle twice, busy again) are no-ops.
+//!
+//! A session **is its id**: ids are unique in the user's OpenCode database, which every server
+//! and TUI of that user shares. Each session remembers where it can be reached (the last
+//! server that reported it); that place may change (re-attach) or be gone (unreachable), and
+//! a known outcome outlives it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,12 +26,16 @@ use crate::wire::snapshot::{
 pub struct ModelConfig {
     /// How long a visited finished session stays listed, in ms (default 30 min).
     pub linger_ms: i64,
+    /// How long an unvisited mark (and an unresolved `unknown` session whose server is gone)
+    /// is kept, in ms after the last activity (default 7 days); 0: for ever.
+    pub unvisited_ms: i64,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
             linger_ms: 30 * 60 * 1000,
+            unvisited_ms: 7 * 24 * 3600 * 1000,
         }
     }
 }
@@ -49,15 +58,24 @@ impl ServerState {
     }
 }
 
-/// The key of a session: the same id on two servers is two sessions.
-pub type SessionKey = (ServerUrl, SessionId);
+/// Where a session can be reached now, for actions such as `open`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// The last server that reported the session.
+    pub server: ServerUrl,
+    /// That server is followed and its event stream is open.
+    pub reachable: bool,
+    /// The session's directory (for `?directory=` on actions); may be empty.
+    pub directory: Arc<str>,
+}
 
 /// The whole model. Mutated only by [`State::apply`] and read through [`State::snapshot`].
 #[derive(Debug, Clone, Default)]
 pub struct State {
     config: ModelConfig,
     servers: Vec<ServerState>,
-    sessions: HashMap<SessionKey, Session>,
+    /// Every session, by id: one entry per session whichever server reports it.
+    sessions: HashMap<SessionId, Session>,
     /// What each reporting TUI shows, and whether its terminal has focus.
     tuis: HashMap<String, (Option<SessionId>, bool)>,
     /// Bumped on every change a user could see; lets readers cache renders.
@@ -120,17 +138,22 @@ impl State {
     }
 
     /// Every session the model holds.
-    pub(super) fn sessions_iter(&self) -> impl Iterator<Item = (&SessionKey, &Session)> {
+    pub(super) fn sessions_iter(&self) -> impl Iterator<Item = (&SessionId, &Session)> {
         self.sessions.iter()
     }
 
-    /// The session under `key`, created by `make` if absent.
+    /// The session `id`, created by `make` if absent; true when it was created.
     pub(super) fn session_entry(
         &mut self,
-        key: SessionKey,
+        id: SessionId,
         make: impl FnOnce() -> Session,
-    ) -> &mut Session {
-        self.sessions.entry(key).or_insert_with(make)
+    ) -> (&mut Session, bool) {
+        let mut created = false;
+        let s = self.sessions.entry(id).or_insert_with(|| {
+            created = true;
+            make()
+        });
+        (s, created)
     }
 
     fn server_mut(&mut self, url: &ServerUrl) -> &mut ServerState {
@@ -147,38 +170,52 @@ impl State {
         &mut self.servers[last]
     }
 
+    fn followed(&self, url: &ServerUrl) -> bool {
+        self.servers.iter().any(|s| &s.url == url)
+    }
+
+    fn connected(&self, url: &ServerUrl) -> bool {
+        self.servers.iter().any(|s| &s.url == url && s.connected)
+    }
+
     fn server_in_sync(&self, url: &ServerUrl) -> bool {
         self.servers.iter().any(|s| &s.url == url && s.in_sync())
+    }
+
+    /// A server to read through for sessions whose own server is gone: any in sync that
+    /// answers HTTP (a bridged plain TUI does not serve reads). Sessions are in the user's
+    /// one database, so any server of that user can read any of them.
+    fn reader(&self) -> Option<ServerUrl> {
+        self.servers
+            .iter()
+            .find(|s| s.in_sync() && !s.url.is_tui())
+            .map(|s| s.url.clone())
     }
 
     /// Apply one event at time `now_ms` (epoch ms); returns what the shell must do.
     pub fn apply(&mut self, event: Event, now_ms: i64) -> Vec<Effect> {
         let mut fx = Vec::new();
         // A late event of a server that is not (or no longer) followed must not bring it back
-        // as a ghost entry, nor leave sessions that no server accounts for. (A stream that
-        // opens, `Connected`, does add its server.)
+        // as a ghost entry, nor move a session there. (A stream that opens, `Connected`, does
+        // add its server.)
         if let Some(server) = event.server()
             && !matches!(
                 event,
                 Event::ServerAdded { .. } | Event::ServerRemoved { .. } | Event::Connected { .. }
             )
-            && !self.servers.iter().any(|s| &s.url == server)
+            && !self.followed(server)
         {
             return fx;
         }
         match event {
             Event::ServerAdded { server } => {
-                let known = self.servers.iter().any(|s| s.url == server);
+                let known = self.followed(&server);
                 self.server_mut(&server);
                 if !known {
                     self.bump();
                 }
             }
-            Event::ServerRemoved { server } => {
-                self.servers.retain(|s| s.url != server);
-                self.sessions.retain(|(s, _), _| s != &server);
-                self.bump();
-            }
+            Event::ServerRemoved { server } => self.server_removed(server, &mut fx),
             Event::Connected { server } => {
                 let s = self.server_mut(&server);
                 s.connected = true;
@@ -191,6 +228,10 @@ impl State {
                     s.connected = false;
                     s.synced = false;
                     self.bump();
+                }
+                // Reads in flight through it may never answer: go through another server.
+                if self.forget_lookups(&server) {
+                    self.settle(&mut fx);
                 }
             }
             Event::Alive { .. } => {}
@@ -207,13 +248,19 @@ impl State {
                 session,
                 error,
             } => {
-                if let Some(id) = session {
-                    self.on_error(&server, &id, error);
+                if let Some(id) = session
+                    && let Some(s) = self.sessions.get_mut(&id)
+                    && s.server == server
+                    && s.phase.is_active()
+                {
+                    // The turn may still go on (context overflow → compaction): only idle ends it.
+                    s.turn_error = Some(error);
                 }
             }
             Event::SessionInfo { server, info } => self.on_info(server, info),
-            Event::SessionDeleted { server, session } => {
-                if let Some(s) = self.sessions.remove(&(server, session))
+            Event::SessionDeleted { session, .. } => {
+                // Deleted from the one database: gone on every server.
+                if let Some(s) = self.sessions.remove(&session)
                     && s.relevant
                 {
                     self.bump();
@@ -224,8 +271,8 @@ impl State {
                 session,
                 info,
             } => {
-                let key = (server, session);
-                if let Some(s) = self.sessions.get_mut(&key) {
+                self.attach(&session, &server, false);
+                if let Some(s) = self.sessions.get_mut(&session) {
                     let mut changed = false;
                     if info.agent.is_some() && s.info.agent.as_deref() != info.agent.as_deref() {
                         s.info.agent = info.agent.as_deref().map(Arc::from);
@@ -239,6 +286,7 @@ impl State {
                     // user message itself is updated again after idle (its summary), so it
                     // must not count as the user looking.
                     if s.phase.is_active()
+                        && s.server == server
                         && let Some(err) = info.error
                         && s.turn_error.is_none()
                     {
@@ -251,18 +299,18 @@ impl State {
                 }
             }
             Event::InputAsked { server, input } => {
-                let key = (server.clone(), input.session.clone());
-                let first_time = self
-                    .sessions
-                    .get(&key)
-                    .is_none_or(|s| !s.pending.iter().any(|p| p.request == input.request));
+                let id = input.session.clone();
+                let first_time = self.sessions.get(&id).is_none_or(|s| {
+                    s.server != server || !s.pending.iter().any(|p| p.request == input.request)
+                });
                 if !first_time {
                     return fx;
                 }
-                let dir = String::new();
-                let fg = self.is_foreground(&key.1);
-                let s = self.ensure(&key, dir, &mut fx);
-                if !s.phase.is_active() {
+                // Asking implies running there.
+                self.attach(&id, &server, true);
+                let fg = self.is_foreground(&id);
+                let s = self.ensure(&id, &server, String::new(), &mut fx);
+                if !s.phase.is_active() || s.awaiting_outcome {
                     // Asking implies a running turn, even if its busy was missed.
                     start_turn(s, now_ms);
                     s.phase = Phase::Busy;
@@ -276,18 +324,16 @@ impl State {
                     InputKind::Permission => "asks for permission",
                     InputKind::Question => "asks a question",
                 };
-                let n = notification(&key, s, NotifyKind::Waiting, Some(what.to_string()), now_ms);
+                let n = notification(&id, s, NotifyKind::Waiting, Some(what.to_string()), now_ms);
                 if let Some(n) = n.filter(|_| !fg) {
                     fx.push(Effect::Notify(n));
                 }
                 self.bump();
             }
             Event::InputAnswered {
-                server,
-                session,
-                request,
+                session, request, ..
             } => {
-                if let Some(s) = self.sessions.get_mut(&(server, session)) {
+                if let Some(s) = self.sessions.get_mut(&session) {
                     let before = s.pending.len();
                     s.pending.retain(|p| p.request != request);
                     if s.pending.len() != before {
@@ -301,14 +347,22 @@ impl State {
                 session,
                 outcome,
             } => {
-                let key = (server, session);
-                let Some(s) = self.sessions.get_mut(&key) else {
+                let Some(s) = self.sessions.get(&session) else {
                     return fx;
                 };
                 if !s.awaiting_outcome {
                     return fx;
                 }
+                if !self.connected(&s.server) {
+                    // Read through `server` because its own is gone: reachable there now (and
+                    // its notification goes there).
+                    self.attach(&session, &server, true);
+                }
+                let Some(s) = self.sessions.get_mut(&session) else {
+                    return fx;
+                };
                 s.awaiting_outcome = false;
+                s.lookup = None;
                 s.turn_error = match outcome {
                     TurnOutcome::Finished => None,
                     TurnOutcome::Failed(e) => Some(e),
@@ -319,7 +373,7 @@ impl State {
                                 .into(),
                     }),
                 };
-                self.finish(&key, now_ms, &mut fx);
+                self.finish(&session, now_ms, &mut fx);
                 self.bump();
             }
             Event::Seen { target } => {
@@ -347,18 +401,14 @@ impl State {
                     self.tuis.insert(tui, (session.clone(), focused));
                 }
                 // On screen in a focused terminal: the user sees it, so it is visited.
-                if focused && let Some(id) = session {
-                    let mut changed = false;
-                    for ((_, sid), s) in self.sessions.iter_mut() {
-                        if sid == &id && s.unvisited {
-                            s.unvisited = false;
-                            s.visited_ms = Some(now_ms);
-                            changed = true;
-                        }
-                    }
-                    if changed {
-                        self.bump();
-                    }
+                if focused
+                    && let Some(id) = session
+                    && let Some(s) = self.sessions.get_mut(&id)
+                    && s.unvisited
+                {
+                    s.unvisited = false;
+                    s.visited_ms = Some(now_ms);
+                    self.bump();
                 }
             }
             Event::Mute { target, muted } => {
@@ -384,44 +434,77 @@ impl State {
                 .values_mut()
                 .filter(|s| s.relevant)
                 .for_each(f),
-            Target::One { server, session } => {
-                if let Some(s) = self.sessions.get_mut(&(server.clone(), session.clone())) {
+            Target::One { session } => {
+                if let Some(s) = self.sessions.get_mut(session) {
                     f(s)
                 }
             }
         }
     }
 
-    /// The session under `key`, created if unknown (asking the shell for its metadata).
+    /// `server` reported session `id`: move the session there when `runs` (the server is
+    /// running a turn of it), or when no turn is in flight and its current server cannot be
+    /// reached (gone, or not connected). An active session whose server is gone moves only
+    /// through a run or a read of its outcome, never on a mere listing: its turn is not over
+    /// because another server lists it. True when it moved.
+    fn attach(&mut self, id: &SessionId, server: &ServerUrl, runs: bool) -> bool {
+        let Some(s) = self.sessions.get(id) else {
+            return false;
+        };
+        if &s.server == server {
+            return false;
+        }
+        let movable = runs || (!s.phase.is_active() && !self.connected(&s.server));
+        if !movable {
+            return false;
+        }
+        let Some(s) = self.sessions.get_mut(id) else {
+            return false;
+        };
+        s.server = server.clone();
+        s.lookup = None;
+        // Requests pending on the old server cannot be answered on the new one.
+        s.pending.clear();
+        if s.relevant {
+            self.bump();
+        }
+        true
+    }
+
+    /// The session `id`, created on `server` if unknown (asking the shell for its metadata).
     fn ensure(
         &mut self,
-        key: &SessionKey,
+        id: &SessionId,
+        server: &ServerUrl,
         directory: String,
         fx: &mut Vec<Effect>,
     ) -> &mut Session {
-        let s = self.sessions.entry(key.clone()).or_insert_with(|| {
-            Session::new(SessionInfo {
-                id: key.1.clone(),
-                directory: directory.into(),
-                ..SessionInfo::default()
-            })
+        let s = self.sessions.entry(id.clone()).or_insert_with(|| {
+            Session::new(
+                server.clone(),
+                SessionInfo {
+                    id: id.clone(),
+                    directory: directory.into(),
+                    ..SessionInfo::default()
+                },
+            )
         });
         if !s.has_info && !s.info_requested {
             s.info_requested = true;
             fx.push(Effect::FetchSession {
-                server: key.0.clone(),
-                session: key.1.clone(),
+                server: s.server.clone(),
+                session: id.clone(),
             });
         }
         s
     }
 
     fn on_info(&mut self, server: ServerUrl, info: SessionInfo) {
-        let key = (server, info.id.clone());
+        let id = info.id.clone();
         let s = self
             .sessions
-            .entry(key)
-            .or_insert_with(|| Session::new(info.clone()));
+            .entry(id.clone())
+            .or_insert_with(|| Session::new(server.clone(), info.clone()));
         let visible_change = s.info.title != info.title
             || s.info.parent_id != info.parent_id
             || (info.agent.is_some() && s.info.agent != info.agent)
@@ -450,40 +533,33 @@ impl State {
         if s.relevant && visible_change {
             self.bump();
         }
-    }
-
-    fn on_error(&mut self, server: &ServerUrl, id: &SessionId, error: ErrorInfo) {
-        if let Some(s) = self.sessions.get_mut(&(server.clone(), id.clone()))
-            && s.phase.is_active()
-        {
-            // The turn may still go on (context overflow → compaction): only idle ends it.
-            s.turn_error = Some(error);
-        }
+        self.attach(&id, &server, false);
     }
 
     fn on_status(
         &mut self,
         server: ServerUrl,
         directory: String,
-        session: SessionId,
+        id: SessionId,
         status: Status,
         now_ms: i64,
         fx: &mut Vec<Effect>,
     ) {
-        let key = (server, session);
-        let fg = self.is_foreground(&key.1);
+        let fg = self.is_foreground(&id);
         if status == Status::Idle {
+            // Only the server running the turn can end it (statuses are per server).
             let active = self
                 .sessions
-                .get(&key)
-                .is_some_and(|s| s.phase.is_active() && !s.awaiting_outcome);
+                .get(&id)
+                .is_some_and(|s| s.server == server && s.phase.is_active() && !s.awaiting_outcome);
             if active {
-                self.finish(&key, now_ms, fx);
+                self.finish(&id, now_ms, fx);
                 self.bump();
             }
             return;
         }
-        let s = self.ensure(&key, directory, fx);
+        self.attach(&id, &server, true);
+        let s = self.ensure(&id, &server, directory, fx);
         let mut changed = std::mem::take(&mut s.status_unknown);
         if !s.phase.is_active() || s.awaiting_outcome {
             start_turn(s, now_ms);
@@ -497,7 +573,7 @@ impl State {
             && !s.retry_notified
         {
             s.retry_notified = true;
-            if let Some(n) = notification(&key, s, NotifyKind::Retry, Some(message.clone()), now_ms)
+            if let Some(n) = notification(&id, s, NotifyKind::Retry, Some(message.clone()), now_ms)
                 .filter(|_| !fg)
             {
                 fx.push(Effect::Notify(n));
@@ -510,10 +586,10 @@ impl State {
     }
 
     /// End the turn of an active session: done, error or aborted, by what the turn reported.
-    fn finish(&mut self, key: &SessionKey, now_ms: i64, fx: &mut Vec<Effect>) {
-        let children_running = self.children_active(key);
-        let foreground = self.is_foreground(&key.1);
-        let Some(s) = self.sessions.get_mut(key) else {
+    fn finish(&mut self, id: &SessionId, now_ms: i64, fx: &mut Vec<Effect>) {
+        let children_running = self.children_active(id);
+        let foreground = self.is_foreground(id);
+        let Some(s) = self.sessions.get_mut(id) else {
             return;
         };
         let (finish, kind, message) = match s.turn_error.take() {
@@ -538,20 +614,18 @@ impl State {
             // The user is looking at it: no mark, no notification.
         } else if kind == NotifyKind::Done && children_running > 0 {
             s.done_deferred = true;
-        } else if let Some(n) = notification(key, s, kind, message, now_ms) {
+        } else if let Some(n) = notification(id, s, kind, message, now_ms) {
             fx.push(Effect::Notify(n));
         }
         // A child that stops may release its parent's deferred "done".
-        if let Some(parent) = s.info.parent_id.clone() {
-            let pkey = (key.0.clone(), parent);
-            if self.children_active(&pkey) == 0
-                && let Some(p) = self.sessions.get_mut(&pkey)
-                && p.done_deferred
-            {
-                p.done_deferred = false;
-                if let Some(n) = notification(&pkey, p, NotifyKind::Done, None, now_ms) {
-                    fx.push(Effect::Notify(n));
-                }
+        if let Some(parent) = s.info.parent_id.clone()
+            && self.children_active(&parent) == 0
+            && let Some(p) = self.sessions.get_mut(&parent)
+            && p.done_deferred
+        {
+            p.done_deferred = false;
+            if let Some(n) = notification(&parent, p, NotifyKind::Done, None, now_ms) {
+                fx.push(Effect::Notify(n));
             }
         }
     }
@@ -563,13 +637,84 @@ impl State {
             .any(|(s, focused)| *focused && s.as_ref() == Some(session))
     }
 
-    fn children_active(&self, key: &SessionKey) -> u32 {
+    fn children_active(&self, id: &SessionId) -> u32 {
         self.sessions
-            .iter()
-            .filter(|((srv, _), s)| {
-                srv == &key.0 && s.info.parent_id.as_ref() == Some(&key.1) && s.phase.is_active()
-            })
+            .values()
+            .filter(|s| s.info.parent_id.as_ref() == Some(id) && s.phase.is_active())
             .count() as u32
+    }
+
+    /// The daemon stops following `server` (it went away, or its TUI exited). Its sessions
+    /// stay as they were, unreachable: a known outcome stays known, a running turn becomes
+    /// `unknown` and is read through another server; sessions nobody looks at are forgotten.
+    fn server_removed(&mut self, server: ServerUrl, fx: &mut Vec<Effect>) {
+        self.servers.retain(|s| s.url != server);
+        self.sessions
+            .retain(|_, s| s.server != server || s.relevant || s.muted);
+        for s in self.sessions.values_mut() {
+            if s.server == server {
+                s.pending.clear();
+                if s.phase.is_active() {
+                    // A read of its outcome through this server will not answer now.
+                    s.awaiting_outcome = false;
+                    s.lookup = None;
+                }
+            }
+        }
+        self.forget_lookups(&server);
+        self.settle(fx);
+        self.bump();
+    }
+
+    /// Reads in flight through `server` will not be answered: forget them. True if any.
+    fn forget_lookups(&mut self, server: &ServerUrl) -> bool {
+        let mut any = false;
+        for s in self.sessions.values_mut() {
+            if s.lookup.as_ref() == Some(server) {
+                s.lookup = None;
+                if s.phase.is_active() {
+                    s.awaiting_outcome = false;
+                }
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// Sessions whose server is gone: read the outcome of a turn that was running, and find
+    /// a finished one, through any server in sync (the answer moves it there, or says it was
+    /// deleted).
+    fn settle(&mut self, fx: &mut Vec<Effect>) {
+        let Some(reader) = self.reader() else {
+            return;
+        };
+        let mut lost: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| {
+                s.lookup.is_none() && s.relevant && !s.awaiting_outcome && !self.followed(&s.server)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        lost.sort();
+        for id in lost {
+            let Some(s) = self.sessions.get_mut(&id) else {
+                continue;
+            };
+            s.lookup = Some(reader.clone());
+            if s.phase.is_active() {
+                s.awaiting_outcome = true;
+                fx.push(Effect::FetchOutcome {
+                    server: reader.clone(),
+                    session: id,
+                });
+            } else {
+                fx.push(Effect::FetchSession {
+                    server: reader.clone(),
+                    session: id,
+                });
+            }
+        }
     }
 
     fn resync(
@@ -603,42 +748,46 @@ impl State {
             self.on_info(server.clone(), info);
         }
         let active: HashMap<SessionId, Status> = active.into_iter().collect();
-        // Sessions we thought were running: still running, or finished during the gap?
-        // Only a directory whose statuses were read can say "finished".
-        let previously_active: Vec<SessionKey> = self
+        // Sessions we thought were running there: still running, or finished during the gap?
+        // (Asked again after every resync: an earlier read may have failed.)
+        let mut previously_active: Vec<SessionId> = self
             .sessions
             .iter()
-            .filter(|((srv, id), s)| {
-                srv == &server && s.phase.is_active() && !active.contains_key(id)
+            .filter(|(id, s)| {
+                s.server == server && s.phase.is_active() && !active.contains_key(*id)
             })
-            .map(|(k, _)| k.clone())
+            .map(|(id, _)| id.clone())
             .collect();
-        for key in previously_active {
-            if let Some(s) = self.sessions.get_mut(&key) {
+        previously_active.sort();
+        for id in previously_active {
+            if let Some(s) = self.sessions.get_mut(&id) {
+                // Only a directory whose statuses were read can say "finished".
                 if !unread.statuses_read(&s.info.directory) {
                     s.status_unknown = true;
                     continue;
                 }
                 s.status_unknown = false;
-                // (Asked again when an earlier fetch failed: the handle runs one at a time.)
                 s.awaiting_outcome = true;
-                fx.push(Effect::FetchOutcome {
-                    server: key.0.clone(),
-                    session: key.1.clone(),
-                });
+                s.lookup = None;
                 s.pending.clear();
+                fx.push(Effect::FetchOutcome {
+                    server: server.clone(),
+                    session: id,
+                });
             }
         }
-        for (id, status) in active {
-            let key = (server.clone(), id);
-            let s = self.ensure(&key, String::new(), fx);
+        let mut running: Vec<(SessionId, Status)> = active.into_iter().collect();
+        running.sort_by(|a, b| a.0.cmp(&b.0));
+        for (id, status) in running {
+            self.attach(&id, &server, true);
+            let s = self.ensure(&id, &server, String::new(), fx);
             s.status_unknown = false;
             if !s.phase.is_active() || s.awaiting_outcome {
                 start_turn(s, now_ms);
             }
             s.set_status_fields(&status);
         }
-        // Pending inputs: the server's list is the truth.
+        // Pending inputs: the server's list is the truth for the sessions it runs.
         let mut pending: HashMap<SessionId, Vec<Pending>> = HashMap::new();
         for p in report_pending {
             pending.entry(p.session).or_default().push(Pending {
@@ -646,15 +795,16 @@ impl State {
                 kind: p.kind,
             });
         }
-        let keys: Vec<SessionKey> = self
+        let mut ids: Vec<SessionId> = self
             .sessions
-            .keys()
-            .filter(|(srv, _)| srv == &server)
-            .cloned()
+            .iter()
+            .filter(|(_, s)| s.server == server)
+            .map(|(id, _)| id.clone())
             .collect();
-        for key in keys {
-            let new = pending.remove(&key.1).unwrap_or_default();
-            let Some(s) = self.sessions.get_mut(&key) else {
+        ids.sort();
+        for id in ids {
+            let new = pending.remove(&id).unwrap_or_default();
+            let Some(s) = self.sessions.get_mut(&id) else {
                 continue;
             };
             if !s.phase.is_active() || s.awaiting_outcome || s.status_unknown {
@@ -678,30 +828,53 @@ impl State {
                     InputKind::Question => "asks a question",
                 };
                 if let Some(n) =
-                    notification(&key, s, NotifyKind::Waiting, Some(what.into()), now_ms)
+                    notification(&id, s, NotifyKind::Waiting, Some(what.into()), now_ms)
                 {
                     fx.push(Effect::Notify(n));
                 }
             }
             s.pending = new;
         }
+        self.settle(fx);
         self.bump();
     }
 
-    /// Drop visited finished sessions that have lingered long enough.
+    /// Time passed: visited finished sessions that lingered long enough drop off, and so do
+    /// unvisited marks (and `unknown` sessions whose server is gone) older than
+    /// `unvisited_ms`. A session that no followed server accounts for is then forgotten.
     fn expire(&mut self, now_ms: i64) {
         let linger = self.config.linger_ms;
+        let keep = self.config.unvisited_ms;
         let mut changed = false;
-        for s in self.sessions.values_mut() {
-            if s.relevant
-                && matches!(s.phase, Phase::Finished(_))
-                && !s.unvisited
-                && s.visited_ms.is_some_and(|v| now_ms - v >= linger)
-            {
+        let mut forget = Vec::new();
+        for (id, s) in self.sessions.iter_mut() {
+            if !s.relevant {
+                continue;
+            }
+            let old = keep > 0 && now_ms.saturating_sub(s.last_activity_ms) >= keep;
+            let gone = !self.servers.iter().any(|v| v.url == s.server);
+            let out = match s.phase {
+                Phase::Finished(_) if s.unvisited => old,
+                Phase::Finished(_) => s.visited_ms.is_some_and(|v| now_ms - v >= linger),
+                Phase::Busy | Phase::Retry { .. } => old && gone,
+                Phase::Quiet => false,
+            };
+            if out {
                 s.relevant = false;
                 s.phase = Phase::Quiet;
+                s.unvisited = false;
+                s.visited_ms = None;
+                s.awaiting_outcome = false;
+                s.lookup = None;
+                s.pending.clear();
                 changed = true;
+                if gone && !s.muted {
+                    forget.push(id.clone());
+                }
             }
+        }
+        for id in forget {
+            self.sessions.remove(&id);
         }
         if changed {
             self.bump();
@@ -710,28 +883,27 @@ impl State {
 
     /// Resolve a `<SESSION>` argument: a full id, a unique id prefix, or a unique title substring
     /// (case-insensitive). Relevant sessions are preferred; any known session may be named by id.
-    pub fn resolve(&self, query: &str) -> Result<(ServerUrl, SessionId), ResolveError> {
+    pub fn resolve(&self, query: &str) -> Result<SessionId, ResolveError> {
         let q = query.trim();
         if q.is_empty() {
             return Err(ResolveError::NotFound(query.to_string()));
         }
-        let exact: Vec<&SessionKey> = self.sessions.keys().filter(|(_, id)| &**id == q).collect();
-        if exact.len() == 1 {
-            return Ok(exact[0].clone());
+        if let Some((id, _)) = self.sessions.get_key_value(q) {
+            return Ok(id.clone());
         }
         let pools: [&dyn Fn(&Session) -> bool; 2] =
             [&|s: &Session| s.relevant, &|_: &Session| true];
         for pool in pools {
-            let prefix: Vec<(&SessionKey, &Session)> = self
+            let prefix: Vec<(&SessionId, &Session)> = self
                 .sessions
                 .iter()
-                .filter(|(k, s)| pool(s) && k.1.starts_with(q))
+                .filter(|(id, s)| pool(s) && id.starts_with(q))
                 .collect();
             if let Some(found) = unique(q, prefix)? {
                 return Ok(found);
             }
             let lower = q.to_lowercase();
-            let titled: Vec<(&SessionKey, &Session)> = self
+            let titled: Vec<(&SessionId, &Session)> = self
                 .sessions
                 .iter()
                 .filter(|(_, s)| pool(s) && s.info.title.to_lowercase().contains(&lower))
@@ -745,41 +917,45 @@ impl State {
 
     /// A session's title (as received: clean it before showing it), and whether it is muted
     /// and unvisited: what `mute` and `seen` tell the user they changed.
-    pub fn describe(&self, key: &SessionKey) -> Option<(&str, bool, bool)> {
-        let s = self.sessions.get(key)?;
-        Some((&s.info.title, s.muted, s.unvisited))
+    pub fn describe(&self, id: &SessionId) -> Option<(&str, bool, bool)> {
+        let s = self.sessions.get(id)?;
+        Some((&s.info.title, s.muted, s.is_unvisited()))
     }
 
     /// How many relevant sessions are unvisited (what `seen --all` marks).
     pub fn unvisited_count(&self) -> usize {
         self.sessions
             .values()
-            .filter(|s| s.relevant && s.unvisited)
+            .filter(|s| s.relevant && s.is_unvisited())
             .count()
     }
 
-    /// The directory of a session (for `?directory=` on actions).
-    pub fn directory_of(&self, key: &SessionKey) -> Option<&str> {
-        self.sessions.get(key).map(|s| &*s.info.directory)
+    /// Where session `id` can be reached now.
+    pub fn place(&self, id: &SessionId) -> Option<Place> {
+        self.sessions.get(id).map(|s| Place {
+            server: s.server.clone(),
+            reachable: self.connected(&s.server),
+            directory: s.info.directory.clone(),
+        })
     }
 
     /// What bars and clients see now.
     pub fn snapshot(&self) -> Snapshot {
-        let mut children: HashMap<SessionKey, u32> = HashMap::new();
-        for ((srv, _), s) in &self.sessions {
+        let mut children: HashMap<&SessionId, u32> = HashMap::new();
+        for s in self.sessions.values() {
             if let Some(p) = &s.info.parent_id
                 && s.phase.is_active()
             {
-                *children.entry((srv.clone(), p.clone())).or_default() += 1;
+                *children.entry(p).or_default() += 1;
             }
         }
         let mut sessions = Vec::new();
         let mut counts = Counts::default();
-        for (key, s) in &self.sessions {
+        for (id, s) in &self.sessions {
             if !s.relevant {
                 continue;
             }
-            let Some(state) = s.visible_state(self.server_in_sync(&key.0)) else {
+            let Some(state) = s.visible_state(self.server_in_sync(&s.server)) else {
                 continue;
             };
             let (attempt, retry_next_ms, message) = match (&s.phase, state) {
@@ -796,8 +972,8 @@ impl State {
                 }
                 _ => (None, None, None),
             };
-            let root = s.info.parent_id.is_none();
-            if root {
+            let unvisited = s.is_unvisited();
+            if s.info.parent_id.is_none() {
                 match state {
                     SessionState::Busy => counts.busy += 1,
                     SessionState::Retry => counts.retry += 1,
@@ -807,13 +983,14 @@ impl State {
                     SessionState::Aborted => counts.aborted += 1,
                     SessionState::Unknown => {}
                 }
-                if s.unvisited {
+                if unvisited {
                     counts.unvisited += 1;
                 }
             }
             sessions.push(SessionView {
-                id: key.1.clone(),
-                server: key.0.clone(),
+                id: id.clone(),
+                server: s.server.clone(),
+                reachable: self.connected(&s.server),
                 directory: s.info.directory.clone(),
                 title: s.info.title.clone(),
                 state,
@@ -823,10 +1000,9 @@ impl State {
                 model: s.info.model.clone(),
                 agent: s.info.agent.clone(),
                 last_activity_ms: s.last_activity_ms,
-                // The mark is about the user, not the connection: it stays while stale.
-                unvisited: s.unvisited && matches!(s.phase, Phase::Finished(_)),
+                unvisited,
                 parent_id: s.info.parent_id.clone(),
-                children_active: children.get(key).copied().unwrap_or(0),
+                children_active: children.get(id).copied().unwrap_or(0),
                 muted: s.muted,
             });
         }
@@ -834,7 +1010,6 @@ impl State {
             b.last_activity_ms
                 .cmp(&a.last_activity_ms)
                 .then_with(|| a.id.cmp(&b.id))
-                .then_with(|| a.server.cmp(&b.server))
         });
         Snapshot {
             version: SNAPSHOT_VERSION,
@@ -855,15 +1030,15 @@ impl State {
 
 fn unique(
     query: &str,
-    found: Vec<(&SessionKey, &Session)>,
-) -> Result<Option<SessionKey>, ResolveError> {
+    found: Vec<(&SessionId, &Session)>,
+) -> Result<Option<SessionId>, ResolveError> {
     match found.len() {
         0 => Ok(None),
         1 => Ok(Some(found[0].0.clone())),
         _ => {
             let mut c: Vec<(String, String)> = found
                 .iter()
-                .map(|(k, s)| (k.1.to_string(), s.info.title.to_string()))
+                .map(|(id, s)| (id.to_string(), s.info.title.to_string()))
                 .collect();
             c.sort();
             Err(ResolveError::Ambiguous(query.to_string(), c))
@@ -879,6 +1054,7 @@ fn start_turn(s: &mut Session, now_ms: i64) {
     s.turn_error = None;
     s.retry_notified = false;
     s.awaiting_outcome = false;
+    s.lookup = None;
     s.done_deferred = false;
     s.turn_started_ms = now_ms;
     s.last_activity_ms = now_ms;
@@ -887,7 +1063,7 @@ fn start_turn(s: &mut Session, now_ms: i64) {
 
 /// The notification for a transition, unless the session is muted.
 fn notification(
-    key: &SessionKey,
+    id: &SessionId,
     s: &Session,
     kind: NotifyKind,
     message: Option<String>,
@@ -898,8 +1074,8 @@ fn notification(
     }
     Some(Notification {
         kind,
-        server: key.0.clone(),
-        session: key.1.clone(),
+        server: s.server.clone(),
+        session: id.clone(),
         directory: s.info.directory.to_string(),
         title: s.info.title.to_string(),
         message,

@@ -6,8 +6,9 @@
 //! ```
 //! Columns: the unvisited mark, the state glyph and word, the title (cut to
 //! `panel_title_width`, padded to the longest shown), then last activity and, when known, the
-//! retry attempt and countdown or the error message, active sub-agents, `muted` for a session
-//! `ocbar mute` silenced, model and agent.
+//! retry attempt and countdown or the error message, `unreachable` when the session's server
+//! is gone or not connected, active sub-agents, `muted` for a session `ocbar mute` silenced,
+//! model and agent.
 //! Servers that are not connected get a line each before the sessions; when nothing is relevant
 //! the panel says so in one line. Lines are separated by `\n`, with no newline at the end.
 
@@ -90,7 +91,7 @@ pub fn write_panel<M: Markup>(
     for s in snap.roots() {
         newline(out);
         let st = s.state;
-        let unvisited = st.is_finished() && s.unvisited;
+        let unvisited = s.unvisited;
         let color = cfg.colors.state(st);
 
         if unvisited {
@@ -152,6 +153,10 @@ pub fn write_panel<M: Markup>(
                 }
             }
             _ => {}
+        }
+        if !s.reachable {
+            // Its server is gone or not connected: `open` may have to go through another TUI.
+            details.next().push_str("unreachable");
         }
         if s.children_active > 0 {
             let n = s.children_active;

@@ -11,7 +11,7 @@ use crate::wire::snapshot::{SessionState, SessionView, Snapshot};
 /// What the segment needs, in one pass over the top-level sessions.
 pub struct Summary<'a> {
     counts: [u32; 7],
-    /// Finished (by effective state) and not opened.
+    /// Top-level sessions marked unvisited (the snapshot's one definition, as `counts`).
     pub unvisited: u32,
     /// The retrying session whose next attempt is due first.
     pub retry_next: Option<&'a SessionView>,
@@ -59,7 +59,7 @@ impl<'a> Summary<'a> {
                     sum.retry_next = Some(s);
                 }
             }
-            if st.is_finished() && s.unvisited {
+            if s.unvisited {
                 sum.unvisited += 1;
                 if sum
                     .newest_unvisited

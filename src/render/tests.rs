@@ -25,6 +25,7 @@ fn sess(id: &str, title: &str, state: SessionState) -> SessionView {
     SessionView {
         id: id.into(),
         server: URL.into(),
+        reachable: true,
         directory: "/work".into(),
         title: title.into(),
         state,
@@ -350,24 +351,34 @@ fn offline_shows_the_marker_only() {
 }
 
 #[test]
-fn unknown_never_looks_finished() {
-    // Unknown sessions, one of them on a stale server. Which state a session shows is the
-    // model's decision (model/session.rs `visible_state`); a bar draws it as it is.
-    let mut on_stale = sess("s2", "Done elsewhere", SessionState::Unknown);
+fn unknown_never_looks_finished_and_a_known_outcome_stays_known() {
+    // Which state a session shows is the model's decision (model/session.rs `visible_state`):
+    // a turn in flight whose server is stale is unknown, a finished session keeps its state
+    // when its server goes (shown `unreachable`). A bar draws them as they are.
+    let mut lost = sess("s1", "Lost", SessionState::Unknown);
+    lost.server = "http://other:4096".into();
+    lost.unvisited = false;
+    let mut on_stale = sess("s2", "Done elsewhere", SessionState::Done);
     on_stale.server = "http://other:4096".into();
-    let mut s = snap(vec![sess("s1", "Lost", SessionState::Unknown), on_stale]);
-    s.sessions[0].unvisited = true;
+    on_stale.reachable = false;
+    let mut s = snap(vec![lost, on_stale]);
     s.servers.push(server("http://other:4096", true, true));
-    assert_eq!(render(Format::Plain, &s, NOW, &ascii()), "~2");
+    assert_eq!(
+        render(Format::Plain, &s, NOW, &ascii()),
+        "+1 ~1 + Done elsewhere"
+    );
     let v: serde_json::Value =
         serde_json::from_str(&render(Format::Waybar, &s, NOW, &ascii())).unwrap();
-    assert_eq!(v["alt"], "unknown");
-    assert_eq!(v["class"], serde_json::json!(["unknown"]));
+    assert_eq!(v["alt"], "done");
+    assert_eq!(
+        v["class"],
+        serde_json::json!(["done", "unknown", "unvisited"])
+    );
     assert_eq!(
         render_panel(&s, NOW, &ascii(), PanelStyle::Plain),
         "~ http://other:4096: catching up, states unknown\n\
          \x20 ~ unknown Lost            1m ago\n\
-         \x20 ~ unknown Done elsewhere  1m ago"
+         n + done    Done elsewhere  1m ago    unreachable"
     );
 }
 

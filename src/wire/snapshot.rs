@@ -28,7 +28,8 @@ pub enum SessionState {
     Done,
     /// The user stopped it.
     Aborted,
-    /// Its server is unreachable or not yet resynced: the real state is not known.
+    /// It was working when contact with its server was lost (or is not yet resynced), and
+    /// how the turn ended has not been read yet.
     Unknown,
 }
 
@@ -76,8 +77,15 @@ pub struct ServerView {
 /// One relevant session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionView {
+    /// The session's id: unique in the snapshot (a session is its id, whichever server
+    /// reports it).
     pub id: Arc<str>,
+    /// The server it was last reported by: where `open` reaches it.
     pub server: ServerUrl,
+    /// `server` is followed and connected. False: that server is gone (OpenCode restarted
+    /// elsewhere, its TUI exited) or not connected; a finished session keeps its state.
+    #[serde(default = "reachable_default")]
+    pub reachable: bool,
     pub directory: Arc<str>,
     pub title: Arc<str>,
     pub state: SessionState,
@@ -100,6 +108,11 @@ pub struct SessionView {
     /// Notifications for this session are off (`ocbar mute`).
     #[serde(default)]
     pub muted: bool,
+}
+
+/// Snapshots of daemons that predate `reachable` meant every session as reachable.
+fn reachable_default() -> bool {
+    true
 }
 
 /// Number of top-level sessions per state (sub-agents are folded into their parents).

@@ -184,8 +184,8 @@ impl ServerHandle {
     }
 
     /// Run an effect meant for this server in the background, feeding the answer back to the
-    /// events channel: `FetchSession` → `Event::SessionInfo` (or `Event::SessionDeleted` if
-    /// the server says 404); `FetchOutcome` → `Event::Outcome`. On failure (after one retry
+    /// events channel: `FetchSession` → `Event::SessionInfo`; `FetchOutcome` → `Event::Outcome`;
+    /// either → `Event::SessionDeleted` if the server says 404. On failure (after one retry
     /// for connection errors) nothing is sent and a line is logged.
     ///
     /// Returns `false` (and does nothing) for other effects, effects of another server, or a
@@ -249,7 +249,8 @@ impl ServerHandle {
                 };
                 match result {
                     Ok(ev) => break ev,
-                    Err(e) if !outcome && e.is_not_found() => {
+                    // Gone from the user's database (a read of its messages 404s too).
+                    Err(e) if e.is_not_found() => {
                         break Event::SessionDeleted {
                             server: api.server().clone(),
                             session: session.clone(),
