@@ -497,7 +497,7 @@ fn inside_opencode() {
         session_by(s, "plain job").is_some_and(|x| x["unvisited"] == false)
     });
 
-    // --- a TUI that closes takes its bridged server with it ---------------------------------------
+    // --- a TUI that closes takes its bridged server with it, not its finished sessions ------------
     tmux.ok(&["kill-session", "-t", "plain"]);
     wait_json(&d, secs(15), "the plain TUI's server removed", |s| {
         !s["servers"]
@@ -505,7 +505,9 @@ fn inside_opencode() {
             .unwrap()
             .iter()
             .any(|x| x["url"] == json!(pseudo))
-            && session_by(s, "plain job").is_none()
+            && session_by(s, "plain job").is_some_and(|x| {
+                x["state"] == "done" && (x["reachable"] == false || x["server"] != json!(pseudo))
+            })
     });
 
     // --- discovery drops a server that went away --------------------------------------------------

@@ -545,9 +545,9 @@ async fn follows_a_real_opencode_server() {
     wait_for(
         &mut rx,
         &mut seen,
-        "deleted for unknown id",
+        "missing for an unknown id",
         T,
-        |e| matches!(e, Event::SessionDeleted { session, .. } if &**session == "ses_doesnotexist"),
+        |e| matches!(e, Event::Missing { session, .. } if &**session == "ses_doesnotexist"),
     )
     .await;
 

@@ -15,6 +15,7 @@
 //! `??SID` (pending question), `+SID` / `+SID<PARENT` (session metadata);
 //! `!outcome SID f|e|a|i` — finished / failed / aborted / interrupted;
 //! `!error SID NAME` — `session.error` without a frame;
+//! `!missing SID` — a read of SID answered 404 (on the current server);
 //! `!seen SID|*` `!mute SID` `!unmute SID` `!focus TUI SID|- 0|1` — user actions;
 //! `!restart` — the daemon restarts: the persisted part goes through JSON into a new model.
 //!
@@ -414,6 +415,13 @@ impl Driver {
                     server,
                     session: arc(id),
                     outcome,
+                });
+            }
+            "!missing" => {
+                let Some(id) = arg else { return };
+                self.apply(Event::Missing {
+                    server,
+                    session: arc(id),
                 });
             }
             "!error" => {

@@ -54,14 +54,14 @@ pub enum Effect {
     Notify(Notification),
     /// Metadata of this session is unknown, or its own server is gone and it is looked for
     /// through this one: fetch `GET /session/{id}` and feed back `Event::SessionInfo` (or
-    /// `Event::SessionDeleted` on a 404).
+    /// `Event::Missing` on a 404).
     FetchSession {
         server: ServerUrl,
         session: SessionId,
     },
     /// The session was active before a gap and is idle after it (or its server is gone and
     /// this one reads it instead): read its last assistant message and feed back
-    /// `Event::Outcome` (or `Event::SessionDeleted` on a 404).
+    /// `Event::Outcome` (or `Event::Missing` on a 404).
     FetchOutcome {
         server: ServerUrl,
         session: SessionId,

@@ -190,9 +190,14 @@ pub enum Event {
         server: ServerUrl,
         info: SessionInfo,
     },
-    /// `session.deleted`, or a 404 when reading the session: gone from the user's database,
-    /// so from every server.
+    /// `session.deleted`: gone from the user's database, so from every server.
     SessionDeleted {
+        server: ServerUrl,
+        session: SessionId,
+    },
+    /// A read of the session (`Effect::FetchSession`, `Effect::FetchOutcome`) answered 404:
+    /// deleted, if `server` is its own; else that server may use another database.
+    Missing {
         server: ServerUrl,
         session: SessionId,
     },
@@ -249,6 +254,7 @@ impl Event {
             | Event::SessionError { server, .. }
             | Event::SessionInfo { server, .. }
             | Event::SessionDeleted { server, .. }
+            | Event::Missing { server, .. }
             | Event::Message { server, .. }
             | Event::InputAsked { server, .. }
             | Event::InputAnswered { server, .. }

@@ -51,9 +51,11 @@ pub struct Session {
     /// be followed (its TUI exited, OpenCode moved to another port): then it is unreachable
     /// until a server reports it again.
     pub server: ServerUrl,
-    /// A read through another server is in flight (its outcome, or where it is), because its
-    /// own server is gone: that server.
-    pub lookup: Option<ServerUrl>,
+    /// Its own server is gone: the servers asked whether they know it (`GET /session/{id}`).
+    /// Only a server that answers with the session shares the user's database.
+    pub asked: Vec<ServerUrl>,
+    /// Its own server is gone: the server its last turn's outcome is read through.
+    pub reading: Option<ServerUrl>,
     /// Metadata has arrived (from an event or a fetch); until then `info` holds only the id.
     pub has_info: bool,
     /// A metadata fetch was asked for (asked once).
@@ -92,7 +94,8 @@ impl Session {
         Session {
             info,
             server,
-            lookup: None,
+            asked: Vec::new(),
+            reading: None,
             has_info: false,
             info_requested: false,
             phase: Phase::Quiet,

@@ -182,16 +182,6 @@ impl State {
         self.servers.iter().any(|s| &s.url == url && s.in_sync())
     }
 
-    /// A server to read through for sessions whose own server is gone: any in sync that
-    /// answers HTTP (a bridged plain TUI does not serve reads). Sessions are in the user's
-    /// one database, so any server of that user can read any of them.
-    fn reader(&self) -> Option<ServerUrl> {
-        self.servers
-            .iter()
-            .find(|s| s.in_sync() && !s.url.is_tui())
-            .map(|s| s.url.clone())
-    }
-
     /// Apply one event at time `now_ms` (epoch ms); returns what the shell must do.
     pub fn apply(&mut self, event: Event, now_ms: i64) -> Vec<Effect> {
         let mut fx = Vec::new();
@@ -257,7 +247,20 @@ impl State {
                     s.turn_error = Some(error);
                 }
             }
-            Event::SessionInfo { server, info } => self.on_info(server, info),
+            Event::SessionInfo { server, info } => self.on_info(server, info, &mut fx),
+            Event::Missing { server, session } => {
+                // Its own server does not know it (any more): deleted. Another server may use
+                // another database: that says nothing.
+                if self
+                    .sessions
+                    .get(&session)
+                    .is_some_and(|s| s.server == server)
+                    && let Some(s) = self.sessions.remove(&session)
+                    && s.relevant
+                {
+                    self.bump();
+                }
+            }
             Event::SessionDeleted { session, .. } => {
                 // Deleted from the one database: gone on every server.
                 if let Some(s) = self.sessions.remove(&session)
@@ -362,7 +365,7 @@ impl State {
                     return fx;
                 };
                 s.awaiting_outcome = false;
-                s.lookup = None;
+                s.reading = None;
                 s.turn_error = match outcome {
                     TurnOutcome::Finished => None,
                     TurnOutcome::Failed(e) => Some(e),
@@ -462,7 +465,8 @@ impl State {
             return false;
         };
         s.server = server.clone();
-        s.lookup = None;
+        s.asked.clear();
+        s.reading = None;
         // Requests pending on the old server cannot be answered on the new one.
         s.pending.clear();
         if s.relevant {
@@ -499,7 +503,7 @@ impl State {
         s
     }
 
-    fn on_info(&mut self, server: ServerUrl, info: SessionInfo) {
+    fn on_info(&mut self, server: ServerUrl, info: SessionInfo, fx: &mut Vec<Effect>) {
         let id = info.id.clone();
         let s = self
             .sessions
@@ -534,6 +538,7 @@ impl State {
             self.bump();
         }
         self.attach(&id, &server, false);
+        self.read_lost_turn(&id, &server, fx);
     }
 
     fn on_status(
@@ -657,7 +662,7 @@ impl State {
                 if s.phase.is_active() {
                     // A read of its outcome through this server will not answer now.
                     s.awaiting_outcome = false;
-                    s.lookup = None;
+                    s.reading = None;
                 }
             }
         }
@@ -670,30 +675,36 @@ impl State {
     fn forget_lookups(&mut self, server: &ServerUrl) -> bool {
         let mut any = false;
         for s in self.sessions.values_mut() {
-            if s.lookup.as_ref() == Some(server) {
-                s.lookup = None;
-                if s.phase.is_active() {
-                    s.awaiting_outcome = false;
-                }
+            let before = s.asked.len();
+            s.asked.retain(|a| a != server);
+            any |= s.asked.len() != before;
+            if s.reading.as_ref() == Some(server) {
+                s.reading = None;
+                s.awaiting_outcome = false;
                 any = true;
             }
         }
         any
     }
 
-    /// Sessions whose server is gone: read the outcome of a turn that was running, and find
-    /// a finished one, through any server in sync (the answer moves it there, or says it was
-    /// deleted).
+    /// Sessions whose server is gone: ask every HTTP server in sync that was not asked yet
+    /// whether it knows them. One that answers shares the user's database: a finished session
+    /// moves there, and a turn that was running is read there (see [`State::on_info`]). A
+    /// server that does not know it may use another database: nothing follows from that.
     fn settle(&mut self, fx: &mut Vec<Effect>) {
-        let Some(reader) = self.reader() else {
+        let readers: Vec<ServerUrl> = self
+            .servers
+            .iter()
+            .filter(|s| s.in_sync() && !s.url.is_tui())
+            .map(|s| s.url.clone())
+            .collect();
+        if readers.is_empty() {
             return;
-        };
+        }
         let mut lost: Vec<SessionId> = self
             .sessions
             .iter()
-            .filter(|(_, s)| {
-                s.lookup.is_none() && s.relevant && !s.awaiting_outcome && !self.followed(&s.server)
-            })
+            .filter(|(_, s)| s.relevant && !s.awaiting_outcome && !self.followed(&s.server))
             .map(|(id, _)| id.clone())
             .collect();
         lost.sort();
@@ -701,19 +712,35 @@ impl State {
             let Some(s) = self.sessions.get_mut(&id) else {
                 continue;
             };
-            s.lookup = Some(reader.clone());
-            if s.phase.is_active() {
-                s.awaiting_outcome = true;
-                fx.push(Effect::FetchOutcome {
-                    server: reader.clone(),
-                    session: id,
-                });
-            } else {
-                fx.push(Effect::FetchSession {
-                    server: reader.clone(),
-                    session: id,
-                });
+            for r in &readers {
+                if !s.asked.contains(r) {
+                    s.asked.push(r.clone());
+                    fx.push(Effect::FetchSession {
+                        server: r.clone(),
+                        session: id.clone(),
+                    });
+                }
             }
+        }
+    }
+
+    /// A turn whose server is gone, reported by `server` (which therefore shares the
+    /// database): read its outcome there.
+    fn read_lost_turn(&mut self, id: &SessionId, server: &ServerUrl, fx: &mut Vec<Effect>) {
+        if server.is_tui() || !self.server_in_sync(server) {
+            return;
+        }
+        let gone = match self.sessions.get(id) {
+            Some(s) => s.phase.is_active() && !s.awaiting_outcome && !self.followed(&s.server),
+            None => false,
+        };
+        if let Some(s) = self.sessions.get_mut(id).filter(|_| gone) {
+            s.awaiting_outcome = true;
+            s.reading = Some(server.clone());
+            fx.push(Effect::FetchOutcome {
+                server: server.clone(),
+                session: id.clone(),
+            });
         }
     }
 
@@ -745,7 +772,7 @@ impl State {
             ..ResyncReport::default()
         };
         for info in sessions {
-            self.on_info(server.clone(), info);
+            self.on_info(server.clone(), info, fx);
         }
         let active: HashMap<SessionId, Status> = active.into_iter().collect();
         // Sessions we thought were running there: still running, or finished during the gap?
@@ -768,7 +795,7 @@ impl State {
                 }
                 s.status_unknown = false;
                 s.awaiting_outcome = true;
-                s.lookup = None;
+                s.reading = None;
                 s.pending.clear();
                 fx.push(Effect::FetchOutcome {
                     server: server.clone(),
@@ -865,7 +892,8 @@ impl State {
                 s.unvisited = false;
                 s.visited_ms = None;
                 s.awaiting_outcome = false;
-                s.lookup = None;
+                s.asked.clear();
+                s.reading = None;
                 s.pending.clear();
                 changed = true;
                 if gone && !s.muted {
@@ -1054,7 +1082,8 @@ fn start_turn(s: &mut Session, now_ms: i64) {
     s.turn_error = None;
     s.retry_notified = false;
     s.awaiting_outcome = false;
-    s.lookup = None;
+    s.asked.clear();
+    s.reading = None;
     s.done_deferred = false;
     s.turn_started_ms = now_ms;
     s.last_activity_ms = now_ms;

@@ -1118,17 +1118,29 @@ fn a_tui_that_exits_leaves_its_finished_sessions_with_their_marks() {
         (SessionState::Done, false),
         "lingers"
     );
-    // Running when the TUI exited: unknown, and read through the HTTP server in sync.
+    // Running when the TUI exited: unknown; the HTTP server in sync is asked about every
+    // session of the TUI (no bridged TUI serves reads).
     assert_eq!(w.state_of("ses_r"), Some(SessionState::Unknown));
-    assert!(w.effects.contains(&Effect::FetchOutcome {
+    let asked = |id: &str| Effect::FetchSession {
         server: srv(),
-        session: sid("ses_r"),
-    }));
-    assert!(w.effects.contains(&Effect::FetchSession {
-        server: srv(),
-        session: sid("ses_t"),
-    }));
+        session: sid(id),
+    };
+    assert_eq!(
+        w.effects,
+        vec![asked("ses_r"), asked("ses_t"), asked("ses_v")]
+    );
     assert_consistent(&w.snap());
+    // It knows ses_r (same database): its outcome is read there.
+    w.effects.clear();
+    w.info("ses_r", "running", None);
+    assert_eq!(
+        w.effects,
+        vec![Effect::FetchOutcome {
+            server: srv(),
+            session: sid("ses_r"),
+        }]
+    );
+    assert_eq!(w.state_of("ses_r"), Some(SessionState::Unknown));
     w.send(Event::Outcome {
         server: srv(),
         session: sid("ses_r"),
@@ -1167,8 +1179,24 @@ fn a_listing_elsewhere_does_not_end_a_turn_whose_server_is_only_disconnected() {
     let a = w.session("ses_a").unwrap();
     assert_eq!((a.state, a.server.clone()), (SessionState::Unknown, srv()));
     assert!(w.effects.is_empty(), "{:?}", w.effects);
-    // Its server is gone for good: now it is read through the other one.
+    // Its server is gone for good: the other one is asked whether it knows it.
     w.send(Event::ServerRemoved { server: srv() });
+    assert_eq!(
+        w.effects,
+        vec![Effect::FetchSession {
+            server: other(),
+            session: sid("ses_a"),
+        }]
+    );
+    w.effects.clear();
+    w.send(Event::SessionInfo {
+        server: other(),
+        info: SessionInfo {
+            id: sid("ses_a"),
+            title: "alpha".into(),
+            ..SessionInfo::default()
+        },
+    });
     assert_eq!(
         w.effects,
         vec![Effect::FetchOutcome {
@@ -1176,7 +1204,7 @@ fn a_listing_elsewhere_does_not_end_a_turn_whose_server_is_only_disconnected() {
             session: sid("ses_a"),
         }]
     );
-    // That server goes too before answering: asked again once another is in sync.
+    // That server goes too before answering; the first comes back: asked there again.
     w.effects.clear();
     w.send(Event::Disconnected {
         server: other(),
@@ -1203,14 +1231,48 @@ fn a_listing_elsewhere_does_not_end_a_turn_whose_server_is_only_disconnected() {
 fn sessions_deleted_in_opencode_are_dropped_wherever_they_were() {
     let mut w = World::new();
     w.info("ses_a", "alpha", None).busy("ses_a").idle("ses_a");
+    w.info("ses_b", "beta", None).busy("ses_b");
     let saved = w.state.persisted();
     let mut w = World::restarted(saved);
     w.connect(&other());
-    assert!(w.effects.contains(&Effect::FetchSession {
+    assert_eq!(
+        w.effects,
+        vec![
+            Effect::FetchSession {
+                server: other(),
+                session: sid("ses_a"),
+            },
+            Effect::FetchSession {
+                server: other(),
+                session: sid("ses_b"),
+            },
+        ]
+    );
+    // A server that does not know it may use another database: it stays, and is not asked
+    // again there.
+    w.effects.clear();
+    w.send(Event::Missing {
         server: other(),
         session: sid("ses_a"),
+    });
+    assert_eq!(w.state_of("ses_a"), Some(SessionState::Done));
+    w.send(Event::Disconnected {
+        server: srv(),
+        reason: "never connected".into(),
+    });
+    assert!(w.effects.is_empty(), "{:?}", w.effects);
+    // Its own server says 404 on the read of the running one: deleted.
+    w.connect(&srv());
+    assert!(w.effects.contains(&Effect::FetchOutcome {
+        server: srv(),
+        session: sid("ses_b"),
     }));
-    // The read answers 404.
+    w.send(Event::Missing {
+        server: srv(),
+        session: sid("ses_b"),
+    });
+    assert!(w.session("ses_b").is_none());
+    // session.deleted from any server of the database: dropped.
     w.send(Event::SessionDeleted {
         server: other(),
         session: sid("ses_a"),

@@ -185,7 +185,7 @@ impl ServerHandle {
 
     /// Run an effect meant for this server in the background, feeding the answer back to the
     /// events channel: `FetchSession` → `Event::SessionInfo`; `FetchOutcome` → `Event::Outcome`;
-    /// either → `Event::SessionDeleted` if the server says 404. On failure (after one retry
+    /// either → `Event::Missing` if the server says 404. On failure (after one retry
     /// for connection errors) nothing is sent and a line is logged.
     ///
     /// Returns `false` (and does nothing) for other effects, effects of another server, or a
@@ -249,9 +249,9 @@ impl ServerHandle {
                 };
                 match result {
                     Ok(ev) => break ev,
-                    // Gone from the user's database (a read of its messages 404s too).
+                    // Not in this server's database (deleted, or another user's database).
                     Err(e) if e.is_not_found() => {
-                        break Event::SessionDeleted {
+                        break Event::Missing {
                             server: api.server().clone(),
                             session: session.clone(),
                         };
