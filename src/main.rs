@@ -333,10 +333,10 @@ fn status(socket: &std::path::Path, format: &str, offline: &str) -> ExitCode {
 }
 
 fn action(socket: &std::path::Path, request: Request) -> ExitCode {
-    let timeout = if matches!(request, Request::Open(_)) {
-        ocbar::wire::OPEN_REPLY_TIMEOUT
-    } else {
-        client::REPLY_TIMEOUT
+    let timeout = match request {
+        Request::Open(_) => ocbar::wire::OPEN_REPLY_TIMEOUT,
+        Request::Seen(_) | Request::SeenAll | Request::Mute(..) => client::ACTION_TIMEOUT,
+        _ => client::REPLY_TIMEOUT,
     };
     match client::request_within(socket, &request, timeout) {
         Ok(text) => {

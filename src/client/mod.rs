@@ -18,6 +18,10 @@ use crate::wire::{Hello, PROTOCOL, Reply, Request};
 /// How long a one-shot request may take before the client gives up (a bar must never hang).
 pub const REPLY_TIMEOUT: Duration = Duration::from_millis(1500);
 
+/// How long `seen` and `mute` may take: the daemon answers once the change is on disk (2 s at
+/// most on a slow disk). A person waits for it; no bar does.
+pub const ACTION_TIMEOUT: Duration = Duration::from_secs(4);
+
 /// Why a request did not produce an answer.
 #[derive(Debug)]
 pub enum ClientError {

@@ -55,6 +55,8 @@
 //!   saves OpenCode's own `npm install @opencode-ai/plugin` on every start (~13 s CPU, 80 MB).
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
@@ -801,6 +803,21 @@ impl OpenCode {
             thread::sleep(Duration::from_millis(500));
         }
         panic!("OpenCode did not come back on port {}: {last}", self.port);
+    }
+
+    /// Start the server again (after `stop`/`kill`) on a NEW free port, same HOME and projects:
+    /// what a user sees when OpenCode comes back under another address. `url` and `port` change.
+    pub fn start_on_new_port(&mut self) {
+        assert!(
+            self.child.is_none(),
+            "start_on_new_port: the server still runs"
+        );
+        let old = self.port;
+        while self.port == old {
+            self.port = free_port();
+        }
+        self.url = format!("http://127.0.0.1:{}", self.port);
+        self.start_again();
     }
 
     /// `stop()` then `start_again()`: same URL, same sessions on disk, all status reset to idle.

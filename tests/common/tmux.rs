@@ -1,0 +1,141 @@
+//! A private tmux server for tests that drive real TUIs (OpenCode's) in panes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{require_tool, secs};
+
+/// A private tmux server (`tmux -D`, a child of this test: it dies with it) whose panes run
+/// with `env` only.
+pub struct Tmux {
+    bin: PathBuf,
+    sock: PathBuf,
+    server: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    pub fn start(env: &[(&str, String)]) -> Tmux {
+        let bin = require_tool("tmux");
+        let dir = tempfile::Builder::new()
+            .prefix("ocbar-tmux-")
+            .tempdir()
+            .unwrap();
+        let sock = dir.path().join("sock");
+        let mut cmd = Command::new(&bin);
+        cmd.arg("-D")
+            .arg("-S")
+            .arg(&sock)
+            .args(["-f", "/dev/null"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("LANG", "C.UTF-8")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let server = super::spawn_owned(cmd).expect("start tmux -D");
+        let t = Tmux {
+            bin,
+            sock,
+            server,
+            _dir: dir,
+        };
+        assert!(
+            super::wait_until(secs(10), || t.sock.exists()
+                && t.run(&["list-sessions"]).status.code().is_some()),
+            "tmux server did not start"
+        );
+        t.ok(&["set-option", "-g", "remain-on-exit", "on"]);
+        t.ok(&["set-option", "-g", "history-limit", "100"]);
+        t
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(&self.bin)
+            .arg("-S")
+            .arg(&self.sock)
+            .args(args)
+            .env("LANG", "C.UTF-8")
+            .output()
+            .expect("run tmux")
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A 160x45 window running `argv` in `cwd` (wide enough for OpenCode's sidebar).
+    pub fn spawn(&self, name: &str, cwd: &Path, argv: &[&str]) {
+        let cwd = cwd.to_string_lossy();
+        let mut args = vec![
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "160",
+            "-y",
+            "45",
+            "-c",
+            &cwd,
+            "--",
+        ];
+        args.extend_from_slice(argv);
+        self.ok(&args);
+    }
+
+    pub fn screen(&self, name: &str) -> String {
+        self.ok(&["capture-pane", "-p", "-t", name])
+    }
+
+    pub fn keys(&self, name: &str, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", name];
+        args.extend_from_slice(keys);
+        self.ok(&args);
+    }
+
+    /// Wait until the screen of `name` satisfies `pred`; returns it (or panics showing it).
+    pub fn wait_screen(
+        &self,
+        name: &str,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + timeout;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            last = self.screen(name);
+            if pred(&last) {
+                return last;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("{name}: {what} not on screen within {timeout:?}; the screen:\n{last}");
+    }
+
+    pub fn pane_pid(&self, name: &str) -> u32 {
+        self.ok(&["display-message", "-p", "-t", name, "#{pane_pid}"])
+            .trim()
+            .parse()
+            .expect("pane pid")
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
