@@ -160,8 +160,17 @@ fn step(d: &Daemon, h: &History, what: &str, timeout: Duration, wants: &[Want]) 
     }
     let bar = d.run(&["status", "--format", "plain"]);
     assert!(bar.status.success(), "{what}: {bar:?}");
-    eprintln!("day_in_the_life: {what}: ok\n{list}");
+    eprintln!(
+        "day_in_the_life: {what}: ok ({:.1?} into the run)\n{list}",
+        started().elapsed()
+    );
     snap
+}
+
+/// When the test started (for the progress lines).
+fn started() -> Instant {
+    static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *T0.get_or_init(Instant::now)
 }
 
 /// How the session titled `title` changed in the snapshots `watch` saw (for failure messages).
@@ -309,7 +318,7 @@ fn tui_env(home: &Path, socket: &Path) -> Vec<(&'static str, String)> {
 
 #[test]
 fn day_in_the_life() {
-    let t0 = Instant::now();
+    let t0 = started();
     require_tool("tmux");
     let opencode = require_tool("opencode");
     let oc = opencode.to_str().unwrap();
