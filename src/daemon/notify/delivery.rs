@@ -115,15 +115,16 @@ pub struct Delivery {
 impl Delivery {
     /// Coalesce a batch; `None` when it is empty.
     pub fn new(batch: Vec<Notification>) -> Option<Delivery> {
-        // Keep the latest notification per session, at the position of the latest.
-        let mut last: HashMap<(&str, &str), usize> = HashMap::new();
+        // Keep the latest notification per session (its id: wherever it runs now), at the
+        // position of the latest.
+        let mut last: HashMap<&str, usize> = HashMap::new();
         for (i, n) in batch.iter().enumerate() {
-            last.insert((&n.server, &n.session), i);
+            last.insert(&n.session, i);
         }
         let keep: Vec<bool> = batch
             .iter()
             .enumerate()
-            .map(|(i, n)| last.get(&(&*n.server, &*n.session)) == Some(&i))
+            .map(|(i, n)| last.get(&*n.session) == Some(&i))
             .collect();
         let mut items: Vec<Notification> = batch
             .into_iter()
@@ -362,16 +363,15 @@ mod tests {
         .unwrap();
         assert!(!one.is_summary());
         assert_eq!(one.kind(), NotifyKind::Error);
-        // Same id on another server is another session.
-        let other = Notification {
+        // A session is its id: reported again from another server (OpenCode restarted on
+        // another port), it is still one session, notified once.
+        let moved = Notification {
             server: "http://other".into(),
             ..note(NotifyKind::Done, "1", "a")
         };
-        assert!(
-            Delivery::new(vec![note(NotifyKind::Done, "1", "a"), other])
-                .unwrap()
-                .is_summary()
-        );
+        let d = Delivery::new(vec![note(NotifyKind::Retry, "1", "a"), moved]).unwrap();
+        assert!(!d.is_summary());
+        assert_eq!(&*d.lead().server, "http://other");
     }
 
     #[test]

@@ -56,8 +56,9 @@ type SessionKey = (ServerUrl, Arc<str>);
 /// Which notification shows what; shared with the signal listener.
 #[derive(Default)]
 struct Ids {
-    /// Current notification id per (server, session).
-    by_session: HashMap<SessionKey, u32>,
+    /// Current notification id per session (a session is its id: it may have moved to
+    /// another server since its last notification, which is still replaced).
+    by_session: HashMap<Arc<str>, u32>,
     /// The session to open for a notification id (a summary opens its most urgent session).
     by_id: HashMap<u32, SessionKey>,
     /// The current summary notification.
@@ -67,9 +68,9 @@ struct Ids {
 impl Ids {
     fn forget_id(&mut self, id: u32) {
         if let Some(key) = self.by_id.remove(&id)
-            && self.by_session.get(&key) == Some(&id)
+            && self.by_session.get(&key.1) == Some(&id)
         {
-            self.by_session.remove(&key);
+            self.by_session.remove(&key.1);
         }
         if self.summary == Some(id) {
             self.summary = None;
@@ -199,15 +200,14 @@ impl Desktop {
                 let superseded: Vec<u32> = d
                     .items()
                     .iter()
-                    .filter_map(|n| {
-                        ids.by_session
-                            .get(&(n.server.clone(), n.session.clone()))
-                            .copied()
-                    })
+                    .filter_map(|n| ids.by_session.get(&n.session).copied())
                     .collect();
                 (ids.summary.unwrap_or(0), superseded)
             } else {
-                (ids.by_session.get(&lead).copied().unwrap_or(0), Vec::new())
+                (
+                    ids.by_session.get(&lead.1).copied().unwrap_or(0),
+                    Vec::new(),
+                )
             }
         };
         let mut hints: HashMap<&str, Variant<'_>> = HashMap::new();
@@ -246,7 +246,7 @@ impl Desktop {
                     ids.forget_id(*old);
                 }
             } else {
-                ids.by_session.insert(lead, id);
+                ids.by_session.insert(lead.1, id);
             }
         }
         for old in superseded {
@@ -341,9 +341,9 @@ mod tests {
         let key: SessionKey = ("s".into(), "1".into());
         ids.by_id.insert(5, key.clone());
         ids.by_id.insert(6, key.clone());
-        ids.by_session.insert(key.clone(), 6);
+        ids.by_session.insert(key.1.clone(), 6);
         ids.forget_id(5);
-        assert_eq!(ids.by_session.get(&key), Some(&6));
+        assert_eq!(ids.by_session.get(&key.1), Some(&6));
         ids.forget_id(6);
         assert!(ids.by_session.is_empty() && ids.by_id.is_empty());
     }
