@@ -627,6 +627,8 @@ impl State {
             && self.children_active(&parent) == 0
             && let Some(p) = self.sessions.get_mut(&parent)
             && p.done_deferred
+            && p.relevant
+            && matches!(p.phase, Phase::Finished(_))
         {
             p.done_deferred = false;
             if let Some(n) = notification(&parent, p, NotifyKind::Done, None, now_ms) {
@@ -892,6 +894,7 @@ impl State {
                 s.unvisited = false;
                 s.visited_ms = None;
                 s.awaiting_outcome = false;
+                s.done_deferred = false;
                 s.asked.clear();
                 s.reading = None;
                 s.pending.clear();
