@@ -47,9 +47,6 @@ pub mod tui;
 /// Capacity of the event channel from sources to the state loop.
 const EVENT_QUEUE: usize = 8192;
 
-/// How often the model is told that time passed (lingering, expiry of marks).
-const TICK: Duration = Duration::from_secs(15);
-
 /// Longest an action's reply waits for the state file (a slow or failing disk).
 const SAVE_WAIT: Duration = Duration::from_secs(2);
 
@@ -544,14 +541,30 @@ impl StateLoop {
                     return ExitCode::FAILURE;
                 }
             };
-        // Time passes even with no server to send heartbeats: lingering and expiring marks.
-        let mut ticks = tokio::time::interval(TICK);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Time passes even with no server to send heartbeats: the model says when a lingering
+        // session or a mark is due to drop off, and the loop wakes then (no periodic timer).
+        let mut due: Option<i64> = None;
+        let mut due_generation = u64::MAX;
         loop {
+            if due_generation != self.state.generation() {
+                due_generation = self.state.generation();
+                due = self.state.next_deadline();
+            }
+            let wake = async {
+                match due {
+                    Some(at) => {
+                        let ms = at.saturating_sub(now_ms()).clamp(0, 86_400_000) as u64;
+                        tokio::time::sleep(Duration::from_millis(ms + 1)).await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
             tokio::select! {
-                _ = ticks.tick() => {
+                () = wake => {
                     self.apply(Event::Tick);
                     self.publish();
+                    // Due again (a clock that jumped, a deadline a day away): recomputed.
+                    due_generation = u64::MAX;
                 }
                 Some(ev) = events.recv() => {
                     self.apply(ev);

@@ -912,6 +912,27 @@ impl State {
         }
     }
 
+    /// When the next listed session is due to drop off (a visited one's linger, an unvisited
+    /// mark's or a lost turn's `unvisited_ms`), epoch ms: the shell sends `Event::Tick` then.
+    pub fn next_deadline(&self) -> Option<i64> {
+        let linger = self.config.linger_ms;
+        let keep = self.config.unvisited_ms;
+        self.sessions
+            .values()
+            .filter(|s| s.relevant)
+            .filter_map(|s| match s.phase {
+                Phase::Finished(_) if s.unvisited => {
+                    (keep > 0).then(|| s.last_activity_ms.saturating_add(keep))
+                }
+                Phase::Finished(_) => s.visited_ms.map(|v| v.saturating_add(linger)),
+                Phase::Busy | Phase::Retry { .. } if keep > 0 && !self.followed(&s.server) => {
+                    Some(s.last_activity_ms.saturating_add(keep))
+                }
+                _ => None,
+            })
+            .min()
+    }
+
     /// Resolve a `<SESSION>` argument: a full id, a unique id prefix, or a unique title substring
     /// (case-insensitive). Relevant sessions are preferred; any known session may be named by id.
     pub fn resolve(&self, query: &str) -> Result<SessionId, ResolveError> {

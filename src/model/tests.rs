@@ -1346,6 +1346,11 @@ fn unvisited_marks_expire_after_unvisited_days_with_a_fake_clock() {
             v.sort();
             v
         };
+        if days > 0 {
+            assert_eq!(state.next_deadline(), Some(t0 + days * DAY));
+        } else {
+            assert_eq!(state.next_deadline(), None, "nothing to wake up for");
+        }
         // Simulated days pass, one tick an hour.
         let mut t = t0;
         let mut dropped_at = None;
@@ -1395,6 +1400,8 @@ fn visited_finished_sessions_linger_across_a_restart() {
     let visited_at = w.now;
     let mut w = World::restarted(w.state.persisted());
     let linger = ModelConfig::default().linger_ms;
+    // The shell is told when to tick: when the linger ends, not before.
+    assert_eq!(w.state.next_deadline(), Some(visited_at + linger));
     w.state.apply(Event::Tick, visited_at + linger - 1);
     assert_eq!(w.state_of("ses_a"), Some(SessionState::Done));
     w.state.apply(Event::Tick, visited_at + linger);
