@@ -143,7 +143,7 @@ pub fn check_snapshot(s: &Snapshot) {
     );
     // `open --newest-unvisited` opens what the count counts.
     assert_eq!(
-        ocbar::client::bars::newest_unvisited(s).is_some(),
+        s.newest_unvisited().is_some(),
         unvisited > 0,
         "open --newest-unvisited disagrees with counts.unvisited"
     );

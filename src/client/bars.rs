@@ -9,16 +9,7 @@ use std::process::ExitCode;
 
 use crate::client;
 use crate::wire::Request;
-use crate::wire::snapshot::{SessionView, Snapshot};
-
-/// The unvisited top-level session with the latest activity: the same `unvisited` that
-/// `counts.unvisited` counts and every bar highlights, so a bar showing a mark always has a
-/// session to open.
-pub fn newest_unvisited(snap: &Snapshot) -> Option<&SessionView> {
-    snap.roots()
-        .filter(|s| s.unvisited)
-        .max_by_key(|s| (s.last_activity_ms, std::cmp::Reverse(&s.id)))
-}
+use crate::wire::snapshot::Snapshot;
 
 /// `ocbar open --newest-unvisited`: open that session; with none, say so and exit 0 (a click
 /// on a bar with nothing unvisited is not an error).
@@ -37,7 +28,7 @@ pub fn open_newest_unvisited(socket: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let Some(s) = newest_unvisited(&snap) else {
+    let Some(s) = snap.newest_unvisited() else {
         eprintln!("ocbar: no unvisited session");
         return ExitCode::SUCCESS;
     };
@@ -63,6 +54,7 @@ pub fn open_newest_unvisited(socket: &Path) -> ExitCode {
 mod tests {
     use super::*;
     use crate::wire::snapshot::SessionState;
+    use crate::wire::snapshot::SessionView;
 
     fn session(id: &str, state: SessionState, unvisited: bool, at: i64) -> SessionView {
         SessionView {
@@ -99,7 +91,7 @@ mod tests {
             ],
             ..Snapshot::default()
         };
-        assert_eq!(newest_unvisited(&snap).map(|s| &*s.id), Some("new"));
-        assert!(newest_unvisited(&Snapshot::default()).is_none());
+        assert_eq!(snap.newest_unvisited().map(|s| &*s.id), Some("new"));
+        assert!(Snapshot::default().newest_unvisited().is_none());
     }
 }

@@ -1024,7 +1024,7 @@ fn assert_consistent(snap: &Snapshot) {
         .count() as u32;
     assert_eq!(snap.counts.unvisited, unvisited);
     assert_eq!(
-        crate::client::bars::newest_unvisited(snap).is_some(),
+        snap.newest_unvisited().is_some(),
         unvisited > 0,
         "open --newest-unvisited must agree with counts.unvisited"
     );

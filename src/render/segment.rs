@@ -61,14 +61,9 @@ impl<'a> Summary<'a> {
             }
             if s.unvisited {
                 sum.unvisited += 1;
-                if sum
-                    .newest_unvisited
-                    .is_none_or(|(n, _)| s.last_activity_ms > n.last_activity_ms)
-                {
-                    sum.newest_unvisited = Some((s, st));
-                }
             }
         }
+        sum.newest_unvisited = snap.newest_unvisited().map(|s| (s, s.state));
         sum
     }
 

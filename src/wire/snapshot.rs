@@ -154,6 +154,15 @@ impl Snapshot {
         self.sessions.iter().filter(|s| s.parent_id.is_none())
     }
 
+    /// The unvisited top-level session with the latest activity (ties: the smallest id): the
+    /// one every bar highlights and `ocbar open --newest-unvisited` opens. The same `unvisited`
+    /// that `counts.unvisited` counts, so a bar showing a mark always has a session to open.
+    pub fn newest_unvisited(&self) -> Option<&SessionView> {
+        self.roots()
+            .filter(|s| s.unvisited)
+            .max_by_key(|s| (s.last_activity_ms, std::cmp::Reverse(&s.id)))
+    }
+
     /// No server is connected (bars show the offline marker).
     pub fn offline(&self) -> bool {
         !self.servers.is_empty() && self.servers.iter().all(|s| !s.connected)
