@@ -316,7 +316,7 @@ pub async fn tmux_push(
                         failing = Some(match failing {
                             None => {
                                 log!(
-                                    "tmux push: cannot set {OPTION} on {}: {e}; retrying for a minute, then on each change",
+                                    "tmux push: cannot set {OPTION} on {}: {e}; retrying for a minute, then on changes (at once when a tmux server appears, else at most every 32 s)",
                                     tmux.describe()
                                 );
                                 Failing {
