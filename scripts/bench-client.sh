@@ -6,6 +6,7 @@
 #   bash scripts/bench-client.sh            # hyperfine, 2000 runs each, plus ocbar-load's
 #                                           # interleaved fork/exec loop (1000 runs each)
 #   RUNS=500 bash scripts/bench-client.sh   # quicker
+#   BENCH_JSON=FILE bash scripts/bench-client.sh   # also write the medians as JSON (bench.sh)
 #
 # Needs: the pinned OpenCode in .tools/ (bash scripts/install-test-deps.sh), hyperfine and curl
 # (apt-get install hyperfine curl). Builds the release binaries. Everything it starts (OpenCode on
@@ -31,7 +32,7 @@ need curl "apt-get install curl"
     exit 1
 }
 
-cargo build --release --bins --quiet
+[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release --bins --quiet
 OCBAR="$PWD/target/release/ocbar"
 
 TMP="$(mktemp -d)"
@@ -97,5 +98,19 @@ PY
 echo
 echo "## ocbar-load: the same, interleaved fork/exec (machine load hits every command alike)"
 "$PWD/target/release/ocbar-load" --sessions 20 --secs 1 --idle-secs 0.5 --probes 5 \
-    --clients 0 --seq-queries 0 --burst 0 --spawn-runs "$((RUNS / 2))" --curl-url "$URL" |
-    grep -E '^(phase|client)'
+    --clients 0 --seq-queries 0 --burst 0 --floor-secs 0 --spawn-runs "$((RUNS / 2))" \
+    --curl-url "$URL" --json >"$TMP/spawn.json"
+python3 - "$TMP/spawn.json" <<'PY'
+import json, sys
+for s in json.load(open(sys.argv[1]))["spawn"]:
+    print(f"{s['command']:<62} median {s['median_ms']:7.3f} ms  {s['ratio']:5.2f}x /bin/true")
+PY
+if [ -n "${BENCH_JSON:-}" ]; then
+    python3 - "$TMP/hyperfine.json" "$TMP/spawn.json" >"$BENCH_JSON" <<'PY'
+import json, sys
+h = [r["median"] * 1e3 for r in json.load(open(sys.argv[1]))["results"]]
+s = [r["median_ms"] for r in json.load(open(sys.argv[2]))["spawn"]]
+keys = ["true_ms", "ocbar_ms", "down_ms", "curl_ms"]
+print(json.dumps({"hyperfine": dict(zip(keys, h)), "interleaved": dict(zip(keys, s))}))
+PY
+fi

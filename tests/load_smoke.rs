@@ -29,7 +29,7 @@ fn load_tool_reports_sane_numbers() {
             "--rounds",
             "2",
         ])
-        .args(["--burst", "5000", "--json"])
+        .args(["--burst", "5000", "--floor-secs", "0.3", "--json"])
         .output()
         .expect("run ocbar-load");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -58,6 +58,13 @@ fn load_tool_reports_sane_numbers() {
     assert!(num("/queries/p99_ms") < 2000.0, "{r}");
     // The burst went through and the final status change showed.
     assert!(num("/burst/events_per_sec") > 1000.0, "{r}");
+    // Both phases ran, so the cost of a steady event against a burst event is there, and the
+    // machine's wake-up floor was measured.
+    assert!(num("/per_event/steady_us") > 0.0, "{r}");
+    assert!(num("/per_event/burst_us") > 0.0, "{r}");
+    assert!(num("/per_event/ratio") > 0.0, "{r}");
+    assert!(num("/wake_floor/wakes") >= 10.0, "{r}");
+    assert!(num("/wake_floor/us_per_wake") > 0.0, "{r}");
     assert!(num("/memory/vm_rss_kb") > 100.0, "{r}");
     assert!(num("/memory/vm_rss_kb") < 200_000.0, "{r}");
     // No reconnect: one event stream for the whole run.

@@ -14,9 +14,11 @@
 //!   is re-rendered each second.
 //! - Never blocking: this is its own task; each `tmux` call is bounded by [`TMUX_TIMEOUT`] and
 //!   killed after it. A failing tmux (none installed, no server running, a hung one) is logged
-//!   once, then retried on every change and on a timer backing off from 1 s to [`RETRY_LAST`]
-//!   (about a minute in all); after that only changes retry it, so a machine without tmux is
-//!   not polled forever. The recovery is logged once too.
+//!   once, then retried on a timer backing off from 1 s to [`RETRY_LAST`] (about a minute in
+//!   all); after that only changes retry it, as soon as tmux's server socket appears, else at
+//!   most once per [`RETRY_LAST`]: a machine without tmux is not polled forever, and a token
+//!   stream (many changes a second) does not run `tmux` ten times a second. The recovery is
+//!   logged once too.
 //! - A tmux notification (the `tmux` channel's default `segment` display) is part of the line
 //!   while it is shown: the state loop publishes when it starts and when it ends, and this task
 //!   pushes both like any change.
@@ -101,6 +103,32 @@ pub fn tmux_arg(line: &str) -> String {
     }
 }
 
+/// The socket of tmux's server as `tmux` finds it: `-S socket`, else the path in `$TMUX` (up to
+/// the first comma), else `$TMUX_TMPDIR` (default `/tmp`) `/tmux-UID/default`.
+fn server_socket(
+    socket: Option<&std::path::Path>,
+    tmux: Option<std::ffi::OsString>,
+    tmpdir: Option<std::ffi::OsString>,
+    uid: u32,
+) -> PathBuf {
+    if let Some(s) = socket {
+        return s.to_path_buf();
+    }
+    if let Some(t) = tmux {
+        let t = t.to_string_lossy();
+        let path = t.split(',').next().unwrap_or_default();
+        if !path.is_empty() {
+            return PathBuf::from(path);
+        }
+    }
+    tmpdir
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+        .join(format!("tmux-{uid}"))
+        .join("default")
+}
+
 /// The tmux server to talk to.
 struct Tmux {
     socket: Option<PathBuf>,
@@ -130,6 +158,22 @@ impl Tmux {
             ),
             _ => "tmux's default server".to_string(),
         }
+    }
+
+    /// The socket of the server `tmux` talks to, as tmux finds it: `-S`, else `$TMUX`'s, else
+    /// `$TMUX_TMPDIR` (or `/tmp`) `/tmux-UID/default`.
+    fn server_socket(&self) -> PathBuf {
+        server_socket(
+            self.socket.as_deref(),
+            std::env::var_os("TMUX"),
+            std::env::var_os("TMUX_TMPDIR"),
+            crate::paths::uid(),
+        )
+    }
+
+    /// Whether [`Tmux::server_socket`] exists (one `stat`, no process).
+    fn socket_exists(&self) -> bool {
+        self.server_socket().exists()
     }
 
     /// `tmux set-option -g @ocbar LINE`, bounded by [`TMUX_TIMEOUT`].
@@ -195,15 +239,28 @@ impl Drop for ClearOnExit {
 
 /// A failing tmux: when to try again, and the next delay.
 struct Failing {
-    /// The next timed retry; `None`: the timed retries are over, the next change retries.
+    /// The next timed retry; `None`: the timed retries are over, changes retry.
     retry_at: Option<Instant>,
     backoff: Duration,
+    /// When the last attempt failed.
+    since: Instant,
+    /// Whether tmux's server socket existed then ([`Tmux::server_socket`]).
+    socket_was_there: bool,
 }
 
 impl Failing {
-    /// Not before `retry_at` (changes in between wait for it); any time once it is `None`.
-    fn may_retry(&self) -> bool {
-        self.retry_at.is_none_or(|t| Instant::now() >= t)
+    /// Not before `retry_at` (changes in between wait for it). Once the timed retries are
+    /// over, a change retries when the server's socket has appeared since the failure (a tmux
+    /// server was started), else at most once per [`RETRY_LAST`]: a token stream changes the
+    /// snapshot many times a second, and each retry is a `tmux` process.
+    fn may_retry(&self, tmux: &Tmux) -> bool {
+        match self.retry_at {
+            Some(t) => Instant::now() >= t,
+            None => {
+                self.since.elapsed() >= RETRY_LAST
+                    || (!self.socket_was_there && tmux.socket_exists())
+            }
+        }
     }
 }
 
@@ -259,18 +316,22 @@ pub async fn tmux_push(
                         failing = Some(match failing {
                             None => {
                                 log!(
-                                    "tmux push: cannot set {OPTION} on {}: {e}; retrying for a minute, then on each change",
+                                    "tmux push: cannot set {OPTION} on {}: {e}; retrying for a minute, then on changes (at once when a tmux server appears, else at most every 32 s)",
                                     tmux.describe()
                                 );
                                 Failing {
                                     retry_at: Some(Instant::now() + RETRY_MIN),
                                     backoff: RETRY_MIN * 2,
+                                    since: Instant::now(),
+                                    socket_was_there: tmux.socket_exists(),
                                 }
                             }
                             Some(f) => Failing {
                                 retry_at: (f.backoff <= RETRY_LAST)
                                     .then(|| Instant::now() + f.backoff),
                                 backoff: f.backoff * 2,
+                                since: Instant::now(),
+                                socket_was_there: tmux.socket_exists(),
                             },
                         });
                     }
@@ -298,7 +359,7 @@ pub async fn tmux_push(
                 if changed.is_err() {
                     return; // the daemon is stopping; `clear` unsets the option
                 }
-                attempt = failing.as_ref().is_none_or(Failing::may_retry);
+                attempt = failing.as_ref().is_none_or(|f| f.may_retry(&tmux));
             }
             _ = timer => attempt = true,
         }
@@ -317,6 +378,29 @@ mod tests {
         assert_eq!(tmux_arg("a\\;"), "a\\\\;");
         assert_eq!(tmux_arg("a ; b"), "a ; b");
         assert_eq!(tmux_arg(""), "");
+    }
+
+    #[test]
+    fn the_server_socket_is_found_where_tmux_looks() {
+        use std::ffi::OsString;
+        let os = |s: &str| Some(OsString::from(s));
+        let given = std::path::Path::new("/run/t/s");
+        assert_eq!(
+            server_socket(Some(given), os("/tmp/tmux-1/x,1,2"), None, 1),
+            given
+        );
+        assert_eq!(
+            server_socket(None, os("/tmp/tmux-1/x,123,0"), os("/t"), 1),
+            PathBuf::from("/tmp/tmux-1/x")
+        );
+        assert_eq!(
+            server_socket(None, os(""), os("/run/user/7"), 7),
+            PathBuf::from("/run/user/7/tmux-7/default")
+        );
+        assert_eq!(
+            server_socket(None, None, os(""), 1000),
+            PathBuf::from("/tmp/tmux-1000/default")
+        );
     }
 
     #[test]

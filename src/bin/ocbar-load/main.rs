@@ -18,7 +18,9 @@
 //! 5. **burst**: `--burst` frames written as fast as the daemon reads them, then a status
 //!    change: end-to-end ingest throughput and events per daemon CPU-second.
 //!
-//! Then the daemon's RSS (with `--watchers` subscribers connected). Loopback only; every loop
+//! Then the daemon's RSS (with `--watchers` subscribers connected), the daemon's CPU per event in
+//! the steady phase against the burst phase (wake-ups are what a steady stream adds), and, measured
+//! first, the machine's floor: the CPU a bare thread spends per wake-up of a periodic timer. Loopback only; every loop
 //! is bounded in count and time; the daemon is stopped and the temp dir removed at the end.
 
 mod fake;
@@ -84,6 +86,13 @@ struct Args {
     /// Frames of the burst phase (0: skip it).
     #[arg(long, default_value_t = 100_000)]
     burst: usize,
+    /// Seconds of the wake-up floor measurement (0: skip): a bare thread woken by a periodic
+    /// kernel timer, doing nothing else, to show what one wake-up costs on this machine.
+    #[arg(long, default_value_t = 2.0)]
+    floor_secs: f64,
+    /// Period of the wake-up floor timer, in microseconds (the daemon's coalescing interval).
+    #[arg(long, default_value_t = 3000)]
+    floor_period_us: u64,
     /// Bar format of the watch subscribers and queries: tmux, plain or starship.
     #[arg(long, default_value = "tmux")]
     format: String,
@@ -112,6 +121,10 @@ struct Report {
     sequential: Option<Sequential>,
     spawn: Vec<Spawned>,
     burst: Option<Burst>,
+    /// Cost of a steady-stream event against a burst event (both phases run).
+    per_event: Option<PerEvent>,
+    /// What a bare wake-up costs on this machine.
+    wake_floor: Option<WakeFloor>,
     memory: Memory,
     daemon_log_lines: usize,
     http_requests: u64,
@@ -190,6 +203,25 @@ struct Burst {
     events_per_sec: f64,
     cpu_ms: f64,
     events_per_cpu_sec: f64,
+}
+
+#[derive(Serialize, Default, Debug)]
+struct PerEvent {
+    /// Daemon CPU per event of the steady phase, µs.
+    steady_us: f64,
+    /// Daemon CPU per event of the burst phase, µs.
+    burst_us: f64,
+    /// `steady_us / burst_us`.
+    ratio: f64,
+}
+
+#[derive(Serialize, Default, Debug)]
+struct WakeFloor {
+    period_us: u64,
+    wakes: u64,
+    /// CPU time (schedstat) of the woken thread per wake-up, µs: the kernel's share of a
+    /// wake-up, the same for any program.
+    us_per_wake: f64,
 }
 
 #[derive(Serialize, Default, Debug)]
@@ -344,6 +376,66 @@ fn start_daemon(ocbar: &Path, dir: &Path, url: &str) -> Res<Daemon> {
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", ocbar.display()))?;
     Ok(Daemon { child, log })
+}
+
+/// A thread that only waits for a periodic `timerfd` for `secs`, and its CPU time per wake-up
+/// (from its own schedstat): the floor under any wake-up on this machine.
+fn wake_floor(secs: f64, period_us: u64) -> Res<WakeFloor> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let handle = std::thread::spawn(move || -> Res<WakeFloor> {
+        // SAFETY: timerfd_create has no memory preconditions; a non-negative result is ours.
+        let fd = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(format!(
+                "timerfd_create: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        // SAFETY: `fd` was just created and is owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let p = Duration::from_micros(period_us.max(100));
+        let ts = libc::timespec {
+            tv_sec: p.as_secs() as libc::time_t,
+            tv_nsec: p.subsec_nanos() as libc::c_long,
+        };
+        let spec = libc::itimerspec {
+            it_interval: ts,
+            it_value: ts,
+        };
+        // SAFETY: arming our own timerfd with a live itimerspec.
+        if unsafe { libc::timerfd_settime(fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) } != 0 {
+            return Err(format!(
+                "timerfd_settime: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        let own = || -> u64 {
+            std::fs::read_to_string("/proc/thread-self/schedstat")
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0)
+        };
+        let start = Instant::now();
+        let cpu0 = own();
+        let mut wakes = 0u64;
+        while start.elapsed().as_secs_f64() < secs.min(60.0) {
+            let mut n = [0u8; 8];
+            // SAFETY: a blocking read of 8 bytes into our own buffer from our own timerfd.
+            let r = unsafe { libc::read(fd.as_raw_fd(), n.as_mut_ptr().cast(), 8) };
+            if r == 8 {
+                wakes += 1;
+            }
+        }
+        let cpu = own().saturating_sub(cpu0);
+        Ok(WakeFloor {
+            period_us,
+            wakes,
+            us_per_wake: cpu as f64 / 1e3 / wakes.max(1) as f64,
+        })
+    });
+    handle
+        .join()
+        .map_err(|_| "the wake-up floor thread panicked".to_string())?
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -587,6 +679,12 @@ fn wait_line(
 
 fn run(args: &Args) -> Res<Report> {
     let ocbar = ocbar_path(args)?;
+    // Before anything else runs: the machine's cost of a bare wake-up.
+    let floor = if args.floor_secs > 0.0 {
+        Some(wake_floor(args.floor_secs, args.floor_period_us)?)
+    } else {
+        None
+    };
     let tmp = TempDir::new()?;
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -697,6 +795,7 @@ fn run(args: &Args) -> Res<Report> {
         watchers: args.watchers.max(1),
         format: args.format.clone(),
         rate_target: args.rate,
+        wake_floor: floor,
         ..Report::default()
     };
 
@@ -967,6 +1066,19 @@ fn run(args: &Args) -> Res<Report> {
             events_per_sec: args.burst as f64 / secs,
             cpu_ms: cpu * 1000.0,
             events_per_cpu_sec: args.burst as f64 / cpu.max(1e-9),
+        });
+    }
+
+    if let (Some(s), Some(b)) = (&report.steady, &report.burst)
+        && s.events > 0
+        && b.events > 0
+    {
+        let steady_us = s.cpu_percent_schedstat / 100.0 * s.secs * 1e6 / s.events as f64;
+        let burst_us = b.cpu_ms * 1e3 / b.events as f64;
+        report.per_event = Some(PerEvent {
+            steady_us,
+            burst_us,
+            ratio: steady_us / burst_us.max(1e-9),
         });
     }
 
@@ -1280,6 +1392,23 @@ fn print_table(args: &Args, r: &Report) {
             "burst",
             "events per daemon CPU-second",
             format!("{:.0} (cpu {:.0} ms)", b.events_per_cpu_sec, b.cpu_ms),
+        );
+    }
+    if let Some(p) = &r.per_event {
+        row(
+            "ratio",
+            "daemon CPU per event: steady / burst",
+            format!(
+                "{:.2} us / {:.2} us = {:.1}x",
+                p.steady_us, p.burst_us, p.ratio
+            ),
+        );
+    }
+    if let Some(w) = &r.wake_floor {
+        row(
+            "floor",
+            &format!("bare timerfd wake-up every {} us, CPU each", w.period_us),
+            format!("{:.1} us ({} wake-ups)", w.us_per_wake, w.wakes),
         );
     }
     row(
