@@ -49,6 +49,13 @@ enabled = false
 /// picture down.
 const FONT: &str = "font=monospace:size=10";
 
+/// The window (sway's one output) for the status line: a few rows of 17 px.
+const SHELL_WIDTH: u32 = 1000;
+const SHELL_HEIGHT: u32 = 102;
+/// The window for the TUI: 170 columns of 8 px, more than the 120 the sidebar needs.
+const TUI_WIDTH: u32 = 1360;
+const TUI_HEIGHT: u32 = 816;
+
 /// A bare headless sway, as `nobody`; foot and grim connect to its socket.
 struct Sway {
     out: PathBuf,
@@ -391,7 +398,7 @@ fn pictures_of_tmux_and_the_opencode_panel() {
         &oc.url,
     ]);
     tmux.ok(&["set-option", "-t", "tui", "status", "off"]);
-    let sway = Sway::start("1000x102");
+    let sway = Sway::start(&format!("{SHELL_WIDTH}x{SHELL_HEIGHT}"));
     lap("OpenCode, daemon, tmux and sway up");
 
     // The sessions, in states a user tells apart at a glance.
@@ -435,15 +442,20 @@ fn pictures_of_tmux_and_the_opencode_panel() {
         "-t",
         "shell",
     ]);
-    let rows: u32 = poll(secs(20), Duration::from_millis(50), || {
-        tmux.run(&["list-clients", "-F", "#{client_height}"])
-            .stdout
-            .split(|&b| b == b'\n')
-            .next()
-            .and_then(|l| std::str::from_utf8(l).ok()?.trim().parse().ok())
-    })
-    .unwrap_or_else(|| panic!("no tmux client in foot:\n{}", sway.logs()));
     let cell = sway.cell_height();
+    // The client fills the window: as many rows as fit (pad=0), the status line the last.
+    let rows = SHELL_HEIGHT / cell;
+    poll(secs(20), Duration::from_millis(50), || {
+        let h = tmux.run(&["list-clients", "-F", "#{client_height}"]).stdout;
+        (String::from_utf8_lossy(&h).trim() == rows.to_string()).then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no tmux client of {rows} rows in foot: {:?}\n{}",
+            tmux.run(&["list-clients"]),
+            sway.logs()
+        )
+    });
     // What the client draws: the status line with the pushed segment, expanded as tmux does.
     let line = tmux.ok(&[
         "display-message",
@@ -457,16 +469,16 @@ fn pictures_of_tmux_and_the_opencode_panel() {
         "the client's status-right: {line:?} (pushed {pushed:?})"
     );
     std::thread::sleep(Duration::from_millis(500)); // let foot paint
-    let geometry = format!("0,{} 1000x{cell}", (rows - 1) * cell);
+    let geometry = format!("0,{} {SHELL_WIDTH}x{cell}", (rows - 1) * cell);
     let shot = sway.screenshot(Some(&geometry), "docs-tmux", "tmux.png");
-    assert_eq!(png_size(&shot), (1000, cell), "{}", shot.display());
+    assert_eq!(png_size(&shot), (SHELL_WIDTH, cell), "{}", shot.display());
     lap("tmux status line captured");
 
     // 2. The OpenCode TUI with the panel, a finished session on screen.
     let notes = oc.create_session(&dir, Some("Write the changelog"));
     oc.prompt(&dir, &notes, "Write the changelog for the parser fix.");
     d.wait_state("Write the changelog", "done", secs(60));
-    sway.resize("1360x816");
+    sway.resize(&format!("{TUI_WIDTH}x{TUI_HEIGHT}"));
     tmux.ok(&["switch-client", "-c", &client(&tmux), "-t", "tui"]);
     tmux.wait_screen("tui", secs(90), "the attached TUI", |s| {
         s.contains("Ask anything") || s.contains("ocbar")
@@ -495,7 +507,12 @@ fn pictures_of_tmux_and_the_opencode_panel() {
     });
     std::thread::sleep(Duration::from_millis(800)); // let foot paint
     let shot = sway.screenshot(None, "docs-opencode-panel", "opencode-panel.png");
-    assert_eq!(png_size(&shot), (1360, 816), "{}", shot.display());
+    assert_eq!(
+        png_size(&shot),
+        (TUI_WIDTH, TUI_HEIGHT),
+        "{}",
+        shot.display()
+    );
     lap("OpenCode panel captured");
 }
 
