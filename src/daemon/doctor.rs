@@ -1,0 +1,227 @@
+//! `ocbar doctor`'s text: what is connected, what is not, why, and how to fix it.
+
+use super::*;
+
+impl StateLoop {
+    pub(super) fn doctor(&self) -> String {
+        let mut out = String::new();
+        let now = now_ms();
+        let snap = self.state.snapshot();
+        let _ = writeln!(
+            out,
+            "ocbar {} daemon, pid {}",
+            env!("CARGO_PKG_VERSION"),
+            std::process::id()
+        );
+        let _ = writeln!(out, "socket: {}", self.ctx.socket.display());
+        let _ = writeln!(
+            out,
+            "config: {}",
+            self.ctx
+                .config_path
+                .as_ref()
+                .map_or("(none: defaults)".to_string(), |p| p.display().to_string())
+        );
+        let _ = writeln!(out, "up: {}s", (now - self.ctx.started_ms) / 1000);
+        let _ = writeln!(
+            out,
+            "sessions: {} relevant, {} known; busy {} retry {} waiting {} done {} error {} aborted {} unvisited {}",
+            snap.sessions.len(),
+            self.state.session_count(),
+            snap.counts.busy,
+            snap.counts.retry,
+            snap.counts.waiting,
+            snap.counts.done,
+            snap.counts.error,
+            snap.counts.aborted,
+            snap.counts.unvisited
+        );
+        for server in &snap.servers {
+            let state = match (server.connected, server.stale) {
+                (true, false) => "connected",
+                (true, true) => "connected, resyncing",
+                (false, _) => "NOT CONNECTED",
+            };
+            let origin = match server.url.kind() {
+                ServerKind::Tui => "a plain TUI, bridged by its plugin".to_string(),
+                ServerKind::Replay => "replayed".to_string(),
+                ServerKind::Http | ServerKind::Https => self.followed.origin(&server.url),
+            };
+            let _ = writeln!(out, "server {}: {state} ({origin})", server.url);
+            if let Some(h) = self.sources.get(&server.url) {
+                doctor_server(&mut out, &h.stats().view(), now);
+            }
+        }
+        // Hints follow what is there: is the plugin installed, are TUIs connected?
+        use crate::opencode_config::{PluginState, plugin_state};
+        let plugin = paths::opencode_config_dir().map_or_else(
+            || {
+                PluginState::Unreadable(
+                    "neither XDG_CONFIG_HOME nor HOME is set: cannot find OpenCode's config directory"
+                        .into(),
+                )
+            },
+            |d| plugin_state(&d),
+        );
+        let none_hint = match &plugin {
+            PluginState::Installed(config) => format!(
+                "the plugin is installed, {} lists it: restart OpenCode TUIs started before it was, and run them with this daemon's socket ({}: same XDG_RUNTIME_DIR, or OCBAR_SOCKET)",
+                config.display(),
+                self.ctx.socket.display()
+            ),
+            PluginState::FileMissing(config) => format!(
+                "{} lists the plugin but its file plugins/ocbar.tsx is missing: run 'ocbar install opencode-plugin'",
+                config.display()
+            ),
+            PluginState::NotInstalled => {
+                "install the plugin: 'ocbar install opencode-plugin', then restart your OpenCode TUIs"
+                    .to_string()
+            }
+            PluginState::Unreadable(e) => format!("cannot tell whether the plugin is installed: {e}"),
+        };
+        let installed = matches!(plugin, PluginState::Installed(_));
+        let _ = writeln!(
+            out,
+            "{}",
+            self.followed.doctor(now, self.hub.len(), installed)
+        );
+        let _ = writeln!(out, "{}", self.hub.doctor(now, &none_hint));
+        let notify = &self.notify_config;
+        let _ = writeln!(
+            out,
+            "{}",
+            notify::opencode::Attention::read()
+                .describe(notify.enabled && notify.desktop, notify.beside_opencode)
+        );
+        out.trim_end().to_string()
+    }
+}
+
+/// The `opencode …` line of one server: its version and whether ocbar supports it. True when
+/// the version is too old (then the "start OpenCode" advice does not apply).
+fn doctor_version(out: &mut String, v: &source::ServerStatsView) -> bool {
+    use source::version::{OLDEST_SUPPORTED, Support, support, too_old_message};
+    // Before the first resync nothing is known; say nothing rather than "not reported".
+    if v.version.is_none() && v.resyncs == 0 {
+        return false;
+    }
+    let line = match (support(v.version.as_deref()), &v.version) {
+        (Support::Supported, Some(ver)) => format!("opencode {ver} (supported)"),
+        (Support::TooOld, Some(ver)) => {
+            format!("opencode {ver}: NOT SUPPORTED: {}", too_old_message(ver))
+        }
+        (Support::Unreadable, Some(ver)) => format!(
+            "opencode {ver}: a version ocbar cannot read; followed as if supported (oldest supported: {OLDEST_SUPPORTED})"
+        ),
+        _ => format!(
+            "opencode version not reported (/global/health has none: OpenCode 1.0.x); followed as if supported (oldest supported: {OLDEST_SUPPORTED})"
+        ),
+    };
+    let _ = writeln!(out, "  {line}");
+    support(v.version.as_deref()) == Support::TooOld
+}
+
+/// The `doctor` lines of one server: what works, what does not, and how to fix it.
+fn doctor_server(out: &mut String, v: &source::ServerStatsView, now: i64) {
+    let age = |ms: i64| {
+        if ms <= 0 {
+            "never".to_string()
+        } else {
+            format!("{:.1}s ago", (now - ms) as f64 / 1000.0)
+        }
+    };
+    let too_old = doctor_version(out, v);
+    let _ = writeln!(
+        out,
+        "  last event: {}; frames {}, events {}, noise dropped {}",
+        age(v.last_frame_ms),
+        v.frames,
+        v.events,
+        v.noise
+    );
+    let _ = writeln!(
+        out,
+        "  connects {}, reconnects {}, failed attempts {}; resyncs {} (last {}), failed {}; directories {}",
+        v.connects,
+        v.reconnects,
+        v.connect_failures,
+        v.resyncs,
+        age(v.last_resync_ms),
+        v.resync_failures,
+        v.known_directories
+    );
+    let _ = writeln!(
+        out,
+        "  decode errors: {}{}",
+        v.decode_errors,
+        v.last_decode_error
+            .as_ref()
+            .map(|e| format!(" (last: {e})"))
+            .unwrap_or_default()
+    );
+    if v.unknown_events > 0 {
+        let _ = writeln!(
+            out,
+            "  events of unknown types: {} ({}): ignored; a newer OpenCode than this ocbar knows?",
+            v.unknown_events,
+            v.unknown_types.join(", ")
+        );
+    }
+    if v.auth_failures > 0 {
+        let _ = writeln!(
+            out,
+            "  auth failures: {}: set OPENCODE_SERVER_PASSWORD (and OPENCODE_SERVER_USERNAME if not 'opencode') in the daemon's environment",
+            v.auth_failures
+        );
+    }
+    if !v.connected
+        && let Some(e) = &v.last_connect_error
+    {
+        let _ = writeln!(out, "  last error: {e}");
+    }
+    if !v.connected && !too_old {
+        let _ = writeln!(
+            out,
+            "  fix: start OpenCode with a port ('opencode --port 4096', or 'opencode serve --port 4096' and 'opencode attach http://127.0.0.1:4096'), or point ocbar at the right --server"
+        );
+    }
+    if let Some(e) = &v.last_resync_error {
+        let _ = writeln!(out, "  last resync error: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn doctor_names_the_version_and_its_support() {
+        use super::doctor_version;
+        use crate::daemon::source::ServerStatsView;
+        let line = |version: Option<&str>, resyncs: u64| {
+            let mut out = String::new();
+            let too_old = doctor_version(
+                &mut out,
+                &ServerStatsView {
+                    version: version.map(str::to_string),
+                    resyncs,
+                    ..ServerStatsView::default()
+                },
+            );
+            (out.trim().to_string(), too_old)
+        };
+        assert_eq!(
+            line(Some("1.18.33"), 1),
+            ("opencode 1.18.33 (supported)".to_string(), false)
+        );
+        let (text, too_old) = line(Some("1.0.98"), 0);
+        assert!(too_old);
+        assert!(
+            text.contains("OpenCode 1.0.98 is older than the oldest supported (1.0.185)"),
+            "{text}"
+        );
+        let (text, too_old) = line(None, 1);
+        assert!(!too_old);
+        assert!(text.starts_with("opencode version not reported"), "{text}");
+        // Before anything was read: nothing claimed.
+        assert_eq!(line(None, 0), (String::new(), false));
+    }
+}

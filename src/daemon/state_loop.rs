@@ -1,0 +1,180 @@
+//! The state loop: it owns the model, applies events, runs effects, publishes snapshots and
+//! answers commands (see `actions.rs`, `doctor.rs`); the state file gets its changes.
+
+use super::*;
+
+impl StateLoop {
+    pub(super) async fn run(
+        &mut self,
+        mut events: mpsc::Receiver<Event>,
+        mut commands: mpsc::Receiver<Command>,
+        mut after: mpsc::Receiver<AfterAction>,
+        mut opens: mpsc::UnboundedReceiver<notify::OpenRequest>,
+        mut updates: mpsc::Receiver<crate::daemon::discovery::Update>,
+        mut notices: mpsc::UnboundedReceiver<notify::tmux::Notice>,
+    ) -> ExitCode {
+        let mut sigterm =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    log!("cannot watch SIGTERM: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+        // Time passes even with no server to send heartbeats: the model says when a lingering
+        // session or a mark is due to drop off, and the loop wakes then (no periodic timer).
+        let mut due: Option<i64> = None;
+        let mut due_generation = u64::MAX;
+        loop {
+            if due_generation != self.state.generation() {
+                due_generation = self.state.generation();
+                due = self.state.next_deadline();
+            }
+            let wake = async {
+                match due {
+                    Some(at) => {
+                        let ms = at.saturating_sub(now_ms()).clamp(0, 86_400_000) as u64;
+                        tokio::time::sleep(Duration::from_millis(ms + 1)).await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wake => {
+                    self.apply(Event::Tick);
+                    self.publish();
+                    // Due again (a clock that jumped, a deadline a day away): recomputed.
+                    due_generation = u64::MAX;
+                }
+                Some(ev) = events.recv() => {
+                    self.apply(ev);
+                    // Drain what is queued before publishing once.
+                    for _ in 0..1024 {
+                        match events.try_recv() {
+                            Ok(ev) => self.apply(ev),
+                            Err(_) => break,
+                        }
+                    }
+                    self.publish();
+                }
+                Some(cmd) = commands.recv() => {
+                    self.command(cmd);
+                    self.publish();
+                    self.send_durable_replies();
+                }
+                Some(update) = updates.recv() => {
+                    self.followed.update(update);
+                    for ev in self.followed.reconcile(&mut self.sources) {
+                        self.apply(ev);
+                    }
+                    self.publish();
+                }
+                Some(done) = after.recv() => {
+                    self.apply(done.event);
+                    self.publish();
+                    self.durable_replies.push((done.reply, Ok(done.text)));
+                    self.send_durable_replies();
+                }
+                Some(n) = notices.recv() => {
+                    // The tmux channel's notification: shown in the tmux segment for a while.
+                    let until = Instant::now() + Duration::from_millis(n.display_ms.max(1));
+                    self.notice = Some((Arc::from(n.text), notice_state(n.kind), until));
+                    self.notice_seq += 1;
+                    self.publish();
+                }
+                () = sleep_until_notice_ends(self.notice.as_ref().map(|n| n.2)), if self.notice.is_some() => {
+                    self.notice = None;
+                    self.notice_seq += 1;
+                    self.publish();
+                }
+                Some(open) = opens.recv() => {
+                    // The desktop notification's "Open" action.
+                    let (tx, _rx) = oneshot::channel();
+                    self.command(Command::Open(open.session.to_string(), tx));
+                    self.publish();
+                    self.send_durable_replies();
+                }
+                _ = tokio::signal::ctrl_c() => {
+                    log!("interrupted: shutting down");
+                    return ExitCode::SUCCESS;
+                }
+                _ = sigterm.recv() => {
+                    log!("terminated: shutting down");
+                    return ExitCode::SUCCESS;
+                }
+            }
+        }
+    }
+
+    pub(super) fn apply(&mut self, ev: Event) {
+        if self.followed.is_stale(&ev) {
+            return; // a late event of a connection stopped because its server went away
+        }
+        let effects = self.state.apply(ev, now_ms());
+        for fx in effects {
+            match fx {
+                Effect::Notify(n) => {
+                    if self.notifier.send(n).is_err() {
+                        log!("the notifier has stopped: a notification was dropped");
+                    }
+                }
+                Effect::FetchSession { ref server, .. }
+                | Effect::FetchOutcome { ref server, .. } => {
+                    if let Some(h) = self.sources.get(server) {
+                        h.execute(&fx);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn publish(&mut self) {
+        let generation = self.state.generation();
+        if generation == self.published_generation && self.notice_seq == self.published_notice_seq {
+            return;
+        }
+        self.published_generation = generation;
+        self.published_notice_seq = self.notice_seq;
+        let notice = self.notice.as_ref().map(|(t, s, _)| (t.clone(), *s));
+        // Subscribers first (their latency is the budget), then the state file.
+        let _ = self.snapshots.send(Arc::new(
+            Published::new(generation, self.state.snapshot()).with_notice(notice),
+        ));
+        let remembered = self.state.persisted();
+        self.persist.send_if_modified(|old| {
+            if old.state == remembered {
+                false
+            } else {
+                old.state = remembered;
+                old.seq += 1;
+                true
+            }
+        });
+    }
+
+    /// Send the replies waiting in `durable_replies` once the state file holds what was
+    /// published (at once when nothing new is to be written, or there is no state file; after
+    /// [`SAVE_WAIT`] at the latest, when the disk is slow).
+    pub(super) fn send_durable_replies(&mut self) {
+        if self.durable_replies.is_empty() {
+            return;
+        }
+        let replies = std::mem::take(&mut self.durable_replies);
+        let wanted = self.persist.borrow().seq;
+        match self.saved.clone() {
+            Some(mut saved) if *saved.borrow() < wanted => {
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(SAVE_WAIT, saved.wait_for(|s| *s >= wanted)).await;
+                    for (tx, r) in replies {
+                        let _ = tx.send(r);
+                    }
+                });
+            }
+            _ => {
+                for (tx, r) in replies {
+                    let _ = tx.send(r);
+                }
+            }
+        }
+    }
+}
