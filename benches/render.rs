@@ -5,7 +5,8 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ocbar::daemon::published::Published;
-use ocbar::render::{self, Format, RenderConfig};
+use ocbar::render::{self, RenderConfig};
+use ocbar::wire::Format;
 
 mod common;
 

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 
 use ocbar::client::{self, ClientError};
 use ocbar::paths;
-use ocbar::wire::Request;
+use ocbar::wire::{Action, Format, Request, Style};
 
 /// Watch every OpenCode session at once: status for tmux, waybar, starship and the OpenCode TUI.
 ///
@@ -205,24 +205,25 @@ fn run() -> ExitCode {
                 }
             }
         }
-        Command::Status { format, offline } => status(&socket, &with_no_color(&format), &offline),
-        Command::Watch { format, offline } => {
-            match client::watch(&socket, &with_no_color(&format), &offline) {
+        Command::Status { format, offline } => status(&socket, &format, &offline),
+        Command::Watch { format, offline } => match style(&format) {
+            Ok(style) => match client::watch(&socket, style, &offline) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(_) => ExitCode::FAILURE,
-            }
-        }
+            },
+            Err(code) => code,
+        },
         Command::List => action(&socket, Request::List),
         Command::Open {
             session,
             newest_unvisited,
         } => match session {
-            Some(s) if !newest_unvisited => action(&socket, Request::Open(s)),
+            Some(s) if !newest_unvisited => action(&socket, Request::Action(Action::Open(s))),
             _ => ocbar::client::bars::open_newest_unvisited(&socket),
         },
         Command::Seen { session, all } => match (session, all) {
-            (_, true) => action(&socket, Request::SeenAll),
-            (Some(s), false) => action(&socket, Request::Seen(s)),
+            (_, true) => action(&socket, Request::Action(Action::SeenAll)),
+            (Some(s), false) => action(&socket, Request::Action(Action::Seen(s))),
             (None, false) => {
                 eprintln!(
                     "ocbar: which session? 'ocbar seen SESSION' (an id, id prefix or part of its title), or 'ocbar seen --all' for every session"
@@ -230,8 +231,10 @@ fn run() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Mute { session } => action(&socket, Request::Mute(session, true)),
-        Command::Unmute { session } => action(&socket, Request::Mute(session, false)),
+        Command::Mute { session } => action(&socket, Request::Action(Action::Mute(session, true))),
+        Command::Unmute { session } => {
+            action(&socket, Request::Action(Action::Mute(session, false)))
+        }
         Command::Doctor => doctor(&socket),
         Command::Install { what: _, uninstall } => install_plugin(uninstall),
     }
@@ -248,11 +251,7 @@ fn fast_status() -> Option<ExitCode> {
     let (socket, format, offline) = parse_status(std::env::args_os().skip(1))?;
     let socket = paths::socket_path(socket.as_deref().map(std::path::Path::new));
     let format = format.unwrap_or_else(|| "plain".to_string());
-    Some(status(
-        &socket,
-        &with_no_color(&format),
-        offline.as_deref().unwrap_or(""),
-    ))
+    Some(status(&socket, &format, offline.as_deref().unwrap_or("")))
 }
 
 /// The (socket, format, offline) of a plain `status` command line, or `None`.
@@ -299,18 +298,29 @@ fn parse_status(
     is_status.then_some((socket, format, offline))
 }
 
-/// The daemon renders, so the client passes on `NO_COLOR` (https://no-color.org) from its own
-/// environment: `starship` becomes `starship no-color`.
-fn with_no_color(format: &str) -> String {
-    match std::env::var_os("NO_COLOR") {
-        Some(v) if !v.is_empty() => format!("{format} no-color"),
-        _ => format.to_string(),
+/// The style to ask for: `format`, with `no-color` when the client's environment has `NO_COLOR`
+/// (https://no-color.org; the daemon renders, so the client says so). A bad format is the
+/// user's mistake: said at once, exit 2, whether or not a daemon runs.
+fn style(format: &str) -> Result<Style, ExitCode> {
+    match format.parse::<Format>() {
+        Ok(format) => Ok(Style {
+            format,
+            no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        }),
+        Err(e) => {
+            eprintln!("ocbar: {e}");
+            Err(ExitCode::from(2))
+        }
     }
 }
 
 /// Bar formats fail soft: exit 0, print the offline text (default nothing). JSON fails loud.
 fn status(socket: &std::path::Path, format: &str, offline: &str) -> ExitCode {
-    match client::request(socket, &Request::Status(format.to_string())) {
+    let style = match style(format) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match client::request(socket, &Request::Status(style)) {
         Ok(line) => {
             println!("{line}");
             ExitCode::SUCCESS
@@ -319,7 +329,7 @@ fn status(socket: &std::path::Path, format: &str, offline: &str) -> ExitCode {
             eprintln!("ocbar: {msg}");
             ExitCode::from(2)
         }
-        Err(e) if format.starts_with("json") => {
+        Err(e) if style.format == Format::Json => {
             eprintln!("ocbar: {e}");
             ExitCode::FAILURE
         }
@@ -334,8 +344,10 @@ fn status(socket: &std::path::Path, format: &str, offline: &str) -> ExitCode {
 
 fn action(socket: &std::path::Path, request: Request) -> ExitCode {
     let timeout = match request {
-        Request::Open(_) => ocbar::wire::OPEN_REPLY_TIMEOUT,
-        Request::Seen(_) | Request::SeenAll | Request::Mute(..) => client::ACTION_TIMEOUT,
+        Request::Action(Action::Open(_)) => ocbar::wire::OPEN_REPLY_TIMEOUT,
+        Request::Action(Action::Seen(_) | Action::SeenAll | Action::Mute(..)) => {
+            client::ACTION_TIMEOUT
+        }
         _ => client::REPLY_TIMEOUT,
     };
     match client::request_within(socket, &request, timeout) {
@@ -376,7 +388,7 @@ fn install_plugin(uninstall: bool) -> ExitCode {
 }
 
 fn doctor(socket: &std::path::Path) -> ExitCode {
-    match client::request(socket, &Request::Doctor) {
+    match client::request(socket, &Request::Action(Action::Doctor)) {
         Ok(text) => {
             println!("{text}");
             ExitCode::SUCCESS

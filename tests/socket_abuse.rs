@@ -221,7 +221,8 @@ fn abuse_does_not_hurt_other_clients() {
     let socket = d.socket.clone();
     // Warm up the paths used below, then take the baseline.
     for _ in 0..50 {
-        ocbar::client::request(&socket, &Request::Status("json".into())).unwrap();
+        ocbar::client::request(&socket, &Request::Status(ocbar::wire::Format::Json.into()))
+            .unwrap();
     }
     let rss_before = proc_kb(pid, "VmRSS:");
 
@@ -239,7 +240,10 @@ fn abuse_does_not_hurt_other_clients() {
             while !stop.load(Ordering::Relaxed) {
                 let p = usize::from(phase.load(Ordering::Relaxed));
                 let t = Instant::now();
-                match ocbar::client::request(&socket, &Request::Status("json".into())) {
+                match ocbar::client::request(
+                    &socket,
+                    &Request::Status(ocbar::wire::Format::Json.into()),
+                ) {
                     Ok(line) => {
                         lat[p].push(t.elapsed());
                         assert!(line.starts_with("{\"version\":1"), "{line}");

@@ -3,7 +3,8 @@
 //!
 //! Every function panics (a finding) when its rule is broken.
 
-use ocbar::render::{self, Format, PanelStyle, RenderConfig};
+use ocbar::render::{self, PanelStyle, RenderConfig};
+use ocbar::wire::Format;
 use ocbar::wire::snapshot::Snapshot;
 
 /// No control character (C0, DEL, C1) and no Unicode line/paragraph separator; `\n` only

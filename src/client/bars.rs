@@ -8,13 +8,13 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::client;
-use crate::wire::Request;
 use crate::wire::snapshot::Snapshot;
+use crate::wire::{Action, Format, Request};
 
 /// `ocbar open --newest-unvisited`: open that session; with none, say so and exit 0 (a click
 /// on a bar with nothing unvisited is not an error).
 pub fn open_newest_unvisited(socket: &Path) -> ExitCode {
-    let json = match client::request(socket, &Request::Status("json".into())) {
+    let json = match client::request(socket, &Request::Status(Format::Json.into())) {
         Ok(j) => j,
         Err(e) => {
             eprintln!("ocbar: {e}");
@@ -34,7 +34,7 @@ pub fn open_newest_unvisited(socket: &Path) -> ExitCode {
     };
     match client::request_within(
         socket,
-        &Request::Open(s.id.to_string()),
+        &Request::Action(Action::Open(s.id.to_string())),
         crate::wire::OPEN_REPLY_TIMEOUT,
     ) {
         Ok(text) => {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use interprocess::local_socket::prelude::*;
 use interprocess::local_socket::{GenericFilePath, Stream};
 
-use crate::wire::{Hello, PROTOCOL, Reply, Request};
+use crate::wire::{Hello, PROTOCOL, Reply, Request, Style};
 
 /// How long a one-shot request may take before the client gives up (a bar must never hang).
 pub const REPLY_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -143,7 +143,7 @@ pub fn request_within(
 /// Survives daemon restarts by reconnecting (printing `offline` while it is down). Returns
 /// when stdout is gone (a bar that ignores SIGPIPE still closes the pipe) or the parent
 /// process exits, so it never outlives its bar.
-pub fn watch(socket: &Path, format: &str, offline: &str) -> std::io::Result<()> {
+pub fn watch(socket: &Path, style: Style, offline: &str) -> std::io::Result<()> {
     die_with_parent();
     let parent = parent_pid();
     let mut out = std::io::stdout().lock();
@@ -159,7 +159,7 @@ pub fn watch(socket: &Path, format: &str, offline: &str) -> std::io::Result<()> 
         Ok(())
     };
     loop {
-        match Connection::open(socket, &Request::Watch(format.to_string()), None) {
+        match Connection::open(socket, &Request::Watch(style), None) {
             Ok(mut conn) => loop {
                 if conn.reader.buffer().is_empty() && !wait_readable(&conn) {
                     // stdout is gone: the bar closed its end of the pipe.

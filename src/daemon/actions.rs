@@ -1,14 +1,16 @@
 //! What the socket's actions do to the model: `seen`, `seen-all`, `mute`/`unmute`, `open`.
 
 use super::*;
+use crate::wire::Action;
 
 impl StateLoop {
     pub(super) fn command(&mut self, cmd: Command) {
-        match cmd {
-            Command::Doctor(reply) => {
+        let reply = cmd.reply;
+        match cmd.action {
+            Action::Doctor => {
                 let _ = reply.send(Ok(self.doctor()));
             }
-            Command::SeenAll(reply) => {
+            Action::SeenAll => {
                 let n = self.state.unvisited_count();
                 self.apply(Event::Seen {
                     target: Target::All,
@@ -20,7 +22,7 @@ impl StateLoop {
                 };
                 self.durable_replies.push((reply, Ok(text)));
             }
-            Command::Seen(query, reply) => match self.state.resolve(&query) {
+            Action::Seen(query) => match self.state.resolve(&query) {
                 Ok(session) => {
                     let described = self.state.describe(&session);
                     let title = shown_title(described.map(|d| d.0), &session);
@@ -37,7 +39,7 @@ impl StateLoop {
                     let _ = reply.send(Err(e.to_string()));
                 }
             },
-            Command::Mute(query, muted, reply) => match self.state.resolve(&query) {
+            Action::Mute(query, muted) => match self.state.resolve(&query) {
                 Ok(session) => {
                     let described = self.state.describe(&session);
                     let title = shown_title(described.map(|d| d.0), &session);
@@ -58,7 +60,7 @@ impl StateLoop {
                     let _ = reply.send(Err(e.to_string()));
                 }
             },
-            Command::Open(query, reply) => match self.state.resolve(&query) {
+            Action::Open(query) => match self.state.resolve(&query) {
                 Ok(session) => self.open(session, reply),
                 Err(e) => {
                     let _ = reply.send(Err(e.to_string()));

@@ -6,8 +6,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::render::{self, Format, RenderConfig};
+use crate::render::{self, RenderConfig};
 use crate::wire::snapshot::{SessionState, Snapshot};
+use crate::wire::{Format, Style};
 
 /// A snapshot as published by the state loop, with its rendered lines cached.
 pub struct Published {
@@ -80,48 +81,5 @@ impl Published {
             cache.push((format, second, line.clone()));
         }
         line
-    }
-}
-
-/// A format as a client asked for it: `tmux`, or `starship no-color` from a client whose
-/// environment has `NO_COLOR` (the daemon renders, so the client says so).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Style {
-    pub format: Format,
-    pub no_color: bool,
-}
-
-impl From<Format> for Style {
-    fn from(format: Format) -> Style {
-        Style {
-            format,
-            no_color: false,
-        }
-    }
-}
-
-impl std::str::FromStr for Style {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Style, String> {
-        let mut words = s.split_whitespace();
-        let format = words
-            .next()
-            .unwrap_or("")
-            .parse::<Format>()
-            .map_err(|e| e.to_string())?;
-        let no_color = match words.next() {
-            None => false,
-            Some("no-color") => true,
-            Some(other) => {
-                return Err(format!(
-                    "unknown option '{}' after the format (only 'no-color')",
-                    other.chars().take(32).collect::<String>()
-                ));
-            }
-        };
-        if words.next().is_some() {
-            return Err("too many words after the format".into());
-        }
-        Ok(Style { format, no_color })
     }
 }

@@ -44,7 +44,8 @@ use crate::daemon::clock::now_ms;
 use crate::daemon::config::TmuxConfig;
 use crate::daemon::published::Published;
 use crate::log;
-use crate::render::{self, Format, RenderConfig};
+use crate::render::{self, RenderConfig};
+use crate::wire::Format;
 
 /// The tmux user option the line is pushed into.
 pub const OPTION: &str = "@ocbar";

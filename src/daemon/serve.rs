@@ -15,10 +15,11 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Interes
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use crate::daemon::clock::now_ms;
-use crate::daemon::published::{Published, Style};
+use crate::daemon::published::Published;
 use crate::log;
 use crate::render::{self, RenderConfig};
-use crate::wire::{Hello, MAX_REQUEST, REQUEST_TIMEOUT, Reply, Request};
+use crate::wire::Style;
+use crate::wire::{Action, Hello, MAX_REQUEST, REQUEST_TIMEOUT, Reply, Request};
 
 /// Most clients served at once; past this, new connections are closed at once.
 pub const MAX_CLIENTS: usize = 4096;
@@ -32,14 +33,13 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long an action (`open`, `seen`, …) may take inside the daemon.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(8);
 
-/// A request that needs the model; answered through the oneshot.
+/// An action for the state loop, with where its answer goes.
 #[derive(Debug)]
-pub enum Command {
-    Seen(String, oneshot::Sender<Result<String, String>>),
-    SeenAll(oneshot::Sender<Result<String, String>>),
-    Open(String, oneshot::Sender<Result<String, String>>),
-    Mute(String, bool, oneshot::Sender<Result<String, String>>),
-    Doctor(oneshot::Sender<Result<String, String>>),
+pub struct Command {
+    /// What the client asked, as it came off the wire.
+    pub action: Action,
+    /// The answer: the `ok` text or the `error` message.
+    pub reply: oneshot::Sender<Result<String, String>>,
 }
 
 /// What every connection task shares.
@@ -219,10 +219,11 @@ fn answer_at_once(fd: &OwnedFd, shared: &Shared, hello: &str) -> AtOnce {
 fn quick_reply(request: Request, shared: &Shared) -> Reply {
     let published = shared.snapshots.borrow().clone();
     match request {
-        Request::Status(format) => match format.parse::<Style>() {
-            Ok(f) => Reply::Ok(published.render(f, now_ms(), &shared.render).to_string()),
-            Err(e) => Reply::Error(e.to_string()),
-        },
+        Request::Status(style) => Reply::Ok(
+            published
+                .render(style, now_ms(), &shared.render)
+                .to_string(),
+        ),
         _ => Reply::Ok(render::panel(&published.snapshot, now_ms(), &shared.render)),
     }
 }
@@ -288,19 +289,8 @@ async fn handle(
     };
     let reply = match request {
         r @ (Request::Status(_) | Request::List) => quick_reply(r, &shared),
-        Request::Watch(format) => {
-            return match format.parse::<Style>() {
-                Ok(f) => watch_loop(send, shared, f).await,
-                Err(e) => {
-                    write_timed(&mut send, Reply::Error(e.to_string()).to_line().as_bytes()).await
-                }
-            };
-        }
-        Request::Doctor => command(&shared, Command::Doctor).await,
-        Request::Seen(q) => command(&shared, |tx| Command::Seen(q, tx)).await,
-        Request::SeenAll => command(&shared, Command::SeenAll).await,
-        Request::Open(q) => command(&shared, |tx| Command::Open(q, tx)).await,
-        Request::Mute(q, on) => command(&shared, |tx| Command::Mute(q, on, tx)).await,
+        Request::Watch(style) => return watch_loop(send, shared, style).await,
+        Request::Action(action) => command(&shared, action).await,
         Request::Tui(hello) => match &shared.tui {
             Some(hub) => {
                 let mut reader = reader;
@@ -313,12 +303,14 @@ async fn handle(
     write_timed(&mut send, reply.to_line().as_bytes()).await
 }
 
-async fn command(
-    shared: &Shared,
-    make: impl FnOnce(oneshot::Sender<Result<String, String>>) -> Command,
-) -> Reply {
-    let (tx, rx) = oneshot::channel();
-    if shared.commands.send(make(tx)).await.is_err() {
+async fn command(shared: &Shared, action: Action) -> Reply {
+    let (reply, rx) = oneshot::channel();
+    if shared
+        .commands
+        .send(Command { action, reply })
+        .await
+        .is_err()
+    {
         return Reply::Error("the daemon is shutting down".into());
     }
     match tokio::time::timeout(COMMAND_TIMEOUT, rx).await {

@@ -89,8 +89,11 @@ impl StateLoop {
                 }
                 Some(open) = opens.recv() => {
                     // The desktop notification's "Open" action.
-                    let (tx, _rx) = oneshot::channel();
-                    self.command(Command::Open(open.session.to_string(), tx));
+                    let (reply, _rx) = oneshot::channel();
+                    self.command(Command {
+                        action: crate::wire::Action::Open(open.session.to_string()),
+                        reply,
+                    });
                     self.publish();
                     self.send_durable_replies();
                 }

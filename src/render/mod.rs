@@ -38,91 +38,14 @@ pub mod waybar;
 #[cfg(test)]
 mod tests;
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::Deserialize;
 
 pub use color::Color;
 pub use glyph::GlyphOverrides;
 pub use template::{DEFAULT_TEMPLATE, Template, TemplateError};
 
+use crate::wire::Format;
 use crate::wire::snapshot::{SessionState, Snapshot};
-
-/// The bars `ocbar status --format …` can write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Format {
-    /// The segment as plain text.
-    Plain,
-    /// The segment with tmux `#[fg=…]` styles.
-    Tmux,
-    /// The segment with SGR colours, for a starship custom module.
-    Starship,
-    /// One JSON object for a waybar custom module (`return-type: json`).
-    Waybar,
-    /// The snapshot itself, one JSON object.
-    Json,
-}
-
-impl Format {
-    /// Every format, in the order help texts list them.
-    pub const ALL: [Format; 5] = [
-        Format::Plain,
-        Format::Tmux,
-        Format::Starship,
-        Format::Waybar,
-        Format::Json,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Plain => "plain",
-            Format::Tmux => "tmux",
-            Format::Starship => "starship",
-            Format::Waybar => "waybar",
-            Format::Json => "json",
-        }
-    }
-
-    /// A bar format: never fails a bar (exit 0, print nothing when the daemon is down).
-    /// `json` is for scripts and reports errors instead.
-    pub fn is_bar(self) -> bool {
-        self != Format::Json
-    }
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A `--format` value that is not one of [`Format::ALL`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownFormat(pub String);
-
-impl fmt::Display for UnknownFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown format {:?}: expected one of plain, tmux, starship, waybar, json",
-            self.0.chars().take(32).collect::<String>()
-        )
-    }
-}
-
-impl std::error::Error for UnknownFormat {}
-
-impl FromStr for Format {
-    type Err = UnknownFormat;
-
-    fn from_str(s: &str) -> Result<Format, UnknownFormat> {
-        Format::ALL
-            .into_iter()
-            .find(|f| f.as_str() == s)
-            .ok_or_else(|| UnknownFormat(s.to_string()))
-    }
-}
 
 /// How the panel is written (`ocbar list`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -46,7 +46,10 @@
 //! started, must be complete within [`TUI_LINE_TIMEOUT`]; a longer or stalled line closes the
 //! channel (the plugin reconnects). A new channel with the same `tui` id replaces the old one.
 
+mod format;
 pub mod snapshot;
+
+pub use format::{Format, Style, UnknownFormat};
 
 use std::time::Duration;
 
@@ -113,11 +116,21 @@ impl Reply {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     /// One rendered snapshot in a format.
-    Status(String),
+    Status(Style),
     /// The snapshot now, then one line per change.
-    Watch(String),
+    Watch(Style),
     /// The panel: one relevant session per line.
     List,
+    /// Something the daemon's state loop does or tells (answered by it, in order).
+    Action(Action),
+    /// Open a TUI channel (see the module docs).
+    Tui(TuiHello),
+}
+
+/// A request the state loop answers: the same variant from the command line's request to the
+/// arm that carries it out (`daemon/actions.rs`, `daemon/doctor.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
     /// Connection health, counters, paths.
     Doctor,
     /// Mark one session visited.
@@ -128,8 +141,6 @@ pub enum Request {
     Open(String),
     /// Turn notifications of a session off (true) or on (false).
     Mute(String, bool),
-    /// Open a TUI channel (see the module docs).
-    Tui(TuiHello),
 }
 
 /// The first line of a TUI channel: who the TUI is and which server it shows.
@@ -264,15 +275,15 @@ impl Request {
             }
         };
         match word {
-            "status" => Ok(Request::Status(need("a format")?)),
-            "watch" => Ok(Request::Watch(need("a format")?)),
+            "status" => Ok(Request::Status(need("a format")?.parse()?)),
+            "watch" => Ok(Request::Watch(need("a format")?.parse()?)),
             "list" => Ok(Request::List),
-            "doctor" => Ok(Request::Doctor),
-            "seen" => Ok(Request::Seen(need("a session")?)),
-            "seen-all" => Ok(Request::SeenAll),
-            "open" => Ok(Request::Open(need("a session")?)),
-            "mute" => Ok(Request::Mute(need("a session")?, true)),
-            "unmute" => Ok(Request::Mute(need("a session")?, false)),
+            "doctor" => Ok(Request::Action(Action::Doctor)),
+            "seen" => Ok(Request::Action(Action::Seen(need("a session")?))),
+            "seen-all" => Ok(Request::Action(Action::SeenAll)),
+            "open" => Ok(Request::Action(Action::Open(need("a session")?))),
+            "mute" => Ok(Request::Action(Action::Mute(need("a session")?, true))),
+            "unmute" => Ok(Request::Action(Action::Mute(need("a session")?, false))),
             "tui" => {
                 let hello: TuiHello =
                     serde_json::from_str(&need("a JSON description")?).map_err(|e| {
@@ -303,12 +314,12 @@ impl Request {
             Request::Status(f) => format!("status {f}"),
             Request::Watch(f) => format!("watch {f}"),
             Request::List => "list".into(),
-            Request::Doctor => "doctor".into(),
-            Request::Seen(q) => format!("seen {q}"),
-            Request::SeenAll => "seen-all".into(),
-            Request::Open(q) => format!("open {q}"),
-            Request::Mute(q, true) => format!("mute {q}"),
-            Request::Mute(q, false) => format!("unmute {q}"),
+            Request::Action(Action::Doctor) => "doctor".into(),
+            Request::Action(Action::Seen(q)) => format!("seen {q}"),
+            Request::Action(Action::SeenAll) => "seen-all".into(),
+            Request::Action(Action::Open(q)) => format!("open {q}"),
+            Request::Action(Action::Mute(q, true)) => format!("mute {q}"),
+            Request::Action(Action::Mute(q, false)) => format!("unmute {q}"),
             Request::Tui(h) => format!("tui {}", serde_json::to_string(h).unwrap_or_default()),
         };
         s.push('\n');
@@ -323,15 +334,19 @@ mod tests {
     #[test]
     fn requests_round_trip() {
         for r in [
-            Request::Status("tmux".into()),
-            Request::Watch("waybar".into()),
+            Request::Status(Format::Tmux.into()),
+            Request::Status(Style {
+                format: Format::Starship,
+                no_color: true,
+            }),
+            Request::Watch(Format::Waybar.into()),
             Request::List,
-            Request::Doctor,
-            Request::Seen("fix the parser".into()),
-            Request::SeenAll,
-            Request::Open("ses_1".into()),
-            Request::Mute("x".into(), true),
-            Request::Mute("x".into(), false),
+            Request::Action(Action::Doctor),
+            Request::Action(Action::Seen("fix the parser".into())),
+            Request::Action(Action::SeenAll),
+            Request::Action(Action::Open("ses_1".into())),
+            Request::Action(Action::Mute("x".into(), true)),
+            Request::Action(Action::Mute("x".into(), false)),
             Request::Tui(TuiHello {
                 tui: "4242".into(),
                 pid: Some(4242),
@@ -349,6 +364,13 @@ mod tests {
     #[test]
     fn bad_requests_are_explained() {
         assert!(Request::parse("").is_err());
+        let e = Request::parse("status tmuxx").unwrap_err();
+        assert!(
+            e.contains("unknown format") && e.contains("plain, tmux"),
+            "{e}"
+        );
+        let e = Request::parse("watch tmux bold").unwrap_err();
+        assert!(e.contains("only 'no-color'"), "{e}");
         assert!(
             Request::parse("seen")
                 .unwrap_err()

@@ -1,0 +1,134 @@
+//! The formats a client can ask for (`status <format>`, `watch <format>`), as both ends name
+//! them: the client parses them from its command line, the daemon renders them.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The bars `ocbar status --format …` can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// The segment as plain text.
+    Plain,
+    /// The segment with tmux `#[fg=…]` styles.
+    Tmux,
+    /// The segment with SGR colours, for a starship custom module.
+    Starship,
+    /// One JSON object for a waybar custom module (`return-type: json`).
+    Waybar,
+    /// The snapshot itself, one JSON object.
+    Json,
+}
+
+impl Format {
+    /// Every format, in the order help texts list them.
+    pub const ALL: [Format; 5] = [
+        Format::Plain,
+        Format::Tmux,
+        Format::Starship,
+        Format::Waybar,
+        Format::Json,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Plain => "plain",
+            Format::Tmux => "tmux",
+            Format::Starship => "starship",
+            Format::Waybar => "waybar",
+            Format::Json => "json",
+        }
+    }
+
+    /// A bar format: never fails a bar (exit 0, print nothing when the daemon is down).
+    /// `json` is for scripts and reports errors instead.
+    pub fn is_bar(self) -> bool {
+        self != Format::Json
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `--format` value that is not one of [`Format::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownFormat(pub String);
+
+impl fmt::Display for UnknownFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown format {:?}: expected one of plain, tmux, starship, waybar, json",
+            self.0.chars().take(32).collect::<String>()
+        )
+    }
+}
+
+impl std::error::Error for UnknownFormat {}
+
+impl FromStr for Format {
+    type Err = UnknownFormat;
+
+    fn from_str(s: &str) -> Result<Format, UnknownFormat> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| UnknownFormat(s.to_string()))
+    }
+}
+
+/// A format as a client asked for it: `tmux`, or `starship no-color` from a client whose
+/// environment has `NO_COLOR` (the daemon renders, so the client says so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub format: Format,
+    pub no_color: bool,
+}
+
+impl From<Format> for Style {
+    fn from(format: Format) -> Style {
+        Style {
+            format,
+            no_color: false,
+        }
+    }
+}
+
+impl FromStr for Style {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Style, String> {
+        let mut words = s.split_whitespace();
+        let format = words
+            .next()
+            .unwrap_or("")
+            .parse::<Format>()
+            .map_err(|e| e.to_string())?;
+        let no_color = match words.next() {
+            None => false,
+            Some("no-color") => true,
+            Some(other) => {
+                return Err(format!(
+                    "unknown option '{}' after the format (only 'no-color')",
+                    other.chars().take(32).collect::<String>()
+                ));
+            }
+        };
+        if words.next().is_some() {
+            return Err("too many words after the format".into());
+        }
+        Ok(Style { format, no_color })
+    }
+}
+
+impl fmt::Display for Style {
+    /// As the request line writes it: `tmux`, `starship no-color`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.format.as_str())?;
+        if self.no_color {
+            f.write_str(" no-color")?;
+        }
+        Ok(())
+    }
+}
