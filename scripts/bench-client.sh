@@ -32,7 +32,7 @@ need curl "apt-get install curl"
     exit 1
 }
 
-[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release --bins --quiet
+[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release --workspace --bins --quiet
 OCBAR="$PWD/target/release/ocbar"
 
 TMP="$(mktemp -d)"

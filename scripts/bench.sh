@@ -28,7 +28,7 @@ IDLE_SECS="${IDLE_SECS:-30}"
 PROBES="${PROBES:-200}"
 LOAD="$PWD/target/release/ocbar-load"
 
-cargo build --release --bins --quiet
+cargo build --release --workspace --bins --quiet
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 missing=0

@@ -1,13 +1,14 @@
 //! `ocbar-load` runs end to end against the real daemon and reports sane numbers (a ~3 s run
-//! with small numbers; the real measurements are in README "Performance").
+//! with small numbers; the real measurements are in docs/performance.md).
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 #[test]
 fn load_tool_reports_sane_numbers() {
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_ocbar-load"))
+    let out = Command::new(load_tool())
         .args(["--ocbar", env!("CARGO_BIN_EXE_ocbar")])
         .args([
             "--rate",
@@ -74,4 +75,65 @@ fn load_tool_reports_sane_numbers() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// The `ocbar-load` binary: a member of this workspace (`tools/ocbar-load`), not a binary of the
+/// `ocbar` package, so Cargo gives this test no `CARGO_BIN_EXE_` for it. It lives in the same
+/// target directory, next to the `ocbar` under test. `cargo nextest run --workspace` (what
+/// `scripts/test.sh` runs) has just built it; when this test runs alone it may be missing or
+/// older than its sources, and then it is built here, with this test's profile.
+fn load_tool() -> PathBuf {
+    let ocbar = Path::new(env!("CARGO_BIN_EXE_ocbar"));
+    let tool = ocbar.with_file_name("ocbar-load");
+    let pkg = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/ocbar-load");
+    let built = std::fs::metadata(&tool).and_then(|m| m.modified()).ok();
+    let stale = match built {
+        None => true,
+        Some(built) => newest_mtime(&pkg).is_some_and(|src| src > built),
+    };
+    if stale {
+        let profile_dir = ocbar.parent().expect("profile dir");
+        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => "dev".to_string(),
+            Some(p) => p.to_string(),
+        };
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "ocbar-load",
+                "--bin",
+                "ocbar-load",
+            ])
+            .args(["--profile", &profile])
+            .arg("--target-dir")
+            .arg(profile_dir.parent().expect("target dir"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build -p ocbar-load");
+        assert!(status.success(), "cargo build -p ocbar-load failed");
+    }
+    assert!(
+        tool.is_file(),
+        "{} missing: cargo build --workspace builds it",
+        tool.display()
+    );
+    tool
+}
+
+/// The newest modification time of the files under `dir` (the tool's sources and manifest).
+fn newest_mtime(dir: &Path) -> Option<SystemTime> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let t = if path.is_dir() {
+            newest_mtime(&path)
+        } else {
+            entry.metadata().and_then(|m| m.modified()).ok()
+        };
+        newest = newest.max(t);
+    }
+    newest
 }

@@ -11,8 +11,7 @@ use ocbar::model::{ModelConfig, State};
 use ocbar::server_url::ServerUrl;
 use ocbar::wire::snapshot::Snapshot;
 
-#[path = "../../src/bin/ocbar-load/frames.rs"]
-pub mod frames;
+pub use ocbar_load::frames;
 
 /// Epoch ms the benchmarks pretend it is.
 pub const NOW: i64 = 1_795_463_700_000;

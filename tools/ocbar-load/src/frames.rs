@@ -3,8 +3,7 @@
 //! realistic mix of them.
 //!
 //! Shared by the load tool (`ocbar-load`) and the criterion benchmarks (`benches/`, through
-//! `#[path]`), so both measure the same traffic.
-#![allow(dead_code)]
+//! its dev-dependency on this package's library), so both measure the same traffic.
 
 use std::fmt::Write as _;
 
@@ -335,7 +334,9 @@ impl Mixer {
         Kind::Delta
     }
 
-    /// The next frame of the mix, and its kind.
+    /// The next frame of the mix, and its kind. Not `Iterator::next`: the mix never ends, and an
+    /// iterator would invite `collect()`.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> (Kind, String) {
         let kind = self.next_kind();
         let s = self.rng.below(self.sessions as u64) as usize;
@@ -403,4 +404,35 @@ pub fn fixture_payloads(root: &std::path::Path) -> Vec<String> {
         .filter_map(|p| std::fs::read_to_string(p).ok())
         .flat_map(|t| payloads_of_sse(&t))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_json() {
+        for k in Kind::ALL {
+            let f = frame(k, 3, 17);
+            let v: serde_json::Value =
+                serde_json::from_str(&f).unwrap_or_else(|e| panic!("{k:?}: {e}: {f}"));
+            assert!(v.get("payload").is_some());
+        }
+        for f in [
+            status(1, 2, "retry"),
+            status(1, 2, "idle"),
+            session_error(1, 2),
+            permission_asked(1, 2),
+            connected(),
+        ] {
+            serde_json::from_str::<serde_json::Value>(&f).unwrap_or_else(|e| panic!("{e}: {f}"));
+        }
+    }
+
+    #[test]
+    fn mix_is_mostly_deltas() {
+        let mut m = Mixer::new(20, 1);
+        let deltas = (0..10_000).filter(|_| m.next_kind() == Kind::Delta).count();
+        assert!((8000..9000).contains(&deltas), "{deltas}");
+    }
 }

@@ -1,7 +1,7 @@
 //! `ocbar-load`: drive a real `ocbar daemon` with a fake OpenCode server and measure it.
 //!
 //! ```text
-//! cargo build --release --bins
+//! cargo build --release --workspace --bins     # this tool and the ocbar it drives
 //! target/release/ocbar-load --rate 4000 --sessions 20 --secs 20
 //! ```
 //! Starts a fake OpenCode server on loopback (`/global/event` plus the resync endpoints), starts
@@ -24,7 +24,6 @@
 //! is bounded in count and time; the daemon is stopped and the temp dir removed at the end.
 
 mod fake;
-mod frames;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -35,6 +34,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use ocbar_load::frames;
 use serde::Serialize;
 
 /// Drive a real `ocbar daemon` with a fake OpenCode server and report its performance.
@@ -264,7 +264,7 @@ fn ocbar_path(args: &Args) -> Res<PathBuf> {
     let p = me.with_file_name("ocbar");
     if !p.exists() {
         return Err(format!(
-            "{} not found: build it first ('cargo build --release --bins') or pass --ocbar PATH",
+            "{} not found: build it first ('cargo build --release --workspace --bins') or pass --ocbar PATH",
             p.display()
         ));
     }
@@ -273,7 +273,7 @@ fn ocbar_path(args: &Args) -> Res<PathBuf> {
         && a + Duration::from_secs(60) < b
     {
         eprintln!(
-            "ocbar-load: warning: {} is older than this tool; 'cargo build --release --bins' rebuilds both",
+            "ocbar-load: warning: {} is older than this tool; 'cargo build --release --workspace --bins' rebuilds both",
             p.display()
         );
     }
@@ -1427,35 +1427,4 @@ fn print_table(args: &Args, r: &Report) {
         "HTTP requests / event streams opened",
         format!("{} / {}", r.http_requests, r.event_streams),
     );
-}
-
-#[cfg(test)]
-mod frame_tests {
-    use super::frames::*;
-
-    #[test]
-    fn frames_are_json() {
-        for k in Kind::ALL {
-            let f = frame(k, 3, 17);
-            let v: serde_json::Value =
-                serde_json::from_str(&f).unwrap_or_else(|e| panic!("{k:?}: {e}: {f}"));
-            assert!(v.get("payload").is_some());
-        }
-        for f in [
-            status(1, 2, "retry"),
-            status(1, 2, "idle"),
-            session_error(1, 2),
-            permission_asked(1, 2),
-            connected(),
-        ] {
-            serde_json::from_str::<serde_json::Value>(&f).unwrap_or_else(|e| panic!("{e}: {f}"));
-        }
-    }
-
-    #[test]
-    fn mix_is_mostly_deltas() {
-        let mut m = Mixer::new(20, 1);
-        let deltas = (0..10_000).filter(|_| m.next_kind() == Kind::Delta).count();
-        assert!((8000..9000).contains(&deltas), "{deltas}");
-    }
 }

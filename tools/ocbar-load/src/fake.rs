@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::frames;
+use ocbar_load::frames;
 
 /// Sessions the fake server knows, all busy (so the daemon lists every one after its resync).
 pub struct World {
