@@ -305,7 +305,7 @@ fn tmux_status_line_push_poll_hostile_picker_autostart() {
         &[("TMUX", &tmux_env)],
         Some("[render]\ntitle_width = 0\n[notify]\nenabled = false\n"),
     );
-    daemon_harness::wait_until(secs(20), "daemon connected", || {
+    common::wait_or_fail(secs(20), "daemon connected", || {
         let j = d.json();
         j["servers"][0]["connected"] == true && j["servers"][0]["stale"] == false
     });
@@ -472,7 +472,7 @@ fn tmux_status_line_push_poll_hostile_picker_autostart() {
         "numbered, hostile title listed literally: {popup}"
     );
     screen.outer.run(&["send-keys", "-t", "0", "1"]);
-    daemon_harness::wait_until(secs(10), "the picked session visited", || {
+    common::wait_or_fail(secs(10), "the picked session visited", || {
         d.session(&title).is_some_and(|s| s["unvisited"] == false)
     });
     poll(secs(5), Duration::from_millis(50), || {
@@ -743,7 +743,7 @@ fn tmux_default_look_notice_reload_and_picker() {
             "[notify]\ntoast = false\ndesktop = false\nsummary_window_ms = 0\ndisplay_ms = 5000\n",
         ),
     );
-    daemon_harness::wait_until(secs(20), "daemon connected", || {
+    common::wait_or_fail(secs(20), "daemon connected", || {
         let j = d.json();
         j["servers"][0]["connected"] == true && j["servers"][0]["stale"] == false
     });
@@ -868,7 +868,7 @@ fn tmux_default_look_notice_reload_and_picker() {
         oc.prompt(&dir, &sid, "quick");
         twins.push(sid);
     }
-    daemon_harness::wait_until(secs(30), "both twins done and unvisited", || {
+    common::wait_or_fail(secs(30), "both twins done and unvisited", || {
         let j = d.json();
         j["sessions"].as_array().is_some_and(|a| {
             a.iter()
@@ -927,7 +927,7 @@ fn tmux_default_look_notice_reload_and_picker() {
     let chosen = roots[second - 1].clone();
     assert!(twins.contains(&chosen), "row {second} is a twin: {roots:?}");
     let other = twins.iter().find(|s| **s != chosen).unwrap().clone();
-    daemon_harness::wait_until(secs(10), "the chosen twin visited", || {
+    common::wait_or_fail(secs(10), "the chosen twin visited", || {
         d.json()["sessions"]
             .as_array()
             .unwrap()

@@ -271,7 +271,7 @@ fn activity(d: &Daemon, title: &str) -> i64 {
 
 /// Wait until a new turn of `title` (activity after `before`) has finished.
 fn wait_turn(d: &Daemon, title: &str, before: i64) {
-    daemon_harness::wait_until(secs(40), &format!("a new turn of {title} finished"), || {
+    common::wait_or_fail(secs(40), &format!("a new turn of {title} finished"), || {
         let snap = d.json();
         sessions(&snap).iter().any(|s| {
             s["title"] == title
@@ -342,7 +342,7 @@ fn day_in_the_life() {
         Some("[discovery]\ninterval_seconds = 1\n[notify]\nenabled = false\n"),
     );
     let mut history = d.history();
-    daemon_harness::wait_until(secs(30), "the first server discovered", || {
+    common::wait_or_fail(secs(30), "the first server discovered", || {
         server_followed(&d.json(), &server.url)
     });
 
@@ -382,7 +382,7 @@ fn day_in_the_life() {
         secs(30),
         &[want("ditl one", DONE, true)],
     );
-    daemon_harness::wait_until(secs(30), "one re-attached to the new server", || {
+    common::wait_or_fail(secs(30), "one re-attached to the new server", || {
         let snap = d.json();
         let s = session_by(&snap, "ditl one");
         s["server"] == server.url.as_str() && s["reachable"] == true
@@ -426,7 +426,7 @@ fn day_in_the_life() {
         secs(30),
         &[want("ditl one", DONE, true), want("ditl two", FAILED, true)],
     );
-    daemon_harness::wait_until(secs(30), "both found on the current server", || {
+    common::wait_or_fail(secs(30), "both found on the current server", || {
         let snap = d.json();
         ["ditl one", "ditl two"].iter().all(|t| {
             let s = session_by(&snap, t);
@@ -484,7 +484,7 @@ fn day_in_the_life() {
         &["-l", "plain job [slow 8] [title=ditl plain job]"],
     );
     tmux.keys("plain", &["Enter"]);
-    daemon_harness::wait_until(secs(40), "the plain job busy, bridged", || {
+    common::wait_or_fail(secs(40), "the plain job busy, bridged", || {
         sessions(&d.json()).iter().any(|s| {
             s["title"] == "ditl plain job" && s["state"] == "busy" && s["server"] == pseudo.as_str()
         })
@@ -504,7 +504,7 @@ fn day_in_the_life() {
         ],
     );
     tmux.ok(&["kill-session", "-t", "plain"]);
-    daemon_harness::wait_until(secs(20), "the plain TUI's bridge removed", || {
+    common::wait_or_fail(secs(20), "the plain TUI's bridge removed", || {
         !server_listed(&d.json(), &pseudo)
     });
     step(
@@ -524,7 +524,7 @@ fn day_in_the_life() {
         s.contains("Ask anything")
     });
     let pseudo2 = format!("tui://{}", tmux.pane_pid("plain2"));
-    daemon_harness::wait_until(secs(30), "the new bridge", || {
+    common::wait_or_fail(secs(30), "the new bridge", || {
         server_followed(&d.json(), &pseudo2)
     });
     step(

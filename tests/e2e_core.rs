@@ -40,7 +40,7 @@ fn every_state_on_a_real_server() {
     let (a, b) = (oc.dir(0).to_path_buf(), oc.dir(1).to_path_buf());
     let mut d = Daemon::start(&[&oc.url], &[]);
     // Connected and resynced before anything runs.
-    daemon_harness::wait_until(secs(20), "daemon connected", || {
+    common::wait_or_fail(secs(20), "daemon connected", || {
         let j = d.json();
         j["servers"][0]["connected"] == true && j["servers"][0]["stale"] == false
     });
@@ -282,7 +282,7 @@ fn every_state_on_a_real_server() {
 
     // kill -9 the daemon: unvisited marks and mutes survive the restart
     d.kill9_and_restart();
-    daemon_harness::wait_until(secs(20), "restarted daemon resynced", || {
+    common::wait_or_fail(secs(20), "restarted daemon resynced", || {
         d.json()["servers"][0]["stale"] == false
     });
     let j = d.json();
@@ -327,7 +327,7 @@ fn two_servers_one_with_a_password() {
         &[&open.oc.url, &locked.oc.url],
         &[("OPENCODE_SERVER_PASSWORD", "s3cret-pw")],
     );
-    daemon_harness::wait_until(secs(30), "both servers connected", || {
+    common::wait_or_fail(secs(30), "both servers connected", || {
         let j = d.json();
         j["servers"].as_array().is_some_and(|s| {
             s.len() == 2
@@ -363,7 +363,7 @@ fn daemon_without_opencode_explains_itself() {
     let port = common::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let d = Daemon::start(&[&url], &[]);
-    daemon_harness::wait_until(secs(10), "an explanation in the log", || {
+    common::wait_or_fail(secs(10), "an explanation in the log", || {
         d.log_text().contains("opencode --port")
     });
     let out = d.run(&["status", "--format", "tmux"]);
@@ -433,7 +433,7 @@ fn stale_socket_bad_url_and_bad_config() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    daemon_harness::wait_until(secs(10), "daemon answers on the reclaimed socket", || {
+    common::wait_or_fail(secs(10), "daemon answers on the reclaimed socket", || {
         daemon_harness::run_client(&socket, &["status", "--format", "json"])
             .status
             .success()

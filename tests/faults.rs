@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Env, Options, secs};
-use daemon_harness::{Daemon, wait_until};
+use common::{Env, Options, secs, wait_or_fail};
+use daemon_harness::Daemon;
 use serde_json::Value;
 
 fn server_view(j: &Value, url: &str) -> Value {
@@ -75,7 +75,7 @@ fn server_killed_mid_turn_then_restarted() {
     let url = env.oc.url.clone();
     let dir = env.oc.dir(0).to_path_buf();
     let d = Daemon::start(&[&url], &[]);
-    wait_until(secs(20), "daemon connected and resynced", || {
+    wait_or_fail(secs(20), "daemon connected and resynced", || {
         let s = server_view(&d.json(), &url);
         s["connected"] == true && s["stale"] == false
     });

@@ -15,8 +15,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{FakeLlm, OpenCode, Options, require_tool, secs};
-use daemon_harness::{Daemon, run_client, wait_until};
+use common::{FakeLlm, OpenCode, Options, require_tool, secs, wait_or_fail};
+use daemon_harness::{Daemon, run_client};
 
 fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -47,14 +47,14 @@ fn the_default_server_is_dropped_when_it_exits_and_named_anew_when_it_returns() 
     let first = oc.pid().expect("running");
     let connected =
         |pid: u32| format!("server {url}: connected (discovered: opencode serve, pid {pid})");
-    wait_until(secs(30), "the server discovered, with its pid", || {
+    wait_or_fail(secs(30), "the server discovered, with its pid", || {
         server_line(&d, &url).as_deref() == Some(connected(first).as_str())
     });
 
     // It exits: dropped within a few scans, no longer "NOT CONNECTED" with a dead pid.
     oc.stop();
     let stopped = std::time::Instant::now();
-    wait_until(secs(20), "the exited server dropped", || {
+    wait_or_fail(secs(20), "the exited server dropped", || {
         server_line(&d, &url).is_none()
             && d.json()["servers"]
                 .as_array()
@@ -66,7 +66,7 @@ fn the_default_server_is_dropped_when_it_exits_and_named_anew_when_it_returns() 
     oc.start_again();
     let second = oc.pid().expect("running again");
     assert_ne!(first, second);
-    wait_until(secs(30), "the returned server named by its new pid", || {
+    wait_or_fail(secs(30), "the returned server named by its new pid", || {
         server_line(&d, &url).as_deref() == Some(connected(second).as_str())
     });
 }
@@ -86,12 +86,12 @@ fn a_probed_server_no_process_names_is_followed_while_it_answers() {
     );
     let d = Daemon::start_with(&[], &[("OCBAR_DISCOVERY", "1")], Some(&config));
     let probed = format!("server {url}: connected (discovered: probed, no process names it)");
-    wait_until(secs(30), "the probed server followed", || {
+    wait_or_fail(secs(30), "the probed server followed", || {
         server_line(&d, &url).as_deref() == Some(probed.as_str())
     });
     oc.stop();
     let stopped = std::time::Instant::now();
-    wait_until(secs(20), "the probed server dropped", || {
+    wait_or_fail(secs(20), "the probed server dropped", || {
         server_line(&d, &url).is_none()
     });
     eprintln!(
@@ -216,13 +216,13 @@ fn a_daemon_that_failed_to_start_is_explained_by_doctor_and_in_tmux() {
         .arg(format!("http://127.0.0.1:{}", common::free_port()))
         .stderr(std::process::Stdio::null());
     let mut child = cmd.spawn().unwrap();
-    wait_until(secs(10), "the daemon answers", || {
+    wait_or_fail(secs(10), "the daemon answers", || {
         run_client(&socket, &["doctor"]).status.success()
     });
     let doc = out(&run_client(&socket, &["doctor"]));
     assert!(!doc.contains("FAILED"), "{doc}");
     assert!(!kept.exists());
-    wait_until(secs(10), "the notice replaced by the daemon's line", || {
+    wait_or_fail(secs(10), "the notice replaced by the daemon's line", || {
         !tmux.option("@ocbar").contains("not running")
     });
     let _ = child.kill();
@@ -308,7 +308,7 @@ title_widht = 30
         tmux_cmd(&["-f", "/dev/null", "new-session", "-d", "-s", "t"]);
         let load: Vec<&str> = load.iter().map(String::as_str).collect();
         tmux_cmd(&load);
-        wait_until(secs(20), "the notice in @ocbar", || {
+        wait_or_fail(secs(20), "the notice in @ocbar", || {
             tmux.option("@ocbar")
                 .contains("ocbar: not running, see 'ocbar doctor'")
         });
@@ -373,7 +373,7 @@ fn doctor_hints_follow_the_plugin_and_the_tuis() {
     let _hello = lines.next().unwrap().unwrap();
     let ok = lines.next().unwrap().unwrap();
     assert!(ok.contains("bridge tui://4242"), "{ok}");
-    wait_until(secs(5), "the TUI in doctor", || {
+    wait_or_fail(secs(5), "the TUI in doctor", || {
         doctor().contains("tui t1: plain TUI, bridged as tui://4242")
     });
     let doc = doctor();
@@ -406,7 +406,7 @@ fn the_sound_command_plays_for_a_finished_session_and_not_for_a_muted_one() {
         script.display()
     );
     let d = Daemon::start_with(&[&oc.url], &[], Some(&config));
-    wait_until(secs(20), "connected", || {
+    wait_or_fail(secs(20), "connected", || {
         d.json()["servers"][0]["stale"] == false
     });
     let plays = || std::fs::read_to_string(&played).unwrap_or_default();
@@ -415,7 +415,7 @@ fn the_sound_command_plays_for_a_finished_session_and_not_for_a_muted_one() {
     let quiet = oc.create_session(&dir0, Some("quiet one"));
     oc.prompt(&dir0, &quiet, "first");
     d.wait_state("quiet one", "done", secs(45));
-    wait_until(secs(10), "a sound for the finished session", || {
+    wait_or_fail(secs(10), "a sound for the finished session", || {
         plays().contains("complete|quiet one|0")
     });
 
@@ -428,7 +428,7 @@ fn the_sound_command_plays_for_a_finished_session_and_not_for_a_muted_one() {
     // A later session's sound comes after any the muted one would have made (one queue).
     let loud = oc.create_session(&dir0, Some("loud one"));
     oc.prompt(&dir0, &loud, "go");
-    wait_until(secs(45), "a sound for the other session", || {
+    wait_or_fail(secs(45), "a sound for the other session", || {
         plays().contains("complete|loud one|0")
     });
     assert_eq!(

@@ -4,6 +4,10 @@
 //! (`scripts/fuzz.sh`). A new finding is fixed, then its input is added under
 //! fuzz/regressions/TARGET/ so it stays fixed.
 
+// The fuzz crate's modules by `#[path]`, not as a dependency: `fuzz/` is its own workspace on
+// purpose (cargo-fuzz, libFuzzer's `main` from libfuzzer-sys, nightly), which no stable build of
+// this package should pull in. These files only use `ocbar`'s public API, so they compile here
+// unchanged, and the fuzzer and this test run one copy of each check.
 #[path = "../fuzz/src/bars.rs"]
 mod bars;
 #[path = "../fuzz/src/model.rs"]

@@ -187,7 +187,7 @@ fn inside_opencode() {
     tmux.wait_screen("plain", secs(90), "the plain TUI", ready);
     let plain_pid = tmux.pane_pid("plain");
     let pseudo = format!("tui://{plain_pid}");
-    daemon_harness::wait_until(secs(30), "both plugins connected", || {
+    common::wait_or_fail(secs(30), "both plugins connected", || {
         let doc = text(&d.run(&["doctor"]));
         doc.contains(&format!("attached to {}", a.url))
             && doc.contains(&format!("bridged as {pseudo}"))
@@ -229,7 +229,7 @@ fn inside_opencode() {
     // It leaves the session (new session: home screen); the job finishes in the background.
     tmux.keys("plain", &["C-x"]);
     tmux.keys("plain", &["n"]);
-    daemon_harness::wait_until(secs(10), "the plain TUI reports the home screen", || {
+    common::wait_or_fail(secs(10), "the plain TUI reports the home screen", || {
         text(&d.run(&["doctor"]))
             .lines()
             .any(|l| l.contains(&format!("bridged as {pseudo}")) && l.contains("shows no session"))
@@ -268,7 +268,7 @@ fn inside_opencode() {
         Some(&json!({"sessionID": beta})),
     );
     assert_eq!(r.status, 200, "{r:?}");
-    daemon_harness::wait_until(secs(15), "the attached TUI reports beta on screen", || {
+    common::wait_or_fail(secs(15), "the attached TUI reports beta on screen", || {
         text(&d.run(&["doctor"])).lines().any(|l| {
             l.contains(&format!("attached to {}", a.url))
                 && l.contains(&format!("shows {beta} (focused)"))

@@ -388,7 +388,7 @@ fn open_lands_in_the_terminal_that_shows_the_session() {
     wait_screen(&inner, &tui_pane, secs(90), "the TUI", |s| {
         s.contains("Ask anything")
     });
-    daemon_harness::wait_until(secs(30), "the plugin connected", || {
+    common::wait_or_fail(secs(30), "the plugin connected", || {
         doctor(&d).contains(&format!("attached to {}", a.url))
     });
     let doc = doctor(&d);
@@ -406,7 +406,7 @@ fn open_lands_in_the_terminal_that_shows_the_session() {
     a.prompt(&dir, &target, "hello [slow 1]");
     let other = a.create_session(&dir, Some("other"));
     a.prompt(&dir, &other, "hello");
-    daemon_harness::wait_until(secs(40), "both done", || {
+    common::wait_or_fail(secs(40), "both done", || {
         let s = d.json();
         s["sessions"]
             .as_array()
@@ -427,7 +427,7 @@ fn open_lands_in_the_terminal_that_shows_the_session() {
         "{reply}"
     );
     assert_eq!(inner.client_place(), format!("first:1.{tui_pane}"));
-    daemon_harness::wait_until(secs(15), "the TUI reports target on screen", || {
+    common::wait_or_fail(secs(15), "the TUI reports target on screen", || {
         doctor(&d).contains(&format!("shows {target}"))
     });
     // What the user sees: the outer terminal shows the TUI with target.
@@ -449,7 +449,7 @@ fn open_lands_in_the_terminal_that_shows_the_session() {
         Some(&serde_json::json!({"sessionID": other})),
     );
     assert_eq!(r.status, 200, "{r:?}");
-    daemon_harness::wait_until(secs(15), "the TUI shows other", || {
+    common::wait_or_fail(secs(15), "the TUI shows other", || {
         doctor(&d).contains(&format!("shows {other}"))
     });
     inner.ok(&["switch-client", "-t", "second"]);
@@ -460,10 +460,10 @@ fn open_lands_in_the_terminal_that_shows_the_session() {
     });
     outer.ok(&["send-keys", "-t", "user", "-l", "target"]);
     outer.ok(&["send-keys", "-t", "user", "Enter"]);
-    daemon_harness::wait_until(secs(15), "the picker moved the client to the TUI", || {
+    common::wait_or_fail(secs(15), "the picker moved the client to the TUI", || {
         inner.client_place() == format!("first:1.{tui_pane}")
     });
-    daemon_harness::wait_until(secs(15), "the TUI shows target again", || {
+    common::wait_or_fail(secs(15), "the TUI shows target again", || {
         doctor(&d).contains(&format!("shows {target}"))
     });
     wait_screen(
@@ -499,10 +499,10 @@ fn open_lands_in_the_terminal_that_shows_the_session() {
     };
     let note = wait_notify("third");
     desktop.click(note["id"].as_u64().unwrap(), "default");
-    daemon_harness::wait_until(secs(15), "Open moved the client to the TUI", || {
+    common::wait_or_fail(secs(15), "Open moved the client to the TUI", || {
         inner.client_place() == format!("first:1.{tui_pane}")
     });
-    daemon_harness::wait_until(secs(15), "the TUI shows third", || {
+    common::wait_or_fail(secs(15), "the TUI shows third", || {
         doctor(&d).contains(&format!("shows {third}"))
     });
     lap("open from the desktop notification");
@@ -525,7 +525,7 @@ fn open_lands_in_the_terminal_that_shows_the_session() {
     );
     let fourth = a.create_session(&dir, Some("fourth"));
     a.prompt(&dir, &fourth, "hello");
-    daemon_harness::wait_until(secs(40), "fourth done", || {
+    common::wait_or_fail(secs(40), "fourth done", || {
         d.session("fourth").is_some_and(|s| s["state"] == "done")
     });
     std::thread::sleep(Duration::from_secs(2));
@@ -542,7 +542,7 @@ fn open_lands_in_the_terminal_that_shows_the_session() {
 
     // --- 5. no TUI: a new window runs `opencode attach … --session S` -------------------------
     inner.ok(&["kill-pane", "-t", &tui_pane]);
-    daemon_harness::wait_until(secs(15), "the TUI's channel closed", || {
+    common::wait_or_fail(secs(15), "the TUI's channel closed", || {
         doctor(&d).contains("tuis: none connected")
     });
     inner.ok(&["switch-client", "-t", "second"]);
@@ -574,7 +574,7 @@ fn open_lands_in_the_terminal_that_shows_the_session() {
     wait_screen(&inner, &new_pane, secs(90), "the new TUI", |s| {
         s.contains("target")
     });
-    daemon_harness::wait_until(secs(30), "the new TUI shows target", || {
+    common::wait_or_fail(secs(30), "the new TUI shows target", || {
         doctor(&d).contains(&format!("shows {target}"))
     });
     lap("no TUI: opencode attach --session in a new window");

@@ -2,15 +2,14 @@
 //! failing channel never delays the others. The tmux test drives a real tmux (a missing tmux
 //! fails it).
 
-#[path = "support/notify_common.rs"]
-mod common;
+mod notify_common;
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{ToastServer, note, require_tool, wait_for_file};
+use notify_common::{ToastServer, note, require_on_path, wait_for_file};
 use ocbar::daemon::notify::{CommandSpec, Notifier, NotifyConfig, NotifyEnv, TmuxDisplay};
 use ocbar::model::effect::{Notification, NotifyKind};
 
@@ -346,7 +345,7 @@ async fn tmux_segment_notices_go_to_the_sink() {
 
 #[tokio::test]
 async fn tmux_shows_the_message_on_attached_clients() {
-    require_tool("tmux");
+    require_on_path("tmux");
     let dir = tempfile::tempdir().unwrap();
     let inner = tmux_socket(dir.path(), "in");
     inner.run(&[
@@ -414,7 +413,7 @@ async fn tmux_shows_the_message_on_attached_clients() {
 
 #[tokio::test]
 async fn tmux_without_a_server_is_quietly_nothing() {
-    require_tool("tmux");
+    require_on_path("tmux");
     let dir = tempfile::tempdir().unwrap();
     let toast = ToastServer::start().await;
     let config = NotifyConfig {

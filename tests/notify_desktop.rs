@@ -4,15 +4,14 @@
 //!
 //! Needs dbus-daemon and Debian's python3-dbus + python3-gi; a missing tool fails the test.
 
-#[path = "support/notify_common.rs"]
-mod common;
+mod notify_common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{ToastServer, note, require_tool, wait_for_file};
+use notify_common::{ToastServer, note, require_on_path, wait_for_file};
 use ocbar::daemon::notify::{Notifier, NotifyConfig, NotifyEnv, OpenRequest};
 use ocbar::daemon::source::Credentials;
 use ocbar::model::effect::{Notification, NotifyKind};
@@ -75,7 +74,7 @@ fn python_with_dbus() -> String {
 }
 
 fn start_fake_desktop() -> FakeDesktop {
-    require_tool("dbus-daemon");
+    require_on_path("dbus-daemon");
     let python = python_with_dbus();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut procs = Procs(Vec::new());

@@ -20,8 +20,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Env, Options, secs};
-use daemon_harness::{Daemon, ocbar_bin, wait_until};
+use common::{Env, Options, secs, wait_or_fail};
+use daemon_harness::{Daemon, ocbar_bin};
 
 fn text(out: &std::process::Output) -> String {
     format!(
@@ -104,7 +104,7 @@ fn socket_permissions_and_unsafe_socket_directories() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_until(secs(10), "the daemon's socket", || socket.exists());
+    wait_or_fail(secs(10), "the daemon's socket", || socket.exists());
     let sock = std::fs::symlink_metadata(&socket).unwrap();
     let _ = child.kill();
     let _ = child.wait();
@@ -199,7 +199,7 @@ fn the_server_password_never_leaks() {
     let wrong = Daemon::start(&[&oc.url], &[("OPENCODE_SERVER_PASSWORD", WRONG)]);
     let none = Daemon::start(&[&oc.url], &[]);
 
-    wait_until(secs(30), "connected with the right password", || {
+    wait_or_fail(secs(30), "connected with the right password", || {
         let j = good.json();
         j["servers"][0]["connected"] == true && j["servers"][0]["stale"] == false
     });
@@ -207,10 +207,10 @@ fn the_server_password_never_leaks() {
     oc.prompt(oc.dir(0), &sid, "hello");
     good.wait_state("behind a password", "done", secs(45));
 
-    wait_until(secs(20), "the wrong password explained", || {
+    wait_or_fail(secs(20), "the wrong password explained", || {
         doctor(&wrong).contains("auth failures")
     });
-    wait_until(secs(20), "the missing password explained", || {
+    wait_or_fail(secs(20), "the missing password explained", || {
         doctor(&none).contains("auth failures")
     });
     let wrong_doc = doctor(&wrong);
@@ -351,7 +351,7 @@ fn https_urls_are_spoken_as_tls_and_bad_certificates_are_explained() {
     let raw_url = format!("https://127.0.0.1:{raw_port}");
     let tls_url = format!("https://127.0.0.1:{}", tls.port);
     let d = Daemon::start(&[&raw_url, &tls_url], &[]);
-    wait_until(secs(20), "both TLS failures reported", || {
+    wait_or_fail(secs(20), "both TLS failures reported", || {
         let doc = doctor(&d);
         doc.matches("last error:").count() == 2
     });

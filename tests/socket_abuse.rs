@@ -21,8 +21,8 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Env, Options, secs};
-use daemon_harness::{Daemon, wait_until};
+use common::{Env, Options, secs, wait_or_fail};
+use daemon_harness::Daemon;
 use ocbar::wire::Request;
 
 /// The p99 the measuring client must stay under while garbage, 1 MiB lines, silent and
@@ -208,7 +208,7 @@ fn abuse_does_not_hurt_other_clients() {
     let env = Env::start(Options::default());
     let oc = &env.oc;
     let d = Daemon::start(&[&oc.url], &[]);
-    wait_until(secs(20), "daemon connected", || {
+    wait_or_fail(secs(20), "daemon connected", || {
         let j = d.json();
         j["servers"][0]["connected"] == true && j["servers"][0]["stale"] == false
     });

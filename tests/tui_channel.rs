@@ -4,13 +4,15 @@
 //! answered with error lines, an oversized line closes the channel, and closing it removes the
 //! pseudo server. No OpenCode needed: the events are what a plugin forwards.
 
+mod common;
 mod daemon_harness;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use daemon_harness::{Daemon, wait_until};
+use common::wait_or_fail;
+use daemon_harness::Daemon;
 use serde_json::{Value, json};
 
 struct Tui {
@@ -87,7 +89,7 @@ fn a_plugin_speaking_the_tui_channel() {
         let j = d.json();
         session(&j, title).is_some_and(|s| s["state"] == state && s["server"] == "tui://4242")
     };
-    wait_until(Duration::from_secs(10), "the bridged session busy", || {
+    wait_or_fail(Duration::from_secs(10), "the bridged session busy", || {
         snap_has("bridged one", "busy")
     });
     let j = d.json();
@@ -155,7 +157,7 @@ fn a_plugin_speaking_the_tui_channel() {
         "session.status",
         json!({"sessionID": "ses_b1", "status": {"type": "idle"}}),
     );
-    wait_until(Duration::from_secs(5), "done again", || {
+    wait_or_fail(Duration::from_secs(5), "done again", || {
         snap_has("bridged one", "done")
     });
     assert_eq!(
@@ -180,7 +182,7 @@ fn a_plugin_speaking_the_tui_channel() {
         json!({"sessionID": "ses_x", "status": {"type": "busy"}}),
     );
     att.send(r#"focus {"session":null,"focused":false}"#);
-    wait_until(Duration::from_secs(5), "the attached TUI in doctor", || {
+    wait_or_fail(Duration::from_secs(5), "the attached TUI in doctor", || {
         String::from_utf8_lossy(&d.run(&["doctor"]).stdout)
             .contains("tui 77: attached to http://127.0.0.1:9; shows no session (not focused)")
     });
@@ -202,7 +204,7 @@ fn a_plugin_speaking_the_tui_channel() {
         r["error"].as_str().is_some_and(|e| e.contains("longer")),
         "{r}"
     );
-    wait_until(Duration::from_secs(10), "the pseudo server removed", || {
+    wait_or_fail(Duration::from_secs(10), "the pseudo server removed", || {
         let j = d.json();
         !j["servers"]
             .as_array()

@@ -74,7 +74,7 @@ fn scenario(version: Option<&str>, label: &str) {
     );
 
     let d = Daemon::start(&[&oc.url], &[]);
-    daemon_harness::wait_until(secs(30), "daemon connected and resynced", || {
+    common::wait_or_fail(secs(30), "daemon connected and resynced", || {
         let j = d.json();
         j["servers"][0]["connected"] == true && j["servers"][0]["stale"] == false
     });

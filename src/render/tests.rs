@@ -5,7 +5,10 @@ use super::*;
 use crate::wire::snapshot::{ServerView, SessionView};
 
 /// What a bar's line must look like: the same checks the fuzz targets run on fuzzed snapshots
-/// (one copy, in the fuzz crate; `tests/fuzz_regressions.rs` includes it the same way).
+/// (one copy, in the fuzz crate; `tests/fuzz_regressions.rs` includes it the same way). By
+/// `#[path]`, not a dependency: the fuzz crate depends on `ocbar`, so as a dev-dependency of the
+/// library's own unit tests it would bring a second `ocbar` whose types are not these; and
+/// `fuzz/` is its own workspace on purpose (nightly, libFuzzer).
 #[path = "../../fuzz/src/bars.rs"]
 mod bars;
 use bars::{no_controls, pango_visible, sgr_visible, tmux_visible};

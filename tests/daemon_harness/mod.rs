@@ -1,4 +1,7 @@
 //! Start a real `ocbar daemon` process for a test and talk to it through the real client.
+//!
+//! Uses the test kit (`tests/common`): a test file declares `mod common;` beside
+//! `mod daemon_harness;`.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -8,6 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::common::wait_or_fail;
 
 /// The `ocbar` binary under test.
 pub fn ocbar_bin() -> &'static str {
@@ -50,7 +55,7 @@ impl Daemon {
             dir,
             log,
         };
-        wait_until(Duration::from_secs(10), "daemon socket", || {
+        wait_or_fail(Duration::from_secs(10), "daemon socket", || {
             d.socket.exists()
         });
         d
@@ -64,7 +69,7 @@ impl Daemon {
         self.child = child;
         self.log = log;
         let socket = self.socket.clone();
-        wait_until(Duration::from_secs(10), "restarted daemon answers", || {
+        wait_or_fail(Duration::from_secs(10), "restarted daemon answers", || {
             run_client(&socket, &["status", "--format", "json"])
                 .status
                 .success()
@@ -180,18 +185,6 @@ pub fn run_client(socket: &Path, args: &[&str]) -> Output {
         .env_remove("NO_COLOR")
         .output()
         .expect("run ocbar client")
-}
-
-/// Poll `cond` until it holds, or panic naming `what`.
-pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out after {timeout:?} waiting for {what}");
 }
 
 /// Every snapshot an `ocbar watch --format json` subscriber saw, in order.

@@ -1,4 +1,4 @@
-//! Helpers shared by the notifier's integration tests (`#[path]`-included, not a test itself).
+//! Helpers shared by the notifier's integration tests (`mod notify_common;`, not a test itself).
 #![allow(dead_code)]
 
 use std::path::Path;
@@ -23,8 +23,10 @@ pub fn note(kind: NotifyKind, server: &str, session: &str, title: &str) -> Notif
     }
 }
 
-/// Fail (never skip) when a program the test needs is missing.
-pub fn require_tool(tool: &str) {
+/// Fail (never skip) when a program the code under test runs by name is not on `PATH`. (The
+/// test kit's `common::require_tool` also finds `.tools/bin` and returns the path, for programs
+/// a test runs itself.)
+pub fn require_on_path(tool: &str) {
     let found = std::process::Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
         .output()

@@ -1,0 +1,116 @@
+//! Child processes that never outlive the test process (process groups, parent-death signal).
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+type SpawnJob = (Command, mpsc::Sender<std::io::Result<Child>>);
+
+/// Spawn `cmd` in a new process group, with SIGKILL as its parent-death signal.
+///
+/// PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, so every child is
+/// forked by one spawner thread that lives as long as the test process.
+pub fn spawn_owned(mut cmd: Command) -> std::io::Result<Child> {
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnJob>>> = OnceLock::new();
+    let tx = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnJob>();
+        thread::Builder::new()
+            .name("test-spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+                // never reached while the sender lives in the static; keep the thread anyway
+                loop {
+                    thread::park();
+                }
+            })
+            .expect("spawner thread");
+        Mutex::new(tx)
+    });
+    cmd.process_group(0);
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let (rtx, rrx) = mpsc::channel();
+    tx.lock().unwrap().send((cmd, rtx)).expect("spawner alive");
+    rrx.recv().expect("spawner reply")
+}
+
+/// Send `sig` to the process group led by `pid`.
+pub(crate) fn signal_group(pid: u32, sig: libc::c_int) {
+    unsafe {
+        libc::kill(-(pid as libc::pid_t), sig);
+    }
+}
+
+/// SIGKILL the group of `child` and reap it.
+pub(crate) fn kill_group(child: &mut Child) {
+    signal_group(child.id(), libc::SIGKILL);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// SIGTERM the group, wait up to `grace`, then SIGKILL.
+pub(crate) fn stop_group(child: &mut Child, grace: Duration) {
+    signal_group(child.id(), libc::SIGTERM);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            signal_group(child.id(), libc::SIGKILL); // leftovers of the group
+            return;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    kill_group(child);
+}
+
+/// A free TCP port on 127.0.0.1 (not 4096, so a developer's own OpenCode is never hit).
+pub fn free_port() -> u16 {
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = l.local_addr().unwrap().port();
+        if port != 4096 {
+            return port;
+        }
+    }
+}
+
+/// Read `stdout` line by line in a thread: the first line containing `marker` is sent back, every
+/// line is appended to `lines`, and the pipe keeps being drained so the child never blocks.
+pub(crate) fn watch_stdout(
+    stdout: impl Read + Send + 'static,
+    marker: &'static str,
+    lines: Arc<Mutex<Vec<String>>>,
+) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if !sent && line.contains(marker) {
+                let _ = tx.send(line.clone());
+                sent = true;
+            }
+            lines.lock().unwrap().push(line);
+        }
+    });
+    rx
+}
