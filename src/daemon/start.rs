@@ -80,6 +80,25 @@ pub(super) fn claim_socket(socket: &Path) -> Result<(), ClaimError> {
 mod tests {
     use super::{ClaimError, claim_socket};
 
+    /// The daemon relies on tokio catching a panicking task (a resync that panics must not
+    /// take the daemon down), and build.rs links the unwinder statically: it must still unwind.
+    #[test]
+    fn a_panicking_task_is_caught() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let joined = rt.block_on(async {
+            tokio::spawn(async {
+                if std::hint::black_box(true) {
+                    panic!("a task that panics");
+                }
+            })
+            .await
+        });
+        assert!(joined.is_err_and(|e| e.is_panic()));
+    }
+
     #[test]
     fn claim_socket_never_deletes_what_is_not_a_socket() {
         let dir = tempfile::tempdir().unwrap();
