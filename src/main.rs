@@ -213,17 +213,17 @@ fn run() -> ExitCode {
             },
             Err(code) => code,
         },
-        Command::List => action(&socket, Request::List),
+        Command::List => client::run(&socket, Request::List),
         Command::Open {
             session,
             newest_unvisited,
         } => match session {
-            Some(s) if !newest_unvisited => action(&socket, Request::Action(Action::Open(s))),
+            Some(s) if !newest_unvisited => client::run(&socket, Request::Action(Action::Open(s))),
             _ => ocbar::client::bars::open_newest_unvisited(&socket),
         },
         Command::Seen { session, all } => match (session, all) {
-            (_, true) => action(&socket, Request::Action(Action::SeenAll)),
-            (Some(s), false) => action(&socket, Request::Action(Action::Seen(s))),
+            (_, true) => client::run(&socket, Request::Action(Action::SeenAll)),
+            (Some(s), false) => client::run(&socket, Request::Action(Action::Seen(s))),
             (None, false) => {
                 eprintln!(
                     "ocbar: which session? 'ocbar seen SESSION' (an id, id prefix or part of its title), or 'ocbar seen --all' for every session"
@@ -231,9 +231,11 @@ fn run() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Mute { session } => action(&socket, Request::Action(Action::Mute(session, true))),
+        Command::Mute { session } => {
+            client::run(&socket, Request::Action(Action::Mute(session, true)))
+        }
         Command::Unmute { session } => {
-            action(&socket, Request::Action(Action::Mute(session, false)))
+            client::run(&socket, Request::Action(Action::Mute(session, false)))
         }
         Command::Doctor => doctor(&socket),
         Command::Install { what: _, uninstall } => install_plugin(uninstall),
@@ -338,28 +340,6 @@ fn status(socket: &std::path::Path, format: &str, offline: &str) -> ExitCode {
                 println!("{offline}");
             }
             ExitCode::SUCCESS
-        }
-    }
-}
-
-fn action(socket: &std::path::Path, request: Request) -> ExitCode {
-    let timeout = match request {
-        Request::Action(Action::Open(_)) => ocbar::wire::OPEN_REPLY_TIMEOUT,
-        Request::Action(Action::Seen(_) | Action::SeenAll | Action::Mute(..)) => {
-            client::ACTION_TIMEOUT
-        }
-        _ => client::REPLY_TIMEOUT,
-    };
-    match client::request_within(socket, &request, timeout) {
-        Ok(text) => {
-            if !text.is_empty() {
-                println!("{text}");
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("ocbar: {e}");
-            ExitCode::FAILURE
         }
     }
 }

@@ -32,22 +32,7 @@ pub fn open_newest_unvisited(socket: &Path) -> ExitCode {
         eprintln!("ocbar: no unvisited session");
         return ExitCode::SUCCESS;
     };
-    match client::request_within(
-        socket,
-        &Request::Action(Action::Open(s.id.to_string())),
-        crate::wire::OPEN_REPLY_TIMEOUT,
-    ) {
-        Ok(text) => {
-            if !text.is_empty() {
-                println!("{text}");
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("ocbar: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    client::run(socket, Request::Action(Action::Open(s.id.to_string())))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::time::Duration;
 use interprocess::local_socket::prelude::*;
 use interprocess::local_socket::{GenericFilePath, Stream};
 
-use crate::wire::{Hello, PROTOCOL, Reply, Request, Style};
+use crate::wire::{Action, Hello, PROTOCOL, Reply, Request, Style};
 
 /// How long a one-shot request may take before the client gives up (a bar must never hang).
 pub const REPLY_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -124,6 +124,29 @@ fn read_line(reader: &mut BufReader<Stream>, line: &mut String) -> Result<usize,
 /// One request, one reply.
 pub fn request(socket: &Path, request: &Request) -> Result<String, ClientError> {
     request_within(socket, request, REPLY_TIMEOUT)
+}
+
+/// Run a command-line request that prints the daemon's answer (`list` and the actions): exit
+/// 0 with its text on stdout, 1 with the error on stderr. Each request waits as long as its
+/// work may take (`open` brings windows on screen; `seen`/`mute` wait for the state file).
+pub fn run(socket: &Path, request: Request) -> std::process::ExitCode {
+    let timeout = match request {
+        Request::Action(Action::Open(_)) => crate::wire::OPEN_REPLY_TIMEOUT,
+        Request::Action(Action::Seen(_) | Action::SeenAll | Action::Mute(..)) => ACTION_TIMEOUT,
+        _ => REPLY_TIMEOUT,
+    };
+    match request_within(socket, &request, timeout) {
+        Ok(text) => {
+            if !text.is_empty() {
+                println!("{text}");
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ocbar: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// One request, one reply, waiting up to `timeout` (`open` runs programs before it answers).
