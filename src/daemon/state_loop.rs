@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// The longest the loop sleeps towards a model deadline before reading the clock again.
+const DEADLINE_RECHECK: Duration = Duration::from_secs(60);
+
 impl StateLoop {
     pub(super) async fn run(
         &mut self,
@@ -13,37 +16,41 @@ impl StateLoop {
         mut updates: mpsc::Receiver<crate::daemon::discovery::Update>,
         mut notices: mpsc::UnboundedReceiver<notify::tmux::Notice>,
     ) -> ExitCode {
-        let mut sigterm =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    log!("cannot watch SIGTERM: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
+        use tokio::signal::unix::{SignalKind, signal};
+        let (mut sigterm, mut sigint) = match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(t), Ok(i)) => (t, i),
+            (Err(e), _) | (_, Err(e)) => {
+                log!("cannot watch SIGTERM and SIGINT: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         // Time passes even with no server to send heartbeats: the model says when a lingering
         // session or a mark is due to drop off, and the loop wakes then (no periodic timer).
+        // One timer, set again only when the model changes; at most [`DEADLINE_RECHECK`] ahead,
+        // so a wall clock that jumped (a suspend) is noticed within that.
         let mut due: Option<i64> = None;
         let mut due_generation = u64::MAX;
+        let alarm = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(alarm);
         loop {
             if due_generation != self.state.generation() {
                 due_generation = self.state.generation();
                 due = self.state.next_deadline();
-            }
-            let wake = async {
-                match due {
-                    Some(at) => {
-                        let ms = at.saturating_sub(now_ms()).clamp(0, 86_400_000) as u64;
-                        tokio::time::sleep(Duration::from_millis(ms + 1)).await;
-                    }
-                    None => std::future::pending::<()>().await,
+                if let Some(at) = due {
+                    let ms = at.saturating_sub(now_ms()).max(0) as u64 + 1;
+                    let wait = Duration::from_millis(ms).min(DEADLINE_RECHECK);
+                    alarm.as_mut().reset(tokio::time::Instant::now() + wait);
                 }
-            };
+            }
             tokio::select! {
-                () = wake => {
+                biased;
+                () = &mut alarm, if due.is_some() => {
                     self.apply(Event::Tick);
                     self.publish();
-                    // Due again (a clock that jumped, a deadline a day away): recomputed.
+                    // Due again (a clock that jumped, a deadline far away): recomputed.
                     due_generation = u64::MAX;
                 }
                 Some(ev) = events.recv() => {
@@ -97,7 +104,7 @@ impl StateLoop {
                     self.publish();
                     self.send_durable_replies();
                 }
-                _ = tokio::signal::ctrl_c() => {
+                _ = sigint.recv() => {
                     log!("interrupted: shutting down");
                     return ExitCode::SUCCESS;
                 }

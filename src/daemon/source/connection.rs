@@ -496,7 +496,9 @@ struct StreamState {
 enum Step {
     Resynced(Result<Result<Resynced, ApiError>, tokio::task::JoinError>),
     /// `Ok(true)`: more of the body is in the chunk buffer; `Ok(false)`: the body ended.
-    Read(Result<Result<bool, String>, tokio::time::error::Elapsed>),
+    Read(Result<bool, String>),
+    /// The watchdog ran out: no complete frame for that long.
+    Starved,
 }
 
 /// What a frame turned into, in stream order, before the async part handles it.
@@ -644,8 +646,8 @@ impl Conn {
         let mut items: Vec<Item> = Vec::new();
         let mut held: Vec<Event> = Vec::new();
         let mut resync: Option<AbortOnDrop<Result<Resynced, ApiError>>> = None;
-        // Time spent waiting for data since the last complete frame.
-        let mut starving = Duration::ZERO;
+        // When the last complete frame came (the stream's start before the first one).
+        let mut last_frame = Instant::now();
         // Until the resync tells the version, allow the slowest heartbeat of a supported server.
         let base = self.config.watchdog;
         let mut version_watchdog = base * 3;
@@ -654,10 +656,14 @@ impl Conn {
         let mut watchdog = version_watchdog;
         let mut last_heartbeat: Option<Instant> = None;
         let mut bad_frames_logged = 0u32;
+        // The watchdog is one timer, armed lazily: a frame only moves `last_frame`, and when the
+        // timer fires before `last_frame + watchdog` it is set again for then. A timer set and
+        // cancelled around every read would cost each coalesced read two timer-wheel updates
+        // (see `http1::COALESCE`: the reads of a token stream are the daemon's hot path).
+        let alarm = tokio::time::sleep(watchdog);
+        tokio::pin!(alarm);
 
         loop {
-            let wait = watchdog.saturating_sub(starving);
-            let started = Instant::now();
             let step = tokio::select! {
                 biased;
                 done = async {
@@ -666,12 +672,19 @@ impl Conn {
                         None => std::future::pending().await,
                     }
                 } => Step::Resynced(done),
-                r = tokio::time::timeout(wait, body.read(&mut chunk)) => Step::Read(r),
+                r = body.read(&mut chunk) => Step::Read(r),
+                () = &mut alarm => {
+                    let due = last_frame + watchdog;
+                    if Instant::now() < due {
+                        alarm.as_mut().reset(due.into());
+                        continue;
+                    }
+                    Step::Starved
+                }
             };
             match step {
                 Step::Resynced(done) => {
                     resync = None;
-                    starving += started.elapsed();
                     let resynced = match done {
                         Ok(Ok(r)) => r,
                         Ok(Err(e)) => {
@@ -696,6 +709,8 @@ impl Conn {
                     let interval = version::heartbeat_interval(version.as_deref());
                     version_watchdog = base.mul_f64(interval.as_secs_f64() / 10.0);
                     watchdog = version_watchdog.max(learned_watchdog);
+                    // A shorter watchdog than the one armed takes effect now, not at the old end.
+                    alarm.as_mut().reset((last_frame + watchdog).into());
                     let report = self.note_resync(resynced);
                     if !state.resynced {
                         state.resynced = true;
@@ -724,7 +739,7 @@ impl Conn {
                     }
                     continue;
                 }
-                Step::Read(Err(_)) if !state.announced => {
+                Step::Starved if !state.announced => {
                     // OpenCode 1.0.98 and older open the stream and never write to it.
                     return Ok(format!(
                         "the event stream sent nothing for {}, not even server.connected: OpenCode older than the oldest supported ({}) does that; upgrade OpenCode",
@@ -732,12 +747,12 @@ impl Conn {
                         version::OLDEST_SUPPORTED
                     ));
                 }
-                Step::Read(Err(_)) => {
+                Step::Starved => {
                     return Ok(format!("no data from the server for {}", human(watchdog)));
                 }
-                Step::Read(Ok(Ok(false))) => return Ok("stream closed by the server".to_owned()),
-                Step::Read(Ok(Err(e))) => return Ok(format!("stream broken: {e}")),
-                Step::Read(Ok(Ok(true))) => {}
+                Step::Read(Ok(false)) => return Ok("stream closed by the server".to_owned()),
+                Step::Read(Err(e)) => return Ok(format!("stream broken: {e}")),
+                Step::Read(Ok(true)) => {}
             }
 
             // Parse and decode synchronously; nothing here awaits.
@@ -799,10 +814,9 @@ impl Conn {
             });
             chunk.clear();
             if frames == 0 {
-                starving += started.elapsed();
                 continue;
             }
-            starving = Duration::ZERO;
+            last_frame = Instant::now();
 
             for item in items.drain(..) {
                 match item {
@@ -840,6 +854,7 @@ impl Conn {
                             let gap = (now - prev).min(Duration::from_secs(240));
                             learned_watchdog = learned_watchdog.max(gap.mul_f64(2.5));
                             watchdog = version_watchdog.max(learned_watchdog);
+                            alarm.as_mut().reset((last_frame + watchdog).into());
                         }
                         last_heartbeat = Some(now);
                         if !self.send(Event::Tick).await {
