@@ -107,6 +107,10 @@ fn snapshot(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("build", n), |b| {
             b.iter(|| black_box(state.snapshot()))
         });
+        // What the state file keeps, built after every publish (see `StateLoop::persist`).
+        g.bench_function(BenchmarkId::new("persisted", n), |b| {
+            b.iter(|| black_box(state.persisted()))
+        });
     }
     g.finish();
 }

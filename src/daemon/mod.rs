@@ -372,6 +372,7 @@ async fn run(
         notice_seq: 0,
         published_notice_seq: 0,
         persist: persist_tx,
+        persist_due: false,
         saved: saved_rx,
         durable_replies: Vec::new(),
         ctx,
@@ -439,6 +440,8 @@ struct StateLoop {
     published_notice_seq: u64,
     /// The state file writer's input; written only when the remembered part changes.
     persist: watch::Sender<ToSave>,
+    /// Published since the state file's part was last handed over (see `StateLoop::persist`).
+    persist_due: bool,
     /// The `seq` of the writer's last finished save; `None`: no state file.
     saved: Option<watch::Receiver<u64>>,
     /// Replies to actions that change what the state file keeps (`seen`, `mute`, `open`): sent
