@@ -118,6 +118,8 @@ struct Report {
     steady: Option<Steady>,
     latency: Option<Latency>,
     queries: Option<Queries>,
+    /// The same rounds with the daemon pinned to a core of its own and this tool to the others.
+    queries_own_core: Option<Queries>,
     sequential: Option<Sequential>,
     spawn: Vec<Spawned>,
     burst: Option<Burst>,
@@ -927,6 +929,50 @@ fn run(args: &Args) -> Res<Report> {
             }
         };
         report.queries = Some(result?);
+        // The same rounds with the daemon on a core of its own. Each `connect` of the one
+        // thread that starts 1,000 clients wakes the daemon with the kernel's "the waker will
+        // sleep soon" hint, so the scheduler keeps putting the daemon on that thread's core,
+        // which does not sleep; both then share one core while the other idles. A bar's
+        // client is a process that does sleep, waiting for its reply. This measures the
+        // daemon's own latency; the row above, what this machine's scheduler made of the storm.
+        if let Some((tool_cpus, daemon_cpu)) = own_core_split() {
+            let pinned = pin_process(std::process::id() as i32, &tool_cpus)
+                .and_then(|()| pin_process(pid, &[daemon_cpu]));
+            let result = match pinned {
+                Ok(()) => {
+                    let (socket2, format) = (socket.clone(), args.format.clone());
+                    let (clients, rounds) = (args.clients, args.rounds);
+                    let (tx, rx) = mpsc::channel();
+                    std::thread::Builder::new()
+                        .name("queries".into())
+                        .spawn(move || {
+                            let _ = tx.send(query_rounds(&socket2, &format, clients, rounds, pid));
+                        })
+                        .map_err(|e| e.to_string())?;
+                    let start = Instant::now();
+                    let sent0 = stream.sent;
+                    loop {
+                        stream.pump(args.rate, start, sent0)?;
+                        match rx.recv_timeout(Duration::from_millis(1)) {
+                            Ok(r) => break r.map(Some),
+                            Err(mpsc::RecvTimeoutError::Timeout)
+                                if start.elapsed() < Duration::from_secs(120) => {}
+                            Err(_) => {
+                                break Err("the query phase did not finish in 120 s".into());
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    eprintln!("ocbar-load: cannot give the daemon a core of its own: {e}");
+                    Ok(None)
+                }
+            };
+            let all: Vec<usize> = tool_cpus.iter().copied().chain([daemon_cpu]).collect();
+            let _ = pin_process(std::process::id() as i32, &all);
+            let _ = pin_process(pid, &all);
+            report.queries_own_core = result.map_err(|e| fail(&daemon, e))?;
+        }
     }
 
     // 4b. sequential queries, one client, no event stream: the cost of one query
@@ -1160,6 +1206,53 @@ fn query_rounds(
     })
 }
 
+/// The CPUs this tool may use, split into the tool's and one for the daemon (the last);
+/// `None` on a machine with one.
+fn own_core_split() -> Option<(Vec<usize>, usize)> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; sched_getaffinity writes at most its size.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: our own process, a live set and its size.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: CPU_ISSET reads the set we own, for indexes below CPU_SETSIZE.
+    let mut cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+        .collect();
+    let daemon = cpus.pop()?;
+    (!cpus.is_empty()).then_some((cpus, daemon))
+}
+
+/// Restrict every thread of process `pid` to `cpus`.
+fn pin_process(pid: i32, cpus: &[usize]) -> Res<()> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &c in cpus {
+        // SAFETY: CPU_SET writes into the set we own; `c` came from sched_getaffinity.
+        unsafe { libc::CPU_SET(c, &mut set) };
+    }
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map_err(|e| format!("/proc/{pid}/task: {e}"))?;
+    for t in tasks.flatten() {
+        let Some(tid) = t.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        // SAFETY: a thread id from /proc, a live set and its size; a thread that exited
+        // meanwhile only makes the call fail.
+        let rc =
+            unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+        if rc != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ESRCH) {
+                return Err(format!("sched_setaffinity({tid}): {e}"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One round of concurrent queries: the open connections, watched by one epoll instance.
 struct Round {
     epoll: std::os::fd::OwnedFd,
@@ -1333,11 +1426,15 @@ fn print_table(args: &Args, r: &Report) {
             ),
         );
     }
-    if let Some(q) = &r.queries {
+    for (q, where_) in [
+        (&r.queries, "shared cores"),
+        (&r.queries_own_core, "daemon on its own core"),
+    ] {
+        let Some(q) = q else { continue };
         row(
             "queries",
             &format!(
-                "{} concurrent x {} rounds: p50 / p90 / p99 / max",
+                "{} concurrent x {} rounds ({where_}): p50 / p90 / p99 / max",
                 q.clients, q.rounds
             ),
             format!(
