@@ -8,16 +8,26 @@ use std::sync::{Arc, Mutex};
 
 use crate::render::{self, RenderConfig};
 use crate::wire::snapshot::{SessionState, Snapshot};
-use crate::wire::{Format, Style};
+use crate::wire::{Format, Reply, Style};
+
+/// One cached render: the line, and the same as the protocol's reply line.
+struct Rendered {
+    format: Style,
+    /// The second it was rendered in (0 without a countdown).
+    second: i64,
+    line: Arc<str>,
+    /// `{"ok":"<line>"}` and a newline: what a query or a `watch` subscriber is sent.
+    reply: Arc<str>,
+}
 
 /// A snapshot as published by the state loop, with its rendered lines cached.
 pub struct Published {
     /// The model generation this snapshot was taken at.
     pub generation: u64,
     pub snapshot: Snapshot,
-    /// (format, second it was rendered in, line). Renders with a retry countdown depend on the
-    /// clock, so they are reused only within the same second.
-    cache: Mutex<Vec<(Style, i64, Arc<str>)>>,
+    /// Renders with a retry countdown depend on the clock, so they are reused only within the
+    /// same second.
+    cache: Mutex<Vec<Rendered>>,
     /// A countdown is shown: renders go stale every second.
     has_countdown: bool,
     /// The tmux notification shown before the tmux segment while it lasts (pushed `@ocbar`
@@ -62,12 +72,23 @@ impl Published {
     /// This snapshot in `format`, rendered at most once per format (per second while a retry
     /// countdown is shown).
     pub fn render(&self, format: impl Into<Style>, now_ms: i64, cfg: &RenderConfig) -> Arc<str> {
-        let format: Style = format.into();
+        self.rendered(format.into(), now_ms, cfg).0
+    }
+
+    /// The same line as the protocol's reply line (`{"ok":…}` and a newline), serialised once
+    /// with the render: 100 `watch` subscribers and every query share it.
+    pub fn reply(&self, format: impl Into<Style>, now_ms: i64, cfg: &RenderConfig) -> Arc<str> {
+        self.rendered(format.into(), now_ms, cfg).1
+    }
+
+    fn rendered(&self, format: Style, now_ms: i64, cfg: &RenderConfig) -> (Arc<str>, Arc<str>) {
         let second = if self.has_countdown { now_ms / 1000 } else { 0 };
         if let Ok(cache) = self.cache.lock()
-            && let Some((_, _, line)) = cache.iter().find(|(f, s, _)| *f == format && *s == second)
+            && let Some(r) = cache
+                .iter()
+                .find(|r| r.format == format && r.second == second)
         {
-            return line.clone();
+            return (r.line.clone(), r.reply.clone());
         }
         let line: Arc<str> = if format.no_color && !cfg.no_color {
             let mut plain = cfg.clone();
@@ -76,10 +97,16 @@ impl Published {
         } else {
             Arc::from(self.render_uncached(format.format, now_ms, cfg))
         };
+        let reply: Arc<str> = Arc::from(Reply::Ok(line.to_string()).to_line());
         if let Ok(mut cache) = self.cache.lock() {
-            cache.retain(|(f, _, _)| *f != format);
-            cache.push((format, second, line.clone()));
+            cache.retain(|r| r.format != format);
+            cache.push(Rendered {
+                format,
+                second,
+                line: line.clone(),
+                reply: reply.clone(),
+            });
         }
-        line
+        (line, reply)
     }
 }

@@ -192,7 +192,6 @@ fn answer_at_once(fd: &OwnedFd, shared: &Shared, hello: &str) -> AtOnce {
         _ => return AtOnce::NotYet(got.to_vec()),
     };
     let reply = quick_reply(request, shared);
-    let reply = reply.to_line();
     let mut out = Vec::with_capacity(hello.len() + reply.len());
     out.extend_from_slice(hello.as_bytes());
     out.extend_from_slice(reply.as_bytes());
@@ -216,15 +215,14 @@ fn answer_at_once(fd: &OwnedFd, shared: &Shared, hello: &str) -> AtOnce {
 }
 
 /// The reply to a request answered from the snapshot alone.
-fn quick_reply(request: Request, shared: &Shared) -> Reply {
+/// The reply line (newline included): `status` lines come from the snapshot's cache.
+fn quick_reply(request: Request, shared: &Shared) -> Arc<str> {
     let published = shared.snapshots.borrow().clone();
     match request {
-        Request::Status(style) => Reply::Ok(
-            published
-                .render(style, now_ms(), &shared.render)
-                .to_string(),
+        Request::Status(style) => published.reply(style, now_ms(), &shared.render),
+        _ => Arc::from(
+            Reply::Ok(render::panel(&published.snapshot, now_ms(), &shared.render)).to_line(),
         ),
-        _ => Reply::Ok(render::panel(&published.snapshot, now_ms(), &shared.render)),
     }
 }
 
@@ -288,7 +286,9 @@ async fn handle(
         }
     };
     let reply = match request {
-        r @ (Request::Status(_) | Request::List) => quick_reply(r, &shared),
+        r @ (Request::Status(_) | Request::List) => {
+            return write_timed(&mut send, quick_reply(r, &shared).as_bytes()).await;
+        }
         Request::Watch(style) => return watch_loop(send, shared, style).await,
         Request::Action(action) => command(&shared, action).await,
         Request::Tui(hello) => match &shared.tui {
@@ -331,9 +331,12 @@ async fn watch_loop<W: AsyncWriteExt + Unpin>(
     let mut last: Option<Arc<str>> = None;
     loop {
         let published = rx.borrow_and_update().clone();
-        let line = published.render(format, now_ms(), &shared.render);
+        let now = now_ms();
+        let line = published.render(format, now, &shared.render);
         if last.as_ref() != Some(&line) {
-            write_timed(&mut send, Reply::Ok(line.to_string()).to_line().as_bytes()).await?;
+            // The reply line is serialised once per snapshot and format, for every subscriber.
+            let reply = published.reply(format, now, &shared.render);
+            write_timed(&mut send, reply.as_bytes()).await?;
             last = Some(line);
         }
         tokio::time::sleep(WATCH_MIN_INTERVAL).await;
