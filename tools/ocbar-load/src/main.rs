@@ -899,36 +899,10 @@ fn run(args: &Args) -> Res<Report> {
 
     // 4. queries (the stream keeps flowing meanwhile)
     if args.clients > 0 && args.rounds > 0 {
-        let (tx, rx) = mpsc::channel();
-        let (socket2, format, clients, rounds) = (
-            socket.clone(),
-            args.format.clone(),
-            args.clients,
-            args.rounds,
+        report.queries = Some(
+            queries_while_streaming(&mut stream, args, &socket, pid)
+                .map_err(|e| fail(&daemon, e))?,
         );
-        std::thread::Builder::new()
-            .name("queries".into())
-            .spawn(move || {
-                let _ = tx.send(query_rounds(&socket2, &format, clients, rounds, pid));
-            })
-            .map_err(|e| e.to_string())?;
-        let start = Instant::now();
-        let sent0 = stream.sent;
-        let result = loop {
-            stream.pump(args.rate, start, sent0)?;
-            match rx.recv_timeout(Duration::from_millis(1)) {
-                Ok(r) => break r,
-                Err(mpsc::RecvTimeoutError::Timeout)
-                    if start.elapsed() < Duration::from_secs(120) => {}
-                Err(_) => {
-                    return Err(fail(
-                        &daemon,
-                        "the query phase did not finish in 120 s".into(),
-                    ));
-                }
-            }
-        };
-        report.queries = Some(result?);
         // The same rounds with the daemon on a core of its own. Each `connect` of the one
         // thread that starts 1,000 clients wakes the daemon with the kernel's "the waker will
         // sleep soon" hint, so the scheduler keeps putting the daemon on that thread's core,
@@ -939,30 +913,7 @@ fn run(args: &Args) -> Res<Report> {
             let pinned = pin_process(std::process::id() as i32, &tool_cpus)
                 .and_then(|()| pin_process(pid, &[daemon_cpu]));
             let result = match pinned {
-                Ok(()) => {
-                    let (socket2, format) = (socket.clone(), args.format.clone());
-                    let (clients, rounds) = (args.clients, args.rounds);
-                    let (tx, rx) = mpsc::channel();
-                    std::thread::Builder::new()
-                        .name("queries".into())
-                        .spawn(move || {
-                            let _ = tx.send(query_rounds(&socket2, &format, clients, rounds, pid));
-                        })
-                        .map_err(|e| e.to_string())?;
-                    let start = Instant::now();
-                    let sent0 = stream.sent;
-                    loop {
-                        stream.pump(args.rate, start, sent0)?;
-                        match rx.recv_timeout(Duration::from_millis(1)) {
-                            Ok(r) => break r.map(Some),
-                            Err(mpsc::RecvTimeoutError::Timeout)
-                                if start.elapsed() < Duration::from_secs(120) => {}
-                            Err(_) => {
-                                break Err("the query phase did not finish in 120 s".into());
-                            }
-                        }
-                    }
-                }
+                Ok(()) => queries_while_streaming(&mut stream, args, &socket, pid).map(Some),
                 Err(e) => {
                     eprintln!("ocbar-load: cannot give the daemon a core of its own: {e}");
                     Ok(None)
@@ -1151,6 +1102,38 @@ fn run(args: &Args) -> Res<Report> {
     drop(daemon);
     drop(tmp);
     Ok(report)
+}
+
+/// The query rounds on their own thread while this one keeps the event stream flowing.
+fn queries_while_streaming(
+    stream: &mut Stream,
+    args: &Args,
+    socket: &Path,
+    pid: i32,
+) -> Res<Queries> {
+    let (tx, rx) = mpsc::channel();
+    let (socket, format, clients, rounds) = (
+        socket.to_path_buf(),
+        args.format.clone(),
+        args.clients,
+        args.rounds,
+    );
+    std::thread::Builder::new()
+        .name("queries".into())
+        .spawn(move || {
+            let _ = tx.send(query_rounds(&socket, &format, clients, rounds, pid));
+        })
+        .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let sent0 = stream.sent;
+    loop {
+        stream.pump(args.rate, start, sent0)?;
+        match rx.recv_timeout(Duration::from_millis(1)) {
+            Ok(r) => return r,
+            Err(mpsc::RecvTimeoutError::Timeout) if start.elapsed() < Duration::from_secs(120) => {}
+            Err(_) => return Err("the query phase did not finish in 120 s".into()),
+        }
+    }
 }
 
 /// `rounds` rounds of `clients` one-shot queries started at once, from one thread: every client
