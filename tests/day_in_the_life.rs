@@ -15,7 +15,6 @@ mod common;
 mod daemon_harness;
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -293,29 +292,6 @@ fn ocbar_ok(d: &Daemon, args: &[&str]) -> String {
     text(&out)
 }
 
-fn tui_env(home: &Path, socket: &Path) -> Vec<(&'static str, String)> {
-    vec![
-        ("HOME", home.display().to_string()),
-        (
-            "XDG_CONFIG_HOME",
-            home.join(".config").display().to_string(),
-        ),
-        (
-            "XDG_DATA_HOME",
-            home.join(".local/share").display().to_string(),
-        ),
-        (
-            "XDG_STATE_HOME",
-            home.join(".local/state").display().to_string(),
-        ),
-        ("XDG_CACHE_HOME", home.join(".cache").display().to_string()),
-        ("OPENCODE_DISABLE_AUTOUPDATE", "1".into()),
-        ("OPENCODE_DISABLE_MODELS_FETCH", "1".into()),
-        ("OPENCODE_DISABLE_LSP_DOWNLOAD", "1".into()),
-        ("OCBAR_SOCKET", socket.display().to_string()),
-    ]
-}
-
 #[test]
 fn day_in_the_life() {
     let t0 = started();
@@ -326,13 +302,7 @@ fn day_in_the_life() {
     let mut server = OpenCode::start(&llm, Options::default());
     let dir = server.dir(0).to_path_buf();
     let home = server.root.join("home");
-    let install = std::process::Command::new(daemon_harness::ocbar_bin())
-        .args(["install", "opencode-plugin"])
-        .env("HOME", &home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .output()
-        .unwrap();
-    assert!(install.status.success(), "{install:?}");
+    common::install_plugin(&home);
 
     // The daemon as a user runs it: nothing configured, discovery on. (It may find other
     // tests' servers too: their sessions are not ours, and the checks hold for them as well.)
@@ -473,7 +443,7 @@ fn day_in_the_life() {
     );
 
     // --- 13:00 a plain TUI with the plugin: a job finishes in the background, the TUI exits ---
-    let tmux = Tmux::start(&tui_env(&home, &d.socket));
+    let tmux = Tmux::start(&common::tui_env(&home, &d.socket));
     tmux.spawn("plain", &dir, &[oc]);
     tmux.wait_screen("plain", secs(90), "the plain TUI", |s| {
         s.contains("Ask anything")

@@ -327,13 +327,7 @@ fn pictures_of_tmux_and_the_opencode_panel() {
 
     // The plugin, installed the way a user does it, into the TUI's isolated config.
     let home = oc.root.join("home");
-    let install = Command::new(daemon_harness::ocbar_bin())
-        .args(["install", "opencode-plugin"])
-        .env("HOME", &home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .output()
-        .unwrap();
-    assert!(install.status.success(), "{install:?}");
+    common::install_plugin(&home);
 
     // tmux, with tmux's defaults; the daemon pushes to it ($TMUX names it).
     let tmp = tempfile::Builder::new()

@@ -112,13 +112,7 @@ fn inside_opencode() {
 
     // --- the plugin, installed the way a user does it -----------------------------------------
     let home = a.root.join("home");
-    let install = Command::new(daemon_harness::ocbar_bin())
-        .args(["install", "opencode-plugin"])
-        .env("HOME", &home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .output()
-        .unwrap();
-    assert!(install.status.success(), "{install:?}");
+    common::install_plugin(&home);
     let tui_json = std::fs::read_to_string(home.join(".config/opencode/tui.json")).unwrap();
     assert!(tui_json.contains("./plugins/ocbar.tsx"), "{tui_json}");
     assert!(home.join(".config/opencode/plugins/ocbar.tsx").is_file());
@@ -157,26 +151,7 @@ fn inside_opencode() {
     let notified = || std::fs::read_to_string(&notes).unwrap_or_default();
 
     // --- two TUIs with the plugin: attached to A, and a plain one (no port) ------------------
-    let env: Vec<(&str, String)> = vec![
-        ("HOME", home.display().to_string()),
-        (
-            "XDG_CONFIG_HOME",
-            home.join(".config").display().to_string(),
-        ),
-        (
-            "XDG_DATA_HOME",
-            home.join(".local/share").display().to_string(),
-        ),
-        (
-            "XDG_STATE_HOME",
-            home.join(".local/state").display().to_string(),
-        ),
-        ("XDG_CACHE_HOME", home.join(".cache").display().to_string()),
-        ("OPENCODE_DISABLE_AUTOUPDATE", "1".into()),
-        ("OPENCODE_DISABLE_MODELS_FETCH", "1".into()),
-        ("OPENCODE_DISABLE_LSP_DOWNLOAD", "1".into()),
-        ("OCBAR_SOCKET", d.socket.display().to_string()),
-    ];
+    let env = common::tui_env(&home, &d.socket);
     let tmux = Tmux::start(&env);
     let opencode = require_tool("opencode");
     let oc = opencode.to_str().unwrap();

@@ -231,13 +231,7 @@ fn open_lands_in_the_terminal_that_shows_the_session() {
 
     // The plugin, installed the way a user does it.
     let home = a.root.join("home");
-    let install = Command::new(daemon_harness::ocbar_bin())
-        .args(["install", "opencode-plugin"])
-        .env("HOME", &home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .output()
-        .unwrap();
-    assert!(install.status.success(), "{install:?}");
+    common::install_plugin(&home);
 
     let tmp = tempfile::Builder::new()
         .prefix("ocbar-jump-")
@@ -269,28 +263,9 @@ fn open_lands_in_the_terminal_that_shows_the_session() {
 
     // The user's tmux server: session `first` (a shell in window 0, the TUI in window 1, in
     // the background) and session `second`, which the user's client shows.
-    let env: Vec<(&str, String)> = vec![
-        ("HOME", home.display().to_string()),
-        (
-            "XDG_CONFIG_HOME",
-            home.join(".config").display().to_string(),
-        ),
-        (
-            "XDG_DATA_HOME",
-            home.join(".local/share").display().to_string(),
-        ),
-        (
-            "XDG_STATE_HOME",
-            home.join(".local/state").display().to_string(),
-        ),
-        ("XDG_CACHE_HOME", home.join(".cache").display().to_string()),
-        ("OPENCODE_DISABLE_AUTOUPDATE", "1".into()),
-        ("OPENCODE_DISABLE_MODELS_FETCH", "1".into()),
-        ("OPENCODE_DISABLE_LSP_DOWNLOAD", "1".into()),
-        ("OCBAR_SOCKET", d.socket.display().to_string()),
-        ("PATH", std::env::var("PATH").unwrap_or_default()),
-        ("LANG", "C.UTF-8".into()),
-    ];
+    let mut env = common::tui_env(&home, &d.socket);
+    env.push(("PATH", std::env::var("PATH").unwrap_or_default()));
+    env.push(("LANG", "C.UTF-8".into()));
     let mut start = inner.cmd(&[
         "-f",
         "/dev/null",

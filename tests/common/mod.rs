@@ -39,6 +39,8 @@
 //! - `event_log`: [`EventLog`], a recorder of `GET /global/event` (raw lines and parsed
 //!   envelopes).
 //! - `encode`: [`base64`], [`percent_encode`].
+//! - `tui`: [`install_plugin`] (`ocbar install opencode-plugin` into an isolated home) and
+//!   [`tui_env`] (the environment of a TUI with that home and the test's daemon).
 //! - [`tmux`]: a private tmux server whose panes run real TUIs (used by its path, `common::tmux`).
 //!
 //! Timing. `scripts/test.sh` runs many test processes at once on 2 cores, so be generous: a
@@ -76,9 +78,11 @@ mod tempdir;
 mod time;
 pub mod tmux;
 mod tools;
+mod tui;
 
 // Each test file uses some of the kit.
 #[allow(unused_imports)]
 pub use {
     encode::*, env::*, event_log::*, fake_llm::*, opencode::*, process::*, time::*, tools::*,
+    tui::*,
 };
