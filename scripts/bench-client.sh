@@ -27,6 +27,7 @@ need() {
 }
 need hyperfine "apt-get install hyperfine"
 need curl "apt-get install curl"
+need cc "apt-get install build-essential"
 [ -x "$OPENCODE" ] || {
     echo "bench-client: no OpenCode at $OPENCODE: run 'bash scripts/install-test-deps.sh' first" >&2
     exit 1
@@ -44,6 +45,8 @@ cleanup() {
     rm -rf "$TMP"
 }
 trap cleanup EXIT
+# The measuring stick: the least a client can do to ask the daemon (see the file).
+cc -O2 -o "$TMP/min-client" scripts/min-client.c
 
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 URL="http://127.0.0.1:$PORT"
@@ -84,7 +87,8 @@ hyperfine -N --warmup 100 --runs "$RUNS" --export-json "$TMP/hyperfine.json" \
     -n '/bin/true' '/bin/true' \
     -n 'ocbar status --format tmux' "$OCBAR status --format tmux --socket $SOCK" \
     -n 'ocbar status (no daemon)' "$OCBAR status --format tmux --socket $TMP/run/none.sock" \
-    -n 'curl -s URL/session/status' "curl -s $URL/session/status"
+    -n 'curl -s URL/session/status' "curl -s $URL/session/status" \
+    -n 'minimal C client (scripts/min-client.c)' "$TMP/min-client $SOCK"
 echo
 # Means are pulled up by the odd descheduled run on a shared VM: the budget is read on medians.
 echo "## hyperfine medians"
@@ -110,7 +114,7 @@ if [ -n "${BENCH_JSON:-}" ]; then
 import json, sys
 h = [r["median"] * 1e3 for r in json.load(open(sys.argv[1]))["results"]]
 s = [r["median_ms"] for r in json.load(open(sys.argv[2]))["spawn"]]
-keys = ["true_ms", "ocbar_ms", "down_ms", "curl_ms"]
+keys = ["true_ms", "ocbar_ms", "down_ms", "curl_ms", "min_client_ms"]
 print(json.dumps({"hyperfine": dict(zip(keys, h)), "interleaved": dict(zip(keys, s))}))
 PY
 fi
