@@ -298,12 +298,12 @@ impl Tmux {
         what: &str,
         pred: impl Fn(&str) -> bool,
     ) -> String {
-        let mut last = String::new();
-        let found = poll(timeout, Duration::from_millis(200), || {
-            last = self.ok(&["capture-pane", "-p", "-t", target]);
-            pred(&last).then(|| last.clone())
-        });
-        found.unwrap_or_else(|| panic!("{what}: not on screen in {timeout:?}; the screen:\n{last}"))
+        common::tmux::wait_for_screen(
+            || self.ok(&["capture-pane", "-p", "-t", target]),
+            timeout,
+            what,
+            pred,
+        )
     }
 }
 

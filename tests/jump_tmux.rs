@@ -99,16 +99,7 @@ fn wait_screen(
     what: &str,
     pred: impl Fn(&str) -> bool,
 ) -> String {
-    let deadline = Instant::now() + timeout;
-    let mut last = String::new();
-    while Instant::now() < deadline {
-        last = t.capture(target);
-        if pred(&last) {
-            return last;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("{what}: not on screen within {timeout:?}; the screen:\n{last}");
+    common::tmux::wait_for_screen(|| t.capture(target), timeout, what, pred)
 }
 
 /// A private session bus with the fake notification server on it; killed on drop.

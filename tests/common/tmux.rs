@@ -112,16 +112,12 @@ impl Tmux {
         what: &str,
         pred: impl Fn(&str) -> bool,
     ) -> String {
-        let deadline = Instant::now() + timeout;
-        let mut last = String::new();
-        while Instant::now() < deadline {
-            last = self.screen(name);
-            if pred(&last) {
-                return last;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!("{name}: {what} not on screen within {timeout:?}; the screen:\n{last}");
+        wait_for_screen(
+            || self.screen(name),
+            timeout,
+            &format!("{name}: {what}"),
+            pred,
+        )
     }
 
     pub fn pane_pid(&self, name: &str) -> u32 {
@@ -138,4 +134,25 @@ impl Drop for Tmux {
         let _ = self.server.kill();
         let _ = self.server.wait();
     }
+}
+
+/// Capture a screen every 200 ms until it satisfies `pred`, and return it; past `timeout`, fail
+/// the test naming `what` and showing the last screen. For any tmux a test drives (this
+/// module's [`Tmux`], or a test's own servers).
+pub fn wait_for_screen(
+    mut capture: impl FnMut() -> String,
+    timeout: Duration,
+    what: &str,
+    pred: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + timeout;
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        last = capture();
+        if pred(&last) {
+            return last;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("{what}: not on screen within {timeout:?}; the screen:\n{last}");
 }
