@@ -214,8 +214,8 @@ fn answer_at_once(fd: &OwnedFd, shared: &Shared, hello: &str) -> AtOnce {
     }
 }
 
-/// The reply to a request answered from the snapshot alone.
-/// The reply line (newline included): `status` lines come from the snapshot's cache.
+/// The reply line (newline included) to a request answered from the snapshot alone; a
+/// `status` line comes from the snapshot's cache.
 fn quick_reply(request: Request, shared: &Shared) -> Arc<str> {
     let published = shared.snapshots.borrow().clone();
     match request {
