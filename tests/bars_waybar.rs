@@ -178,10 +178,7 @@ impl Bar {
 
 impl Drop for Bar {
     fn drop(&mut self) {
-        let _ = std::fs::write(self.out.join("stop"), "");
-        std::thread::sleep(Duration::from_millis(100));
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        common::end_session(&self.out, &mut self.child);
     }
 }
 

@@ -214,9 +214,7 @@ impl Drop for Foot {
 
 impl Drop for Sway {
     fn drop(&mut self) {
-        let _ = std::fs::write(self.out.join("stop"), "");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        common::end_session(&self.out, &mut self.child);
     }
 }
 

@@ -51,9 +51,7 @@ struct Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let _ = std::fs::write(self.out.join("stop"), "");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        common::end_session(&self.out, &mut self.child);
     }
 }
 

@@ -114,3 +114,34 @@ pub(crate) fn watch_stdout(
     });
     rx
 }
+
+/// End a session the test started in its own PID namespace (`unshare --pid --fork
+/// --kill-child`, then `setpriv` to another user): create `out/stop`, which the session's
+/// script waits for, and give it 5 s to exit, which ends the namespace and everything in it.
+/// Past that, kill the namespace's first process (the same effect), then `unshare`.
+///
+/// Killing `unshare` alone is not enough: `setpriv` changes the user, and that clears the
+/// parent-death signal `--kill-child` set, so sway, foot, tmux and a daemon outlived the tests
+/// that only did that (found still running hours later, one set per run).
+pub fn end_session(out: &std::path::Path, child: &mut Child) {
+    let _ = std::fs::write(out.join("stop"), "");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let children = format!("/proc/{0}/task/{0}/children", child.id());
+    for pid in std::fs::read_to_string(children)
+        .unwrap_or_default()
+        .split_whitespace()
+    {
+        if let Ok(pid) = pid.parse::<i32>() {
+            // SAFETY: kill(2) with a pid read from /proc; no memory is passed.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -5,7 +5,7 @@
 #   unshare --pid --fork --kill-child --mount-proc setpriv --reuid=nobody ... \
 #     env -i PATH=... HOME=$OUT /bin/sh docs_sway_session.sh $OUT WIDTHxHEIGHT
 # Writes $OUT/sway.sock (SWAYSOCK) and $OUT/ready, or $OUT/failed with the reason; ends when
-# the test creates $OUT/stop (everything dies with the namespace anyway).
+# the test creates $OUT/stop; its exit ends the namespace and everything in it.
 set -u
 OUT="$1"
 export XDG_RUNTIME_DIR="$OUT/xdg"

@@ -8,7 +8,7 @@
 # $OUT (owned by nobody) holds the inputs: waybar.jsonc, style.css, bin/ocbar; and the outputs:
 # sway.log, waybar.log, ready (once waybar's bar is configured), labels.jsonl (the bar's labels
 # as read through AT-SPI, one line per change), and NAME.png for every shot-NAME.req the test
-# drops in. The test creates $OUT/stop to end it; everything dies with the namespace anyway.
+# drops in. The test creates $OUT/stop to end it; its exit ends the namespace and everything in it.
 set -u
 OUT="$1"
 export XDG_RUNTIME_DIR="$OUT/xdg"
