@@ -71,25 +71,15 @@ impl Bar {
             py.is_ok_and(|o| o.status.success()),
             "missing python3-gi / gir1.2-atspi-2.0: run scripts/install-test-deps.sh"
         );
-        let mut cmd = Command::new(require_tool("unshare"));
-        cmd.args(["--pid", "--fork", "--kill-child", "--mount-proc"])
-            .arg(require_tool("setpriv"))
-            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-            .args(["env", "-i"])
-            .arg(format!("PATH={}", path_with(&out.join("bin"))))
-            .arg("LANG=C.UTF-8")
-            .arg(format!("HOME={}", out.display()))
-            .arg(format!("OCBAR_SOCKET={}", socket.display()))
-            .args(["dbus-run-session", "--", "/bin/sh"])
-            .arg(out.join("waybar_session.sh"))
-            .arg(out)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(
-                std::fs::File::create(out.join("session.log")).unwrap(),
-            ))
-            .stderr(Stdio::from(
-                std::fs::File::create(out.join("session.err")).unwrap(),
-            ));
+        let env = [
+            format!("PATH={}", path_with(&out.join("bin"))),
+            format!("OCBAR_SOCKET={}", socket.display()),
+        ];
+        let script = out.join("waybar_session.sh");
+        let mut cmd = common::session_command(out, &env, true, &script, &[out.as_os_str()]);
+        cmd.stdout(Stdio::from(
+            std::fs::File::create(out.join("session.log")).unwrap(),
+        ));
         let child = spawn_owned(cmd).expect("spawn the waybar session");
         let bar = Bar {
             out: out.to_path_buf(),

@@ -85,26 +85,11 @@ impl Sway {
             .is_ok_and(|s| s.success());
         assert!(ok, "chown nobody {}", out.display());
         std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let mut cmd = Command::new(require_tool("unshare"));
-        cmd.args(["--pid", "--fork", "--kill-child", "--mount-proc"])
-            .arg(require_tool("setpriv"))
-            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-            .args([
-                "env",
-                "-i",
-                "PATH=/usr/local/bin:/usr/bin:/bin",
-                "LANG=C.UTF-8",
-            ])
-            .arg(format!("HOME={}", out.display()))
-            .arg("/bin/sh")
-            .arg(out.join("docs_sway_session.sh"))
-            .arg(&out)
-            .arg(resolution)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(out.join("session.err")).unwrap(),
-            ));
+        let env = ["PATH=/usr/local/bin:/usr/bin:/bin".to_string()];
+        let script = out.join("docs_sway_session.sh");
+        let args = [out.as_os_str(), std::ffi::OsStr::new(resolution)];
+        let mut cmd = common::session_command(&out, &env, false, &script, &args);
+        cmd.stdout(Stdio::null());
         let child = spawn_owned(cmd).expect("spawn the sway session");
         let s = Sway {
             out: out.clone(),

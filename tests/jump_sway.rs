@@ -145,25 +145,13 @@ fn start(out_root: tempfile::TempDir) -> Session {
         .is_ok_and(|s| s.success());
     assert!(ok, "chown nobody {}", out.display());
     std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut cmd = Command::new(require_tool("unshare"));
-    cmd.args(["--pid", "--fork", "--kill-child", "--mount-proc"])
-        .arg(require_tool("setpriv"))
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-        .args(["env", "-i"])
-        .arg(format!(
-            "PATH={}:/usr/local/bin:/usr/bin:/bin",
-            out.join("bin").display()
-        ))
-        .arg("LANG=C.UTF-8")
-        .arg(format!("HOME={}", out.display()))
-        .args(["dbus-run-session", "--", "/bin/sh"])
-        .arg(out.join("jump_sway_session.sh"))
-        .arg(&out)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(
-            std::fs::File::create(out.join("session.err")).unwrap(),
-        ));
+    let env = [format!(
+        "PATH={}:/usr/local/bin:/usr/bin:/bin",
+        out.join("bin").display()
+    )];
+    let script = out.join("jump_sway_session.sh");
+    let mut cmd = common::session_command(&out, &env, true, &script, &[out.as_os_str()]);
+    cmd.stdout(Stdio::null());
     let child = spawn_owned(cmd).expect("spawn the sway session");
     let s = Session {
         out: out.clone(),

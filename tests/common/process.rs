@@ -115,6 +115,40 @@ pub(crate) fn watch_stdout(
     rx
 }
 
+/// The command for a session of real desktop programs (sway, waybar, foot): `sh script args…`
+/// as `nobody` in a PID namespace of its own (`unshare --pid --fork --kill-child
+/// --mount-proc`, then `setpriv`), in a private D-Bus session when `dbus`, with nothing of this
+/// process's environment: only `env` (`NAME=value`, `PATH` among them), `LANG=C.UTF-8` and
+/// `HOME=out`. stdin is empty and stderr goes to `out/session.err`. Spawn it with
+/// [`spawn_owned`]; end it with [`end_session`].
+pub fn session_command(
+    out: &std::path::Path,
+    env: &[String],
+    dbus: bool,
+    script: &std::path::Path,
+    args: &[&std::ffi::OsStr],
+) -> Command {
+    let mut cmd = Command::new(super::require_tool("unshare"));
+    cmd.args(["--pid", "--fork", "--kill-child", "--mount-proc"])
+        .arg(super::require_tool("setpriv"))
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .args(["env", "-i"])
+        .args(env)
+        .arg("LANG=C.UTF-8")
+        .arg(format!("HOME={}", out.display()));
+    if dbus {
+        cmd.args(["dbus-run-session", "--"]);
+    }
+    cmd.arg("/bin/sh")
+        .arg(script)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::from(
+            std::fs::File::create(out.join("session.err")).expect("create session.err"),
+        ));
+    cmd
+}
+
 /// End a session the test started in its own PID namespace (`unshare --pid --fork
 /// --kill-child`, then `setpriv` to another user): create `out/stop`, which the session's
 /// script waits for, and give it 5 s to exit, which ends the namespace and everything in it.
