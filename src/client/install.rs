@@ -136,17 +136,14 @@ fn pick_config(dir: &Path) -> Result<(PathBuf, Option<String>), String> {
     })
 }
 
-/// Write through a temporary file and a rename, keeping the old file's permissions.
+/// Write atomically and durably, keeping the old file's permissions.
 fn write_file(path: &Path, text: &str) -> Result<(), String> {
-    let tmp = path.with_extension(format!("ocbar-tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(&tmp, meta.permissions());
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot replace {}: {e}", path.display())
-    })
+    crate::atomic_file::write(
+        path,
+        text.as_bytes(),
+        crate::atomic_file::Mode::KeepOrDefault,
+    )
+    .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 // ------------------------------------------------------------------------------------------------
