@@ -252,3 +252,60 @@ fn the_opencode_2_plugin_in_a_tui() {
         !doctor(&d).contains(&format!("tui {pid}"))
     });
 }
+
+/// The plugin typechecks (strict) against OpenCode 2's plugin API
+/// (`tests/support/opencode2-types/plugin-tui.d.ts`) and OpenTUI's JSX elements and Solid (the
+/// real `@opentui/solid` and `solid-js` packages): a misspelt slot, route or prop, or a toast
+/// without a message, fails here. The OpenCode 1 shell is checked against the same core.
+#[test]
+fn the_plugin_typechecks_against_opencode_2s_plugin_types() {
+    let node = require_tool("node");
+    let nm = harness_modules();
+    assert!(
+        nm.join("@opentui/solid/jsx-runtime.d.ts").is_file() && nm.join("@types/node").is_dir(),
+        "missing @opentui/solid or @types/node in {}: run scripts/install-test-deps.sh",
+        nm.display()
+    );
+    let repo = common::repo_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let config = json!({
+        "compilerOptions": {
+            "strict": true,
+            "noEmit": true,
+            "target": "ES2022",
+            "module": "ESNext",
+            "moduleResolution": "bundler",
+            "allowImportingTsExtensions": true,
+            "verbatimModuleSyntax": true,
+            "jsx": "preserve",
+            "jsxImportSource": "@opentui/solid",
+            "skipLibCheck": true,
+            "types": ["node"],
+            "typeRoots": [nm.join("@types")],
+            "baseUrl": "/",
+            "paths": {
+                "@opencode/plugin/tui": [repo.join("tests/support/opencode2-types/plugin-tui.d.ts")],
+                "*": [nm.join("*"), nm.join("@types/*")],
+            },
+        },
+        "files": [
+            plugin_dir().join("tui.tsx"),
+            plugin_dir().join("core.tsx"),
+            repo.join("integrations/opencode/ocbar.tsx"),
+        ],
+    });
+    let tsconfig = dir.path().join("tsconfig.json");
+    std::fs::write(&tsconfig, config.to_string()).unwrap();
+    let out = Command::new(node)
+        .arg(nm.join("typescript/bin/tsc"))
+        .arg("-p")
+        .arg(&tsconfig)
+        .output()
+        .expect("run tsc");
+    assert!(
+        out.status.success(),
+        "tsc:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

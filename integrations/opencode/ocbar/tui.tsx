@@ -22,6 +22,7 @@
 // `$XDG_STATE_HOME/opencode/service.json` (else `~/.local/state/opencode/service.json`), unless
 // the TUI runs `--standalone` (a private server nobody else can reach): then the daemon bridges
 // this TUI's events, which are forwarded as OpenCode 2 sends them (`data.listen`).
+import type { Plugin } from "@opencode/plugin/tui"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -44,10 +45,10 @@ function serverOf(argv: string[], env: Record<string, string | undefined>): stri
 }
 
 /** OpenCode 2's resolved theme (`@opencode/theme/tui`, `ResolvedThemeTokens`) as the panel's colours. */
-function paletteOf(t: any): Palette {
-  const text = t?.text ?? {}
-  const feedback = text.feedback ?? {}
-  const action = text.action ?? {}
+function paletteOf(t: Plugin.Context["theme"] | undefined): Palette {
+  const text: Partial<Plugin.Context["theme"]["text"]> = t?.text ?? {}
+  const feedback: Partial<Plugin.Context["theme"]["text"]["feedback"]> = text.feedback ?? {}
+  const action: Plugin.Context["theme"]["text"]["action"] = text.action ?? {}
   const base = text.base
   const pickBase = (v: any) => v?.base ?? base
   return {
@@ -62,9 +63,9 @@ function paletteOf(t: any): Palette {
   }
 }
 
-export default {
+const plugin: Plugin.Definition = {
   id: "ocbar",
-  setup(context: any) {
+  setup(context) {
     const attached = serverOf(process.argv, process.env)
     const ocbar = startOcbar({
       attached,
@@ -120,3 +121,5 @@ export default {
     }
   },
 }
+
+export default plugin
