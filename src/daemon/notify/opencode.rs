@@ -218,6 +218,20 @@ fn glob(pattern: &str, text: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// A notification of `kind` for a top-level session.
+    fn notification(kind: NotifyKind) -> Notification {
+        Notification {
+            kind,
+            server: "http://s".into(),
+            session: "ses_1".into(),
+            directory: "/p".into(),
+            title: "t".into(),
+            message: None,
+            child: false,
+            busy_ms: 1,
+        }
+    }
+
     #[test]
     fn attention_is_on_only_when_enabled() {
         let d = tempfile::tempdir().unwrap();
@@ -234,16 +248,7 @@ mod tests {
         )
         .unwrap();
         assert!(!Attention::from_files(&[a.clone(), b.clone()]).notifies);
-        let n = Notification {
-            kind: NotifyKind::Done,
-            server: "http://s".into(),
-            session: "ses_1".into(),
-            directory: "/p".into(),
-            title: "t".into(),
-            message: None,
-            child: false,
-            busy_ms: 1,
-        };
+        let n = notification(NotifyKind::Done);
         assert!(on.covers(&n));
         assert!(!on.covers(&Notification {
             kind: NotifyKind::Retry,
@@ -292,16 +297,7 @@ mod tests {
                 .describe(true, false)
                 .contains("attention.notifications is not true in")
         );
-        let n = Notification {
-            kind: NotifyKind::Waiting,
-            server: "http://s".into(),
-            session: "ses_1".into(),
-            directory: "/p".into(),
-            title: "t".into(),
-            message: None,
-            child: false,
-            busy_ms: 1,
-        };
+        let n = notification(NotifyKind::Waiting);
         assert!(on.covers(&n));
         assert!(!on.covers(&Notification { child: true, ..n }));
     }
