@@ -113,18 +113,37 @@ fn number(m: Major) -> u8 {
 }
 
 /// The major version of the `opencode` on PATH, from its `--version` (`1.18.33`, `2.0.26`, or
-/// `opencode 2.1.0`), and the version text.
+/// `opencode 2.1.0`), and the version text. `None` when there is none, it fails, or it has not
+/// answered within 15 s (it is then killed: the installer never hangs on it).
 fn opencode_version() -> Option<(Major, String)> {
-    let out = std::process::Command::new("opencode")
+    use std::io::Read;
+    let mut child = std::process::Command::new("opencode")
         .arg("--version")
         .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
-        .output()
+        .spawn()
         .ok()?;
-    if !out.status.success() {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() < end => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    };
+    let mut text = String::new();
+    child.stdout.take()?.read_to_string(&mut text).ok()?;
+    if !status.success() {
         return None;
     }
-    parse_version(&String::from_utf8_lossy(&out.stdout))
+    parse_version(&text)
 }
 
 fn parse_version(text: &str) -> Option<(Major, String)> {
