@@ -50,7 +50,7 @@ struct Harness {
 }
 
 impl Harness {
-    fn start(d: &Daemon, argv: &[&str]) -> Harness {
+    fn start(d: &Daemon, argv: &[&str], env: &[(&str, &std::path::Path)]) -> Harness {
         let node = require_tool("node");
         let mut child = common::spawn_owned({
             let mut c = Command::new(node);
@@ -61,6 +61,7 @@ impl Harness {
                 .env("OCBAR_SOCKET", &d.socket)
                 .env("TMUX", "/tmp/tmux-ocbar-test/default,4242,0")
                 .env("TMUX_PANE", "%7")
+                .envs(env.iter().copied())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit());
@@ -145,7 +146,7 @@ fn the_opencode_2_plugin_in_a_tui() {
     oc.prompt(dir, &sid, "hello");
     d.wait_state("v2 plugin: the finished one", "done", secs(90));
 
-    let mut h = Harness::start(&d, &["--server", &oc.url]);
+    let mut h = Harness::start(&d, &["--server", &oc.url], &[]);
     let ready = h.wait_for("ready", secs(60));
     assert_eq!(ready["id"], "ocbar", "{ready}");
     assert_eq!(
@@ -250,6 +251,34 @@ fn the_opencode_2_plugin_in_a_tui() {
     assert_eq!(disposed["slots"], 0, "{disposed}");
     wait_or_fail(secs(10), "the TUI gone from doctor", || {
         !doctor(&d).contains(&format!("tui {pid}"))
+    });
+    drop(h);
+
+    // Without --server, the TUI shows the shared background service, as recorded in
+    // $XDG_STATE_HOME/opencode/service.json: the daemon is told to follow that.
+    let state = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(state.path().join("opencode")).unwrap();
+    std::fs::write(
+        state.path().join("opencode/service.json"),
+        json!({"url": format!("{}/", oc.url), "pid": 1, "password": "x", "version": "2.0.26"})
+            .to_string(),
+    )
+    .unwrap();
+    let mut h = Harness::start(&d, &[], &[("XDG_STATE_HOME", state.path())]);
+    h.wait_for("ready", secs(60));
+    let pid = h.child.id();
+    wait_or_fail(secs(10), "the service's TUI in doctor", || {
+        doctor(&d).contains(&format!("): attached to {}; shows no session", oc.url))
+            && doctor(&d).contains(&format!("tui {pid} "))
+    });
+    drop(h);
+
+    // --standalone: a private server nobody else reaches; the daemon bridges the TUI.
+    let mut h = Harness::start(&d, &["--standalone"], &[("XDG_STATE_HOME", state.path())]);
+    h.wait_for("ready", secs(60));
+    let pid = h.child.id();
+    wait_or_fail(secs(10), "the standalone TUI bridged in doctor", || {
+        doctor(&d).contains(&format!("plain TUI, bridged as tui://{pid}"))
     });
 }
 
