@@ -17,11 +17,12 @@
 // - the two commands: `keymap.layer` ("ocbar: open newest unvisited session" bound to
 //   <leader>o, and "ocbar: sessions"), both in the command palette.
 //
-// Which server this TUI shows (the daemon follows it over HTTP; the plugin context holds no URL):
-// `--server URL` on the TUI's command line, else the shared background service recorded in
-// `$XDG_STATE_HOME/opencode/service.json` (else `~/.local/state/opencode/service.json`), unless
-// the TUI runs `--standalone` (a private server nobody else can reach): then the daemon bridges
-// this TUI's events, which are forwarded as OpenCode 2 sends them (`data.listen`).
+// Which server this TUI shows (the daemon follows it over HTTP; the plugin context holds no
+// URL): `--server URL` (or `attach URL`) on the TUI's command line, else the shared background
+// service recorded in `$XDG_STATE_HOME/opencode/service.json` (else
+// `~/.local/state/opencode/service.json`), unless the TUI runs `--standalone` (a private server
+// nobody else can reach): then the daemon bridges this TUI's events, which are forwarded as
+// OpenCode 2 sends them (`data.listen`).
 import type { Plugin } from "@opencode/plugin/tui"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -34,6 +35,7 @@ function serverOf(argv: string[], env: Record<string, string | undefined>): stri
     const a = argv[i]
     if (a === "--server" && argv[i + 1]) return argv[i + 1].replace(/\/+$/, "")
     if (a.startsWith("--server=")) return a.slice(9).replace(/\/+$/, "")
+    if (a === "attach" && /^https?:\/\//.test(argv[i + 1] ?? "")) return argv[i + 1].replace(/\/+$/, "")
   }
   if (argv.includes("--standalone")) return null
   const state = env.XDG_STATE_HOME || path.join(env.HOME || os.homedir(), ".local/state")
