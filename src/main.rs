@@ -41,7 +41,7 @@ Environment:
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the resident daemon in the foreground: follow OpenCode servers, serve the socket.
+    /// Run the resident daemon (in the foreground; --background detaches it, logging to a file).
     Daemon {
         /// An OpenCode server to follow (repeatable) [default: $OCBAR_SERVER, the config file, http://127.0.0.1:4096]
         #[arg(long = "server", value_name = "URL")]
@@ -52,6 +52,12 @@ enum Command {
         /// Replay a recorded event stream (from 'ocbar record') instead of following the default server
         #[arg(long, value_name = "FILE")]
         replay: Option<PathBuf>,
+        /// Start it detached from the terminal and return once it answers (or say why it did not)
+        #[arg(long)]
+        background: bool,
+        /// With --background: append its log to FILE [default: $XDG_STATE_HOME/ocbar/daemon.log]
+        #[arg(long, value_name = "FILE", requires = "background")]
+        log: Option<PathBuf>,
     },
     /// Record a server's raw event stream into FILE (secrets stripped), for bug reports.
     Record {
@@ -180,6 +186,26 @@ fn run() -> ExitCode {
             servers,
             config,
             replay,
+            background: true,
+            log,
+        } => {
+            let mut args = Vec::new();
+            for s in servers {
+                args.extend(["--server".into(), s.into()]);
+            }
+            if let Some(c) = config {
+                args.extend(["--config".into(), c.into_os_string()]);
+            }
+            if let Some(r) = replay {
+                args.extend(["--replay".into(), r.into_os_string()]);
+            }
+            client::background::start(&socket, args, log)
+        }
+        Command::Daemon {
+            servers,
+            config,
+            replay,
+            ..
         } => ocbar::daemon::main(servers, config, replay, socket),
         Command::Record {
             file,

@@ -3,6 +3,7 @@
 //! A bar runs `ocbar status` many times a minute, so this path does the least it can:
 //! connect, write one line, read the greeting and one reply, print.
 
+pub mod background;
 pub mod bars;
 pub mod install;
 
