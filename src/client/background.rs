@@ -133,12 +133,12 @@ fn answers(socket: &Path) -> bool {
 /// What was appended to `log` after byte `from` (the daemon's own lines, its error among them).
 fn written_since(log: &Path, from: u64) -> String {
     let mut text = String::new();
-    if let Ok(mut f) = std::fs::File::open(log) {
-        if f.seek(SeekFrom::Start(from)).is_ok() {
-            let mut bytes = Vec::new();
-            let _ = f.take(64 * 1024).read_to_end(&mut bytes);
-            text = String::from_utf8_lossy(&bytes).into_owned();
-        }
+    if let Ok(mut f) = std::fs::File::open(log)
+        && f.seek(SeekFrom::Start(from)).is_ok()
+    {
+        let mut bytes = Vec::new();
+        let _ = f.take(64 * 1024).read_to_end(&mut bytes);
+        text = String::from_utf8_lossy(&bytes).into_owned();
     }
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
