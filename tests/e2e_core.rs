@@ -370,7 +370,7 @@ fn daemon_without_opencode_explains_itself() {
     assert!(out.status.success());
     assert_eq!(
         text(&out).trim(),
-        "#[fg=white,bg=black] #[fg=brightblack]\u{f127}#[fg=white] #[default]",
+        "#[fg=white,bg=black] #[fg=brightblack]\u{2298}#[fg=white] #[default]",
         "no server reachable: the offline marker, not an error"
     );
     let j = d.json();
