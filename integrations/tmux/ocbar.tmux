@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # ocbar — tmux plugin (TPM): OpenCode session status in the tmux status line.
 #
-#   set -g @plugin 'OWNER/ocbar'                 # or: run-shell /path/to/integrations/tmux/ocbar.tmux
 #   set -g status-right '#{ocbar} %H:%M'         # put #{ocbar} where the segment goes
+#   run-shell ~/src/ocbar/integrations/tmux/ocbar.tmux   # from your clone of ocbar (TPM runs
+#                                                # plugins the same way; ocbar has no published
+#                                                # repository address for `@plugin` yet)
 #
 # Options (all optional, set before TPM runs):
 #   @ocbar-mode       push (default): the daemon keeps the option @ocbar set and tmux redraws at
