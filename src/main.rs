@@ -88,7 +88,7 @@ enum Command {
         #[arg(long, default_value = "", value_name = "TEXT")]
         offline: String,
     },
-    /// The panel: one relevant session per line.
+    /// The session list: one relevant session per line.
     List,
     /// Show a session: switch the OpenCode TUI that can show it (or start one), bring its tmux
     /// pane and terminal window on screen, and mark it visited.
@@ -120,7 +120,7 @@ enum Command {
     },
     /// Say what is connected, what is not, and why.
     Doctor,
-    /// Install an integration: 'opencode-plugin' (the panel and focus reporting inside OpenCode).
+    /// Install an integration: 'opencode-plugin' (the sidebar and focus reporting inside OpenCode).
     Install {
         /// What to install: opencode-plugin
         #[arg(value_parser = ["opencode-plugin"])]

@@ -379,8 +379,11 @@ fn daemon_without_opencode_explains_itself() {
     assert_eq!(j["servers"][0]["stale"], true);
     let doc = text(&d.run(&["doctor"]));
     assert!(
-        doc.contains("NOT CONNECTED") && doc.contains("opencode --port 4096"),
-        "{doc}"
+        doc.contains("NOT CONNECTED")
+            && doc.contains(&format!(
+                "fix: start OpenCode on port {port} ('opencode --port {port}'"
+            )),
+        "the fix names the configured server's own port: {doc}"
     );
 
     // A second daemon on the same socket refuses, with a message.
