@@ -5,6 +5,8 @@
 //!   the test never binds port 4096, which parallel tests and the user may use);
 //! - a daemon that failed to start is explained by `ocbar doctor` and in the tmux segment of
 //!   the tmux server that started it (the command line, a real tmux);
+//! - the tmux integrations find `ocbar` in ~/.cargo/bin when tmux's PATH lacks it, and say in
+//!   the segment when there is none (a real tmux);
 //! - `doctor`'s hints follow what is installed and connected (the command line);
 //! - the sound command plays for a finished session and not for a muted one (a real OpenCode).
 
@@ -235,38 +237,79 @@ fn a_daemon_that_failed_to_start_is_explained_by_doctor_and_in_tmux() {
     );
 }
 
+/// The two ways to load ocbar into tmux, unchanged: the plugin and the plain snippet, as the
+/// tmux command that loads each.
+fn tmux_loaders() -> [(&'static str, [String; 2]); 2] {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("integrations/tmux");
+    [
+        (
+            "plugin",
+            [
+                "run-shell".into(),
+                repo.join("ocbar.tmux").display().to_string(),
+            ],
+        ),
+        (
+            "snippet",
+            [
+                "source-file".into(),
+                repo.join("ocbar.conf").display().to_string(),
+            ],
+        ),
+    ]
+}
+
+/// A home of the test's own under `t` (config, state, a private runtime dir for the socket),
+/// and a tmux server at `t/tmux.sock` started there with `path` for its PATH, killed on drop.
+fn tmux_at_home(t: &Path, path: &str) -> Tmux {
+    std::fs::create_dir_all(t.join("run")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(t.join("run"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let tmux = Tmux {
+        socket: t.join("tmux.sock"),
+    };
+    tmux_in(
+        t,
+        path,
+        &["-f", "/dev/null", "new-session", "-d", "-s", "t"],
+    );
+    tmux
+}
+
+/// Run tmux on `t/tmux.sock` with the environment of [`tmux_at_home`]; it must succeed.
+fn tmux_in(t: &Path, path: &str, args: &[&str]) {
+    let ok = Command::new(require_tool("tmux"))
+        .arg("-S")
+        .arg(t.join("tmux.sock"))
+        .args(args)
+        .env_remove("TMUX")
+        .env_remove("OCBAR_SOCKET")
+        .env("PATH", path)
+        .env("HOME", t)
+        .env("XDG_CONFIG_HOME", t.join("cfg"))
+        .env("XDG_RUNTIME_DIR", t.join("run"))
+        .env("XDG_STATE_HOME", t.join("state"))
+        .env("OCBAR_DISCOVERY", "0")
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "tmux {args:?}");
+}
+
 /// The tmux integrations unchanged, in a real tmux whose environment has a config with a
 /// typo: the daemon they start fails, and the segment says so instead of going blank.
 #[test]
 fn the_tmux_autostart_shows_a_failed_start_in_the_segment() {
     require_tool("bash");
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let bin_dir = Path::new(daemon_harness::ocbar_bin()).parent().unwrap();
     let path = format!(
         "{}:{}",
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    for (name, load) in [
-        (
-            "plugin",
-            vec![
-                "run-shell".to_string(),
-                repo.join("integrations/tmux/ocbar.tmux")
-                    .display()
-                    .to_string(),
-            ],
-        ),
-        (
-            "snippet",
-            vec![
-                "source-file".to_string(),
-                repo.join("integrations/tmux/ocbar.conf")
-                    .display()
-                    .to_string(),
-            ],
-        ),
-    ] {
+    for (name, load) in tmux_loaders() {
         let dir = tempfile::tempdir().unwrap();
         let t = dir.path();
         std::fs::create_dir_all(t.join("cfg/ocbar")).unwrap();
@@ -277,37 +320,9 @@ title_widht = 30
 ",
         )
         .unwrap();
-        std::fs::create_dir_all(t.join("run")).unwrap();
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(t.join("run"), std::fs::Permissions::from_mode(0o700))
-                .unwrap();
-        }
         let socket = t.join("run/ocbar.sock");
-        let tmux = Tmux {
-            socket: t.join("tmux.sock"),
-        };
-        let tmux_cmd = |args: &[&str]| {
-            let ok = Command::new(require_tool("tmux"))
-                .arg("-S")
-                .arg(&tmux.socket)
-                .args(args)
-                .env_remove("TMUX")
-                .env_remove("OCBAR_SOCKET")
-                .env("PATH", &path)
-                .env("HOME", t)
-                .env("XDG_CONFIG_HOME", t.join("cfg"))
-                .env("XDG_RUNTIME_DIR", t.join("run"))
-                .env("XDG_STATE_HOME", t.join("state"))
-                .env("OCBAR_DISCOVERY", "0")
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false);
-            assert!(ok, "{name}: tmux {args:?}");
-        };
-        tmux_cmd(&["-f", "/dev/null", "new-session", "-d", "-s", "t"]);
-        let load: Vec<&str> = load.iter().map(String::as_str).collect();
-        tmux_cmd(&load);
+        let tmux = tmux_at_home(t, &path);
+        tmux_in(t, &path, &[&load[0], &load[1]]);
         wait_or_fail(secs(20), "the notice in @ocbar", || {
             tmux.option("@ocbar")
                 .contains("ocbar: not running, see 'ocbar doctor'")
@@ -315,6 +330,65 @@ title_widht = 30
         let doc = out(&run_client(&socket, &["doctor"]));
         assert!(doc.contains("FAILED TO START"), "{name}: {doc}");
         assert!(doc.contains("unknown field `title_widht`"), "{name}: {doc}");
+    }
+}
+
+/// `cargo install` puts ocbar in ~/.cargo/bin, which a tmux started from a desktop session
+/// often does not have on its PATH. Both integrations, in a real tmux whose PATH has no ocbar:
+/// they find ~/.cargo/bin/ocbar and start the daemon; with no ocbar there either, the segment
+/// says so (the snippet used to fail silently).
+#[test]
+fn tmux_finds_ocbar_in_cargo_bin_and_says_when_there_is_none() {
+    require_tool("bash");
+    require_tool("tmux");
+    // The PATH of the machine without any directory that holds an `ocbar`.
+    let path = std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .filter(|d| !d.is_empty() && !Path::new(d).join("ocbar").exists())
+        .collect::<Vec<_>>()
+        .join(":");
+    for (name, load) in tmux_loaders() {
+        // No ocbar anywhere: the segment says so.
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path();
+        let tmux = tmux_at_home(t, &path);
+        tmux_in(t, &path, &[&load[0], &load[1]]);
+        wait_or_fail(secs(20), "the not-found notice in @ocbar", || {
+            tmux.option("@ocbar").contains("ocbar: program not found")
+        });
+        let notice = tmux.option("@ocbar");
+        assert!(
+            notice.starts_with("#[fg=white,bg=red] ocbar: program not found (not on the PATH of tmux, not in ~/.cargo/bin): set -g @ocbar-bin /path/to/ocbar"),
+            "{name}: {notice:?}"
+        );
+        drop(tmux);
+
+        // ~/.cargo/bin/ocbar: found there, and the daemon it starts answers.
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path();
+        std::fs::create_dir_all(t.join(".cargo/bin")).unwrap();
+        std::os::unix::fs::symlink(daemon_harness::ocbar_bin(), t.join(".cargo/bin/ocbar"))
+            .unwrap();
+        let socket = t.join("run/ocbar.sock");
+        let tmux = tmux_at_home(t, &path);
+        tmux_in(t, &path, &[&load[0], &load[1]]);
+        wait_or_fail(secs(20), "the daemon started from ~/.cargo/bin", || {
+            run_client(&socket, &["doctor"]).status.success()
+        });
+        assert!(!tmux.option("@ocbar").contains("not found"), "{name}");
+        let doc = out(&run_client(&socket, &["doctor"]));
+        let pid: i32 = doc
+            .lines()
+            .next()
+            .and_then(|l| l.rsplit_once("pid "))
+            .and_then(|(_, p)| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name}: the daemon's pid in {doc}"));
+        // SAFETY: a plain kill of the daemon this test started.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        wait_or_fail(secs(10), "the daemon stopped", || {
+            !run_client(&socket, &["doctor"]).status.success()
+        });
     }
 }
 

@@ -49,14 +49,19 @@ find_ocbar() {
 		command -v ocbar
 	elif [ -x "$HOME/.cargo/bin/ocbar" ]; then
 		printf '%s' "$HOME/.cargo/bin/ocbar"
-	else
-		printf 'ocbar'
 	fi
 }
+
+# What the segment shows when there is no ocbar to run (as for a daemon that failed to start).
+NOT_FOUND='#[fg=white,bg=red] ocbar: program not found (not on the PATH of tmux, not in ~/.cargo/bin): set -g @ocbar-bin /path/to/ocbar #[fg=default,bg=default]'
 
 main() {
 	local ocbar mode key autostart log picker replacement
 	ocbar="$(find_ocbar)"
+	if [ -z "$ocbar" ] || ! command -v "$ocbar" >/dev/null 2>&1; then
+		tmux set-option -gq @ocbar "$NOT_FOUND"
+		ocbar="${ocbar:-ocbar}"
+	fi
 	mode="$(option @ocbar-mode push)"
 	key="$(option @ocbar-key O)"
 	autostart="$(option @ocbar-autostart on)"
