@@ -9,6 +9,8 @@
 //!   the segment when there is none (a real tmux);
 //! - `doctor`'s hints follow what is installed and connected (the command line);
 //! - the sound command plays for a finished session and not for a muted one (a real OpenCode).
+//! - the README's Quick start, typed line by line into a shell in tmux with a fresh HOME,
+//!   against the real OpenCode TUI (the fake LLM), prints what the README says at each step.
 
 mod common;
 mod daemon_harness;
@@ -511,4 +513,233 @@ fn the_sound_command_plays_for_a_finished_session_and_not_for_a_muted_one() {
         "the muted session played nothing: {}",
         plays()
     );
+}
+
+/// The commands of the README's Quick start, in order: every line of its `sh` blocks, without
+/// comments and output lines (so this test follows the README, and fails when they part).
+fn quick_start_commands() -> Vec<String> {
+    let readme = include_str!("../README.md");
+    let start = readme.find("\n## Quick start\n").expect("a Quick start");
+    let section = &readme[start + 1..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+    let mut out = Vec::new();
+    let mut in_sh = false;
+    for line in section.lines() {
+        match line.trim() {
+            "```sh" => in_sh = true,
+            "```" => in_sh = false,
+            l if in_sh && !l.is_empty() && !l.starts_with('#') => {
+                out.push(l.split(" # ").next().unwrap_or(l).trim().to_string());
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The README's Quick start as a new user follows it, line by line, in a fresh HOME: ocbar
+/// where `cargo install` puts it, a shell in a real tmux, the daemon started in the
+/// background, the real OpenCode TUI with a port in another tmux window (the fake LLM behind
+/// it), a prompt, what `ocbar status`, `list` and `doctor` print at each step, then the tmux
+/// plugin and the OpenCode plugin. The tmux server runs in a PID namespace of its own, so the
+/// daemon discovers only this OpenCode, as on a user's machine.
+#[test]
+fn the_quick_start_works_as_written_in_a_fresh_home() {
+    let t0 = std::time::Instant::now();
+    let lap = |what: &str| eprintln!("quick start: {what} at {:.1?}", t0.elapsed());
+    assert_eq!(
+        quick_start_commands(),
+        [
+            "cargo install --path .",
+            "ocbar daemon --background",
+            "opencode --port 4096",
+            "ocbar status",
+            "ocbar list",
+            "ocbar doctor",
+        ],
+        "the README's Quick start changed: walk the new one here"
+    );
+    require_tool("unshare");
+    require_tool("bash");
+    let opencode = require_tool("opencode");
+    let llm = FakeLlm::start();
+    // A project with the fake model and a home with OpenCode's config seed (what OpenCode's own
+    // first start leaves there); the server it starts is stopped at once: the user's OpenCode
+    // is the TUI below.
+    let mut oc = OpenCode::start(
+        &llm,
+        Options {
+            warm: false,
+            ..Options::default()
+        },
+    );
+    oc.stop();
+    let home = oc.root.join("home");
+    let project = oc.dir(0).to_path_buf();
+
+    // 1. `cargo install --path .`: the binary in ~/.cargo/bin (building it again here would
+    //    only cost minutes).
+    std::fs::create_dir_all(home.join(".cargo/bin")).unwrap();
+    std::os::unix::fs::symlink(daemon_harness::ocbar_bin(), home.join(".cargo/bin/ocbar")).unwrap();
+    let run = home.join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let socket = run.join("ocbar.sock");
+    // The user's PATH: ~/.cargo/bin, OpenCode, the system; no other ocbar.
+    let system = std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .filter(|d| !d.is_empty() && !Path::new(d).join("ocbar").exists())
+        .collect::<Vec<_>>()
+        .join(":");
+    let path = format!(
+        "{}:{}:{system}",
+        home.join(".cargo/bin").display(),
+        opencode.parent().unwrap().display()
+    );
+    let env = [
+        ("PATH", path.clone()),
+        ("HOME", home.display().to_string()),
+        ("XDG_RUNTIME_DIR", run.display().to_string()),
+        ("OPENCODE_DISABLE_AUTOUPDATE", "1".into()),
+        ("OPENCODE_DISABLE_MODELS_FETCH", "1".into()),
+        ("OPENCODE_DISABLE_LSP_DOWNLOAD", "1".into()),
+    ];
+    let tmux = common::tmux::Tmux::start_isolated(&env);
+    // (A new session or window takes the PATH of the tmux client that makes it, whatever `-e`
+    // says: its shell gets the user's through `env`.)
+    let path_env = format!("PATH={path}");
+    let project_dir = project.display().to_string();
+    tmux.ok(&[
+        "new-session",
+        "-d",
+        "-s",
+        "me",
+        "-x",
+        "160",
+        "-y",
+        "45",
+        "-c",
+        &project_dir,
+        "--",
+        "env",
+        &path_env,
+        "bash",
+        "--norc",
+        "--noprofile",
+    ]);
+    // The screen with wrapped lines joined (paths are long).
+    let screen = |target: &str| tmux.ok(&["capture-pane", "-pJ", "-t", target]);
+    let wait = |target: &str, secs_: u64, what: &str, pred: &dyn Fn(&str) -> bool| {
+        common::tmux::wait_for_screen(|| screen(target), secs(secs_), what, pred)
+    };
+    let type_line = |target: &str, line: &str| {
+        tmux.keys(target, &["-l", line]);
+        tmux.keys(target, &["Enter"]);
+    };
+
+    // 2. The daemon in the background, its log in a file.
+    type_line("me", "ocbar daemon --background");
+    let log = home.join(".local/state/ocbar/daemon.log");
+    let shown = wait("me", 20, "the daemon started", &|s| {
+        s.contains("ocbar: daemon running (pid")
+    });
+    assert!(
+        shown.contains(&format!("on {}; log: {}", socket.display(), log.display())),
+        "{shown}"
+    );
+    let logged = std::fs::read_to_string(&log).expect("the daemon's log file");
+    assert!(logged.contains("listening on"), "{logged}");
+    lap("daemon started");
+
+    // 4, before anything runs: an empty line from `status` (right for a bar), words from `list`.
+    let status = run_client(&socket, &["status"]);
+    assert!(status.status.success());
+    assert_eq!(out(&status), "\n", "nothing runs: an empty line");
+    type_line("me", "ocbar list");
+    wait("me", 10, "the list says it in words", &|s| {
+        s.contains("No active or recently finished sessions.")
+    });
+
+    // 3. OpenCode with a port, in another tmux window (its TUI takes that window). Not 4096:
+    //    other tests and the user may use it.
+    let port = common::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    tmux.ok(&[
+        "new-window",
+        "-t",
+        "me",
+        "-n",
+        "opencode",
+        "-c",
+        &project_dir,
+        "--",
+        "env",
+        &path_env,
+        "bash",
+        "--norc",
+        "--noprofile",
+    ]);
+    type_line("me:opencode", &format!("opencode --port {port}"));
+    wait("me:opencode", 120, "the OpenCode TUI", &|s| {
+        s.contains("Ask anything")
+    });
+    lap("TUI up");
+    tmux.ok(&["select-window", "-t", "me:0"]);
+    let connected = format!("server {url}: connected (discovered:");
+    wait_or_fail(secs(30), "the TUI's server discovered", || {
+        out(&run_client(&socket, &["doctor"])).contains(&connected)
+    });
+    type_line("me", "clear; ocbar doctor");
+    wait("me", 10, "doctor names the server", &|s| {
+        s.contains(&connected)
+    });
+    lap("discovered");
+
+    // A prompt in the TUI: busy, then finished and unvisited, in `status` and `list`.
+    type_line(
+        "me:opencode",
+        "fix the parser [slow 3] [title=Fix the parser]",
+    );
+    wait_or_fail(secs(30), "one session busy: ◔1", || {
+        out(&run_client(&socket, &["status"])).starts_with("◔1")
+    });
+    wait_or_fail(secs(60), "finished, unvisited, titled", || {
+        out(&run_client(&socket, &["status"])) == "✓1 ✓ Fix the parser\n"
+    });
+    type_line("me", "clear; ocbar status; ocbar list");
+    let shown = wait("me", 10, "status and list", &|s| {
+        s.contains("✓1 ✓ Fix the parser") && s.matches("Fix the parser").count() >= 2
+    });
+    eprintln!("{shown}");
+    lap("session finished");
+
+    // 5. The bar: the tmux plugin from the clone, as the README's tmux section says.
+    let plugin = Path::new(env!("CARGO_MANIFEST_DIR")).join("integrations/tmux/ocbar.tmux");
+    tmux.ok(&["set-option", "-g", "status-right", "#{ocbar} %H:%M"]);
+    tmux.ok(&["run-shell", &plugin.display().to_string()]);
+    assert_eq!(
+        tmux.ok(&["show-option", "-gv", "status-right"]).trim_end(),
+        "#{@ocbar} %H:%M"
+    );
+    wait_or_fail(secs(10), "the segment in tmux", || {
+        tmux.ok(&["show-option", "-gqv", "@ocbar"])
+            .contains("Fix the parser")
+    });
+    // And the OpenCode plugin.
+    type_line("me", "clear; ocbar install opencode-plugin");
+    wait("me", 10, "the plugin installed", &|s| {
+        s.contains("tui.json") && s.contains("ocbar.tsx")
+    });
+    assert!(home.join(".config/opencode/plugins/ocbar.tsx").is_file());
+
+    // Starting it again, as a login script would: already running, nothing breaks.
+    type_line("me", "clear; ocbar daemon --background; echo \"exit $?\"");
+    wait("me", 10, "already running", &|s| {
+        s.contains("ocbar: a daemon is already running on") && s.contains("exit 0")
+    });
+    lap("done");
 }
