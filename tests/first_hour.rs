@@ -736,6 +736,46 @@ fn the_quick_start_works_as_written_in_a_fresh_home() {
     });
     assert!(home.join(".config/opencode/plugins/ocbar.tsx").is_file());
 
+    // "then restart your OpenCode TUIs": quit this one. Its server goes with it, and the
+    // finished session stays, unvisited and unreachable.
+    tmux.keys("me:opencode", &["C-c"]);
+    wait_or_fail(
+        secs(30),
+        "the session unreachable once the TUI quit",
+        || {
+            let j: serde_json::Value =
+                serde_json::from_str(&out(&run_client(&socket, &["status", "--format", "json"])))
+                    .unwrap_or_default();
+            j["sessions"][0]["title"] == "Fix the parser"
+                && j["sessions"][0]["reachable"] == false
+                && j["sessions"][0]["unvisited"] == true
+        },
+    );
+    type_line("me", "clear; ocbar list");
+    wait("me", 10, "the list says unreachable", &|s| {
+        s.lines()
+            .any(|l| l.contains("Fix the parser") && l.contains("unreachable"))
+    });
+    // A plain `opencode` this time (no port: the plugin bridges it). In a session, its sidebar
+    // lists the other one, unreachable, as the README promises.
+    type_line("me:opencode", "clear; opencode");
+    wait("me:opencode", 120, "the plain TUI", &|s| {
+        s.contains("Ask anything")
+    });
+    type_line("me:opencode", "second job [title=Second job]");
+    let sidebar = tmux.wait_screen(
+        "me:opencode",
+        secs(60),
+        "the sidebar: the first session, unreachable",
+        |s| {
+            s.contains("● Fix the parser")
+                && s.lines()
+                    .any(|l| l.contains("done") && l.contains("unreachable"))
+        },
+    );
+    eprintln!("{sidebar}");
+    lap("sidebar");
+
     // Starting it again, as a login script would: already running, nothing breaks.
     type_line("me", "clear; ocbar daemon --background; echo \"exit $?\"");
     wait("me", 10, "already running", &|s| {
