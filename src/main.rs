@@ -17,7 +17,7 @@ use ocbar::wire::{Action, Format, Request, Style};
 
 /// Watch every OpenCode session at once: status for tmux, waybar, starship and the OpenCode TUI.
 ///
-/// Start the daemon once ('ocbar daemon', or the systemd unit); bars then ask it with
+/// Start the daemon once ('ocbar daemon --background', or the systemd unit); bars then ask it with
 /// 'ocbar status --format tmux|starship|waybar' or follow it with 'ocbar watch'.
 #[derive(Parser, Debug)]
 #[command(name = "ocbar", version, about, long_about = None, after_help = AFTER_HELP)]
@@ -420,12 +420,12 @@ fn doctor(socket: &std::path::Path) -> ExitCode {
                     println!("  {}", last.error);
                     println!("fix: {},", last.fix);
                     println!(
-                        "then start it again: 'ocbar daemon' (tmux: reload the config; systemd: 'systemctl --user restart ocbar')."
+                        "then start it again: 'ocbar daemon --background' (tmux: reload the config; systemd: 'systemctl --user restart ocbar')."
                     );
                 }
                 None => {
                     println!(
-                        "Start the daemon with 'ocbar daemon' (or 'systemctl --user start ocbar'),"
+                        "Start the daemon with 'ocbar daemon --background' (or 'systemctl --user start ocbar'),"
                     );
                     println!(
                         "and make sure every command uses the same socket (--socket / OCBAR_SOCKET)."

@@ -198,7 +198,10 @@ fn a_daemon_that_failed_to_start_is_explained_by_doctor_and_in_tmux() {
         "{doc}"
     );
     assert!(doc.contains("fix: correct the config file"), "{doc}");
-    assert!(doc.contains("start it again: 'ocbar daemon'"), "{doc}");
+    assert!(
+        doc.contains("start it again: 'ocbar daemon --background'"),
+        "{doc}"
+    );
     let kept = dir.path().join("ocbar.sock.last-error");
     {
         use std::os::unix::fs::PermissionsExt;
@@ -234,7 +237,7 @@ fn a_daemon_that_failed_to_start_is_explained_by_doctor_and_in_tmux() {
     // Killed, not failed: doctor says start it, with no stale error.
     let doc = out(&run_client(&socket, &["doctor"]));
     assert!(
-        doc.contains("Start the daemon with 'ocbar daemon'"),
+        doc.contains("Start the daemon with 'ocbar daemon --background'"),
         "{doc}"
     );
 }

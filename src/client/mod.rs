@@ -64,7 +64,7 @@ impl Connection {
         })?;
         let stream = Stream::connect(name).map_err(|e| {
             ClientError::DaemonDown(format!(
-                "the ocbar daemon is not running (cannot connect to {}: {e}). Start it with 'ocbar daemon'",
+                "the ocbar daemon is not running (cannot connect to {}: {e}). Start it with 'ocbar daemon --background'",
                 socket.display()
             ))
         })?;
