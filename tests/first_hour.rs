@@ -338,6 +338,17 @@ title_widht = 30
     }
 }
 
+/// The PATH of the machine without any directory that holds an `ocbar` (a developer's
+/// ~/.cargo/bin may).
+fn path_without_ocbar() -> String {
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .filter(|d| !d.is_empty() && !Path::new(d).join("ocbar").exists())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 /// `cargo install` puts ocbar in ~/.cargo/bin, which a tmux started from a desktop session
 /// often does not have on its PATH. Both integrations, in a real tmux whose PATH has no ocbar:
 /// they find ~/.cargo/bin/ocbar and start the daemon; with no ocbar there either, the segment
@@ -346,13 +357,7 @@ title_widht = 30
 fn tmux_finds_ocbar_in_cargo_bin_and_says_when_there_is_none() {
     require_tool("bash");
     require_tool("tmux");
-    // The PATH of the machine without any directory that holds an `ocbar`.
-    let path = std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .filter(|d| !d.is_empty() && !Path::new(d).join("ocbar").exists())
-        .collect::<Vec<_>>()
-        .join(":");
+    let path = path_without_ocbar();
     for (name, load) in tmux_loaders() {
         // No ocbar anywhere: the segment says so.
         let dir = tempfile::tempdir().unwrap();
@@ -592,12 +597,7 @@ fn the_quick_start_works_as_written_in_a_fresh_home() {
     }
     let socket = run.join("ocbar.sock");
     // The user's PATH: ~/.cargo/bin, OpenCode, the system; no other ocbar.
-    let system = std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .filter(|d| !d.is_empty() && !Path::new(d).join("ocbar").exists())
-        .collect::<Vec<_>>()
-        .join(":");
+    let system = path_without_ocbar();
     let path = format!(
         "{}:{}:{system}",
         home.join(".cargo/bin").display(),
@@ -616,15 +616,7 @@ fn the_quick_start_works_as_written_in_a_fresh_home() {
     // says: its shell gets the user's through `env`.)
     let path_env = format!("PATH={path}");
     let project_dir = project.display().to_string();
-    tmux.ok(&[
-        "new-session",
-        "-d",
-        "-s",
-        "me",
-        "-x",
-        "160",
-        "-y",
-        "45",
+    let user_shell = [
         "-c",
         &project_dir,
         "--",
@@ -633,7 +625,13 @@ fn the_quick_start_works_as_written_in_a_fresh_home() {
         "bash",
         "--norc",
         "--noprofile",
-    ]);
+    ];
+    let with_shell = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&user_shell);
+        tmux.ok(&all);
+    };
+    with_shell(&["new-session", "-d", "-s", "me", "-x", "160", "-y", "45"]);
     // The screen with wrapped lines joined (paths are long).
     let screen = |target: &str| tmux.ok(&["capture-pane", "-pJ", "-t", target]);
     let wait = |target: &str, secs_: u64, what: &str, pred: &dyn Fn(&str) -> bool| {
@@ -671,21 +669,7 @@ fn the_quick_start_works_as_written_in_a_fresh_home() {
     //    other tests and the user may use it.
     let port = common::free_port();
     let url = format!("http://127.0.0.1:{port}");
-    tmux.ok(&[
-        "new-window",
-        "-t",
-        "me",
-        "-n",
-        "opencode",
-        "-c",
-        &project_dir,
-        "--",
-        "env",
-        &path_env,
-        "bash",
-        "--norc",
-        "--noprofile",
-    ]);
+    with_shell(&["new-window", "-t", "me", "-n", "opencode"]);
     type_line("me:opencode", &format!("opencode --port {port}"));
     wait("me:opencode", 120, "the OpenCode TUI", &|s| {
         s.contains("Ask anything")
