@@ -770,3 +770,40 @@ fn the_quick_start_works_as_written_in_a_fresh_home() {
     });
     lap("done");
 }
+
+/// `ocbar daemon --background` does not leave a failed start to a log nobody reads: the
+/// daemon's own error is printed and the exit status is 1; `--log` is where its lines go.
+#[test]
+fn a_background_start_that_fails_says_why_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("ocbar.sock");
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "[render]\noffline_marker = off\n").unwrap();
+    let log = dir.path().join("logs/ocbar.log");
+    let failed = Command::new(daemon_harness::ocbar_bin())
+        .args(["daemon", "--background", "--socket"])
+        .arg(&socket)
+        .arg("--config")
+        .arg(&config)
+        .arg("--log")
+        .arg(&log)
+        .env("OCBAR_DISCOVERY", "0")
+        .env_remove("TMUX")
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(1), "{failed:?}");
+    let why = format!(
+        "config file {}: line 2, column 18: render.offline_marker takes text in quotes: quote it, offline_marker = \"off\"",
+        config.display()
+    );
+    assert!(
+        err(&failed).starts_with(&format!(
+            "ocbar: the daemon exited at start (exit status: 2); from its log {}:\nocbar: {why}\n",
+            log.display()
+        )),
+        "{}",
+        err(&failed)
+    );
+    assert!(std::fs::read_to_string(&log).unwrap().contains(&why));
+    assert!(!run_client(&socket, &["doctor"]).status.success());
+}
