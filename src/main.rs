@@ -350,7 +350,7 @@ fn status(socket: &std::path::Path, format: &str, offline: &str) -> ExitCode {
     };
     match client::request(socket, &Request::Status(style)) {
         Ok(line) => {
-            println!("{line}");
+            ocbar::say!("{line}");
             ExitCode::SUCCESS
         }
         Err(ClientError::Refused(msg)) => {
@@ -363,7 +363,7 @@ fn status(socket: &std::path::Path, format: &str, offline: &str) -> ExitCode {
         }
         Err(_) => {
             if !offline.is_empty() {
-                println!("{offline}");
+                ocbar::say!("{offline}");
             }
             ExitCode::SUCCESS
         }
@@ -382,7 +382,7 @@ fn install_plugin(uninstall: bool) -> ExitCode {
     match result {
         Ok(lines) => {
             for l in lines {
-                println!("{l}");
+                ocbar::say!("{l}");
             }
             ExitCode::SUCCESS
         }
@@ -396,38 +396,38 @@ fn install_plugin(uninstall: bool) -> ExitCode {
 fn doctor(socket: &std::path::Path) -> ExitCode {
     match client::request(socket, &Request::Action(Action::Doctor)) {
         Ok(text) => {
-            println!("{text}");
+            ocbar::say!("{text}");
             ExitCode::SUCCESS
         }
         Err(e) => {
-            println!("ocbar {} (client)", env!("CARGO_PKG_VERSION"));
-            println!("socket: {}", socket.display());
-            println!("daemon: NOT REACHABLE: {e}");
+            ocbar::say!("ocbar {} (client)", env!("CARGO_PKG_VERSION"));
+            ocbar::say!("socket: {}", socket.display());
+            ocbar::say!("daemon: NOT REACHABLE: {e}");
             if let Err(e) = paths::check_socket_dir(socket) {
-                println!("socket directory: {e}");
+                ocbar::say!("socket directory: {e}");
             }
-            println!();
+            ocbar::say!("");
             match ocbar::last_error::read(socket) {
                 Some(last) => {
                     let now_ms = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
                     let ago = (now_ms - last.at_ms).max(0) / 1000;
-                    println!(
+                    ocbar::say!(
                         "The last daemon on this socket FAILED TO START ({ago}s ago, pid {}):",
                         last.pid
                     );
-                    println!("  {}", last.error);
-                    println!("fix: {},", last.fix);
-                    println!(
+                    ocbar::say!("  {}", last.error);
+                    ocbar::say!("fix: {},", last.fix);
+                    ocbar::say!(
                         "then start it again: 'ocbar daemon --background' (tmux: reload the config; systemd: 'systemctl --user restart ocbar')."
                     );
                 }
                 None => {
-                    println!(
+                    ocbar::say!(
                         "Start the daemon with 'ocbar daemon --background' (or 'systemctl --user start ocbar'),"
                     );
-                    println!(
+                    ocbar::say!(
                         "and make sure every command uses the same socket (--socket / OCBAR_SOCKET)."
                     );
                 }

@@ -807,3 +807,26 @@ fn a_background_start_that_fails_says_why_and_exits_1() {
     assert!(std::fs::read_to_string(&log).unwrap().contains(&why));
     assert!(!run_client(&socket, &["doctor"]).status.success());
 }
+
+/// `ocbar doctor | head -1`: the reader closes the pipe early, and the rest of the output ends
+/// quietly. It used to panic (SIGPIPE is ignored, so `println!` fails) and dump a trace.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    use std::os::fd::FromRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let mut fds = [0; 2];
+    // SAFETY: pipe(2) fills the two fds; the read end is closed at once, so every write to
+    // the other fails with EPIPE, as when `head` has exited.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    unsafe { libc::close(fds[0]) };
+    // SAFETY: fds[1] is an open fd this test owns from here on.
+    let write_end = unsafe { std::fs::File::from_raw_fd(fds[1]) };
+    let o = Command::new(daemon_harness::ocbar_bin())
+        .args(["doctor", "--socket"])
+        .arg(dir.path().join("none.sock"))
+        .stdout(write_end)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "no daemon: doctor exits 1");
+    assert_eq!(err(&o), "", "nothing on stderr");
+}

@@ -16,6 +16,22 @@ use interprocess::local_socket::{GenericFilePath, Stream};
 
 use crate::wire::{Action, Hello, PROTOCOL, Reply, Request, Style};
 
+/// `println!` for the command line: a closed stdout (`ocbar list | head -1`, a bar that went
+/// away) ends the output quietly. SIGPIPE is ignored (see `main`), so `println!` would panic
+/// there and dump a trace on stderr, where a person or a bar's log looks.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::client::say_line(format_args!($($arg)*))
+    };
+}
+
+/// The function behind [`say!`]: one line on stdout; a write error is ignored (the reader is
+/// gone, nobody is left to tell).
+pub fn say_line(args: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stdout().lock(), "{args}");
+}
+
 /// How long a one-shot request may take before the client gives up (a bar must never hang).
 pub const REPLY_TIMEOUT: Duration = Duration::from_millis(1500);
 
@@ -139,7 +155,7 @@ pub fn run(socket: &Path, request: Request) -> std::process::ExitCode {
     match request_within(socket, &request, timeout) {
         Ok(text) => {
             if !text.is_empty() {
-                println!("{text}");
+                crate::say!("{text}");
             }
             std::process::ExitCode::SUCCESS
         }
