@@ -32,7 +32,7 @@ pub fn default_log() -> Option<PathBuf> {
 /// and report on stdout/stderr whether it answers on `socket`.
 pub fn start(socket: &Path, daemon_args: Vec<OsString>, log: Option<PathBuf>) -> ExitCode {
     if answers(socket) {
-        crate::say!(
+        say!(
             "ocbar: a daemon is already running on {} ('ocbar doctor' shows it)",
             socket.display()
         );
@@ -89,7 +89,7 @@ fn spawn(socket: &Path, daemon_args: Vec<OsString>, log: &Path) -> std::io::Resu
         if let Some(status) = child.try_wait()? {
             // It may have exited because another daemon won the race to the socket.
             if answers(socket) {
-                crate::say!(
+                say!(
                     "ocbar: a daemon is already running on {} ('ocbar doctor' shows it)",
                     socket.display()
                 );
@@ -103,7 +103,7 @@ fn spawn(socket: &Path, daemon_args: Vec<OsString>, log: &Path) -> std::io::Resu
             return Ok(ExitCode::FAILURE);
         }
         if answers(socket) {
-            crate::say!(
+            say!(
                 "ocbar: daemon running (pid {}) on {}; log: {}",
                 child.id(),
                 socket.display(),

@@ -3,6 +3,16 @@
 //! A bar runs `ocbar status` many times a minute, so this path does the least it can:
 //! connect, write one line, read the greeting and one reply, print.
 
+/// `println!` for the command line: a closed stdout (`ocbar list | head -1`, a bar that went
+/// away) ends the output quietly. SIGPIPE is ignored (see `main`), so `println!` would panic
+/// there and dump a trace on stderr, where a person or a bar's log looks.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::client::say_line(format_args!($($arg)*))
+    };
+}
+
 pub mod background;
 pub mod bars;
 pub mod install;
@@ -15,16 +25,6 @@ use interprocess::local_socket::prelude::*;
 use interprocess::local_socket::{GenericFilePath, Stream};
 
 use crate::wire::{Action, Hello, PROTOCOL, Reply, Request, Style};
-
-/// `println!` for the command line: a closed stdout (`ocbar list | head -1`, a bar that went
-/// away) ends the output quietly. SIGPIPE is ignored (see `main`), so `println!` would panic
-/// there and dump a trace on stderr, where a person or a bar's log looks.
-#[macro_export]
-macro_rules! say {
-    ($($arg:tt)*) => {
-        $crate::client::say_line(format_args!($($arg)*))
-    };
-}
 
 /// The function behind [`say!`]: one line on stdout; a write error is ignored (the reader is
 /// gone, nobody is left to tell).
@@ -155,7 +155,7 @@ pub fn run(socket: &Path, request: Request) -> std::process::ExitCode {
     match request_within(socket, &request, timeout) {
         Ok(text) => {
             if !text.is_empty() {
-                crate::say!("{text}");
+                say!("{text}");
             }
             std::process::ExitCode::SUCCESS
         }
