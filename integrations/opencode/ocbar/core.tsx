@@ -434,7 +434,7 @@ export function startOcbar(host: Host): Ocbar {
       rows.map((s) => ({
         title: (s.unvisited ? "● " : "") + (s.title || s.id),
         value: s.id,
-        description: `${stateWord(s, t)} · ${ago(s.last_activity_ms, t)}`,
+        description: `${stateWord(s, t)} · ${ago(s.last_activity_ms, t)}${s.reachable === false ? " · unreachable" : ""}`,
         category:
           s.server === myServer
             ? "this TUI"
@@ -492,6 +492,7 @@ export function startOcbar(host: Host): Ocbar {
       const when = ago(s.last_activity_ms, t)
       if (when) rest += (s.state === "retry" ? " · " : " ") + when
       const extra = [
+        s.reachable === false ? "unreachable" : "",
         s.children_active ? `+${s.children_active} sub-agent${s.children_active > 1 ? "s" : ""}` : "",
         s.agent ?? "",
         s.model ?? "",

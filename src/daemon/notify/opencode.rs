@@ -49,6 +49,9 @@ pub struct Attention {
     pub notifies: bool,
     /// Which OpenCode's settings these are.
     pub which: Which,
+    /// OpenCode 1: `attention.enabled` is true (so when `notifies` is false, `notifications`
+    /// is off).
+    pub enabled: bool,
     /// OpenCode 2: `opencode.notifications` is disabled in `plugins`.
     pub plugin_disabled: bool,
     /// The files read (that exist).
@@ -113,6 +116,7 @@ impl Attention {
         Attention {
             notifies: enabled.unwrap_or(false) && notifications.unwrap_or(true),
             which: Which::V1,
+            enabled: enabled.unwrap_or(false),
             plugin_disabled: false,
             from,
         }
@@ -130,23 +134,29 @@ impl Attention {
 
     /// For `doctor`: who sends desktop notifications.
     pub fn describe(&self, desktop_on: bool, beside: bool) -> String {
-        let files = if self.from.is_empty() {
-            match self.which {
-                Which::V1 => "no tui.json".to_string(),
-                Which::V2 => "an unreadable cli.json".to_string(),
-            }
-        } else {
-            self.from
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        // What is off (or on), in the words of the file that says it.
+        let files = self
+            .from
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Why OpenCode does not notify, as a clause, and where it was turned on, in the words
+        // of the file that says it.
         let (off, on) = match self.which {
             Which::V1 => (
-                format!("attention.enabled is not true in {files}"),
+                if self.from.is_empty() {
+                    "there is no tui.json, and its attention setting is off by default".to_string()
+                } else if self.enabled {
+                    format!("attention.notifications is false in {files}")
+                } else {
+                    format!("attention.enabled is not true in {files}")
+                },
                 format!("attention on in {files}"),
+            ),
+            Which::V2 if self.from.is_empty() => (
+                "cli.json cannot be read, and OpenCode 2's notifications are off by default"
+                    .to_string(),
+                String::new(),
             ),
             Which::V2 if self.plugin_disabled => (
                 format!("its {NOTIFIER} plugin is disabled in the \"plugins\" of {files}"),
@@ -247,7 +257,35 @@ mod tests {
             "{ // mine\n \"attention\": {\"notifications\": false,},\n}",
         )
         .unwrap();
-        assert!(!Attention::from_files(&[a.clone(), b.clone()]).notifies);
+        let off = Attention::from_files(&[a.clone(), b.clone()]);
+        assert!(!off.notifies);
+        assert_eq!(
+            off.describe(true, false),
+            format!(
+                "desktop notifications: ocbar (OpenCode's own are off: attention.notifications is false in {}, {})",
+                a.display(),
+                b.display()
+            )
+        );
+        // With no tui.json at all, a sentence (it read "… is not true in no tui.json").
+        assert_eq!(
+            Attention::from_files(&[d.path().join("none.json")]).describe(true, false),
+            "desktop notifications: ocbar (OpenCode's own are off: there is no tui.json, and its attention setting is off by default)"
+        );
+        std::fs::write(&a, r#"{"plugin": []}"#).unwrap();
+        std::fs::remove_file(&b).unwrap();
+        assert_eq!(
+            Attention::from_files(&[a.clone(), b.clone()]).describe(false, false),
+            format!(
+                "desktop notifications: none (ocbar's desktop channel is off; OpenCode's own are off: attention.enabled is not true in {})",
+                a.display()
+            )
+        );
+        std::fs::write(
+            &b,
+            "{ // mine\n \"attention\": {\"notifications\": false,},\n}",
+        )
+        .unwrap();
         let n = notification(NotifyKind::Done);
         assert!(on.covers(&n));
         assert!(!on.covers(&Notification {
