@@ -1056,6 +1056,7 @@ impl State {
                 parent_id: s.info.parent_id.clone(),
                 children_active: children.get(id).copied().unwrap_or(0),
                 muted: s.muted,
+                host: None,
             });
         }
         sessions.sort_by(|a, b| {
@@ -1076,6 +1077,7 @@ impl State {
                 .collect(),
             sessions,
             counts,
+            remotes: Vec::new(),
         }
     }
 }
@@ -1134,5 +1136,6 @@ fn notification(
         message,
         child: s.info.parent_id.is_some(),
         busy_ms: now_ms - s.turn_started_ms,
+        host: None,
     })
 }

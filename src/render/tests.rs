@@ -42,6 +42,7 @@ fn sess(id: &str, title: &str, state: SessionState) -> SessionView {
         parent_id: None,
         children_active: 0,
         muted: false,
+        host: None,
     }
 }
 

@@ -137,6 +137,7 @@ mod tests {
             message: None,
             child: false,
             busy_ms: 1,
+            host: None,
         };
         assert!(on.covers(&n));
         assert!(!on.covers(&Notification {
