@@ -34,6 +34,7 @@ Environment:
   OCBAR_SERVER              OpenCode server URLs, comma-separated (default http://127.0.0.1:4096)
   OPENCODE_SERVER_PASSWORD  password of password-protected servers (never pass it in argv)
   OPENCODE_SERVER_USERNAME  their user name (default: opencode)
+  OCBAR_REMOTE              ssh destinations whose ocbar daemon to follow too, comma-separated
   OCBAR_SOCKET              the daemon socket
   NO_COLOR                  no colours in bar output
 
@@ -52,6 +53,10 @@ enum Command {
         /// Replay a recorded event stream (from 'ocbar record') instead of following the default server
         #[arg(long, value_name = "FILE")]
         replay: Option<PathBuf>,
+        /// Also show the sessions of another machine's ocbar daemon, over ssh (an ssh destination:
+        /// an alias of ~/.ssh/config, HOST or USER@HOST; repeatable) [default: $OCBAR_REMOTE, the config file's remotes]
+        #[arg(long = "remote", value_name = "HOST")]
+        remotes: Vec<String>,
     },
     /// Record a server's raw event stream into FILE (secrets stripped), for bug reports.
     Record {
@@ -114,6 +119,8 @@ enum Command {
     },
     /// Say what is connected, what is not, and why.
     Doctor,
+    /// The far end of another machine's '--remote' link (run by ssh; speaks on stdin/stdout).
+    RemoteBridge,
     /// Install an integration: 'opencode-plugin' (the panel and focus reporting inside OpenCode).
     Install {
         /// What to install: opencode-plugin
@@ -180,7 +187,8 @@ fn run() -> ExitCode {
             servers,
             config,
             replay,
-        } => ocbar::daemon::main(servers, config, replay, socket),
+            remotes,
+        } => ocbar::daemon::main(servers, config, replay, remotes, socket),
         Command::Record {
             file,
             server,
@@ -238,6 +246,7 @@ fn run() -> ExitCode {
             client::run(&socket, Request::Action(Action::Mute(session, false)))
         }
         Command::Doctor => doctor(&socket),
+        Command::RemoteBridge => client::remote_bridge::run(&socket),
         Command::Install { what: _, uninstall } => install_plugin(uninstall),
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod bars;
 pub mod install;
+pub mod remote_bridge;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
