@@ -219,11 +219,17 @@ impl StateLoop {
                     .retry_at_ms
                     .map(|at| format!("; trying again in {} s", ((at - now).max(0) + 999) / 1000))
                     .unwrap_or_default();
-                let why = st.error.as_deref().unwrap_or("connecting");
-                let _ = writeln!(
-                    out,
-                    "remote {host}: NOT CONNECTED: {why} ({version}{retry}; {sessions} sessions held, shown unreachable)"
-                );
+                match &st.error {
+                    Some(why) => {
+                        let _ = writeln!(
+                            out,
+                            "remote {host}: NOT CONNECTED: {why} ({version}{retry}; {sessions} sessions held, shown unreachable)"
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(out, "remote {host}: connecting over ssh");
+                    }
+                }
             }
         }
     }
