@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::sshd::Sshd;
-use common::{Env, Options, wait_or_fail};
+use common::{Env, Options, secs, wait_or_fail};
 use daemon_harness::{Daemon, ocbar_bin};
 use serde_json::Value;
 
@@ -69,15 +69,17 @@ fn a_dev_box_over_ssh() {
     let oc = &env.oc;
     let dir = oc.dir(0).to_path_buf();
     let work = tempfile::tempdir().expect("tempdir");
-    let opened = work.path().join("opened");
-    // The dev box: its own daemon, following its OpenCode; its `open` leaves a trace.
-    let devbox = Daemon::start_with(
-        &[&oc.url],
-        &[],
-        Some(&format!(
-            "[open]\ncommand = \"echo $OCBAR_SESSION >> '{}'\"\n",
-            opened.display()
-        )),
+    // The dev box: its own daemon, following its OpenCode, and a real OpenCode TUI with the
+    // plugin in a tmux there (started now: it takes a while).
+    let devbox = Daemon::start(&[&oc.url], &[]);
+    let home = work.path().join("home");
+    common::install_plugin(&home);
+    let tui = common::tmux::Tmux::start(&common::tui_env(&home, &devbox.socket));
+    let opencode = common::opencode_bin(None);
+    tui.spawn(
+        "tui",
+        &dir,
+        &[opencode.to_str().unwrap(), "attach", &oc.url],
     );
     let mut sshd = Sshd::start(&devbox.socket);
     let notified = work.path().join("notified");
@@ -137,7 +139,12 @@ fn a_dev_box_over_ssh() {
     assert_eq!(note.matches("---").count(), 1, "notified once: {note}");
 
     // ---- `seen` on the laptop clears the mark on the dev box -------------------------------
+    let t = std::time::Instant::now();
     let out = laptop.run(&["seen", "remote turn"]);
+    eprintln!(
+        "remote: 'ocbar seen' over ssh answered in {:.0?}",
+        t.elapsed()
+    );
     assert!(out.status.success(), "{out:?}");
     assert!(
         stdout(&out).contains("on devbox: marked 'remote turn' visited"),
@@ -151,15 +158,44 @@ fn a_dev_box_over_ssh() {
         s["unvisited"] == false
     });
 
-    // ---- `open` runs the dev box's jump ---------------------------------------------------
+    // ---- `mute` and `unmute` act on the dev box too ------------------------------------------
+    let out = laptop.run(&["mute", &format!("devbox:{sid}")]);
+    assert!(
+        stdout(&out).contains("on devbox: muted 'remote turn'"),
+        "{out:?}"
+    );
+    assert_eq!(devbox.session("remote turn").unwrap()["muted"], true);
+    wait_session(&laptop, "muted on the laptop", "remote turn", |s| {
+        s["muted"] == true
+    });
+    let out = laptop.run(&["unmute", "remote turn"]);
+    assert!(
+        stdout(&out).contains("on devbox: unmuted 'remote turn'"),
+        "{out:?}"
+    );
+    assert_eq!(devbox.session("remote turn").unwrap()["muted"], false);
+
+    // ---- `open` on the laptop switches the dev box's TUI ------------------------------------
+    tui.wait_screen("tui", secs(90), "the dev box's TUI", |s| {
+        s.contains("Ask anything")
+    });
+    wait_or_fail(secs(30), "the dev box's TUI plugin connected", || {
+        doctor(&devbox).contains(&format!("attached to {}", oc.url))
+    });
     let out = laptop.run(&["open", &format!("devbox:{sid}")]);
     assert!(out.status.success(), "{out:?}");
-    assert!(stdout(&out).starts_with("on devbox: "), "{out:?}");
-    let traced = std::fs::read_to_string(&opened).unwrap_or_default();
-    assert_eq!(
-        traced.trim(),
-        sid,
-        "the dev box's [open] command ran for it"
+    let reply = stdout(&out);
+    eprintln!("remote: open replied: {reply}");
+    assert!(reply.starts_with("on devbox: "), "{reply}");
+    assert!(reply.contains(&format!("→ {sid}")), "{reply}");
+    wait_or_fail(secs(15), "the dev box's TUI shows the session", || {
+        doctor(&devbox).contains(&format!("shows {sid}"))
+    });
+    tui.wait_screen(
+        "tui",
+        secs(15),
+        "the session on the dev box's screen",
+        |s| s.contains("remote turn"),
     );
 
     // ---- the link drops: finished stays done, running turns unknown, each listed once -----
