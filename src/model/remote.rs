@@ -177,19 +177,7 @@ impl Remotes {
                     }
                 }
                 if s.parent_id.is_none() {
-                    let c = &mut snap.counts;
-                    match s.state {
-                        SessionState::Busy => c.busy += 1,
-                        SessionState::Retry => c.retry += 1,
-                        SessionState::Waiting => c.waiting += 1,
-                        SessionState::Done => c.done += 1,
-                        SessionState::Error => c.error += 1,
-                        SessionState::Aborted => c.aborted += 1,
-                        SessionState::Unknown => {}
-                    }
-                    if s.unvisited {
-                        c.unvisited += 1;
-                    }
+                    snap.counts.count(s.state, s.unvisited);
                 }
                 snap.sessions.push(s);
             }

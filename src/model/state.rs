@@ -1026,18 +1026,7 @@ impl State {
             };
             let unvisited = s.is_unvisited();
             if s.info.parent_id.is_none() {
-                match state {
-                    SessionState::Busy => counts.busy += 1,
-                    SessionState::Retry => counts.retry += 1,
-                    SessionState::Waiting => counts.waiting += 1,
-                    SessionState::Done => counts.done += 1,
-                    SessionState::Error => counts.error += 1,
-                    SessionState::Aborted => counts.aborted += 1,
-                    SessionState::Unknown => {}
-                }
-                if unvisited {
-                    counts.unvisited += 1;
-                }
+                counts.count(state, unvisited);
             }
             sessions.push(SessionView {
                 id: id.clone(),

@@ -60,27 +60,23 @@ pub fn write_panel<M: Markup>(
     } else {
         for r in snap.remotes.iter().filter(|r| !r.connected) {
             newline(out);
-            let color = cfg.colors.unknown;
-            m.open(out, color, false);
-            m.push_data(out, g.state(SessionState::Unknown), 0);
-            m.close(out, color, false);
-            out.push(' ');
-            m.push_data(out, &r.host, 0);
-            out.push_str(": not connected over ssh, states unknown");
+            push_unknown(
+                out,
+                m,
+                &g,
+                cfg,
+                &r.host,
+                ": not connected over ssh, states unknown",
+            );
         }
         for s in snap.servers.iter().filter(|s| s.stale || !s.connected) {
             newline(out);
-            let color = cfg.colors.unknown;
-            m.open(out, color, false);
-            m.push_data(out, g.state(SessionState::Unknown), 0);
-            m.close(out, color, false);
-            out.push(' ');
-            m.push_data(out, &s.url, 0);
-            out.push_str(if s.connected {
+            let what = if s.connected {
                 ": catching up, states unknown"
             } else {
                 ": not connected, states unknown"
-            });
+            };
+            push_unknown(out, m, &g, cfg, &s.url, what);
         }
     }
 
@@ -193,6 +189,25 @@ pub fn write_panel<M: Markup>(
             }
         }
     }
+}
+
+/// A line about a server or remote machine whose sessions' states are unknown: the unknown
+/// glyph, its name (from data), then `what`.
+fn push_unknown<M: Markup>(
+    out: &mut String,
+    m: &M,
+    g: &Glyphs,
+    cfg: &RenderConfig,
+    name: &str,
+    what: &str,
+) {
+    let color = cfg.colors.unknown;
+    m.open(out, color, false);
+    m.push_data(out, g.state(SessionState::Unknown), 0);
+    m.close(out, color, false);
+    out.push(' ');
+    m.push_data(out, name, 0);
+    out.push_str(what);
 }
 
 fn pad(out: &mut String, n: usize) {

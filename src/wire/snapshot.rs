@@ -151,6 +151,24 @@ pub struct Counts {
     pub unvisited: u32,
 }
 
+impl Counts {
+    /// Count one top-level session in `state` (`unknown` has no count of its own).
+    pub fn count(&mut self, state: SessionState, unvisited: bool) {
+        match state {
+            SessionState::Busy => self.busy += 1,
+            SessionState::Retry => self.retry += 1,
+            SessionState::Waiting => self.waiting += 1,
+            SessionState::Done => self.done += 1,
+            SessionState::Error => self.error += 1,
+            SessionState::Aborted => self.aborted += 1,
+            SessionState::Unknown => {}
+        }
+        if unvisited {
+            self.unvisited += 1;
+        }
+    }
+}
+
 /// Everything a bar needs, at one instant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {

@@ -36,6 +36,12 @@ pub fn explain(host: &str, ocbar_command: &str, stderr: &str, code: Option<i32>)
             "{host} refused the login ('{}'): ocbar runs ssh in batch mode, with no password prompt: put your public key in {host}'s ~/.ssh/authorized_keys and load it into ssh-agent (or name it in ~/.ssh/config)",
             quoted("Permission denied")
         )
+    } else if has("unrecognized subcommand") {
+        format!(
+            "the ocbar on {host} has no remote-bridge ('{}'): it is older than this one ({}); install the same version on both machines",
+            quoted("unrecognized"),
+            env!("CARGO_PKG_VERSION")
+        )
     } else if code == Some(127) || has("command not found") || has("No such file or directory") {
         format!(
             "ocbar is not installed on {host}, or not on the PATH of a non-interactive ssh login ('{}'): install ocbar there, or set [remote] ocbar_command to its full path (it runs '{} remote-bridge')",
