@@ -84,15 +84,8 @@ pub fn remotes(
     env: Option<&str>,
     config: &Config,
 ) -> Result<Vec<String>, String> {
-    let chosen: Vec<String> = if !flags.is_empty() {
-        flags.to_vec()
-    } else if let Some(env) = env.filter(|e| !e.trim().is_empty()) {
-        env.split(',').map(str::to_string).collect()
-    } else {
-        config.remotes.clone()
-    };
     let mut out: Vec<String> = Vec::new();
-    for r in chosen {
+    for r in first_given(flags, env, &config.remotes).unwrap_or_default() {
         let r = r.trim();
         if r.is_empty() {
             continue;
@@ -183,6 +176,20 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// The first list given: the flags, else the environment variable (comma-separated), else the
+/// config file's; `None` when none is.
+fn first_given(flags: &[String], env: Option<&str>, config: &[String]) -> Option<Vec<String>> {
+    if !flags.is_empty() {
+        Some(flags.to_vec())
+    } else if let Some(env) = env.filter(|e| !e.trim().is_empty()) {
+        Some(env.split(',').map(str::to_string).collect())
+    } else if !config.is_empty() {
+        Some(config.to_vec())
+    } else {
+        None
+    }
+}
+
 /// The servers to follow: `--server` flags, else `OCBAR_SERVER` (comma-separated), else the
 /// config file's `servers`, else the default. Each is checked ([`ServerUrl::parse`]); the first
 /// bad one is the error; duplicates are merged.
@@ -191,15 +198,8 @@ pub fn servers(
     env: Option<&str>,
     config: &Config,
 ) -> Result<Vec<ServerUrl>, String> {
-    let chosen: Vec<String> = if !flags.is_empty() {
-        flags.to_vec()
-    } else if let Some(env) = env.filter(|e| !e.trim().is_empty()) {
-        env.split(',').map(str::to_string).collect()
-    } else if !config.servers.is_empty() {
-        config.servers.clone()
-    } else {
-        vec![DEFAULT_SERVER.to_string()]
-    };
+    let chosen = first_given(flags, env, &config.servers)
+        .unwrap_or_else(|| vec![DEFAULT_SERVER.to_string()]);
     let mut out: Vec<ServerUrl> = Vec::new();
     for s in chosen.iter().filter(|s| !s.trim().is_empty()) {
         let url = ServerUrl::parse(s)?;
