@@ -319,3 +319,29 @@ async fn read_line(
     line.pop();
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_line_over_the_limit_drops_the_link_and_holds_no_more_of_it() {
+        let mut big = vec![b'x'; MAX_REMOTE_LINE + 10];
+        big.push(b'\n');
+        let mut reader = BufReader::new(&big[..]);
+        let mut line = Vec::new();
+        let e = read_line(&mut reader, &mut line).await.unwrap_err();
+        assert!(e.contains("longer than 16 MB"), "{e}");
+        assert_eq!(line.len(), MAX_REMOTE_LINE);
+
+        let mut reader = BufReader::new(&b"{\"error\":\"x\"}\npartial"[..]);
+        let mut line = Vec::new();
+        assert_eq!(read_line(&mut reader, &mut line).await, Ok(true));
+        assert_eq!(parse(&mut line), Ok(RemoteLine::Error("x".into())));
+        assert_eq!(
+            read_line(&mut reader, &mut line).await,
+            Ok(false),
+            "a cut last line is the end"
+        );
+    }
+}

@@ -8,7 +8,7 @@
 
 mod explain;
 mod link;
-mod sanitize;
+pub mod sanitize;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
