@@ -83,9 +83,27 @@ fn a_dev_box_over_ssh() {
     );
     let mut sshd = Sshd::start(&devbox.socket);
     let notified = work.path().join("notified");
+    // The laptop's tmux, where the user keeps an interactive `ssh devbox` (in window 1).
+    let here = common::tmux::Tmux::start(&[]);
+    here.spawn("laptop", &dir, &["sh"]);
+    let here_sock = here.ok(&["display-message", "-p", "-t", "laptop", "#{socket_path}"]);
+    let cfg = sshd.client_config.display().to_string();
+    here.ok(&[
+        "new-window",
+        "-d",
+        "-t",
+        "laptop:1",
+        "ssh",
+        "-F",
+        &cfg,
+        "devbox",
+    ]);
     let laptop = Daemon::start_with(
         &[],
-        &[("OCBAR_REMOTE", "devbox")],
+        &[
+            ("OCBAR_REMOTE", "devbox"),
+            ("TMUX", &format!("{},0,0", here_sock.trim())),
+        ],
         Some(&laptop_config(&sshd, ocbar_bin(), &notified)),
     );
 
@@ -182,6 +200,19 @@ fn a_dev_box_over_ssh() {
     wait_or_fail(secs(30), "the dev box's TUI plugin connected", || {
         doctor(&devbox).contains(&format!("attached to {}", oc.url))
     });
+    wait_or_fail(secs(30), "the user's interactive ssh devbox", || {
+        here.ok(&[
+            "display-message",
+            "-p",
+            "-t",
+            "laptop:1",
+            "#{pane_current_command}",
+        ])
+        .trim()
+            == "ssh"
+    });
+    let active = || here.ok(&["display-message", "-p", "-t", "laptop", "#{window_index}"]);
+    assert_eq!(active().trim(), "0");
     let out = laptop.run(&["open", &format!("devbox:{sid}")]);
     assert!(out.status.success(), "{out:?}");
     let reply = stdout(&out);
@@ -197,6 +228,12 @@ fn a_dev_box_over_ssh() {
         "the session on the dev box's screen",
         |s| s.contains("remote turn"),
     );
+    // … and on the laptop, the tmux window running `ssh devbox` is brought forward.
+    assert!(
+        reply.contains("here: 'ssh devbox' in tmux laptop:1."),
+        "{reply}"
+    );
+    assert_eq!(active().trim(), "1", "the window with ssh devbox is shown");
 
     // ---- the link drops: finished stays done, running turns unknown, each listed once -----
     let run = oc.create_session(&dir, Some("running turn"));

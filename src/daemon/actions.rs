@@ -243,13 +243,42 @@ impl StateLoop {
         };
         let asked = link.ask(action, Some(s.id.to_string()));
         let host = s.host.clone();
+        // `open`: this machine's side too, the terminal that runs `ssh HOST`.
+        let tmux_sockets = (action == RemoteAction::Open).then(|| self.tmux_sockets());
         tokio::spawn(async move {
             let answer = asked
                 .await
                 .map(|text| format!("on {host}: {text}"))
                 .map_err(|e| format!("on {host}: {e}"));
+            let answer = match (answer, tmux_sockets) {
+                (Ok(text), Some(sockets)) => {
+                    let here = remote::terminal::show(&host, &sockets).await;
+                    Ok(format!("{text}; here: {here}"))
+                }
+                (answer, _) => answer,
+            };
             let _ = reply.send(answer);
         });
+    }
+
+    /// The tmux servers this machine knows: where TUIs run, the configured one, `$TMUX`'s.
+    fn tmux_sockets(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let from_env = std::env::var("TMUX")
+            .ok()
+            .and_then(|t| t.rsplitn(3, ',').nth(2).map(str::to_string));
+        let configured = self.tmux_socket.as_ref().map(|p| p.display().to_string());
+        let tuis = self
+            .hub
+            .views()
+            .into_iter()
+            .filter_map(|t| t.tmux.map(|(s, _)| s));
+        for s in tuis.chain(configured).chain(from_env) {
+            if !s.is_empty() && !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        out
     }
 
     /// `seen --all` with remote machines: each connected host marks its own, then this one.

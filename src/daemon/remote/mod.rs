@@ -2,13 +2,15 @@
 //! ocbar daemon, through `ocbar remote-bridge` there (`wire::remote`).
 //!
 //! `link.rs` runs the ssh process and its reconnects; `explain.rs` turns what ssh printed into
-//! a sentence with the fix; `sanitize.rs` bounds and cleans what a host sends. The state loop
+//! a sentence with the fix; `sanitize.rs` bounds and cleans what a host sends; `terminal.rs`
+//! brings on screen the local terminal that runs `ssh HOST` (for `open`). The state loop
 //! holds one [`Link`] per host: it hands the link's events to `model::remote` and sends actions
 //! (`seen`, `mute`, `open`) through it.
 
 mod explain;
 mod link;
 pub mod sanitize;
+pub mod terminal;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
