@@ -363,8 +363,27 @@ fn hostile_title_stays_harmless(laptop: &Daemon, oc: &common::OpenCode, dir: &Pa
     // starship: nothing a shell would run, the title's words there.
     assert!(starship.contains("<b>&amp;</b>#[fg=red]"), "{starship:?}");
     assert!(!pwned.exists());
-    let out = laptop.run(&["seen", &sid]);
+    // `seen --all` on the laptop marks the dev box's sessions there too (this one and the
+    // aborted running turn).
+    let out = laptop.run(&["seen", "--all"]);
     assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout(&out).contains("on devbox: marked 2 sessions visited"),
+        "{out:?}"
+    );
+    assert!(
+        wait_until_visited(laptop, &sid),
+        "the hostile session still unvisited"
+    );
+}
+
+/// The laptop shows session `sid` visited (the dev box's pushed snapshot after `seen`).
+fn wait_until_visited(laptop: &Daemon, sid: &str) -> bool {
+    common::wait_until(T, || {
+        laptop.json()["sessions"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|s| s["id"] == sid && s["unvisited"] == false))
+    })
 }
 
 fn faults(sshd: &Sshd, oc: &common::OpenCode, dir: &Path, work: &Path) {
