@@ -103,8 +103,8 @@ fn command(host: &str, settings: &Settings) -> Command {
     cmd
 }
 
-/// One link, from starting ssh to its end. `Err((why, was_up))`: `was_up` when the bridge had
-/// greeted (so the next attempt starts from the shortest wait).
+/// One link, from starting ssh to its end. `Err((why, was_up))`: `was_up` when snapshots came
+/// through (so the next attempt starts from the shortest wait).
 async fn session(
     host: &Arc<str>,
     settings: &Settings,
@@ -187,12 +187,16 @@ async fn session(
     line.clear();
     let mut pending: HashMap<u64, oneshot::Sender<Result<String, String>>> = HashMap::new();
     let mut next_id = 0u64;
+    // A snapshot came through: the link worked, so the next attempt starts from the shortest
+    // wait. (A bridge that greets and then fails, its daemon down, keeps backing off.)
+    let mut worked = false;
     let end = loop {
         tokio::select! {
             read = read_line(&mut reader, &mut line) => match read {
                 Ok(true) => match parse(&mut line) {
                     Ok(RemoteLine::Snapshot(snapshot)) => {
                         let snapshot = sanitize(*snapshot);
+                        worked = true;
                         if let Ok(mut s) = status.lock() {
                             s.connected = true;
                         }
@@ -240,7 +244,7 @@ async fn session(
     for (_, tx) in pending.drain() {
         let _ = tx.send(Err(format!("the link to {host} dropped")));
     }
-    end.map_err(|e| (e, true))
+    end.map_err(|e| (e, worked))
 }
 
 /// ssh ended (or closed its output) before or while the bridge ran: why, from its stderr and
