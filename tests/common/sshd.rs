@@ -58,10 +58,10 @@ impl Sshd {
         keygen(&d.join("garbage_key"));
         // sshd's privilege separation directory (Debian creates it at service start only).
         let _ = std::fs::create_dir_all("/run/sshd");
-        let user = std::env::var("USER")
-            .ok()
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "root".into());
+        // The user this test runs as ($USER may be unset under CI).
+        let user = Command::new("id").arg("-un").output().expect("run id -un");
+        let user = String::from_utf8_lossy(&user.stdout).trim().to_string();
+        assert!(!user.is_empty(), "id -un printed nothing");
         std::fs::write(
             d.join("authorized_keys"),
             format!(
