@@ -41,6 +41,8 @@
 //! - `encode`: [`base64`], [`percent_encode`].
 //! - `tui`: [`install_plugin`] (`ocbar install opencode-plugin` into an isolated home) and
 //!   [`tui_env`] (the environment of a TUI with that home and the test's daemon).
+//! - [`sshd`]: a real OpenSSH server on loopback and an ssh client config naming it (the
+//!   remote-machine tests' "dev box"; used by its path, `common::sshd`).
 //! - [`tmux`]: a private tmux server whose panes run real TUIs (used by its path, `common::tmux`).
 //!
 //! Timing. `scripts/test.sh` runs many test processes at once on 2 cores, so be generous: a
@@ -74,6 +76,7 @@ mod fake_llm;
 mod opencode;
 mod process;
 mod slots;
+pub mod sshd;
 mod tempdir;
 mod time;
 pub mod tmux;
