@@ -49,6 +49,7 @@ pub mod source;
 mod start;
 mod state_loop;
 pub mod store;
+pub mod tmux;
 pub mod tui;
 
 /// Capacity of the event channel from sources to the state loop.
