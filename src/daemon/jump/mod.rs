@@ -4,7 +4,7 @@
 //! the tmux picker, the plugin's picker, a desktop notification's "Open" action) ends here:
 //!
 //! 1. **Choose one TUI** ([`choose`], pure): one already showing S, else the most recently
-//!    focused TUI that can show S (attached to S's server, or the bridged TUI that runs S).
+//!    on-screen TUI that can show S (attached to S's server, or the bridged TUI that runs S).
 //! 2. **Switch only that TUI**, through its plugin channel (`{"open":…}`).
 //! 3. **Bring it on screen**, best effort: its tmux window and pane are selected and the user's
 //!    most recently active tmux client is switched there ([`tmux`]); the window-manager window
@@ -31,10 +31,10 @@ pub use crate::daemon::config::OpenConfig;
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The TUI `ocbar open` switches to `session` of `server`: one already showing it, else the most
-/// recently focused one that can show it; `None` when no TUI is on that server.
+/// recently on-screen one that can show it; `None` when no TUI is on that server.
 pub fn choose<'a>(tuis: &'a [TuiView], server: &str, session: &str) -> Option<&'a TuiView> {
     let key = crate::server_url::url_key(server);
-    let rank = |t: &&&TuiView| (t.focused, t.focused_ms, t.since_ms);
+    let rank = |t: &&&TuiView| (t.on_screen, t.on_screen_ms, t.since_ms);
     let on_server: Vec<&TuiView> = tuis
         .iter()
         .filter(|t| {
@@ -186,8 +186,8 @@ mod tests {
             server: Some(server.into()),
             tmux: None,
             session: session.map(str::to_string),
-            focused,
-            focused_ms: at,
+            on_screen: focused,
+            on_screen_ms: at,
             since_ms: 0,
             directory: None,
         }
@@ -289,7 +289,7 @@ mod tests {
         );
         // Focused now beats focused a moment ago.
         let mut tuis = tuis.to_vec();
-        tuis[0].focused = true;
+        tuis[0].on_screen = true;
         assert_eq!(
             choose(&tuis, "http://127.0.0.1:4096", "ses_x").map(|t| &*t.id),
             Some("1")

@@ -1,0 +1,261 @@
+//! Whether the user can see each TUI: "on screen" decided from where the TUI is, since
+//! OpenCode's TUI never turns on terminal focus reporting (`?1004`), so no focus report ever
+//! comes from it.
+//!
+//! - **In tmux** (the plugin's hello names `$TMUX` and `$TMUX_PANE`): on screen when its pane is
+//!   in the current window of a session that an attached client shows (not behind a zoomed
+//!   pane) and, when tmux knows client focus (`focus-events on`), that client has focus
+//!   ([`tmux`]). Followed through hooks, not polled.
+//! - **Its terminal window** (sway or i3 in the daemon's environment): the TUI's terminal, or
+//!   the terminal of the tmux client that shows it, must be the focused window (found by pid
+//!   ancestry, [`wm`]).
+//! - **Nothing to ask** (no tmux, no sway or i3, or tmux not answering): counted as on screen,
+//!   as before: a lone TUI in a plain terminal does not notify about the session the user is
+//!   looking at. `doctor` says so for each TUI.
+//!
+//! The decision ([`decide`]) is pure; [`run`] gathers the facts and hands each TUI's
+//! [`Screen`] to the hub, which tells the model (`Event::Focus`).
+
+pub mod tmux;
+pub mod wm;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::daemon::jump::wm::{Window, ancestry};
+use crate::daemon::tmux::Server;
+use crate::daemon::tui::{Hub, Screen, TuiView};
+
+/// What the window manager says, for [`decide`]: `None` when there is none to ask.
+pub type WindowFocus<'a> = Option<&'a wm::Focused>;
+
+/// Whether the user can see `tui`, and why.
+///
+/// `tmux`: what its tmux server said (when it runs in tmux); `window`: the focused window;
+/// `ancestry`: a process and its parents (where a window's pid is looked for).
+pub fn decide(
+    tui: &TuiView,
+    tmux: Option<&Result<tmux::Facts, String>>,
+    window: WindowFocus<'_>,
+    ancestry: &dyn Fn(u32) -> Vec<u32>,
+) -> Screen {
+    let on = |why: String| Screen { on: true, why };
+    let off = |why: String| Screen { on: false, why };
+    // The processes whose terminal window must have focus, and what shows the TUI.
+    let (holders, shown): (Vec<(String, u32)>, String) = match (&tui.tmux, tmux) {
+        (Some((socket, pane)), Some(Ok(facts))) => match tmux::sight(facts, pane) {
+            Some(tmux::Sight::Shown { place, clients }) => {
+                let names: Vec<&str> = clients.iter().map(|c| c.0.as_str()).collect();
+                let shown = format!("tmux {place} shown by client {}", names.join(", "));
+                (clients, shown)
+            }
+            Some(tmux::Sight::Hidden(why)) => return off(why),
+            None => {
+                return on(format!(
+                    "tmux pane {pane} is unknown to the tmux server on {socket}: counted as on screen"
+                ));
+            }
+        },
+        (Some((socket, _)), Some(Err(e))) => {
+            return on(format!(
+                "the tmux server on {socket} does not answer ({e}): counted as on screen"
+            ));
+        }
+        (Some((socket, _)), None) => {
+            return on(format!(
+                "the tmux server on {socket} was not asked yet: counted as on screen"
+            ));
+        }
+        (None, _) => match tui.pid {
+            Some(pid) => (vec![(format!("pid {pid}"), pid)], "not in tmux".to_string()),
+            None => {
+                return on("no pid and not in tmux: counted as on screen".to_string());
+            }
+        },
+    };
+    let Some(focused) = window else {
+        return on(if tui.tmux.is_some() {
+            shown
+        } else {
+            "not in tmux, and no sway or i3 to ask which window has focus: counted as on screen"
+                .to_string()
+        });
+    };
+    let Some(Window { pid: wpid, name }) = focused else {
+        return off(format!(
+            "{shown}; no terminal window has focus (the window manager focuses none)"
+        ));
+    };
+    match holders
+        .iter()
+        .find(|(_, pid)| ancestry(*pid).contains(wpid))
+    {
+        Some(_) => on(format!(
+            "{shown}, in the focused window ({name}, pid {wpid})"
+        )),
+        None => off(format!(
+            "{shown}, but its terminal window does not have focus ({name}, pid {wpid}, has)"
+        )),
+    }
+}
+
+/// Decide, for as long as the daemon runs, whether each connected TUI is on screen, and hand
+/// it to `hub`: again whenever a TUI comes or goes, a followed tmux server signals a change,
+/// or the focused window changes.
+pub async fn run(hub: Arc<Hub>) {
+    let mut tuis = hub.subscribe();
+    let (wake_tx, mut wake_rx) = mpsc::channel::<()>(16);
+    let mut followers: BTreeMap<String, JoinHandle<()>> = BTreeMap::new();
+    let (window_tx, mut window_rx) = watch::channel::<wm::Focused>(None);
+    let window_follower = crate::daemon::jump::wm::i3_socket().map(|sock| {
+        crate::log!(
+            "on screen: following the focused window of the window manager on {}",
+            sock.to_string_lossy()
+        );
+        tokio::spawn(wm::follow(sock, window_tx))
+    });
+    let has_window = window_follower.is_some();
+    let _stop_window = AbortOnDrop(window_follower);
+    loop {
+        let views = hub.views();
+        let sockets: BTreeSet<String> = views
+            .iter()
+            .filter_map(|v| v.tmux.as_ref().map(|(s, _)| s.clone()))
+            .collect();
+        followers.retain(|s, task| {
+            let keep = sockets.contains(s);
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for s in &sockets {
+            if !followers.contains_key(s) {
+                let server = Server::on(Some(s.as_str()));
+                followers.insert(
+                    s.clone(),
+                    tokio::spawn(tmux::follow(server, wake_tx.clone())),
+                );
+            }
+        }
+        let mut facts: BTreeMap<&str, Result<tmux::Facts, String>> = BTreeMap::new();
+        for s in &sockets {
+            facts.insert(s, tmux::query(&Server::on(Some(s.as_str()))).await);
+        }
+        let focused = window_rx.borrow_and_update().clone();
+        let window = has_window.then_some(&focused);
+        for v in &views {
+            let t = v.tmux.as_ref().and_then(|(s, _)| facts.get(s.as_str()));
+            let screen = decide(v, t, window, &ancestry);
+            hub.set_screen(&v.id, screen).await;
+        }
+        tokio::select! {
+            changed = tuis.changed() => if changed.is_err() { break },
+            Some(()) = wake_rx.recv() => while wake_rx.try_recv().is_ok() {},
+            _ = window_rx.changed(), if has_window => {}
+        }
+    }
+    for (_, task) in followers {
+        task.abort();
+    }
+}
+
+/// Stops the window follower with the loop.
+struct AbortOnDrop(Option<JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(t) = &self.0 {
+            t.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(pid: u32, tmux: Option<(&str, &str)>) -> TuiView {
+        TuiView {
+            id: pid.to_string(),
+            pid: Some(pid),
+            server: None,
+            tmux: tmux.map(|(s, p)| (s.to_string(), p.to_string())),
+            session: Some("ses_1".into()),
+            on_screen: false,
+            on_screen_ms: 0,
+            since_ms: 0,
+            directory: None,
+        }
+    }
+
+    /// 300 runs in 200 (the terminal), which runs in 100; a tmux client 400 in 500.
+    fn family(pid: u32) -> Vec<u32> {
+        match pid {
+            300 => vec![300, 200, 100],
+            400 => vec![400, 500],
+            p => vec![p],
+        }
+    }
+
+    fn window(pid: u32) -> wm::Focused {
+        Some(Window {
+            pid,
+            name: "foot".into(),
+        })
+    }
+
+    #[test]
+    fn nothing_to_ask_counts_as_on_screen() {
+        let s = decide(&view(300, None), None, None, &family);
+        assert!(s.on, "{s:?}");
+        assert!(s.why.contains("counted as on screen"), "{s:?}");
+        let s = decide(
+            &view(300, Some(("/t/s", "%1"))),
+            Some(&Err("no server running".into())),
+            None,
+            &family,
+        );
+        assert!(s.on && s.why.contains("does not answer"), "{s:?}");
+    }
+
+    #[test]
+    fn outside_tmux_the_terminal_window_must_have_focus() {
+        let f = window(200);
+        assert!(decide(&view(300, None), None, Some(&f), &family).on);
+        let f = window(900);
+        let s = decide(&view(300, None), None, Some(&f), &family);
+        assert!(!s.on && s.why.contains("does not have focus"), "{s:?}");
+        assert!(!decide(&view(300, None), None, Some(&None), &family).on);
+    }
+
+    #[test]
+    fn in_tmux_the_client_shows_it_and_its_window_has_focus() {
+        let facts = tmux::parse(
+            "off\nC\t/dev/pts/2\t400\twork\t0\tattached,focused\nP\t%0\twork\t0\t1\t0\t1\nP\t%1\twork\t1\t0\t0\t1\n",
+        );
+        let facts = Ok(facts);
+        let shown = view(300, Some(("/t/s", "%0")));
+        let hidden = view(301, Some(("/t/s", "%1")));
+        let s = decide(&shown, Some(&facts), None, &family);
+        assert!(
+            s.on && s.why == "tmux work:0 shown by client /dev/pts/2",
+            "{s:?}"
+        );
+        let s = decide(&hidden, Some(&facts), None, &family);
+        assert!(!s.on && s.why.contains("work:1"), "{s:?}");
+        // The client's terminal (500) must be the focused window, not the TUI's own parents.
+        assert!(decide(&shown, Some(&facts), Some(&window(500)), &family).on);
+        assert!(!decide(&shown, Some(&facts), Some(&window(200)), &family).on);
+        let s = decide(
+            &view(302, Some(("/t/s", "%7"))),
+            Some(&facts),
+            None,
+            &family,
+        );
+        assert!(s.on && s.why.contains("unknown"), "{s:?}");
+    }
+}
