@@ -167,6 +167,9 @@ fn inside_opencode() {
         doc.contains(&format!("attached to {}", a.url))
             && doc.contains(&format!("bridged as {pseudo}"))
     });
+    // The user looks at the attached TUI: a real tmux client shows its session (a TUI in a
+    // session no client shows is not on screen).
+    let _client = tmux.attach_client("att");
     lap("TUIs up, plugins connected");
     let doc = text(&d.run(&["doctor"]));
     assert!(
@@ -246,7 +249,9 @@ fn inside_opencode() {
     common::wait_or_fail(secs(15), "the attached TUI reports beta on screen", || {
         text(&d.run(&["doctor"])).lines().any(|l| {
             l.contains(&format!("attached to {}", a.url))
-                && l.contains(&format!("shows {beta} (focused)"))
+                && l.contains(&format!(
+                    "shows {beta} (on screen: tmux att:0 shown by client"
+                ))
         })
     });
     a.prompt(&dir_a, &beta, "hello [slow 6]");

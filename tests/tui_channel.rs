@@ -1,6 +1,6 @@
 //! The TUI channel of a real `ocbar daemon`, spoken directly on its socket (what the OpenCode
 //! plugin does): a bridged plain TUI's events become sessions under `tui://<pid>`, its toasts
-//! and `ocbar open` come back down the channel, focus marks sessions visited, garbage is
+//! and `ocbar open` come back down the channel, the session shown on screen is visited, garbage is
 //! answered with error lines, an oversized line closes the channel, and closing it removes the
 //! pseudo server. No OpenCode needed: the events are what a plugin forwards.
 
@@ -147,7 +147,8 @@ fn a_plugin_speaking_the_tui_channel() {
         false
     );
 
-    // Focus: on screen in a focused TUI, a session is visited and not notified.
+    // The session shown in a TUI on screen is visited and not notified (this TUI is in no tmux
+    // the daemon can ask, and no window manager runs: counted as on screen).
     tui.event(
         "session.status",
         json!({"sessionID": "ses_b1", "status": {"type": "busy"}}),
@@ -167,7 +168,9 @@ fn a_plugin_speaking_the_tui_channel() {
     let doctor = String::from_utf8_lossy(&d.run(&["doctor"]).stdout).into_owned();
     assert!(
         doctor.contains("tui 4242 (tmux pane %7): plain TUI, bridged as tui://4242")
-            && doctor.contains("shows ses_b1 (focused)"),
+            && doctor.contains(
+                "shows ses_b1 (on screen: not in tmux, and no sway or i3 to ask which window has focus: counted as on screen)"
+            ),
         "{doctor}"
     );
 
@@ -184,7 +187,7 @@ fn a_plugin_speaking_the_tui_channel() {
     att.send(r#"focus {"session":null,"focused":false}"#);
     wait_or_fail(Duration::from_secs(5), "the attached TUI in doctor", || {
         String::from_utf8_lossy(&d.run(&["doctor"]).stdout)
-            .contains("tui 77: attached to http://127.0.0.1:9; shows no session (not focused)")
+            .contains("tui 77: attached to http://127.0.0.1:9; shows no session (not on screen: its terminal reported a blur")
     });
     assert!(
         d.json()["sessions"]

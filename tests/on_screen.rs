@@ -1,0 +1,222 @@
+//! "On screen" means on screen, with the real programs: an OpenCode 1.18.33 server driven by
+//! the fake LLM, the real OpenCode TUI (`opencode attach`) with ocbar's plugin in window 1 of a
+//! tmux session, a real tmux client attached to that session (`tmux attach` in a terminal of
+//! its own: a pane of a second tmux server), and a real `ocbar daemon` whose notifications go
+//! to a log.
+//!
+//! - OpenCode's TUI never asks its terminal for focus reports: its start-up output (captured
+//!   with `pipe-pane`) turns on the alternate screen and mouse modes but never `?1004` (it only
+//!   asks whether the terminal supports it, `?1004$p`). So focus cannot come from the TUI, and
+//!   this test sends none by hand.
+//! - The client shows window 1: a turn of S finishes visited, and nothing is notified.
+//! - The client shows window 0: S finishes unvisited and notified; selecting window 1 marks it
+//!   visited within a second.
+//! - The client detached: S finishes unvisited and notified; attaching shows it and visits it.
+//! - `focus-events on` and the client's terminal reports focus out: the TUI is not on screen,
+//!   S finishes unvisited and notified; focus in marks it visited.
+//! - `doctor` says, for the TUI, whether it is on screen and why.
+//!
+//! Needs tmux and OpenCode (`scripts/install-test-deps.sh`); a missing tool fails the test.
+
+mod common;
+mod daemon_harness;
+
+use std::time::{Duration, Instant};
+
+use common::tmux::Tmux;
+use common::{FakeLlm, OpenCode, Options, require_tool, secs};
+use daemon_harness::Daemon;
+
+/// How soon a change on screen must reach the marks (the promise), and the margin a loaded CI
+/// machine gets on top before the test fails.
+const PROMISE: Duration = Duration::from_secs(1);
+const CI_MARGIN: Duration = Duration::from_secs(2);
+
+fn doctor_line(d: &Daemon, tui: &str) -> String {
+    let out = String::from_utf8_lossy(&d.run(&["doctor"]).stdout).into_owned();
+    out.lines()
+        .find(|l| l.starts_with(&format!("tui {tui} ")))
+        .unwrap_or("")
+        .to_string()
+}
+
+fn unvisited(d: &Daemon, title: &str) -> Option<bool> {
+    d.session(title).and_then(|s| s["unvisited"].as_bool())
+}
+
+#[test]
+fn on_screen_means_on_screen() {
+    let t0 = Instant::now();
+    let lap = |what: &str| eprintln!("on_screen: {what} at {:.1?}", t0.elapsed());
+    require_tool("tmux");
+    let llm = FakeLlm::start();
+    let a = OpenCode::start(&llm, Options::default());
+    let home = a.root.join("home");
+    common::install_plugin(&home);
+
+    let notes_dir = tempfile::tempdir().unwrap();
+    let notes = notes_dir.path().join("notified.log");
+    let script = notes_dir.path().join("notify.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s|%s\\n' \"$OCBAR_KIND\" \"$OCBAR_TITLE\" >> '{}'\n",
+            notes.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let config = format!(
+        "[notify]\ndesktop = false\ntmux = false\nsummary_window_ms = 0\ncommand = [\"{}\"]\n",
+        script.display()
+    );
+    let d = Daemon::start_with(&[&a.url], &[], Some(&config));
+    let notified = |n: usize| {
+        std::fs::read_to_string(&notes)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.ends_with("|watched"))
+            .count()
+            >= n
+    };
+
+    // S, titled "watched", in the TUI of window 1; window 0 holds a shell.
+    let dir = a.dir(0).to_path_buf();
+    let s = a.create_session(&dir, Some("watched"));
+    let tmux = Tmux::start(&common::tui_env(&home, &d.socket));
+    tmux.spawn("work", &dir, &["sh"]);
+    let capture = notes_dir.path().join("tui-output");
+    let opencode = require_tool("opencode");
+    let start_tui = format!(
+        "read go; exec '{}' attach '{}' --session '{s}'",
+        opencode.display(),
+        a.url
+    );
+    tmux.ok(&[
+        "new-window",
+        "-d",
+        "-t",
+        "work:1",
+        "-c",
+        &dir.to_string_lossy(),
+        "--",
+        "sh",
+        "-c",
+        &start_tui,
+    ]);
+    tmux.ok(&[
+        "pipe-pane",
+        "-O",
+        "-t",
+        "work:1",
+        &format!("cat >> '{}'", capture.display()),
+    ]);
+    tmux.keys("work:1", &["Enter"]);
+    tmux.wait_screen("work:1", secs(90), "the TUI", |t| t.contains("watched"));
+    let tui_pid = tmux
+        .ok(&["display-message", "-p", "-t", "work:1", "#{pane_pid}"])
+        .trim()
+        .to_string();
+
+    // The TUI's own output: the alternate screen, mouse reporting, never focus reporting.
+    let out = std::fs::read(&capture).unwrap_or_default();
+    let has = |mode: &str| {
+        let seq = format!("\x1b[?{mode}");
+        out.windows(seq.len()).any(|w| w == seq.as_bytes())
+    };
+    assert!(
+        has("1049h"),
+        "the capture holds the TUI's start-up output: {} bytes: {:?}",
+        out.len(),
+        String::from_utf8_lossy(&out[..out.len().min(300)])
+    );
+    assert!(
+        !has("1004h"),
+        "OpenCode's TUI turned on focus reporting: its own focus reports could be used"
+    );
+    lap("TUI up");
+
+    // No client at all yet: not on screen, and doctor says why.
+    common::wait_or_fail(secs(20), "the TUI in doctor, not on screen", || {
+        let l = doctor_line(&d, &tui_pid);
+        l.contains(&format!("shows {s} (not on screen: tmux window work:1"))
+    });
+
+    // --- the client shows window 1: S finishes there, visited, not notified -----------------
+    tmux.ok(&["select-window", "-t", "work:1"]);
+    let client = tmux.attach_client("work");
+    common::wait_or_fail(secs(10), "on screen in window 1", || {
+        doctor_line(&d, &tui_pid).contains("(on screen: tmux work:1 shown by client")
+    });
+    a.prompt(&dir, &s, "hello [slow 3]");
+    d.wait_state("watched", "busy", secs(30));
+    d.wait_state("watched", "done", secs(60));
+    assert_eq!(unvisited(&d, "watched"), Some(false));
+    lap("finished on screen");
+
+    // --- the client shows window 0: S finishes unvisited and notified ------------------------
+    tmux.ok(&["select-window", "-t", "work:0"]);
+    common::wait_or_fail(secs(10), "off screen in window 0", || {
+        doctor_line(&d, &tui_pid).contains("(not on screen: tmux window work:1 is not the current")
+    });
+    a.prompt(&dir, &s, "again [slow 3]");
+    d.wait_state("watched", "busy", secs(30));
+    d.wait_state("watched", "done", secs(60));
+    assert_eq!(unvisited(&d, "watched"), Some(true));
+    common::wait_or_fail(secs(10), "S notified", || notified(1));
+    assert!(!notified(2), "the turn on screen was notified too");
+    // Selecting window 1 visits it within a second.
+    let at = Instant::now();
+    tmux.ok(&["select-window", "-t", "work:1"]);
+    common::wait_or_fail(PROMISE + CI_MARGIN, "visited after select-window", || {
+        unvisited(&d, "watched") == Some(false)
+    });
+    eprintln!("on_screen: select-window -> visited in {:?}", at.elapsed());
+    lap("window switch");
+
+    // --- the client detaches: the session shown in window 1 is on no screen ------------------
+    drop(client);
+    common::wait_or_fail(secs(10), "off screen, detached", || {
+        doctor_line(&d, &tui_pid)
+            .contains("(not on screen: tmux window work:1 not shown by any client)")
+    });
+    a.prompt(&dir, &s, "detached [slow 3]");
+    d.wait_state("watched", "busy", secs(30));
+    d.wait_state("watched", "done", secs(60));
+    assert_eq!(unvisited(&d, "watched"), Some(true));
+    common::wait_or_fail(secs(10), "S notified while detached", || notified(2));
+    let at = Instant::now();
+    let client = tmux.attach_client("work");
+    common::wait_or_fail(PROMISE + CI_MARGIN, "visited after attaching", || {
+        unvisited(&d, "watched") == Some(false)
+    });
+    eprintln!("on_screen: attach -> visited in {:?}", at.elapsed());
+    lap("detached");
+
+    // --- focus-events on, the client's terminal loses focus ----------------------------------
+    tmux.ok(&["set-option", "-g", "focus-events", "on"]);
+    client.focus_out();
+    common::wait_or_fail(secs(10), "off screen, unfocused", || {
+        doctor_line(&d, &tui_pid).contains("which has no focus)")
+    });
+    a.prompt(&dir, &s, "unfocused [slow 3]");
+    d.wait_state("watched", "busy", secs(30));
+    d.wait_state("watched", "done", secs(60));
+    assert_eq!(unvisited(&d, "watched"), Some(true));
+    common::wait_or_fail(secs(10), "S notified while unfocused", || notified(3));
+    let at = Instant::now();
+    client.focus_in();
+    common::wait_or_fail(PROMISE + CI_MARGIN, "visited after focus in", || {
+        unvisited(&d, "watched") == Some(false)
+    });
+    eprintln!("on_screen: focus in -> visited in {:?}", at.elapsed());
+    lap("focus");
+    let log = d.log_text();
+    assert!(
+        log.contains("on screen: following the tmux server on"),
+        "the daemon says what it follows:\n{log}"
+    );
+}
