@@ -214,6 +214,84 @@ fn on_screen_means_on_screen() {
     });
     eprintln!("on_screen: focus in -> visited in {:?}", at.elapsed());
     lap("focus");
+
+    // --- `ocbar open` without the plugin reuses an `opencode --port` TUI in tmux -------------
+    // Its config directory has no plugin; its data (the sessions) is the user's one database.
+    let plain_config = notes_dir.path().join("config");
+    std::fs::create_dir_all(plain_config.join("opencode")).unwrap();
+    common::seed_config_dir(&plain_config.join("opencode"), None);
+    let port = common::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let d2 = Daemon::start_with(&[&url], &[], Some("[notify]\nenabled = false\n"));
+    tmux.ok(&[
+        "new-window",
+        "-d",
+        "-t",
+        "work:2",
+        "-e",
+        &format!("XDG_CONFIG_HOME={}", plain_config.display()),
+        "-c",
+        &dir.to_string_lossy(),
+        "--",
+        &opencode.to_string_lossy(),
+        "--port",
+        &port.to_string(),
+    ]);
+    tmux.wait_screen("work:2", secs(90), "the --port TUI", |t| {
+        t.contains("Ask anything")
+    });
+    common::wait_or_fail(
+        secs(30),
+        "the second daemon connected to the TUI's server",
+        || {
+            d2.json()["servers"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x["connected"] == true))
+        },
+    );
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .proxy(None)
+            .timeout_global(Some(secs(30)))
+            .build(),
+    );
+    let r = agent
+        .post(format!(
+            "{url}/session/{s}/prompt_async?directory={}",
+            dir.display()
+        ))
+        .send_json(serde_json::json!({"parts": [{"type": "text", "text": "through the TUI's own server [slow 1]"}]}))
+        .expect("prompt through the --port TUI's server");
+    assert_eq!(r.status().as_u16(), 204);
+    d2.wait_state("watched", "done", secs(60));
+    tmux.ok(&["select-window", "-t", "work:0"]);
+    let windows = || {
+        tmux.ok(&[
+            "list-windows",
+            "-a",
+            "-F",
+            "#{session_name}:#{window_index}",
+        ])
+    };
+    let before = windows();
+    let out = d2.run(&["open", "watched"]);
+    let reply = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        reply.contains("(no ocbar plugin)") && reply.contains("tmux work:2."),
+        "{reply}"
+    );
+    assert_eq!(windows(), before, "no new window: {reply}");
+    assert_eq!(
+        tmux.ok(&["list-clients", "-F", "#{session_name}:#{window_index}"])
+            .trim(),
+        "work:2",
+        "the client shows the reused TUI"
+    );
+    tmux.wait_screen("work:2", secs(20), "the session in the reused TUI", |t| {
+        t.contains("watched")
+    });
+    lap("open reused the --port TUI");
     let log = d.log_text();
     assert!(
         log.contains("on screen: following the tmux server on"),

@@ -9,7 +9,10 @@
 //! 3. **Bring it on screen**, best effort: its tmux window and pane are selected and the user's
 //!    most recently active tmux client is switched there ([`tmux`]); the window-manager window
 //!    holding that client (or the TUI) gets focus ([`wm`]).
-//! 4. **No TUI can show S:** the `[open] command` runs, by default a new tmux window running
+//! 4. **A TUI without the plugin** (`opencode attach`, `opencode --port`, found in `/proc` with
+//!    its `$TMUX_PANE`): switched over HTTP (`POST /tui/select-session`) and brought on screen
+//!    the same way.
+//! 5. **No TUI can show S:** the `[open] command` runs, by default a new tmux window running
 //!    `opencode attach <server> --session S` ([`launch`]); a session of a bridged TUI that is
 //!    gone is answered with what to run.
 //!
@@ -76,7 +79,7 @@ pub type SelectSession =
 pub async fn run(
     req: Request,
     hub: std::sync::Arc<crate::daemon::tui::Hub>,
-    select: Option<SelectSession>,
+    mut select: Option<SelectSession>,
 ) -> Result<String, String> {
     let session = req.session.as_str();
     if let Some(tui) = &req.tui {
@@ -85,21 +88,7 @@ pub async fn run(
             Some(pid) => format!("TUI pid {pid} → {session}"),
             None => format!("TUI {} → {session}", tui.id),
         }];
-        let mut window_pid = tui.pid;
-        if let Some((socket, pane)) = &tui.tmux {
-            match tmux::reveal(socket, pane).await {
-                Ok(shown) => {
-                    steps.push(shown.describe());
-                    if let Some(c) = shown.client_pid {
-                        window_pid = Some(c);
-                    }
-                }
-                Err(e) => steps.push(format!("tmux: {e}")),
-            }
-        }
-        if let Some(pid) = window_pid {
-            steps.push(wm::focus(pid).await);
-        }
+        bring_on_screen(tui.pid, tui.tmux.as_ref(), &mut steps).await;
         return Ok(steps.join("; "));
     }
     if req.server.starts_with(crate::server_url::TUI_SCHEME) {
@@ -114,12 +103,38 @@ pub async fn run(
             launch::shell_quote(session)
         ));
     }
+    // A TUI without the plugin (`opencode attach`, `opencode --port`): switched over HTTP and
+    // brought on screen where it runs; a new one only when there is none.
+    if select.is_some() {
+        let server = req.server.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            crate::daemon::discovery::tuis_of(std::path::Path::new("/proc"), &server)
+        })
+        .await
+        .unwrap_or_default();
+        let tui = found
+            .iter()
+            .find(|t| t.tmux.is_some())
+            .or_else(|| found.first());
+        if let Some(tui) = tui
+            && let Some(call) = select.take()
+        {
+            select_session(call, &req.server, session).await?;
+            let mut steps = vec![format!(
+                "OpenCode TUI pid {} (no ocbar plugin) → {session} (POST /tui/select-session on {})",
+                tui.pid, req.server
+            )];
+            bring_on_screen(Some(tui.pid), tui.tmux.as_ref(), &mut steps).await;
+            return Ok(steps.join("; "));
+        }
+    }
     match launch::launch(&req).await {
         launch::Launched::Done(text) => Ok(text),
         launch::Launched::Failed(e) => Err(e),
         launch::Launched::Nothing(why) => match select {
-            Some(call) => match tokio::time::timeout(Duration::from_secs(5), call).await {
-                Ok(Ok(())) => Ok(format!(
+            Some(call) => {
+                select_session(call, &req.server, session).await?;
+                Ok(format!(
                     "no OpenCode TUI with the ocbar plugin is on {}; asked every TUI there to show {session} (POST /tui/select-session){}",
                     req.server,
                     if why.is_empty() {
@@ -127,15 +142,8 @@ pub async fn run(
                     } else {
                         format!("; no new TUI: {why}")
                     }
-                )),
-                Ok(Err(e)) => Err(format!(
-                    "could not switch the OpenCode TUI to {session}: {e}"
-                )),
-                Err(_) => Err(format!(
-                    "{} did not answer /tui/select-session in time",
-                    req.server
-                )),
-            },
+                ))
+            }
             None => Err(format!(
                 "no OpenCode TUI can show {session}, and {}",
                 if why.is_empty() {
@@ -145,6 +153,44 @@ pub async fn run(
                 }
             )),
         },
+    }
+}
+
+/// `POST /tui/select-session` on `server`, bounded; the error in words.
+async fn select_session(call: SelectSession, server: &str, session: &str) -> Result<(), String> {
+    match tokio::time::timeout(Duration::from_secs(5), call).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!(
+            "could not switch the OpenCode TUI to {session}: {e}"
+        )),
+        Err(_) => Err(format!(
+            "{server} did not answer /tui/select-session in time"
+        )),
+    }
+}
+
+/// Put a TUI on the user's screen, best effort: its tmux pane selected and shown by the most
+/// recently active client, then the window holding that client (or the TUI) focused. What was
+/// done goes to `steps`.
+async fn bring_on_screen(
+    pid: Option<u32>,
+    tmux: Option<&(String, String)>,
+    steps: &mut Vec<String>,
+) {
+    let mut window_pid = pid;
+    if let Some((socket, pane)) = tmux {
+        match tmux::reveal(socket, pane).await {
+            Ok(shown) => {
+                steps.push(shown.describe());
+                if let Some(c) = shown.client_pid {
+                    window_pid = Some(c);
+                }
+            }
+            Err(e) => steps.push(format!("tmux: {e}")),
+        }
+    }
+    if let Some(pid) = window_pid {
+        steps.push(wm::focus(pid).await);
     }
 }
 
