@@ -54,38 +54,20 @@ fn on_screen_means_on_screen() {
     let home = a.root.join("home");
     common::install_plugin(&home);
 
+    let dir = a.dir(0).to_path_buf();
+    let s = a.create_session(&dir, Some("watched"));
+    let notes = common::NotifyLog::new();
+    let d = Daemon::start_with(&[&a.url], &[], Some(&notes.config("")));
+    let notified = |n: usize| notes.count("watched") >= n;
     let notes_dir = tempfile::tempdir().unwrap();
-    let notes = notes_dir.path().join("notified.log");
-    let script = notes_dir.path().join("notify.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nprintf '%s|%s\\n' \"$OCBAR_KIND\" \"$OCBAR_TITLE\" >> '{}'\n",
-            notes.display()
-        ),
-    )
-    .unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let config = format!(
-        "[notify]\ndesktop = false\ntmux = false\nsummary_window_ms = 0\ncommand = [\"{}\"]\n",
-        script.display()
-    );
-    let d = Daemon::start_with(&[&a.url], &[], Some(&config));
-    let notified = |n: usize| {
-        std::fs::read_to_string(&notes)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.ends_with("|watched"))
-            .count()
-            >= n
+    // One turn of S, waited for until it is done.
+    let turn = |text: &str| {
+        a.prompt(&dir, &s, &format!("{text} [slow 3]"));
+        d.wait_state("watched", "busy", secs(30));
+        d.wait_state("watched", "done", secs(60));
     };
 
     // S, titled "watched", in the TUI of window 1; window 0 holds a shell.
-    let dir = a.dir(0).to_path_buf();
-    let s = a.create_session(&dir, Some("watched"));
     let tmux = Tmux::start(&common::tui_env(&home, &d.socket));
     tmux.spawn("work", &dir, &["sh"]);
     let capture = notes_dir.path().join("tui-output");
@@ -151,9 +133,7 @@ fn on_screen_means_on_screen() {
     common::wait_or_fail(secs(10), "on screen in window 1", || {
         doctor_line(&d, &tui_pid).contains("(on screen: tmux work:1 shown by client")
     });
-    a.prompt(&dir, &s, "hello [slow 3]");
-    d.wait_state("watched", "busy", secs(30));
-    d.wait_state("watched", "done", secs(60));
+    turn("hello");
     assert_eq!(unvisited(&d, "watched"), Some(false));
     lap("finished on screen");
 
@@ -162,9 +142,7 @@ fn on_screen_means_on_screen() {
     common::wait_or_fail(secs(10), "off screen in window 0", || {
         doctor_line(&d, &tui_pid).contains("(not on screen: tmux window work:1 is not the current")
     });
-    a.prompt(&dir, &s, "again [slow 3]");
-    d.wait_state("watched", "busy", secs(30));
-    d.wait_state("watched", "done", secs(60));
+    turn("again");
     assert_eq!(unvisited(&d, "watched"), Some(true));
     common::wait_or_fail(secs(10), "S notified", || notified(1));
     assert!(!notified(2), "the turn on screen was notified too");
@@ -183,9 +161,7 @@ fn on_screen_means_on_screen() {
         doctor_line(&d, &tui_pid)
             .contains("(not on screen: tmux window work:1 not shown by any client)")
     });
-    a.prompt(&dir, &s, "detached [slow 3]");
-    d.wait_state("watched", "busy", secs(30));
-    d.wait_state("watched", "done", secs(60));
+    turn("detached");
     assert_eq!(unvisited(&d, "watched"), Some(true));
     common::wait_or_fail(secs(10), "S notified while detached", || notified(2));
     let at = Instant::now();
@@ -202,9 +178,7 @@ fn on_screen_means_on_screen() {
     common::wait_or_fail(secs(10), "off screen, unfocused", || {
         doctor_line(&d, &tui_pid).contains("which has no focus)")
     });
-    a.prompt(&dir, &s, "unfocused [slow 3]");
-    d.wait_state("watched", "busy", secs(30));
-    d.wait_state("watched", "done", secs(60));
+    turn("unfocused");
     assert_eq!(unvisited(&d, "watched"), Some(true));
     common::wait_or_fail(secs(10), "S notified while unfocused", || notified(3));
     let at = Instant::now();

@@ -6,10 +6,11 @@
 //!   in the current window of a session that an attached client shows (not behind a zoomed
 //!   pane) and, when tmux knows client focus (`focus-events on`), that client has focus
 //!   ([`tmux`]). Followed through hooks, not polled.
-//! - **Its terminal window** (sway or i3 in the daemon's environment): the TUI's terminal, or
-//!   the terminal of the tmux client that shows it, must be the focused window (found by pid
-//!   ancestry, [`wm`]).
-//! - **Nothing to ask** (no tmux, no sway or i3, or tmux not answering): counted as on screen,
+//! - **Its terminal window** (sway, i3 or Hyprland in the daemon's environment): the TUI's
+//!   terminal, or the terminal of the tmux client that shows it, must be the focused window
+//!   (found by pid ancestry, [`wm`]).
+//! - **Nothing to ask** (no tmux, no window manager to ask, or tmux not answering): counted as
+//!   on screen,
 //!   as before: a lone TUI in a plain terminal does not notify about the session the user is
 //!   looking at. `doctor` says so for each TUI.
 //!
@@ -80,7 +81,7 @@ pub fn decide(
         return on(if tui.tmux.is_some() {
             shown
         } else {
-            "not in tmux, and no sway or i3 to ask which window has focus: counted as on screen"
+            "not in tmux, and no sway, i3 or Hyprland to ask which window has focus: counted as on screen"
                 .to_string()
         });
     };
@@ -110,12 +111,12 @@ pub async fn run(hub: Arc<Hub>) {
     let (wake_tx, mut wake_rx) = mpsc::channel::<()>(16);
     let mut followers: BTreeMap<String, JoinHandle<()>> = BTreeMap::new();
     let (window_tx, mut window_rx) = watch::channel::<wm::Focused>(None);
-    let window_follower = crate::daemon::jump::wm::i3_socket().map(|sock| {
+    let window_follower = wm::Manager::from_env().map(|manager| {
         crate::log!(
-            "on screen: following the focused window of the window manager on {}",
-            sock.to_string_lossy()
+            "on screen: following the focused window of {}",
+            manager.describe()
         );
-        tokio::spawn(wm::follow(sock, window_tx))
+        tokio::spawn(wm::follow(manager, window_tx))
     });
     let has_window = window_follower.is_some();
     let _stop_window = AbortOnDrop(window_follower);

@@ -1,6 +1,9 @@
-//! The focused window of sway or i3, followed through their IPC (`SUBSCRIBE` to window and
-//! workspace events): a TUI outside tmux is on screen when its terminal window has focus, a
-//! tmux client's terminal likewise.
+//! The focused window, followed as it changes: a TUI outside tmux is on screen when its
+//! terminal window has focus, a tmux client's terminal likewise.
+//!
+//! - sway and i3: their IPC (`SUBSCRIBE` to window and workspace events, `GET_TREE`);
+//! - Hyprland: its event socket (`.socket2.sock`: `activewindow>>…` lines), then
+//!   `hyprctl activewindow -j` for the window's pid.
 
 use std::ffi::OsString;
 use std::time::Duration;
@@ -8,9 +11,88 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::daemon::jump::output;
 use crate::daemon::jump::wm::{
     GET_TREE, SUBSCRIBE, Window, ipc, read_message, tree_windows, write_message,
 };
+
+/// A window manager whose focus can be followed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Manager {
+    /// sway or i3, on this IPC socket.
+    I3(OsString),
+    /// Hyprland, on this event socket (`.socket2.sock`).
+    Hyprland(std::path::PathBuf),
+}
+
+impl Manager {
+    /// The one in the daemon's environment: `$SWAYSOCK`/`$I3SOCK`, else
+    /// `$HYPRLAND_INSTANCE_SIGNATURE` (its socket under `$XDG_RUNTIME_DIR/hypr/`, else
+    /// `/tmp/hypr/`).
+    pub fn from_env() -> Option<Manager> {
+        if let Some(sock) = crate::daemon::jump::wm::i3_socket() {
+            return Some(Manager::I3(sock));
+        }
+        let sig = std::env::var_os("HYPRLAND_INSTANCE_SIGNATURE").filter(|s| !s.is_empty())?;
+        let under = |root: std::path::PathBuf| root.join("hypr").join(&sig).join(".socket2.sock");
+        let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+            .filter(|s| !s.is_empty())
+            .map(|r| under(r.into()));
+        Some(Manager::Hyprland(
+            runtime
+                .filter(|p| p.exists())
+                .unwrap_or_else(|| under("/tmp".into())),
+        ))
+    }
+
+    /// For log lines.
+    pub fn describe(&self) -> String {
+        match self {
+            Manager::I3(s) => format!("sway/i3 on {}", s.to_string_lossy()),
+            Manager::Hyprland(p) => format!("Hyprland on {}", p.display()),
+        }
+    }
+}
+
+/// The window of a `hyprctl activewindow -j` reply (`{}` when none has focus).
+pub fn hyprland_active(reply: &str) -> Focused {
+    let v: Value = serde_json::from_str(reply).ok()?;
+    let pid = u32::try_from(v.get("pid")?.as_u64()?)
+        .ok()
+        .filter(|&p| p > 0)?;
+    let name = v.get("class").and_then(Value::as_str).unwrap_or("window");
+    Some(Window {
+        pid,
+        name: name.chars().filter(|c| !c.is_control()).take(40).collect(),
+    })
+}
+
+/// One Hyprland event connection: the focus now, then every change, until it fails.
+async fn hyprland(sock: &std::path::Path, tx: &watch::Sender<Focused>) -> Result<(), String> {
+    use tokio::io::AsyncBufReadExt;
+    let stream = tokio::net::UnixStream::connect(sock)
+        .await
+        .map_err(|e| format!("cannot reach Hyprland's event socket: {e}"))?;
+    let active = || async {
+        output("hyprctl", &["activewindow", "-j"])
+            .await
+            .map(|t| hyprland_active(&t))
+    };
+    tx.send_replace(active().await?);
+    let mut lines = tokio::io::BufReader::new(stream).lines();
+    while let Some(line) = lines.next_line().await.map_err(|e| e.to_string())? {
+        let event = line.split(">>").next().unwrap_or("");
+        if matches!(event, "activewindowv2" | "closewindow" | "workspacev2") {
+            let now = active().await?;
+            tx.send_if_modified(|f| {
+                let changed = *f != now;
+                *f = now;
+                changed
+            });
+        }
+    }
+    Err("Hyprland closed its event socket".into())
+}
 
 /// What the window manager says has focus: `None` when nothing with a process does (an empty
 /// workspace) or while it cannot be asked.
@@ -82,23 +164,25 @@ async fn subscribed(sock: &OsString, tx: &watch::Sender<Focused>) -> Result<(), 
     }
 }
 
-/// Follow the focused window of the sway or i3 on `sock` into `tx`, reconnecting (backing off
-/// to 30 s) when the connection fails. Runs until dropped.
-pub async fn follow(sock: OsString, tx: watch::Sender<Focused>) {
+/// Follow the focused window of `manager` into `tx`, reconnecting (backing off to 30 s) when
+/// the connection fails. Runs until dropped.
+pub async fn follow(manager: Manager, tx: watch::Sender<Focused>) {
     let mut delay = Duration::from_secs(1);
     let mut said = false;
     loop {
         let began = tokio::time::Instant::now();
-        match subscribed(&sock, &tx).await {
-            Ok(()) => {}
-            Err(e) if !said => {
-                crate::log!(
-                    "on screen: cannot follow the window manager's focus on {}: {e}; trying again",
-                    sock.to_string_lossy()
-                );
-                said = true;
-            }
-            Err(_) => {}
+        let result = match &manager {
+            Manager::I3(sock) => subscribed(sock, &tx).await,
+            Manager::Hyprland(sock) => hyprland(sock, &tx).await,
+        };
+        if let Err(e) = result
+            && !said
+        {
+            crate::log!(
+                "on screen: cannot follow the focused window of {}: {e}; trying again",
+                manager.describe()
+            );
+            said = true;
         }
         tx.send_replace(None);
         if began.elapsed() > Duration::from_secs(60) {
@@ -125,5 +209,13 @@ mod tests {
         let empty =
             serde_json::json!({"nodes": [{"type": "workspace", "focused": true, "nodes": []}]});
         assert_eq!(focused_in(&empty), None);
+    }
+
+    #[test]
+    fn hyprlands_active_window_is_read() {
+        let w = hyprland_active(r#"{"address":"0x5","pid":4100,"class":"foot","title":"t"}"#);
+        assert_eq!(w.map(|w| (w.pid, w.name)), Some((4100, "foot".into())));
+        assert_eq!(hyprland_active("{}"), None);
+        assert_eq!(hyprland_active("Invalid"), None);
     }
 }
