@@ -224,7 +224,6 @@ pub async fn follow(server: Server, wake: mpsc::Sender<()>) {
                     );
                     hooked = true;
                     said_failure = false;
-                    delay = Duration::from_secs(1);
                     if wake.send(()).await.is_err() {
                         return;
                     }
@@ -246,11 +245,16 @@ pub async fn follow(server: Server, wake: mpsc::Sender<()>) {
         let mut wait = server.command();
         wait.args(["wait-for", CHANNEL]);
         let ok = matches!(wait.output().await, Ok(out) if out.status.success());
-        if !ok {
-            hooked = false;
-        }
         if wake.send(()).await.is_err() {
             return;
+        }
+        if ok {
+            delay = Duration::from_secs(1);
+        } else {
+            // The server went away (or cannot wait): try again later, hooks first.
+            hooked = false;
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(RETRY_MAX);
         }
     }
 }
