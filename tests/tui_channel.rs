@@ -184,10 +184,12 @@ fn a_plugin_speaking_the_tui_channel() {
         "session.status",
         json!({"sessionID": "ses_x", "status": {"type": "busy"}}),
     );
-    att.send(r#"focus {"session":null,"focused":false}"#);
+    // What a real plugin sends: the TUI never hears a blur, so `focused` is always true.
+    att.send(r#"focus {"session":null,"focused":true}"#);
     wait_or_fail(Duration::from_secs(5), "the attached TUI in doctor", || {
-        String::from_utf8_lossy(&d.run(&["doctor"]).stdout)
-            .contains("tui 77: attached to http://127.0.0.1:9; shows no session (not on screen: its terminal reported a blur")
+        String::from_utf8_lossy(&d.run(&["doctor"]).stdout).contains(
+            "tui 77: attached to http://127.0.0.1:9; shows no session (on screen: not in tmux",
+        )
     });
     assert!(
         d.json()["sessions"]
