@@ -30,17 +30,15 @@ use crate::daemon::jump::wm::{Window, ancestry};
 use crate::daemon::tmux::Server;
 use crate::daemon::tui::{Hub, Screen, TuiView};
 
-/// What the window manager says, for [`decide`]: `None` when there is none to ask.
-pub type WindowFocus<'a> = Option<&'a wm::Focused>;
-
 /// Whether the user can see `tui`, and why.
 ///
-/// `tmux`: what its tmux server said (when it runs in tmux); `window`: the focused window;
-/// `ancestry`: a process and its parents (where a window's pid is looked for).
+/// `tmux`: what its tmux server said (when it runs in tmux); `windows`: the window manager's
+/// windows (`None`: none to ask); `ancestry`: a process and its parents (where a window's pid is
+/// looked for).
 pub fn decide(
     tui: &TuiView,
     tmux: Option<&Result<tmux::Facts, String>>,
-    window: WindowFocus<'_>,
+    windows: Option<&wm::Windows>,
     ancestry: &dyn Fn(u32) -> Vec<u32>,
 ) -> Screen {
     let on = |why: String| Screen { on: true, why };
@@ -77,7 +75,7 @@ pub fn decide(
             }
         },
     };
-    let Some(focused) = window else {
+    let Some(windows) = windows else {
         return on(if tui.tmux.is_some() {
             shown
         } else {
@@ -85,21 +83,28 @@ pub fn decide(
                 .to_string()
         });
     };
-    let Some(Window { pid: wpid, name }) = focused else {
-        return off(format!(
-            "{shown}; no terminal window has focus (the window manager focuses none)"
-        ));
-    };
-    match holders
+    // The holders whose terminal is one of the window manager's windows.
+    let chains: Vec<Vec<u32>> = holders
         .iter()
-        .find(|(_, pid)| ancestry(*pid).contains(wpid))
-    {
-        Some(_) => on(format!(
+        .map(|(_, pid)| ancestry(*pid))
+        .filter(|chain| chain.iter().any(|p| windows.pids.contains(p)))
+        .collect();
+    if chains.is_empty() {
+        return on(format!(
+            "{shown}; its terminal is no window of the window manager (ssh, a console?): counted as on screen"
+        ));
+    }
+    let Some(Window { pid: wpid, name }) = &windows.focused else {
+        return off(format!("{shown}; no window has focus"));
+    };
+    if chains.iter().any(|chain| chain.contains(wpid)) {
+        on(format!(
             "{shown}, in the focused window ({name}, pid {wpid})"
-        )),
-        None => off(format!(
+        ))
+    } else {
+        off(format!(
             "{shown}, but its terminal window does not have focus ({name}, pid {wpid}, has)"
-        )),
+        ))
     }
 }
 
@@ -110,7 +115,7 @@ pub async fn run(hub: Arc<Hub>) {
     let mut tuis = hub.subscribe();
     let (wake_tx, mut wake_rx) = mpsc::channel::<()>(16);
     let mut followers: BTreeMap<String, JoinHandle<()>> = BTreeMap::new();
-    let (window_tx, mut window_rx) = watch::channel::<wm::Focused>(None);
+    let (window_tx, mut window_rx) = watch::channel::<Option<wm::Windows>>(None);
     let window_follower = wm::Manager::from_env().map(|manager| {
         crate::log!(
             "on screen: following the focused window of {}",
@@ -146,11 +151,10 @@ pub async fn run(hub: Arc<Hub>) {
         for s in &sockets {
             facts.insert(s, tmux::query(&Server::on(Some(s.as_str()))).await);
         }
-        let focused = window_rx.borrow_and_update().clone();
-        let window = has_window.then_some(&focused);
+        let windows = window_rx.borrow_and_update().clone();
         for v in &views {
             let t = v.tmux.as_ref().and_then(|(s, _)| facts.get(s.as_str()));
-            let screen = decide(v, t, window, &ancestry);
+            let screen = decide(v, t, windows.as_ref(), &ancestry);
             hub.set_screen(&v.id, screen).await;
         }
         tokio::select! {
@@ -202,11 +206,15 @@ mod tests {
         }
     }
 
-    fn window(pid: u32) -> wm::Focused {
-        Some(Window {
-            pid,
-            name: "foot".into(),
-        })
+    /// Windows 200 (the TUI's terminal), 500 (the tmux client's) and 900; `focused` has focus.
+    fn windows(focused: Option<u32>) -> wm::Windows {
+        wm::Windows {
+            focused: focused.map(|pid| Window {
+                pid,
+                name: "foot".into(),
+            }),
+            pids: vec![200, 500, 900],
+        }
     }
 
     #[test]
@@ -225,12 +233,17 @@ mod tests {
 
     #[test]
     fn outside_tmux_the_terminal_window_must_have_focus() {
-        let f = window(200);
-        assert!(decide(&view(300, None), None, Some(&f), &family).on);
-        let f = window(900);
-        let s = decide(&view(300, None), None, Some(&f), &family);
+        let tui = view(300, None);
+        assert!(decide(&tui, None, Some(&windows(Some(200))), &family).on);
+        let s = decide(&tui, None, Some(&windows(Some(900))), &family);
         assert!(!s.on && s.why.contains("does not have focus"), "{s:?}");
-        assert!(!decide(&view(300, None), None, Some(&None), &family).on);
+        assert!(!decide(&tui, None, Some(&windows(None)), &family).on);
+        // A terminal that is no window of the window manager (ssh): not its to judge.
+        let s = decide(&view(77, None), None, Some(&windows(Some(900))), &family);
+        assert!(
+            s.on && s.why.contains("no window of the window manager"),
+            "{s:?}"
+        );
     }
 
     #[test]
@@ -249,8 +262,8 @@ mod tests {
         let s = decide(&hidden, Some(&facts), None, &family);
         assert!(!s.on && s.why.contains("work:1"), "{s:?}");
         // The client's terminal (500) must be the focused window, not the TUI's own parents.
-        assert!(decide(&shown, Some(&facts), Some(&window(500)), &family).on);
-        assert!(!decide(&shown, Some(&facts), Some(&window(200)), &family).on);
+        assert!(decide(&shown, Some(&facts), Some(&windows(Some(500))), &family).on);
+        assert!(!decide(&shown, Some(&facts), Some(&windows(Some(200))), &family).on);
         let s = decide(
             &view(302, Some(("/t/s", "%7"))),
             Some(&facts),

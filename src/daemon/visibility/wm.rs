@@ -2,8 +2,8 @@
 //! terminal window has focus, a tmux client's terminal likewise.
 //!
 //! - sway and i3: their IPC (`SUBSCRIBE` to window and workspace events, `GET_TREE`);
-//! - Hyprland: its event socket (`.socket2.sock`: `activewindow>>…` lines), then
-//!   `hyprctl activewindow -j` for the window's pid.
+//! - Hyprland: its event socket (`.socket2.sock`: `activewindowv2>>…` lines), then
+//!   `hyprctl activewindow -j` and `hyprctl clients -j` for the windows and their pids.
 
 use std::ffi::OsString;
 use std::time::Duration;
@@ -54,56 +54,33 @@ impl Manager {
     }
 }
 
-/// The window of a `hyprctl activewindow -j` reply (`{}` when none has focus).
-pub fn hyprland_active(reply: &str) -> Focused {
-    let v: Value = serde_json::from_str(reply).ok()?;
-    let pid = u32::try_from(v.get("pid")?.as_u64()?)
-        .ok()
-        .filter(|&p| p > 0)?;
-    let name = v.get("class").and_then(Value::as_str).unwrap_or("window");
-    Some(Window {
-        pid,
-        name: name.chars().filter(|c| !c.is_control()).take(40).collect(),
-    })
+/// The window manager's windows, as far as "on screen" needs them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Windows {
+    /// The window with focus (`None`: none with a process, e.g. an empty workspace).
+    pub focused: Option<Window>,
+    /// The pid of every window (a terminal that is none of them, e.g. an ssh session or a
+    /// console, is not this window manager's to judge).
+    pub pids: Vec<u32>,
 }
 
-/// One Hyprland event connection: the focus now, then every change, until it fails.
-async fn hyprland(sock: &std::path::Path, tx: &watch::Sender<Focused>) -> Result<(), String> {
-    use tokio::io::AsyncBufReadExt;
-    let stream = tokio::net::UnixStream::connect(sock)
-        .await
-        .map_err(|e| format!("cannot reach Hyprland's event socket: {e}"))?;
-    let active = || async {
-        output("hyprctl", &["activewindow", "-j"])
-            .await
-            .map(|t| hyprland_active(&t))
-    };
-    tx.send_replace(active().await?);
-    let mut lines = tokio::io::BufReader::new(stream).lines();
-    while let Some(line) = lines.next_line().await.map_err(|e| e.to_string())? {
-        let event = line.split(">>").next().unwrap_or("");
-        if matches!(event, "activewindowv2" | "closewindow" | "workspacev2") {
-            let now = active().await?;
-            tx.send_if_modified(|f| {
-                let changed = *f != now;
-                *f = now;
-                changed
-            });
-        }
-    }
-    Err("Hyprland closed its event socket".into())
+/// Tell the decision when the windows changed.
+fn publish(tx: &watch::Sender<Option<Windows>>, now: Windows) {
+    tx.send_if_modified(|w| {
+        let changed = w.as_ref() != Some(&now);
+        *w = Some(now);
+        changed
+    });
 }
 
-/// What the window manager says has focus: `None` when nothing with a process does (an empty
-/// workspace) or while it cannot be asked.
-pub type Focused = Option<Window>;
-
-/// The window with focus in a `GET_TREE` reply.
-pub fn focused_in(tree: &Value) -> Focused {
+/// The windows of a sway/i3 `GET_TREE` reply, and the one with focus.
+pub fn windows_in(tree: &Value) -> Windows {
+    let mut focused = None;
     let mut stack = vec![tree];
     while let Some(node) = stack.pop() {
         if node.get("focused").and_then(Value::as_bool) == Some(true) {
-            return tree_windows(node).into_iter().next();
+            focused = tree_windows(node).into_iter().next();
+            break;
         }
         for key in ["nodes", "floating_nodes"] {
             if let Some(children) = node.get(key).and_then(Value::as_array) {
@@ -111,18 +88,22 @@ pub fn focused_in(tree: &Value) -> Focused {
             }
         }
     }
-    None
+    Windows {
+        focused,
+        pids: tree_windows(tree).iter().map(|w| w.pid).collect(),
+    }
 }
 
-async fn read_focused(sock: &OsString) -> Result<Focused, String> {
+async fn read_windows(sock: &OsString) -> Result<Windows, String> {
     let tree = ipc(sock, GET_TREE, b"").await?;
     let tree: Value =
         serde_json::from_slice(&tree).map_err(|e| format!("the window tree is not JSON: {e}"))?;
-    Ok(focused_in(&tree))
+    Ok(windows_in(&tree))
 }
 
-/// One subscription: the focus now, then every change, until the connection fails.
-async fn subscribed(sock: &OsString, tx: &watch::Sender<Focused>) -> Result<(), String> {
+/// One sway/i3 subscription: the windows now, then again at every change of focus or of the
+/// set of windows (title changes are ignored), until the connection fails.
+async fn subscribed(sock: &OsString, tx: &watch::Sender<Option<Windows>>) -> Result<(), String> {
     let mut s = tokio::net::UnixStream::connect(sock)
         .await
         .map_err(|e| format!("cannot reach the window manager's IPC socket: {e}"))?;
@@ -134,7 +115,7 @@ async fn subscribed(sock: &OsString, tx: &watch::Sender<Focused>) -> Result<(), 
             String::from_utf8_lossy(&reply)
         ));
     }
-    tx.send_replace(read_focused(sock).await?);
+    publish(tx, read_windows(sock).await?);
     loop {
         let (kind, body) = read_message(&mut s).await?;
         if kind & 0x8000_0000 == 0 {
@@ -142,31 +123,81 @@ async fn subscribed(sock: &OsString, tx: &watch::Sender<Focused>) -> Result<(), 
         }
         let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let change = event.get("change").and_then(Value::as_str).unwrap_or("");
-        let is_window = event.get("container").is_some();
-        let now = if is_window && change == "focus" {
-            event.get("container").and_then(|c| {
-                let mut w = tree_windows(c);
-                w.truncate(1);
-                w.pop()
-            })
-        } else if (is_window && matches!(change, "close" | "move" | "floating"))
-            || (!is_window && matches!(change, "focus" | "empty" | "init"))
-        {
-            read_focused(sock).await?
+        let relevant = if event.get("container").is_some() {
+            matches!(change, "focus" | "new" | "close" | "move" | "floating")
         } else {
-            continue;
+            matches!(change, "focus" | "empty" | "init")
         };
-        tx.send_if_modified(|f| {
-            let changed = *f != now;
-            *f = now;
-            changed
-        });
+        if relevant {
+            publish(tx, read_windows(sock).await?);
+        }
     }
 }
 
-/// Follow the focused window of `manager` into `tx`, reconnecting (backing off to 30 s) when
-/// the connection fails. Runs until dropped.
-pub async fn follow(manager: Manager, tx: watch::Sender<Focused>) {
+/// The window of a `hyprctl activewindow -j` reply (`{}` when none has focus).
+pub fn hyprland_active(reply: &str) -> Option<Window> {
+    let v: Value = serde_json::from_str(reply).ok()?;
+    hyprland_window(&v)
+}
+
+fn hyprland_window(v: &Value) -> Option<Window> {
+    let pid = u32::try_from(v.get("pid")?.as_u64()?)
+        .ok()
+        .filter(|&p| p > 0)?;
+    let name = v.get("class").and_then(Value::as_str).unwrap_or("window");
+    Some(Window {
+        pid,
+        name: name.chars().filter(|c| !c.is_control()).take(40).collect(),
+    })
+}
+
+/// The pids of the windows of a `hyprctl clients -j` reply.
+pub fn hyprland_pids(reply: &str) -> Vec<u32> {
+    serde_json::from_str::<Value>(reply)
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| hyprland_window(c).map(|w| w.pid))
+        .collect()
+}
+
+async fn hyprland_windows() -> Result<Windows, String> {
+    let active = output("hyprctl", &["activewindow", "-j"]).await?;
+    let clients = output("hyprctl", &["clients", "-j"]).await?;
+    Ok(Windows {
+        focused: hyprland_active(&active),
+        pids: hyprland_pids(&clients),
+    })
+}
+
+/// One Hyprland event connection: the windows now, then again at every change of focus or of
+/// the set of windows, until it fails.
+async fn hyprland(
+    sock: &std::path::Path,
+    tx: &watch::Sender<Option<Windows>>,
+) -> Result<(), String> {
+    use tokio::io::AsyncBufReadExt;
+    let stream = tokio::net::UnixStream::connect(sock)
+        .await
+        .map_err(|e| format!("cannot reach Hyprland's event socket: {e}"))?;
+    publish(tx, hyprland_windows().await?);
+    let mut lines = tokio::io::BufReader::new(stream).lines();
+    while let Some(line) = lines.next_line().await.map_err(|e| e.to_string())? {
+        let event = line.split(">>").next().unwrap_or("");
+        if matches!(
+            event,
+            "activewindowv2" | "openwindow" | "closewindow" | "workspacev2"
+        ) {
+            publish(tx, hyprland_windows().await?);
+        }
+    }
+    Err("Hyprland closed its event socket".into())
+}
+
+/// Follow the windows of `manager` into `tx` (`None` while it cannot be asked), reconnecting
+/// (backing off to 30 s) when the connection fails. Runs until dropped.
+pub async fn follow(manager: Manager, tx: watch::Sender<Option<Windows>>) {
     let mut delay = Duration::from_secs(1);
     let mut said = false;
     loop {
@@ -179,7 +210,7 @@ pub async fn follow(manager: Manager, tx: watch::Sender<Focused>) {
             && !said
         {
             crate::log!(
-                "on screen: cannot follow the focused window of {}: {e}; trying again",
+                "on screen: cannot follow the windows of {}: {e}; trying again",
                 manager.describe()
             );
             said = true;
@@ -198,24 +229,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_focused_window_is_found_in_the_tree() {
+    fn the_windows_and_the_focused_one_are_found_in_the_tree() {
         let tree = serde_json::json!({
             "nodes": [{"type": "workspace", "focused": false, "nodes": [
                 {"pid": 4100, "app_id": "foot", "focused": false},
                 {"pid": 4200, "app_id": "foot", "focused": true},
             ]}],
         });
-        assert_eq!(focused_in(&tree).map(|w| w.pid), Some(4200));
+        let w = windows_in(&tree);
+        assert_eq!(w.focused.map(|w| w.pid), Some(4200));
+        let mut pids = w.pids;
+        pids.sort();
+        assert_eq!(pids, [4100, 4200]);
         let empty =
             serde_json::json!({"nodes": [{"type": "workspace", "focused": true, "nodes": []}]});
-        assert_eq!(focused_in(&empty), None);
+        assert_eq!(windows_in(&empty), Windows::default());
     }
 
     #[test]
-    fn hyprlands_active_window_is_read() {
+    fn hyprlands_windows_are_read() {
         let w = hyprland_active(r#"{"address":"0x5","pid":4100,"class":"foot","title":"t"}"#);
         assert_eq!(w.map(|w| (w.pid, w.name)), Some((4100, "foot".into())));
         assert_eq!(hyprland_active("{}"), None);
         assert_eq!(hyprland_active("Invalid"), None);
+        assert_eq!(
+            hyprland_pids(r#"[{"pid":4100,"class":"foot"},{"pid":-1},{"class":"x"}]"#),
+            [4100]
+        );
     }
 }
