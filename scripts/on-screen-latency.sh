@@ -40,7 +40,9 @@ switches() {
 	done
 	echo "$total"
 }
-sleep 1
+# Threads of tokio's blocking pool that end in between take their counts with them: let the
+# start-up's end first (they linger 10 s).
+sleep 12
 a=$(switches)
 sleep 10
 b=$(switches)
