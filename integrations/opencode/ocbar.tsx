@@ -460,7 +460,7 @@ export default {
           options={rows.map((s) => ({
             title: (s.unvisited ? "● " : "") + (s.title || s.id),
             value: s.id,
-            description: `${stateWord(s, t)} · ${ago(s.last_activity_ms, t)}`,
+            description: `${stateWord(s, t)} · ${ago(s.last_activity_ms, t)}${s.reachable === false ? " · unreachable" : ""}`,
             category:
               s.server === myServer
                 ? "this TUI"
@@ -535,6 +535,7 @@ export default {
         const when = ago(s.last_activity_ms, t)
         if (when) rest += (s.state === "retry" ? " · " : " ") + when
         const extra = [
+          s.reachable === false ? "unreachable" : "",
           s.children_active ? `+${s.children_active} sub-agent${s.children_active > 1 ? "s" : ""}` : "",
           s.agent ?? "",
           s.model ?? "",

@@ -189,8 +189,10 @@ async fn bring_on_screen(
             Err(e) => steps.push(format!("tmux: {e}")),
         }
     }
-    if let Some(pid) = window_pid {
-        steps.push(wm::focus(pid).await);
+    if let Some(pid) = window_pid
+        && let Some(focused) = wm::focus(pid).await
+    {
+        steps.push(focused);
     }
 }
 

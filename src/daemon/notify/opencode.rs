@@ -22,6 +22,8 @@ use crate::model::effect::{Notification, NotifyKind};
 pub struct Attention {
     /// `attention.enabled` and `attention.notifications` are both on.
     pub notifies: bool,
+    /// `attention.enabled` is true (so when `notifies` is false, `notifications` is off).
+    pub enabled: bool,
     /// The files read (that exist).
     pub from: Vec<PathBuf>,
 }
@@ -61,6 +63,7 @@ impl Attention {
         }
         Attention {
             notifies: enabled.unwrap_or(false) && notifications.unwrap_or(true),
+            enabled: enabled.unwrap_or(false),
             from,
         }
     }
@@ -77,21 +80,26 @@ impl Attention {
 
     /// For `doctor`: who sends desktop notifications.
     pub fn describe(&self, desktop_on: bool, beside: bool) -> String {
-        let files = if self.from.is_empty() {
-            "no tui.json".to_string()
+        let files = self
+            .from
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Why OpenCode does not notify, as a clause.
+        let off = if self.from.is_empty() {
+            "there is no tui.json, and its attention setting is off by default".to_string()
+        } else if self.enabled {
+            format!("attention.notifications is false in {files}")
         } else {
-            self.from
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            format!("attention.enabled is not true in {files}")
         };
         match (self.notifies, desktop_on, beside) {
-            (false, true, _) => format!(
-                "desktop notifications: ocbar (OpenCode's own are off: attention.enabled is not true in {files})"
-            ),
+            (false, true, _) => {
+                format!("desktop notifications: ocbar (OpenCode's own are off: {off})")
+            }
             (false, false, _) => format!(
-                "desktop notifications: none (ocbar's desktop channel is off; OpenCode's attention is off in {files})"
+                "desktop notifications: none (ocbar's desktop channel is off; OpenCode's own are off: {off})"
             ),
             (true, _, false) | (true, false, true) => format!(
                 "desktop notifications: OpenCode for finished, failed and waiting sessions a TUI shows (attention on in {files}); ocbar for the rest{}",
@@ -127,7 +135,35 @@ mod tests {
             "{ // mine\n \"attention\": {\"notifications\": false,},\n}",
         )
         .unwrap();
-        assert!(!Attention::from_files(&[a.clone(), b.clone()]).notifies);
+        let off = Attention::from_files(&[a.clone(), b.clone()]);
+        assert!(!off.notifies);
+        assert_eq!(
+            off.describe(true, false),
+            format!(
+                "desktop notifications: ocbar (OpenCode's own are off: attention.notifications is false in {}, {})",
+                a.display(),
+                b.display()
+            )
+        );
+        // With no tui.json at all, a sentence (it read "… is not true in no tui.json").
+        assert_eq!(
+            Attention::from_files(&[d.path().join("none.json")]).describe(true, false),
+            "desktop notifications: ocbar (OpenCode's own are off: there is no tui.json, and its attention setting is off by default)"
+        );
+        std::fs::write(&a, r#"{"plugin": []}"#).unwrap();
+        std::fs::remove_file(&b).unwrap();
+        assert_eq!(
+            Attention::from_files(&[a.clone(), b.clone()]).describe(false, false),
+            format!(
+                "desktop notifications: none (ocbar's desktop channel is off; OpenCode's own are off: attention.enabled is not true in {})",
+                a.display()
+            )
+        );
+        std::fs::write(
+            &b,
+            "{ // mine\n \"attention\": {\"notifications\": false,},\n}",
+        )
+        .unwrap();
         let n = Notification {
             kind: NotifyKind::Done,
             server: "http://s".into(),
