@@ -174,7 +174,7 @@ fn a_plugin_speaking_the_tui_channel() {
         "{doctor}"
     );
 
-    // An attached TUI carries focus only; its server is followed over HTTP.
+    // An attached TUI carries what it shows only; its server is followed over HTTP.
     let (mut att, reply) = Tui::open(
         &d,
         json!({"tui": "77", "pid": 77, "server": "http://127.0.0.1:9/"}),

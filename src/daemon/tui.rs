@@ -10,7 +10,7 @@
 //!   is visited and never notified). Closing the channel clears it.
 //! - **Attached TUIs** (`opencode attach URL`, `opencode --port N`) name their HTTP server. The
 //!   daemon follows that server itself (a [`Update::Tui`] to the state loop, which adds it like
-//!   a discovered one); the channel then carries focus only, so no event is counted twice.
+//!   a discovered one); the channel then carries what it shows only, so no event is counted twice.
 //! - **Plain TUIs** (`opencode`, an in-process server with no port) cannot be reached over
 //!   HTTP. Their plugin forwards the bus events, which go through the same decoder as SSE frames
 //!   and reach the model under a pseudo server `tui://<pid>`: `ServerAdded`, `Connected` and an
@@ -52,7 +52,7 @@ struct Entry {
     hello: TuiHello,
     /// `tui://<pid>` when its events are bridged.
     pseudo: Option<ServerUrl>,
-    /// The HTTP server it is attached to (focus only).
+    /// The HTTP server it is attached to (the channel carries what it shows only).
     attached: Option<ServerUrl>,
     out: mpsc::Sender<TuiOut>,
     since_ms: i64,
@@ -323,7 +323,7 @@ impl Hub {
             let how = match (&e.pseudo, &e.attached) {
                 (Some(p), _) => format!("plain TUI, bridged as {p}, {} events", e.events),
                 (None, Some(s)) => format!("attached to {s}"),
-                (None, None) => "focus only".to_string(),
+                (None, None) => "what it shows only".to_string(),
             };
             let screen = match &e.session {
                 Some(s) => s.clone(),
@@ -557,7 +557,7 @@ where
             format!("bridge {p}")
         }
         (None, Some(s)) => {
-            crate::log!("TUI {id} connected: attached to {s} (focus only)");
+            crate::log!("TUI {id} connected: attached to {s} (what it shows only)");
             let _ = hub
                 .updates
                 .send(Update::Tui {
