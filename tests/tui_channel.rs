@@ -169,7 +169,7 @@ fn a_plugin_speaking_the_tui_channel() {
     assert!(
         doctor.contains("tui 4242 (tmux pane %7): plain TUI, bridged as tui://4242")
             && doctor.contains(
-                "shows ses_b1 (on screen: not in tmux, and no sway, i3 or Hyprland to ask which window has focus: counted as on screen)"
+                "shows ses_b1 (on screen: not in tmux, and no window manager to ask which window has focus (sway, i3, Hyprland, X11): counted as on screen)"
             ),
         "{doctor}"
     );

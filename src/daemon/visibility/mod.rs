@@ -79,7 +79,7 @@ pub fn decide(
         return on(if tui.tmux.is_some() {
             shown
         } else {
-            "not in tmux, and no sway, i3 or Hyprland to ask which window has focus: counted as on screen"
+            "not in tmux, and no window manager to ask which window has focus (sway, i3, Hyprland, X11): counted as on screen"
                 .to_string()
         });
     };

@@ -3,7 +3,9 @@
 //!
 //! - sway and i3: their IPC (`SUBSCRIBE` to window and workspace events, `GET_TREE`);
 //! - Hyprland: its event socket (`.socket2.sock`: `activewindowv2>>…` lines), then
-//!   `hyprctl activewindow -j` and `hyprctl clients -j` for the windows and their pids.
+//!   `hyprctl activewindow -j` and `hyprctl clients -j` for the windows and their pids;
+//! - X11 (no Wayland session): `_NET_ACTIVE_WINDOW` and `_NET_CLIENT_LIST` of the root window,
+//!   followed with `xprop -root -spy`, each window's `_NET_WM_PID` read once.
 
 use std::ffi::OsString;
 use std::time::Duration;
@@ -23,6 +25,9 @@ pub enum Manager {
     I3(OsString),
     /// Hyprland, on this event socket (`.socket2.sock`).
     Hyprland(std::path::PathBuf),
+    /// An X11 window manager that keeps `_NET_ACTIVE_WINDOW` (EWMH), on this display, read
+    /// with `xprop`.
+    X11(String),
 }
 
 impl Manager {
@@ -33,7 +38,15 @@ impl Manager {
         if let Some(sock) = crate::daemon::jump::wm::i3_socket() {
             return Some(Manager::I3(sock));
         }
-        let sig = std::env::var_os("HYPRLAND_INSTANCE_SIGNATURE").filter(|s| !s.is_empty())?;
+        let set = |v: &str| std::env::var(v).ok().filter(|s| !s.is_empty());
+        let Some(sig) = std::env::var_os("HYPRLAND_INSTANCE_SIGNATURE").filter(|s| !s.is_empty())
+        else {
+            // X11 only when no Wayland session: there `_NET_ACTIVE_WINDOW` knows only
+            // XWayland's windows.
+            return set("DISPLAY")
+                .filter(|_| set("WAYLAND_DISPLAY").is_none())
+                .map(Manager::X11);
+        };
         let under = |root: std::path::PathBuf| root.join("hypr").join(&sig).join(".socket2.sock");
         let runtime = std::env::var_os("XDG_RUNTIME_DIR")
             .filter(|s| !s.is_empty())
@@ -50,6 +63,7 @@ impl Manager {
         match self {
             Manager::I3(s) => format!("sway/i3 on {}", s.to_string_lossy()),
             Manager::Hyprland(p) => format!("Hyprland on {}", p.display()),
+            Manager::X11(d) => format!("the X11 window manager on display {d}"),
         }
     }
 }
@@ -195,6 +209,105 @@ async fn hyprland(
     Err("Hyprland closed its event socket".into())
 }
 
+/// The window ids of an `xprop` line for `property` (`None`: a line about another property;
+/// empty: not set, or no window).
+pub fn x11_ids(line: &str, property: &str) -> Option<Vec<String>> {
+    let rest = line.strip_prefix(property)?;
+    if !rest.starts_with('(') && !rest.starts_with(':') {
+        return None;
+    }
+    Some(match rest.split_once('#') {
+        Some((_, ids)) => ids
+            .split(',')
+            .map(str::trim)
+            .filter(|id| id.starts_with("0x") && *id != "0x0")
+            .map(str::to_string)
+            .collect(),
+        None => Vec::new(),
+    })
+}
+
+/// The window of `xprop -id ID _NET_WM_PID WM_CLASS` output.
+pub fn x11_window(props: &str) -> Option<Window> {
+    let mut pid = None;
+    let mut name = "window".to_string();
+    for line in props.lines() {
+        if let Some(v) = line.strip_prefix("_NET_WM_PID(CARDINAL) = ") {
+            pid = v.trim().parse::<u32>().ok().filter(|&p| p > 0);
+        } else if let Some(v) = line.strip_prefix("WM_CLASS(STRING) = ")
+            && let Some(class) = v.rsplit(", ").next()
+        {
+            name = class
+                .trim_matches('"')
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(40)
+                .collect();
+        }
+    }
+    Some(Window { pid: pid?, name })
+}
+
+/// One `xprop -root -spy`: the windows now, then again whenever the active window or the list
+/// of windows changes, until it ends. Each window's pid is asked once (`xprop -id`).
+async fn x11(display: &str, tx: &watch::Sender<Option<Windows>>) -> Result<(), String> {
+    use tokio::io::AsyncBufReadExt;
+    let mut spy = tokio::process::Command::new("xprop")
+        .args([
+            "-display",
+            display,
+            "-root",
+            "-spy",
+            "_NET_ACTIVE_WINDOW",
+            "_NET_CLIENT_LIST",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run xprop: {e}"))?;
+    let stdout = spy.stdout.take().ok_or("xprop has no output")?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let mut active: Option<String> = None;
+    let mut clients: Vec<String> = Vec::new();
+    let mut known: std::collections::HashMap<String, Option<Window>> = Default::default();
+    while let Some(line) = lines.next_line().await.map_err(|e| e.to_string())? {
+        if let Some(ids) = x11_ids(&line, "_NET_ACTIVE_WINDOW") {
+            active = ids.into_iter().next();
+        } else if let Some(ids) = x11_ids(&line, "_NET_CLIENT_LIST") {
+            clients = ids;
+        } else {
+            continue;
+        }
+        for id in clients.iter().chain(active.iter()) {
+            if !known.contains_key(id) {
+                let props = output(
+                    "xprop",
+                    &["-display", display, "-id", id, "_NET_WM_PID", "WM_CLASS"],
+                )
+                .await
+                .unwrap_or_default();
+                known.insert(id.clone(), x11_window(&props));
+            }
+        }
+        known.retain(|id, _| clients.contains(id) || active.as_ref() == Some(id));
+        publish(
+            tx,
+            Windows {
+                focused: active
+                    .as_ref()
+                    .and_then(|a| known.get(a).cloned().flatten()),
+                pids: clients
+                    .iter()
+                    .filter_map(|id| known.get(id).cloned().flatten().map(|w| w.pid))
+                    .collect(),
+            },
+        );
+    }
+    Err("xprop -spy ended (the X server went away?)".into())
+}
+
 /// Follow the windows of `manager` into `tx` (`None` while it cannot be asked), reconnecting
 /// (backing off to 30 s) when the connection fails. Runs until dropped.
 pub async fn follow(manager: Manager, tx: watch::Sender<Option<Windows>>) {
@@ -205,6 +318,7 @@ pub async fn follow(manager: Manager, tx: watch::Sender<Option<Windows>>) {
         let result = match &manager {
             Manager::I3(sock) => subscribed(sock, &tx).await,
             Manager::Hyprland(sock) => hyprland(sock, &tx).await,
+            Manager::X11(display) => x11(display, &tx).await,
         };
         if let Err(e) = result
             && !said
@@ -244,6 +358,46 @@ mod tests {
         let empty =
             serde_json::json!({"nodes": [{"type": "workspace", "focused": true, "nodes": []}]});
         assert_eq!(windows_in(&empty), Windows::default());
+    }
+
+    #[test]
+    fn x11s_windows_are_read_from_xprop() {
+        assert_eq!(
+            x11_ids(
+                "_NET_ACTIVE_WINDOW(WINDOW): window id # 0x40000c",
+                "_NET_ACTIVE_WINDOW"
+            ),
+            Some(vec!["0x40000c".to_string()])
+        );
+        assert_eq!(
+            x11_ids(
+                "_NET_CLIENT_LIST(WINDOW): window id # 0x60000c, 0x40000c",
+                "_NET_CLIENT_LIST"
+            ),
+            Some(vec!["0x60000c".to_string(), "0x40000c".to_string()])
+        );
+        assert_eq!(
+            x11_ids(
+                "_NET_ACTIVE_WINDOW(WINDOW): window id # 0x0",
+                "_NET_ACTIVE_WINDOW"
+            ),
+            Some(vec![])
+        );
+        assert_eq!(
+            x11_ids("_NET_CLIENT_LIST:  not found.", "_NET_CLIENT_LIST"),
+            Some(vec![])
+        );
+        assert_eq!(
+            x11_ids(
+                "_NET_CLIENT_LIST_STACKING(WINDOW): window id # 0x1",
+                "_NET_CLIENT_LIST"
+            ),
+            None
+        );
+        let w =
+            x11_window("_NET_WM_PID(CARDINAL) = 3775\nWM_CLASS(STRING) = \"xterm\", \"XTerm\"\n");
+        assert_eq!(w.map(|w| (w.pid, w.name)), Some((3775, "XTerm".into())));
+        assert_eq!(x11_window("_NET_WM_PID:  not found.\n"), None);
     }
 
     #[test]
