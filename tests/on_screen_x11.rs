@@ -152,6 +152,13 @@ fn on_screen_follows_the_active_x11_window() {
     common::wait_or_fail(secs(10), "on screen in the active xterm", || {
         doctor().contains("(on screen: not in tmux, in the focused window (XTerm, pid")
     });
+    assert!(
+        doctor().contains(&format!(
+            "on screen: window manager: the X11 window manager on display {display}, followed"
+        )),
+        "{}",
+        doctor()
+    );
     activate("other");
     common::wait_or_fail(secs(10), "not on screen once `other` is active", || {
         doctor().contains(

@@ -75,6 +75,8 @@ struct Entry {
 struct Inner {
     next_serial: u64,
     tuis: BTreeMap<String, Entry>,
+    /// How the focused window is known, for `doctor` (from `crate::daemon::visibility`).
+    window_manager: Option<String>,
 }
 
 /// Whether the user can see a TUI, and why (for `doctor`), as `crate::daemon::visibility`
@@ -161,6 +163,11 @@ impl Hub {
 
     fn bump(&self) {
         self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Say how the focused window is known (`doctor` prints it under the TUIs).
+    pub fn set_window_manager(&self, status: String) {
+        self.lock().window_manager = Some(status);
     }
 
     /// Record whether the user can see TUI `id` (from `crate::daemon::visibility`); the model
@@ -352,6 +359,9 @@ impl Hub {
                     String::new()
                 }
             );
+        }
+        if let Some(wm) = g.window_manager.as_ref().filter(|_| !g.tuis.is_empty()) {
+            let _ = writeln!(out, "on screen: window manager: {wm}");
         }
         out.trim_end().to_string()
     }

@@ -79,7 +79,7 @@ pub fn decide(
         return on(if tui.tmux.is_some() {
             shown
         } else {
-            "not in tmux, and no window manager to ask which window has focus (sway, i3, Hyprland, X11): counted as on screen"
+            "not in tmux, and no window manager says which window has focus: counted as on screen"
                 .to_string()
         });
     };
@@ -116,7 +116,9 @@ pub async fn run(hub: Arc<Hub>) {
     let (wake_tx, mut wake_rx) = mpsc::channel::<()>(16);
     let mut followers: BTreeMap<String, JoinHandle<()>> = BTreeMap::new();
     let (window_tx, mut window_rx) = watch::channel::<Option<wm::Windows>>(None);
-    let window_follower = wm::Manager::from_env().map(|manager| {
+    let manager = wm::Manager::from_env();
+    let describe = manager.as_ref().map(wm::Manager::describe);
+    let window_follower = manager.map(|manager| {
         crate::log!(
             "on screen: following the focused window of {}",
             manager.describe()
@@ -152,6 +154,11 @@ pub async fn run(hub: Arc<Hub>) {
             facts.insert(s, tmux::query(&Server::on(Some(s.as_str()))).await);
         }
         let windows = window_rx.borrow_and_update().clone();
+        hub.set_window_manager(match (&describe, &windows) {
+            (None, _) => "none in the daemon's environment ($SWAYSOCK, $I3SOCK, $HYPRLAND_INSTANCE_SIGNATURE, or $DISPLAY without Wayland): a TUI outside tmux counts as on screen".into(),
+            (Some(m), Some(_)) => format!("{m}, followed"),
+            (Some(m), None) => format!("{m}, not answering (the daemon's log says why): TUIs count as on screen until it does"),
+        });
         for v in &views {
             let t = v.tmux.as_ref().and_then(|(s, _)| facts.get(s.as_str()));
             let screen = decide(v, t, windows.as_ref(), &ancestry);
