@@ -125,9 +125,15 @@ enum Command {
         /// What to install: opencode-plugin
         #[arg(value_parser = ["opencode-plugin"])]
         what: String,
-        /// Remove it instead
+        /// Remove it instead (for OpenCode 1 and 2 alike)
         #[arg(long)]
         uninstall: bool,
+        /// Install for OpenCode 1 (tui.json), whatever 'opencode --version' says
+        #[arg(long, conflicts_with_all = ["v2", "uninstall"])]
+        v1: bool,
+        /// Install for OpenCode 2 (plugins/ocbar/), whatever 'opencode --version' says
+        #[arg(long, conflicts_with = "uninstall")]
+        v2: bool,
     },
 }
 
@@ -264,7 +270,20 @@ fn run() -> ExitCode {
             client::run(&socket, Request::Action(Action::Mute(session, false)))
         }
         Command::Doctor => doctor(&socket),
-        Command::Install { what: _, uninstall } => install_plugin(uninstall),
+        Command::Install {
+            what: _,
+            uninstall,
+            v1,
+            v2,
+        } => {
+            use ocbar::client::install::Major;
+            let forced = match (v1, v2) {
+                (true, _) => Some(Major::V1),
+                (_, true) => Some(Major::V2),
+                _ => None,
+            };
+            install_plugin(uninstall, forced)
+        }
     }
 }
 
@@ -370,13 +389,17 @@ fn status(socket: &std::path::Path, format: &str, offline: &str) -> ExitCode {
     }
 }
 
-/// `ocbar install opencode-plugin [--uninstall]` (src/client/install.rs).
-fn install_plugin(uninstall: bool) -> ExitCode {
-    let result = ocbar::client::install::opencode_config_dir().and_then(|dir| {
+/// `ocbar install opencode-plugin [--v1|--v2] [--uninstall]` (src/client/install.rs).
+fn install_plugin(uninstall: bool, forced: Option<ocbar::client::install::Major>) -> ExitCode {
+    use ocbar::client::install;
+    let result = install::opencode_config_dir().and_then(|dir| {
         if uninstall {
-            ocbar::client::install::uninstall(&dir)
+            install::uninstall(&dir)
         } else {
-            ocbar::client::install::install(&dir)
+            let detected = install::detect(&dir, forced);
+            let mut lines = vec![format!("installing for {}", detected.why)];
+            lines.extend(install::install(&dir, detected.major)?);
+            Ok(lines)
         }
     });
     match result {

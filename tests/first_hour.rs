@@ -441,7 +441,7 @@ fn doctor_hints_follow_the_plugin_and_the_tuis() {
     std::fs::remove_file(d.dir.path().join("opencode/plugins/ocbar.tsx")).unwrap();
     let doc = doctor();
     assert!(
-        doc.contains("lists the plugin but its file plugins/ocbar.tsx is missing: run 'ocbar install opencode-plugin'"),
+        doc.contains("lists the plugin but its file plugins/ocbar.tsx (or plugins/ocbar/core.tsx) is missing: run 'ocbar install opencode-plugin'"),
         "{doc}"
     );
     install_plugin(&d);

@@ -69,8 +69,17 @@ impl StateLoop {
                 config.display(),
                 self.ctx.socket.display()
             ),
+            PluginState::InstalledV2(file) => format!(
+                "the OpenCode 2 plugin is installed ({}): restart OpenCode TUIs started before it was, and run them with this daemon's socket ({}: same XDG_RUNTIME_DIR, or OCBAR_SOCKET)",
+                file.display(),
+                self.ctx.socket.display()
+            ),
             PluginState::FileMissing(config) => format!(
-                "{} lists the plugin but its file plugins/ocbar.tsx is missing: run 'ocbar install opencode-plugin'",
+                "{} lists the plugin but its file plugins/ocbar.tsx (or plugins/ocbar/core.tsx) is missing: run 'ocbar install opencode-plugin'",
+                config.display()
+            ),
+            PluginState::V1InCliJson(config) => format!(
+                "{} lists the OpenCode 1 plugin, which OpenCode 2 refuses to load: run 'ocbar install opencode-plugin --v2'",
                 config.display()
             ),
             PluginState::NotInstalled => {
@@ -79,7 +88,10 @@ impl StateLoop {
             }
             PluginState::Unreadable(e) => format!("cannot tell whether the plugin is installed: {e}"),
         };
-        let installed = matches!(plugin, PluginState::Installed(_));
+        let installed = matches!(
+            plugin,
+            PluginState::Installed(_) | PluginState::InstalledV2(_)
+        );
         let _ = writeln!(
             out,
             "{}",

@@ -1,5 +1,5 @@
-//! TUI channels: the OpenCode plugin (`integrations/opencode/ocbar.tsx`) inside each TUI keeps
-//! one open to the daemon (protocol in [`crate::wire`], "The TUI channel").
+//! TUI channels: the OpenCode plugin (`integrations/opencode/`: `ocbar.tsx` for OpenCode 1,
+//! `ocbar/tui.tsx` for OpenCode 2, over one core) inside each TUI keeps one open to the daemon (protocol in [`crate::wire`], "The TUI channel").
 //!
 //! - **On screen.** Every TUI reports the session it shows. Whether the user can see it is
 //!   decided at the edges by `crate::daemon::visibility` (its tmux pane in a window a client
