@@ -21,12 +21,20 @@ use std::time::Instant;
 use common::{require_tool, secs, spawn_owned};
 use daemon_harness::Daemon;
 
-/// Children killed (and reaped) when the test ends, last started first.
+/// Children stopped (and reaped) when the test ends, last started first: SIGTERM, so that Xvfb
+/// removes its lock file and socket, then SIGKILL after 2 s.
 struct Owned(Vec<Child>);
 
 impl Drop for Owned {
     fn drop(&mut self) {
         for c in self.0.iter_mut().rev() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let deadline = Instant::now() + secs(2);
+            while Instant::now() < deadline && matches!(c.try_wait(), Ok(None)) {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -47,16 +55,28 @@ fn on_screen_follows_the_active_x11_window() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let mut owned = Owned(Vec::new());
-    // A display number nobody uses.
-    let n = (90..200)
-        .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())
-        .expect("a free X display");
-    let display = format!(":{n}");
+    // Xvfb picks a free display itself and says which once it accepts connections.
     let mut x = Command::new(require_tool("Xvfb"));
-    x.args([&display, "-screen", "0", "800x600x24", "-nolisten", "tcp"]);
-    owned.0.push(spawn_owned(quiet(x)).expect("start Xvfb"));
-    let socket = format!("/tmp/.X11-unix/X{n}");
-    common::wait_or_fail(secs(20), "the X server", || Path::new(&socket).exists());
+    x.args([
+        "-displayfd",
+        "1",
+        "-screen",
+        "0",
+        "800x600x24",
+        "-nolisten",
+        "tcp",
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    let mut server = spawn_owned(x).expect("start Xvfb");
+    let stdout = server.stdout.take().expect("Xvfb's stdout");
+    owned.0.push(server);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+        .expect("Xvfb's display number");
+    let display = format!(":{}", line.trim());
+    assert!(display.len() > 1, "Xvfb said no display number");
     let on_x = |program: &str| {
         let mut c = Command::new(require_tool(program));
         c.env("DISPLAY", &display)
@@ -65,16 +85,23 @@ fn on_screen_follows_the_active_x11_window() {
             .env_remove("TMUX_PANE");
         c
     };
-    owned
-        .0
-        .push(spawn_owned(quiet(on_x("openbox"))).expect("start openbox"));
-    let xprop_root = || {
+    // openbox's complaints, for the failure message (a loaded machine can be slow to start it).
+    let wm_log = tmp.path().join("openbox.log");
+    let mut wm = quiet(on_x("openbox"));
+    wm.stderr(std::fs::File::create(&wm_log).unwrap());
+    owned.0.push(spawn_owned(wm).expect("start openbox"));
+    let managed = || {
         let out = on_x("xprop")
             .args(["-root", "_NET_SUPPORTING_WM_CHECK"])
             .output();
         out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("window id"))
     };
-    common::wait_or_fail(secs(20), "openbox managing the display", xprop_root);
+    if !common::wait_until(secs(60), managed) {
+        panic!(
+            "openbox does not manage {display} after 60 s: {}",
+            std::fs::read_to_string(&wm_log).unwrap_or_default()
+        );
+    }
 
     let notes = common::NotifyLog::new();
     let d = Daemon::start_with(

@@ -6,13 +6,13 @@
 //!   in the current window of a session that an attached client shows (not behind a zoomed
 //!   pane) and, when tmux knows client focus (`focus-events on`), that client has focus
 //!   ([`tmux`]). Followed through hooks, not polled.
-//! - **Its terminal window** (sway, i3 or Hyprland in the daemon's environment): the TUI's
-//!   terminal, or the terminal of the tmux client that shows it, must be the focused window
-//!   (found by pid ancestry, [`wm`]).
+//! - **Its terminal window** (sway, i3, Hyprland, or X11 without Wayland, in the daemon's
+//!   environment): the TUI's terminal, or the terminal of the tmux client that shows it, must
+//!   be the focused window (found by pid ancestry, [`wm`]); a terminal that is no window of it
+//!   (ssh, a console) is left to tmux.
 //! - **Nothing to ask** (no tmux, no window manager to ask, or tmux not answering): counted as
-//!   on screen,
-//!   as before: a lone TUI in a plain terminal does not notify about the session the user is
-//!   looking at. `doctor` says so for each TUI.
+//!   on screen, as before: a lone TUI in a plain terminal does not notify about the session the
+//!   user is looking at. `doctor` says so for each TUI.
 //!
 //! The decision ([`decide`]) is pure; [`run`] gathers the facts and hands each TUI's
 //! [`Screen`] to the hub, which tells the model (`Event::Focus`).
