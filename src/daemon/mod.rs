@@ -51,7 +51,9 @@ pub mod source;
 mod start;
 mod state_loop;
 pub mod store;
+pub mod tmux;
 pub mod tui;
+pub mod visibility;
 
 /// Capacity of the event channel from sources to the state loop.
 const EVENT_QUEUE: usize = 8192;
@@ -382,6 +384,7 @@ async fn run(
         tui: Some(hub.clone()),
     };
     tokio::spawn(serve::serve(listener, shared));
+    tokio::spawn(crate::daemon::visibility::run(hub.clone()));
     if config.tmux.push {
         // `[tmux] socket`, else the notifier's tmux socket, else $TMUX's server or the default.
         let mut tmux = config.tmux.clone();

@@ -38,6 +38,7 @@
 //! - `env`: [`Env`] (a fake LLM and an OpenCode using it) and [`shared_env`].
 //! - `event_log`: [`EventLog`], a recorder of `GET /global/event` (raw lines and parsed
 //!   envelopes).
+//! - `notified`: [`NotifyLog`], every notification a daemon sends, through its `[notify] command`.
 //! - `encode`: [`base64`], [`percent_encode`].
 //! - `tui`: [`install_plugin`] (`ocbar install opencode-plugin` into an isolated home) and
 //!   [`tui_env`] (the environment of a TUI with that home and the test's daemon).
@@ -73,6 +74,7 @@ mod encode;
 mod env;
 mod event_log;
 mod fake_llm;
+mod notified;
 mod opencode;
 mod process;
 mod slots;
@@ -86,6 +88,6 @@ mod tui;
 // Each test file uses some of the kit.
 #[allow(unused_imports)]
 pub use {
-    encode::*, env::*, event_log::*, fake_llm::*, opencode::*, process::*, time::*, tools::*,
-    tui::*,
+    encode::*, env::*, event_log::*, fake_llm::*, notified::*, opencode::*, process::*, time::*,
+    tools::*, tui::*,
 };

@@ -39,7 +39,7 @@ mod scan;
 mod tests;
 
 pub use followed::Followed;
-pub use scan::{Seen, parse_cmdline, scan};
+pub use scan::{Seen, TuiProcess, parse_cmdline, scan, tuis_of};
 
 /// Discovery settings after the environment override.
 #[derive(Debug, Clone)]

@@ -3,6 +3,7 @@
 //! as this machine can tell which one that is.
 
 use crate::daemon::jump::{tmux, wm};
+use crate::daemon::tmux::Server;
 
 /// Local `ssh` processes whose arguments name `host` (the destination as the user gave it),
 /// other than this daemon's own links; oldest first.
@@ -39,8 +40,9 @@ pub async fn show(host: &str, tmux_sockets: &[String]) -> String {
     };
     let chain = wm::ancestry(pid);
     for sock in tmux_sockets {
-        let Ok(panes) =
-            tmux::tmux(sock, &["list-panes", "-a", "-F", "#{pane_id} #{pane_pid}"]).await
+        let Ok(panes) = Server::on(Some(sock.as_str()))
+            .run(&["list-panes", "-a", "-F", "#{pane_id} #{pane_pid}"])
+            .await
         else {
             continue;
         };
