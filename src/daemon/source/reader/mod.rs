@@ -8,6 +8,7 @@
 
 pub mod coalesce;
 pub mod http1;
+pub mod hyper1;
 pub mod tls;
 
 use std::io;
@@ -25,22 +26,36 @@ use http1::Http1Body;
 
 /// An open event stream: the response head was read and checked; the body follows.
 pub struct EventBody {
-    body: Http1Body,
+    body: Body,
+}
+
+enum Body {
+    Hand(Http1Body),
+    Hyper(hyper1::HyperBody),
 }
 
 impl EventBody {
     /// Wait for more of the body and append it to `out`. `Ok(false)` at the end of the body;
     /// the error is a text for the log and `doctor`.
     pub async fn read(&mut self, out: &mut Vec<u8>) -> Result<bool, String> {
-        self.body
-            .read(out)
-            .await
-            .map_err(|e| ApiError::from_io(&e).to_string())
+        let r = match &mut self.body {
+            Body::Hand(b) => b.read(out).await,
+            Body::Hyper(b) => b.read(out).await,
+        };
+        r.map_err(|e| ApiError::from_io(&e).to_string())
+    }
+
+    /// The socket under the stream.
+    fn io(&self) -> Option<&StreamIo> {
+        match &self.body {
+            Body::Hand(b) => Some(b.io()),
+            Body::Hyper(b) => b.io(),
+        }
     }
 
     /// How many times the stream's socket started coalescing (for tests).
     pub fn hot_stretches(&self) -> u32 {
-        self.body.io().socket().hot_stretches()
+        self.io().map_or(0, |io| io.socket().hot_stretches())
     }
 }
 
@@ -110,7 +125,11 @@ pub async fn open_url_with(
         } else {
             StreamIo::Plain(sock)
         };
-        http1::request(io, url, credentials).await
+        if std::env::var_os("OCBAR_STREAM_HTTP").is_some_and(|v| v == "hyper") {
+            hyper1::request(io, url, credentials).await.map(Body::Hyper)
+        } else {
+            http1::request(io, url, credentials).await.map(Body::Hand)
+        }
     })
     .await;
     match opened {
