@@ -12,77 +12,14 @@
 mod common;
 mod daemon_harness;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Env, EventLog, Options, secs};
-use daemon_harness::{Daemon, ocbar_bin};
-use serde_json::Value;
+use daemon_harness::Daemon;
 
 const T: Duration = Duration::from_secs(45);
 /// The bound asserted on the median of the permissions timed (the budget is 5 ms p99).
 const BOUND: Duration = Duration::from_millis(60);
-
-/// Every line a `watch --format json` subscriber read, with when it read it.
-struct TimedWatch {
-    child: std::process::Child,
-    lines: Arc<Mutex<Vec<(Instant, Value)>>>,
-}
-
-impl TimedWatch {
-    fn start(socket: &std::path::Path) -> TimedWatch {
-        let mut child = Command::new(ocbar_bin())
-            .args(["watch", "--format", "json"])
-            .env("OCBAR_SOCKET", socket)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn ocbar watch");
-        let stdout = child.stdout.take().expect("watch stdout");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let at = Instant::now();
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    sink.lock().unwrap().push((at, v));
-                }
-            }
-        });
-        TimedWatch { child, lines }
-    }
-
-    /// When the subscriber first read a line showing the session `title` in `state`.
-    fn wait(&self, title: &str, state: &str, timeout: Duration) -> Instant {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let found = self.lines.lock().unwrap().iter().find_map(|(at, snap)| {
-                snap["sessions"]
-                    .as_array()?
-                    .iter()
-                    .any(|s| s["title"] == title && s["state"] == state)
-                    .then_some(*at)
-            });
-            if let Some(at) = found {
-                return at;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the watch never showed '{title}' {state}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for TimedWatch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn a_permission_after_quiet_reaches_watch_at_once() {
@@ -95,7 +32,7 @@ fn a_permission_after_quiet_reaches_watch_at_once() {
         j["servers"][0]["connected"] == true && j["servers"][0]["stale"] == false
     });
     let log = EventLog::connect(oc);
-    let watch = TimedWatch::start(&d.socket);
+    let watch = d.history();
 
     let mut waits = Vec::new();
     for i in 0..3 {
@@ -126,7 +63,7 @@ fn a_permission_after_quiet_reaches_watch_at_once() {
             gap >= Duration::from_millis(200),
             "no quiet spell before the permission (longest gap {gap:?})"
         );
-        let shown = watch.wait(&title, "waiting", T);
+        let shown = watch.wait_seen_at(&title, "waiting", T);
         waits.push(shown.saturating_duration_since(asked_at));
         let pending = oc.pending_permissions(&dir);
         let req = pending
@@ -134,7 +71,7 @@ fn a_permission_after_quiet_reaches_watch_at_once() {
             .find(|p| p["sessionID"] == sid.as_str())
             .expect("pending permission");
         oc.reply_permission(&dir, req["id"].as_str().unwrap(), "once");
-        watch.wait(&title, "done", T);
+        watch.wait_seen(&title, "done", T);
     }
     waits.sort();
     eprintln!("permission.asked -> watch line: {waits:?}");
