@@ -54,7 +54,7 @@ pkg_installed() {
 
 # --- 1. system packages ---------------------------------------------------------------------
 apt_pkgs=(tmux sway waybar grim foot dbus dbus-user-session python3-dbus python3-gi gir1.2-atspi-2.0
-          at-spi2-core curl util-linux ca-certificates)
+          at-spi2-core curl util-linux ca-certificates openssl socat)
 command -v npm >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
 command -v python3 >/dev/null 2>&1 || apt_pkgs+=(python3)
 missing=()

@@ -85,6 +85,10 @@ impl HyperBody {
                             out.extend_from_slice(&d);
                             got = true;
                         }
+                        // As the hand-written reader: at most 64 KiB per read.
+                        if out.len() >= 64 * 1024 {
+                            return Poll::Ready(Ok(true));
+                        }
                         continue;
                     }
                     Poll::Ready(Some(Err(e))) => {
