@@ -8,7 +8,6 @@
 
 pub mod coalesce;
 pub mod http1;
-pub mod hyper1;
 pub mod tls;
 
 use std::io;
@@ -26,36 +25,27 @@ use http1::Http1Body;
 
 /// An open event stream: the response head was read and checked; the body follows.
 pub struct EventBody {
-    body: Body,
-}
-
-enum Body {
-    Hand(Http1Body),
-    Hyper(hyper1::HyperBody),
+    body: Http1Body,
 }
 
 impl EventBody {
     /// Wait for more of the body and append it to `out`. `Ok(false)` at the end of the body;
     /// the error is a text for the log and `doctor`.
     pub async fn read(&mut self, out: &mut Vec<u8>) -> Result<bool, String> {
-        let r = match &mut self.body {
-            Body::Hand(b) => b.read(out).await,
-            Body::Hyper(b) => b.read(out).await,
-        };
-        r.map_err(|e| ApiError::from_io(&e).to_string())
+        self.body
+            .read(out)
+            .await
+            .map_err(|e| ApiError::from_io(&e).to_string())
     }
 
-    /// The socket under the stream.
-    fn io(&self) -> Option<&StreamIo> {
-        match &self.body {
-            Body::Hand(b) => Some(b.io()),
-            Body::Hyper(b) => b.io(),
-        }
+    /// The socket under the stream (for tests).
+    fn io(&self) -> &StreamIo {
+        self.body.io()
     }
 
     /// How many times the stream's socket started coalescing (for tests).
     pub fn hot_stretches(&self) -> u32 {
-        self.io().map_or(0, |io| io.socket().hot_stretches())
+        self.io().socket().hot_stretches()
     }
 }
 
@@ -125,11 +115,7 @@ pub async fn open_url_with(
         } else {
             StreamIo::Plain(sock)
         };
-        if std::env::var_os("OCBAR_STREAM_HTTP").is_some_and(|v| v == "hyper") {
-            hyper1::request(io, url, credentials).await.map(Body::Hyper)
-        } else {
-            http1::request(io, url, credentials).await.map(Body::Hand)
-        }
+        http1::request(io, url, credentials).await
     })
     .await;
     match opened {
