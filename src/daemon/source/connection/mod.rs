@@ -1,20 +1,21 @@
-//! One task per OpenCode server: follow `GET /global/event`, keep it alive, resync over HTTP.
+//! One task per OpenCode server: follow its event stream, keep it alive, resync over HTTP.
 //!
 //! Life of a connection:
-//! 1. Open the stream (Basic auth from the environment). On failure, log one clear line per
-//!    failure streak (a new line only when the reason changes), send `Event::Disconnected`
-//!    with that reason, and retry with backoff 1 s, 2 s, 4 s … 30 s.
+//! 1. Choose the [`Protocol`] (the event path, decoder and resync) and open the stream through
+//!    the one reader ([`reader`](super::reader); Basic auth from the environment). On failure,
+//!    log one clear line per failure streak (a new line only when the reason changes), send
+//!    `Event::Disconnected` with that reason, and retry with backoff 1 s, 2 s, 4 s … 30 s.
 //! 2. On `server.connected`: send `Event::Connected`, start the HTTP resync in the background
 //!    and hold back the model events that arrive meanwhile. When the resync is done, send
 //!    `Event::Resync`, then the held-back events in order — so a status change that raced
 //!    the resync is applied after the snapshot, never overwritten by it. A failed resync
 //!    drops the connection (the next connect resyncs again).
-//! 3. Every frame resets the watchdog; more than 2.5 heartbeat intervals spent waiting without
-//!    a complete frame ends the stream. The interval comes from the server's version (10 s from
+//! 3. Every frame (and every SSE comment) resets the watchdog; more than 2.5 heartbeat
+//!    intervals spent waiting without a complete frame ends the stream. The interval comes from the server's version (10 s from
 //!    OpenCode 1.2, 30 s before and when the version is not reported: 25 s or 75 s) and grows
 //!    to the longest gap seen between two heartbeats, so a healthy stream is never dropped.
-//!    Heartbeats produce `Event::Tick`; any frame produces `Event::Alive`, at most about once
-//!    per second.
+//!    Heartbeats (and comments) produce `Event::Tick`; any frame produces `Event::Alive`, at
+//!    most about once per second. The loop is in `follow.rs`, its steps in `steps.rs`.
 //! 4. When a stream ends: `Event::Disconnected{reason}`, and back to 1 (the backoff restarts
 //!    at 1 s if the stream had been up for a while).
 //!
