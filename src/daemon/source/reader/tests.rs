@@ -336,3 +336,50 @@ async fn the_first_event_after_quiet_is_read_at_once_http() {
 async fn the_first_event_after_quiet_is_read_at_once_https() {
     the_first_event_after_quiet_is_read_at_once(true).await;
 }
+
+/// A hot stream (a chunk every millisecond for about a second) is read on the beat: at most
+/// about 40 reads a second (25 ms beat, plus the short first ticks and the reads before it runs
+/// hot), whatever the rate, and nothing is lost.
+async fn a_hot_stream_is_read_on_the_beat(tls: bool) {
+    let (url, _) = serve_once(tls, CHUNKED, |mut s| async move {
+        let start = Instant::now();
+        let mut i = 0;
+        while start.elapsed() < Duration::from_secs(1) {
+            s.write_all(chunk(i).as_bytes()).await.unwrap();
+            s.flush().await.unwrap();
+            i += 1;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        s.write_all(chunk(usize::MAX).as_bytes()).await.unwrap();
+        s.write_all(b"0\r\n\r\n").await.unwrap();
+        s
+    })
+    .await;
+    let mut body = open(&url, None).await.unwrap();
+    let mut out = Vec::new();
+    let mut reads = 0u32;
+    let start = Instant::now();
+    while body.read(&mut out).await.unwrap() {
+        reads += 1;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let last = frame(usize::MAX);
+    assert!(out.ends_with(last.as_bytes()), "the stream was cut short");
+    let frames = String::from_utf8_lossy(&out).matches("data: ").count();
+    assert!(frames > 100, "only {frames} frames came");
+    let per_sec = f64::from(reads) / secs;
+    assert!(
+        per_sec <= 60.0,
+        "{reads} reads in {secs:.2} s ({per_sec:.0}/s) for {frames} frames"
+    );
+}
+
+#[tokio::test]
+async fn a_hot_stream_is_read_on_the_beat_http() {
+    a_hot_stream_is_read_on_the_beat(false).await;
+}
+
+#[tokio::test]
+async fn a_hot_stream_is_read_on_the_beat_https() {
+    a_hot_stream_is_read_on_the_beat(true).await;
+}
