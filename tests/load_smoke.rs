@@ -23,6 +23,8 @@ fn load_tool_reports_sane_numbers() {
         .args([
             "--probes",
             "4",
+            "--quiet-probes",
+            "4",
             "--watchers",
             "3",
             "--clients",
@@ -53,6 +55,10 @@ fn load_tool_reports_sane_numbers() {
     assert_eq!(num("/latency/probes"), 4.0, "{r}");
     assert_eq!(num("/latency/lost"), 0.0, "{r}");
     assert!(num("/latency/max_ms") < 1000.0, "{r}");
+    // And every probe sent after a quiet spell.
+    assert_eq!(num("/quiet_latency/probes"), 4.0, "{r}");
+    assert_eq!(num("/quiet_latency/lost"), 0.0, "{r}");
+    assert!(num("/quiet_latency/max_ms") < 1000.0, "{r}");
     // Every query answered.
     assert_eq!(num("/queries/ok"), 40.0, "{r}");
     assert_eq!(num("/queries/failed"), 0.0, "{r}");

@@ -75,6 +75,16 @@ impl Credentials {
         )
     }
 
+    /// The value of an `Authorization` header for these credentials (`Basic …`, RFC 7617).
+    pub fn basic_auth_header(&self) -> String {
+        use base64::Engine;
+        let pair = format!("{}:{}", self.username, self.password);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    }
+
     fn from_vars(user: Option<String>, password: Option<String>) -> Option<Credentials> {
         let password = password.filter(|p| !p.is_empty())?;
         let username = user
@@ -213,6 +223,36 @@ impl ApiError {
     }
 }
 
+/// A response status as an error (`Ok` for 2xx): 401 is [`ApiError::Auth`] (`password_set`:
+/// the request carried credentials), anything else [`ApiError::Status`].
+pub(crate) fn status_error(status: u16, password_set: bool) -> Result<(), ApiError> {
+    match status {
+        200..=299 => Ok(()),
+        401 => Err(ApiError::Auth { password_set }),
+        code => Err(ApiError::Status {
+            code,
+            message: String::new(),
+        }),
+    }
+}
+
+/// A server URL for messages: without any `user:password@` part, without a trailing slash.
+/// (A [`ServerUrl`] from a person never carries credentials; this also holds for one built
+/// unchecked.)
+pub fn display_url(url: &str) -> String {
+    let url = url.trim_end_matches('/');
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..host_end].rfind('@') {
+                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
 /// A new HTTP client: connect timeout, keep-alive, no proxy (OpenCode is local or on the LAN;
 /// a desktop proxy setting must not capture loopback traffic).
 ///
@@ -220,7 +260,17 @@ impl ApiError {
 /// [`Api`] clones. Do not share one client across tokio runtimes: its pooled connections run
 /// on the runtime that opened them.
 pub fn http_client(connect_timeout: Duration) -> Result<Client, ApiError> {
-    Client::builder()
+    let mut builder = Client::builder();
+    // The same trust as the event stream's (see `reader::tls`); an unusable file is reported
+    // by the stream of every https server.
+    if let Ok(certs) = super::reader::tls::extra_roots() {
+        for cert in certs {
+            if let Ok(c) = reqwest::Certificate::from_der(cert) {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+    }
+    builder
         .connect_timeout(connect_timeout)
         .tcp_keepalive(Duration::from_secs(30))
         .no_proxy()
@@ -340,10 +390,19 @@ impl Api {
 
     /// The server URL without any user:password part, for messages.
     pub fn display_url(&self) -> String {
-        let mut u = self.base.clone();
-        let _ = u.set_username("");
-        let _ = u.set_password(None);
-        u.as_str().trim_end_matches('/').to_owned()
+        display_url(self.base.as_str())
+    }
+
+    /// The credentials every call to this server carries.
+    pub fn credentials(&self) -> Option<&Credentials> {
+        self.credentials.as_deref()
+    }
+
+    /// The URL of `path` (e.g. `/global/event`) below the server's URL (which may have a path
+    /// prefix of its own).
+    pub fn endpoint(&self, path: &str) -> Result<Url, ApiError> {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        self.url(&segments, &[])
     }
 
     /// Whether a password is configured.
@@ -379,28 +438,9 @@ impl Api {
         }
     }
 
-    /// The `GET /global/event` request (no overall timeout: the stream is endless).
-    pub(crate) fn event_stream_request(&self) -> Result<RequestBuilder, ApiError> {
-        let url = self.url(&["global", "event"], &[])?;
-        Ok(self
-            .request(Method::GET, url)
-            .header(reqwest::header::ACCEPT, "text/event-stream"))
-    }
-
     /// Map a status to an error (`Ok` for 2xx).
     pub(crate) fn check_status(&self, status: StatusCode) -> Result<(), ApiError> {
-        if status.is_success() {
-            Ok(())
-        } else if status == StatusCode::UNAUTHORIZED {
-            Err(ApiError::Auth {
-                password_set: self.credentials.is_some(),
-            })
-        } else {
-            Err(ApiError::Status {
-                code: status.as_u16(),
-                message: String::new(),
-            })
-        }
+        status_error(status.as_u16(), self.credentials.is_some())
     }
 
     async fn send(&self, rb: RequestBuilder) -> Result<(HeaderMap, Vec<u8>), ApiError> {
@@ -980,6 +1020,23 @@ mod tests {
         let a = api("http://bob:s3cret@127.0.0.1:4096").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(a.display_url(), "http://127.0.0.1:4096");
         assert!(!format!("{a:?}").contains("s3cret"));
+        // The same for a URL that does not even parse.
+        assert_eq!(display_url("http://u:p@ not a url/"), "http:// not a url");
+        assert_eq!(display_url("http://h:1/x@y"), "http://h:1/x@y");
+        let a = api("http://127.0.0.1:4096/prefix/").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            a.endpoint("/api/event").map(|u| u.to_string()),
+            Ok("http://127.0.0.1:4096/prefix/api/event".to_owned())
+        );
+    }
+
+    #[test]
+    fn basic_auth_header_is_rfc7617() {
+        let c = Credentials {
+            username: "opencode".into(),
+            password: "s3cret".into(),
+        };
+        assert_eq!(c.basic_auth_header(), "Basic b3BlbmNvZGU6czNjcmV0");
     }
 
     #[test]
