@@ -66,7 +66,7 @@ enum Command {
     },
     /// Print the status once, as one line.
     Status {
-        /// plain, tmux, starship, waybar or json
+        /// plain, tmux, starship, waybar, polybar, i3blocks, bash, zsh, fish or json
         #[arg(long, short, default_value = "plain")]
         format: String,
         /// What a bar format prints when the daemon is not running
@@ -75,7 +75,7 @@ enum Command {
     },
     /// Print the status, then one line per change, until the reader goes away.
     Watch {
-        /// plain, tmux, starship, waybar or json
+        /// plain, tmux, starship, waybar, polybar, i3blocks, bash, zsh, fish or json
         #[arg(long, short, default_value = "plain")]
         format: String,
         /// What to print while the daemon is not running
@@ -114,6 +114,12 @@ enum Command {
     },
     /// Say what is connected, what is not, and why.
     Doctor,
+    /// Print the snippet that adds ocbar's segment to your shell prompt: eval "$(ocbar init bash)".
+    Init {
+        /// bash, zsh or fish
+        #[arg(value_parser = ocbar::client::init::SHELLS)]
+        shell: String,
+    },
     /// Install an integration: 'opencode-plugin' (the panel and focus reporting inside OpenCode).
     Install {
         /// What to install: opencode-plugin
@@ -238,6 +244,7 @@ fn run() -> ExitCode {
             client::run(&socket, Request::Action(Action::Mute(session, false)))
         }
         Command::Doctor => doctor(&socket),
+        Command::Init { shell } => init(&shell),
         Command::Install { what: _, uninstall } => install_plugin(uninstall),
     }
 }
@@ -336,10 +343,29 @@ fn status(socket: &std::path::Path, format: &str, offline: &str) -> ExitCode {
             ExitCode::FAILURE
         }
         Err(_) => {
-            if !offline.is_empty() {
-                println!("{offline}");
+            let line = style.format.offline_line(offline);
+            if !line.is_empty() {
+                println!("{line}");
             }
             ExitCode::SUCCESS
+        }
+    }
+}
+
+/// `ocbar init SHELL` (src/client/init.rs): the snippet, calling this binary by its path.
+fn init(shell: &str) -> ExitCode {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.into_os_string().into_string().ok())
+        .unwrap_or_else(|| "ocbar".to_string());
+    match ocbar::client::init::script(shell, &exe) {
+        Some(s) => {
+            print!("{s}");
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!("ocbar: no prompt snippet for {shell:?}: bash, zsh or fish");
+            ExitCode::from(2)
         }
     }
 }

@@ -4,6 +4,7 @@
 //! connect, write one line, read the greeting and one reply, print.
 
 pub mod bars;
+pub mod init;
 pub mod install;
 
 use std::io::{BufRead, BufReader, Write};
@@ -170,6 +171,7 @@ pub fn watch(socket: &Path, style: Style, offline: &str) -> std::io::Result<()> 
     die_with_parent();
     let parent = parent_pid();
     let mut out = std::io::stdout().lock();
+    let offline = style.format.offline_line(offline);
     let mut last: Option<String> = None;
     let mut emit = |line: &str, out: &mut std::io::StdoutLock| -> std::io::Result<()> {
         if last.as_deref() == Some(line) {
@@ -199,7 +201,7 @@ pub fn watch(socket: &Path, style: Style, offline: &str) -> std::io::Result<()> 
             }
             Err(_) => {}
         }
-        emit(offline, &mut out)?;
+        emit(&offline, &mut out)?;
         // Retry about once a second; leave when the bar that started us is gone.
         for _ in 0..10 {
             std::thread::sleep(Duration::from_millis(100));

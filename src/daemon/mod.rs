@@ -38,6 +38,7 @@ pub mod clock;
 pub mod config;
 pub mod discovery;
 mod doctor;
+pub mod i3blocks;
 pub mod jump;
 pub mod log;
 pub mod notify;
@@ -338,7 +339,7 @@ async fn run(
         );
     }
     log!(
-        "bars: 'ocbar status --format tmux|starship|waybar', 'ocbar watch --format waybar'; panel: 'ocbar list'; health: 'ocbar doctor'"
+        "bars: 'ocbar status --format tmux|starship|waybar|polybar|i3blocks|bash|zsh|fish', 'ocbar watch --format waybar|polybar'; panel: 'ocbar list'; health: 'ocbar doctor'"
     );
 
     let shared = Shared {
@@ -360,6 +361,12 @@ async fn run(
             tmux,
         ));
     }
+
+    tokio::spawn(crate::daemon::i3blocks::signal_on_change(
+        snap_tx.subscribe(),
+        Arc::new(config.render.clone()),
+        config.i3blocks,
+    ));
 
     let mut looper = StateLoop {
         state,

@@ -1,0 +1,158 @@
+//! i3blocks: wake the user's i3blocks when its ocbar block changes, so the block follows every
+//! change without a polling interval.
+//!
+//! The shipped block (`integrations/i3blocks/ocbar.conf`) runs `ocbar status --format i3blocks`
+//! with `interval=once` and `signal=N`: i3blocks runs it at start, on a click, and on
+//! `SIGRTMIN+N`. After every change of the i3blocks line, this task sends `SIGRTMIN+N` to every
+//! process named `i3blocks` that belongs to the daemon's user (found in `/proc`). Why not a
+//! persistent block fed by `ocbar watch`: i3blocks 1.4 (Debian 12) never hands a persistent
+//! block its clicks, and a click must open the session.
+//!
+//! i3blocks ignores a real-time signal no block of its asks for, so an i3blocks without ocbar's
+//! block is not disturbed.
+//!
+//! ```toml
+//! [i3blocks]
+//! signal = 11    # the block's `signal=`; 0: do not signal i3blocks at all
+//! ```
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::daemon::clock::now_ms;
+use crate::daemon::config::I3blocksConfig;
+use crate::daemon::published::Published;
+use crate::log;
+use crate::render::{self, RenderConfig};
+use crate::wire::Format;
+
+/// At most one round of signals per interval: i3blocks runs the block's command for each.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The pids of processes named `i3blocks` under `proc_root` owned by `uid`.
+pub fn find_i3blocks(proc_root: &Path, uid: u32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir(proc_root) else {
+        return Vec::new();
+    };
+    let mut pids: Vec<i32> = entries
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let dir = e.path();
+            if dir.metadata().ok()?.uid() != uid {
+                return None;
+            }
+            let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
+            (comm.trim_end() == "i3blocks").then_some(pid)
+        })
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+/// Send `SIGRTMIN+n` to `pid`.
+fn signal(pid: i32, n: u8) -> std::io::Result<()> {
+    // SAFETY: kill(2) with a pid read from /proc and a valid real-time signal number.
+    let r = unsafe { libc::kill(pid, libc::SIGRTMIN() + libc::c_int::from(n)) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Signal the user's i3blocks after every change of the i3blocks line (and once at start, so a
+/// block that ran before the daemon shows the real state). Runs until the daemon stops.
+pub async fn signal_on_change(
+    mut snapshots: watch::Receiver<Arc<Published>>,
+    render: Arc<RenderConfig>,
+    cfg: I3blocksConfig,
+) {
+    if cfg.signal == 0 {
+        return;
+    }
+    // SAFETY: getuid(2) cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let mut sent: Option<Arc<str>> = None;
+    let mut last_pids: Vec<i32> = Vec::new();
+    let mut last_round: Option<Instant> = None;
+    loop {
+        if let Some(t) = last_round {
+            tokio::time::sleep_until(t + MIN_INTERVAL).await;
+        }
+        let published = snapshots.borrow_and_update().clone();
+        let line = published.render(Format::I3blocks, now_ms(), &render);
+        if sent.as_ref() != Some(&line) {
+            last_round = Some(Instant::now());
+            let pids = tokio::task::spawn_blocking(move || find_i3blocks(Path::new("/proc"), uid))
+                .await
+                .unwrap_or_default();
+            for &pid in &pids {
+                if let Err(e) = signal(pid, cfg.signal) {
+                    log!("i3blocks: cannot signal pid {pid}: {e}");
+                }
+            }
+            if pids != last_pids {
+                if pids.is_empty() {
+                    log!("i3blocks: no i3blocks of this user is running now");
+                } else {
+                    log!(
+                        "i3blocks: sending SIGRTMIN+{} to i3blocks (pid {}) on every change ('signal={}' in the block)",
+                        cfg.signal,
+                        pids.iter()
+                            .map(i32::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        cfg.signal
+                    );
+                }
+                last_pids = pids;
+            }
+            sent = Some(line);
+        }
+        // A timer only while a retry countdown runs (the line changes every second).
+        let wake = render::time_sensitive(&snapshots.borrow().snapshot).then(|| {
+            let into = now_ms().rem_euclid(1000) as u64;
+            Instant::now() + Duration::from_millis(1000 - into + 20)
+        });
+        let timer = async {
+            match wake {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            _ = timer => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_only_this_users_i3blocks() {
+        let root = tempfile::tempdir().unwrap();
+        for (pid, comm) in [("10", "i3blocks\n"), ("11", "bash\n"), ("12", "i3blocks\n")] {
+            let d = root.path().join(pid);
+            std::fs::create_dir(&d).unwrap();
+            std::fs::write(d.join("comm"), comm).unwrap();
+        }
+        std::fs::create_dir(root.path().join("self")).unwrap();
+        // SAFETY: getuid(2) cannot fail.
+        let me = unsafe { libc::getuid() };
+        assert_eq!(find_i3blocks(root.path(), me), vec![10, 12]);
+        assert!(find_i3blocks(root.path(), me.wrapping_add(1)).is_empty());
+    }
+}
