@@ -105,6 +105,8 @@ pub fn pango_visible(markup: &str) -> String {
                         .strip_prefix("<span")
                         .and_then(|t| t.strip_suffix('>'))
                         .unwrap_or_else(|| panic!("foreign tag {tag:?} in {markup:?}"));
+                    // i3blocks' markup quotes attributes with ' (see render::i3blocks)
+                    let attrs = attrs.replace('\'', "\"");
                     let attrs = attrs.replace(" weight=\"bold\"", "");
                     let color_ok = attrs.len() == 21
                         && attrs.starts_with(" foreground=\"#")
@@ -127,6 +129,7 @@ pub fn pango_visible(markup: &str) -> String {
                     "&gt;" => '>',
                     "&#39;" => '\'',
                     "&quot;" => '"',
+                    "&#92;" => '\\',
                     e => panic!("foreign entity {e:?} in {markup:?}"),
                 });
                 rest = &rest[end + 1..];
@@ -279,6 +282,13 @@ pub fn check_all_formats(snap: &Snapshot, cfg: &RenderConfig, now: i64) {
     let blocks = render::render(Format::I3blocks, snap, now, cfg);
     no_controls(&blocks, false);
     let v: serde_json::Value = serde_json::from_str(&blocks).expect("i3blocks line is JSON");
+    for value in v.as_object().expect("i3blocks line is an object").values() {
+        let s = value.as_str().expect("i3blocks values are strings");
+        assert!(
+            !s.contains(['"', '\\']),
+            "a \" or \\ in an i3blocks string, which i3blocks 1.4 cuts: {blocks:?}"
+        );
+    }
     let full = v["full_text"].as_str().expect("full_text is a string");
     assert_eq!(
         pango_visible(full),

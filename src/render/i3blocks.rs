@@ -9,6 +9,9 @@
 //! - `short_text`: the counts alone ([`SHORT_TEMPLATE`]), what i3bar shows when the bar is full.
 //! - `color`: the colour of the most urgent state present (the offline marker's when no server
 //!   is connected), for the parts of the text without a colour of their own.
+//! - Neither `"` nor `\` appears inside the strings (attributes in single quotes, `&quot;` and
+//!   `&#92;` for data): i3blocks 1.4 reads a JSON string up to its first `"`, escaped or not,
+//!   and hands the raw text to i3bar.
 //! - `urgent`: present while a session waits for the user or has just failed (an unvisited
 //!   error). The string `"true"`: i3blocks 1.4 drops a JSON boolean there and passes the string
 //!   on to i3bar as `true`.
@@ -26,6 +29,7 @@ pub const SHORT_TEMPLATE: &str = "{busy}{retry}{waiting}{done}{error}{aborted}{u
 pub fn render(snap: &Snapshot, now_ms: i64, cfg: &RenderConfig) -> String {
     let m = Pango {
         color: !cfg.no_color,
+        i3blocks: true,
     };
     let mut full = String::new();
     let template = cfg.template.for_format(Format::I3blocks);

@@ -123,14 +123,28 @@ impl Markup for Tmux {
     }
 }
 
-/// Pango markup (waybar): `<span foreground="#rrggbb" weight="bold">`.
+/// Pango markup (waybar, i3blocks): `<span foreground="#rrggbb" weight="bold">`.
 pub struct Pango {
     pub color: bool,
+    /// i3blocks: attributes in single quotes and `\` written `&#92;`, so the markup has no `"`
+    /// and no `\` at all: i3blocks 1.4 ends a JSON string at its first `"`, escaped or not,
+    /// and passes the raw text on to i3bar.
+    pub i3blocks: bool,
+}
+
+impl Pango {
+    fn quote(&self) -> char {
+        if self.i3blocks { '\'' } else { '"' }
+    }
 }
 
 impl Markup for Pango {
     fn push_char(&self, out: &mut String, c: char) {
-        escape::push_pango(out, c);
+        if self.i3blocks && c == '\\' {
+            out.push_str("&#92;");
+        } else {
+            escape::push_pango(out, c);
+        }
     }
 
     fn open(&self, out: &mut String, color: Color, bold: bool) {
@@ -138,14 +152,19 @@ impl Markup for Pango {
         if !on && !bold {
             return;
         }
+        let q = self.quote();
         out.push_str("<span");
         if on {
-            out.push_str(" foreground=\"");
+            out.push_str(" foreground=");
+            out.push(q);
             color.write_hex(out);
-            out.push('"');
+            out.push(q);
         }
         if bold {
-            out.push_str(" weight=\"bold\"");
+            out.push_str(" weight=");
+            out.push(q);
+            out.push_str("bold");
+            out.push(q);
         }
         out.push('>');
     }
@@ -340,10 +359,38 @@ mod tests {
             "#[fg=red,bold]a##<b>#[fg=white,nobold]"
         );
         assert_eq!(
-            styled(&Pango { color: true }, c, true),
+            styled(
+                &Pango {
+                    color: true,
+                    i3blocks: false
+                },
+                c,
+                true
+            ),
             "<span foreground=\"#f38ba8\" weight=\"bold\">a#&lt;b&gt;</span>"
         );
-        assert_eq!(styled(&Pango { color: false }, c, false), "a#&lt;b&gt;");
+        assert_eq!(
+            styled(
+                &Pango {
+                    color: false,
+                    i3blocks: false
+                },
+                c,
+                false
+            ),
+            "a#&lt;b&gt;"
+        );
+        assert_eq!(
+            styled(
+                &Pango {
+                    color: true,
+                    i3blocks: true
+                },
+                c,
+                true
+            ),
+            "<span foreground='#f38ba8' weight='bold'>a#&lt;b&gt;</span>"
+        );
         assert_eq!(
             styled(&Polybar { color: true }, c, true),
             "%{F#f38ba8}%{u#f38ba8}%{+u}a#<b>%{-u}%{F-}"

@@ -866,13 +866,10 @@ fn i3blocks_block_has_text_short_text_colour_and_urgency() {
         serde_json::from_str(&render(Format::I3blocks, &main_case(), NOW, &cfg)).unwrap();
     assert_eq!(
         v["full_text"],
-        "*1 r1 #3 12s +2 !1 <span weight=\"bold\">+</span> \
-         <span weight=\"bold\">Fix the login bug</span> (+1)"
+        "*1 r1 #3 12s +2 !1 <span weight='bold'>+</span> \
+         <span weight='bold'>Fix the login bug</span> (+1)"
     );
-    assert_eq!(
-        v["short_text"],
-        "*1 r1 +2 !1 <span weight=\"bold\">n2</span>"
-    );
+    assert_eq!(v["short_text"], "*1 r1 +2 !1 <span weight='bold'>n2</span>");
     assert_eq!(v["urgent"], "true", "an unvisited error is urgent");
     assert!(v.get("color").is_none(), "no colour under no_color");
 
@@ -900,7 +897,7 @@ fn i3blocks_block_has_text_short_text_colour_and_urgency() {
     assert_eq!(nothing, "{\"full_text\":\"\",\"short_text\":\"\"}");
     assert_eq!(
         Format::I3blocks.offline_line("x\"<"),
-        "{\"full_text\":\"x\\\"<\"}"
+        "{\"full_text\":\"x&quot;<\"}"
     );
     assert_eq!(Format::I3blocks.offline_line(""), "{\"full_text\":\"\"}");
     assert_eq!(Format::Bash.offline_line(""), "");

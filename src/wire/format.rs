@@ -61,12 +61,21 @@ impl Format {
 
     /// What a bar shows while the daemon is down: `text` (the `--offline` option, the user's own
     /// markup; empty: nothing), as a line of this format. i3blocks wants a JSON block even
-    /// then, or it keeps showing the last one: `{"full_text":"TEXT"}`.
+    /// then, or it keeps showing the last one: `{"full_text":"TEXT"}`, with `"` and `\` as
+    /// Pango entities (i3blocks 1.4 ends a JSON string at its first `"`, escaped or not).
     pub fn offline_line(self, text: &str) -> String {
         match self {
             Format::I3blocks => {
-                let text = serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into());
-                format!("{{\"full_text\":{text}}}")
+                let text: String = text
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .map(|c| match c {
+                        '"' => "&quot;".to_string(),
+                        '\\' => "&#92;".to_string(),
+                        c => c.to_string(),
+                    })
+                    .collect();
+                format!("{{\"full_text\":\"{text}\"}}")
             }
             _ => text.to_string(),
         }
