@@ -1,0 +1,357 @@
+//! polybar: Debian's real `polybar` under `Xvfb` runs the module exactly as shipped
+//! (`integrations/polybar/ocbar.ini`, included by the test's bar), with a real OpenCode server +
+//! fake LLM + a real `ocbar daemon`.
+//!
+//! What polybar draws is read from outside polybar, from the screen: a second bar of the same
+//! font draws every printable ASCII character once (a plain script line), which gives the look
+//! of each character cell; the ocbar bar's cells are then read back by matching them against
+//! those (the segment uses ASCII glyphs, `ascii = true`). It must show:
+//! 1. a busy session (`*1`), then its title after the turn finishes (`+1 + pb alpha`);
+//! 2. a hostile title (`%{A1:touch pwned:}x%{A} %{F#f00}red`) as that very text, with no
+//!    action: a click on it runs the module's own `click-left`, which opens the session (it
+//!    leaves the bar), and no file `pwned` appears.
+//!
+//! Missing tools fail the test.
+
+mod bars_common;
+mod common;
+mod daemon_harness;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use bars_common::*;
+use common::{Env, Options, require_tool, secs, spawn_owned, wait_until};
+use daemon_harness::Daemon;
+
+const WIDTH: usize = 1280;
+const BAR_H: usize = 28;
+/// The reference bar's offset from the top of the screen.
+const REF_Y: usize = 40;
+const BG: (u8, u8, u8) = (0x1e, 0x1e, 0x2e);
+/// How many `|` the reference line starts with, to measure the cell width.
+const PIPES: usize = 10;
+
+/// Every printable ASCII character, in order (no `%{` among them).
+fn ascii_set() -> String {
+    (0x21u8..=0x7e).map(char::from).collect()
+}
+
+/// An X display of its own (`Xvfb -displayfd`), killed on drop.
+struct Display {
+    child: Child,
+    name: String,
+}
+
+impl Display {
+    fn start() -> Display {
+        let mut cmd = Command::new(require_tool("Xvfb"));
+        cmd.args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x100x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+        let mut child = spawn_owned(cmd).expect("start Xvfb");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("Xvfb's display number");
+        let n: u32 = line.trim().parse().expect("Xvfb wrote its display number");
+        Display {
+            child,
+            name: format!(":{n}"),
+        }
+    }
+
+    /// The screen as RGB rows (`import`, ImageMagick).
+    fn grab(&self, import: &Path) -> Vec<u8> {
+        let out = Command::new(import)
+            .args(["-window", "root", "-depth", "8", "rgb:-"])
+            .env("DISPLAY", &self.name)
+            .output()
+            .expect("run import");
+        assert!(
+            out.status.success(),
+            "import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    fn png(&self, import: &Path, path: &Path, y: usize) {
+        let _ = Command::new(import)
+            .args(["-window", "root", "-crop"])
+            .arg(format!("{WIDTH}x{BAR_H}+0+{y}"))
+            .arg(path)
+            .env("DISPLAY", &self.name)
+            .status();
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One character cell as ink / no ink, the bottom rows (the underline) left out.
+type Cell = Vec<bool>;
+
+/// Reads polybar's text off the screen by cell, from the reference bar's glyphs.
+struct Reader {
+    x0: f64,
+    w: f64,
+    atlas: Vec<(char, Cell)>,
+}
+
+fn ink(px: &[u8], x: usize, y: usize) -> bool {
+    let i = (y * WIDTH + x) * 3;
+    let d = |a: u8, b: u8| (i32::from(a) - i32::from(b)).abs();
+    d(px[i], BG.0) + d(px[i + 1], BG.1) + d(px[i + 2], BG.2) > 60
+}
+
+fn cell(px: &[u8], top: usize, x0: f64, w: f64, i: usize) -> Cell {
+    let left = (x0 + w * i as f64).round() as usize;
+    let right = (x0 + w * (i + 1) as f64).round() as usize;
+    let mut c = Vec::new();
+    for y in top + 2..top + BAR_H - 4 {
+        for x in left..right.min(WIDTH) {
+            c.push(ink(px, x, y));
+        }
+    }
+    c
+}
+
+impl Reader {
+    /// From the reference bar: `PIPES` `|` (their spacing is the cell width), then
+    /// [`ascii_set`].
+    fn new(px: &[u8]) -> Option<Reader> {
+        let mid = REF_Y + BAR_H / 2;
+        let cols: Vec<usize> = (0..WIDTH).filter(|&x| ink(px, x, mid)).collect();
+        // the pipes' ink columns, grouped
+        let mut groups: Vec<(usize, usize)> = Vec::new();
+        for x in cols {
+            match groups.last_mut() {
+                Some((_, end)) if *end + 1 == x => *end = x,
+                _ => groups.push((x, x)),
+            }
+        }
+        if groups.len() < PIPES + 1 {
+            return None;
+        }
+        let center = |g: (usize, usize)| (g.0 + g.1) as f64 / 2.0;
+        let w = (center(groups[PIPES - 1]) - center(groups[0])) / (PIPES - 1) as f64;
+        if !(5.0..30.0).contains(&w) {
+            return None;
+        }
+        let x0 = center(groups[0]) - w / 2.0;
+        let atlas = ascii_set()
+            .chars()
+            .enumerate()
+            .map(|(i, ch)| (ch, cell(px, REF_Y, x0, w, PIPES + i)))
+            .collect();
+        Some(Reader { x0, w, atlas })
+    }
+
+    /// The text of the ocbar bar (at the top), trailing blanks trimmed.
+    fn read(&self, px: &[u8]) -> String {
+        let n = ((WIDTH as f64 - self.x0) / self.w) as usize;
+        let mut text = String::new();
+        for i in 0..n {
+            let c = cell(px, 0, self.x0, self.w, i);
+            if !c.iter().any(|&b| b) {
+                text.push(' ');
+                continue;
+            }
+            let best = self
+                .atlas
+                .iter()
+                .map(|(ch, a)| {
+                    let diff = a.iter().zip(&c).filter(|(x, y)| x != y).count();
+                    (diff, *ch)
+                })
+                .min()
+                .map_or('?', |(_, ch)| ch);
+            text.push(best);
+        }
+        text.trim_end().to_string()
+    }
+}
+
+fn polybar_config(dir: &Path, ref_script: &Path) -> PathBuf {
+    let bar = |name: &str, y: usize, modules: &str| {
+        format!(
+            "[bar/{name}]\nwidth = {WIDTH}\nheight = {BAR_H}\noffset-y = {y}\n\
+             background = #1e1e2e\nforeground = #cdd6f4\nline-size = 2\ndpi = 96\n\
+             font-0 = DejaVu Sans Mono:pixelsize=16;3\npadding-left = 0\nmodule-margin = 0\n\
+             override-redirect = true\nmodules-left = {modules}\n\n"
+        )
+    };
+    let conf = format!(
+        "include-file = {}\n\n{}{}[module/ref]\ntype = custom/script\nexec = {}\ntail = true\n",
+        integration("polybar/ocbar.ini").display(),
+        bar("ocbar", 0, "ocbar"),
+        bar("ref", REF_Y, "ref"),
+        ref_script.display()
+    );
+    let p = dir.join("polybar.ini");
+    std::fs::write(&p, conf).unwrap();
+    p
+}
+
+#[test]
+fn polybar_draws_titles_as_text_and_a_click_opens_the_session() {
+    let env = Env::start(Options::default());
+    let oc = &env.oc;
+    let dir = oc.dir(0).to_path_buf();
+    let tmp = tempfile::Builder::new()
+        .prefix("ocbar-bars-polybar-")
+        .tempdir()
+        .unwrap();
+    let t = tmp.path().canonicalize().unwrap();
+    let bin = ocbar_bin_dir(&t);
+    let import = require_tool("import");
+    let xdotool = require_tool("xdotool");
+
+    let d = Daemon::start_with(
+        &[&oc.url],
+        &[],
+        Some(
+            "[render]\nascii = true\ntitle_width = 0\n[notify]\nenabled = false\n[i3blocks]\nsignal = 0\n",
+        ),
+    );
+    let x = Display::start();
+
+    let ref_script = t.join("ref.sh");
+    std::fs::write(
+        &ref_script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' '{}{}'\nexec sleep 3600\n",
+            "|".repeat(PIPES),
+            ascii_set().replace('\'', "'\\''")
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &ref_script,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let conf = polybar_config(&t, &ref_script);
+    let log = std::fs::File::create(t.join("polybar.log")).unwrap();
+    let mut bars = Vec::new();
+    for name in ["ocbar", "ref"] {
+        let mut cmd = Command::new(require_tool("polybar"));
+        cmd.args(["-c"])
+            .arg(&conf)
+            .arg(name)
+            .current_dir(&t)
+            .env_clear()
+            .env("PATH", path_with(&bin))
+            .env("HOME", &t)
+            .env("LANG", "C.UTF-8")
+            .env("DISPLAY", &x.name)
+            .env("OCBAR_SOCKET", &d.socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log.try_clone().unwrap());
+        bars.push(KillOnDrop(spawn_owned(cmd).expect("start polybar")));
+    }
+
+    let mut reader = None;
+    assert!(
+        wait_until(secs(30), || {
+            reader = Reader::new(&x.grab(&import));
+            reader.is_some()
+        }),
+        "the reference bar never showed its characters; polybar's log:\n{}",
+        std::fs::read_to_string(t.join("polybar.log")).unwrap_or_default()
+    );
+    let reader = reader.unwrap();
+    let shot = |name: &str| {
+        let p = artifacts_dir().join(format!("polybar-{name}.png"));
+        x.png(&import, &p, 0);
+        p
+    };
+    let wait_text = |what: &str, pred: &dyn Fn(&str) -> bool| -> String {
+        let mut last = String::new();
+        let ok = wait_until(secs(40), || {
+            last = reader.read(&x.grab(&import));
+            pred(&last)
+        });
+        assert!(ok, "polybar never drew {what}; it drew {last:?}");
+        last
+    };
+    // The reader reads the reference bar's own characters back.
+    let px = x.grab(&import);
+    let again: String = (0..ascii_set().len())
+        .map(|i| {
+            let c = cell(&px, REF_Y, reader.x0, reader.w, PIPES + i);
+            reader
+                .atlas
+                .iter()
+                .map(|(ch, a)| (a.iter().zip(&c).filter(|(p, q)| p != q).count(), *ch))
+                .min()
+                .map_or('?', |(_, ch)| ch)
+        })
+        .collect();
+    assert_eq!(again, ascii_set(), "the cell reader reads the reference");
+
+    // 1. busy, then the title once the turn finishes
+    let sid = oc.create_session(&dir, Some("pb alpha"));
+    oc.prompt(&dir, &sid, "work a bit [slow 4]");
+    let busy = wait_text("the busy count", &|s| s.starts_with("*1"));
+    eprintln!("polybar, busy: {busy:?}");
+    let done = wait_text("the finished title", &|s| s.contains("pb alpha"));
+    assert_eq!(
+        done, "+1 + pb alpha",
+        "what polybar draws once the turn finished"
+    );
+    shot("done");
+
+    // 2. a hostile title: drawn as text, with no action of its own
+    let title = "%{A1:touch pwned:}x%{A} %{F#f00}red";
+    let sid = oc.create_session(&dir, Some(title));
+    oc.prompt(&dir, &sid, "quick");
+    let drawn = wait_text("the hostile title", &|s| s.contains("red"));
+    assert_eq!(
+        drawn,
+        format!("+2 + {title} (+1)"),
+        "the title's tags are drawn as text"
+    );
+    let png = shot("hostile");
+    eprintln!("polybar, hostile: {drawn:?} ({})", png.display());
+
+    // A click on the title: the module's click-left opens it (it leaves the bar).
+    let x_title = (reader.x0 + reader.w * 8.5) as u32;
+    let click = Command::new(&xdotool)
+        .args(["mousemove", &x_title.to_string(), "14", "click", "1"])
+        .env("DISPLAY", &x.name)
+        .output()
+        .expect("run xdotool");
+    assert!(click.status.success(), "xdotool: {click:?}");
+    let after = wait_text("the next title after the click", &|s| !s.contains("touch"));
+    assert_eq!(after, "+2 + pb alpha", "the click opened the hostile one");
+    assert_eq!(d.session(title).unwrap()["unvisited"], false, "opened");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!t.join("pwned").exists(), "the title's action ran");
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
