@@ -8,7 +8,9 @@
 //! 2. a session waiting for a question: `urgent` is true;
 //! 3. a Pango-hostile title: escaped in `full_text`, shown literally;
 //! 4. a left click (button 1) opens the newest unvisited session: it is marked visited and the
-//!    block shows the next one.
+//!    block shows the next one;
+//! 5. the README's picture: the same block through i3bar, under i3 on `Xvfb`
+//!    (`tests/artifacts/i3bar.png`; `OCBAR_UPDATE_DOCS=1` also `docs/i3bar.png`).
 //!
 //! Missing tools fail the test.
 
@@ -17,10 +19,12 @@ mod common;
 mod daemon_harness;
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bars_common::xvfb::{Display, KillOnDrop, update_doc_picture};
 use bars_common::*;
 use common::{Env, Options, require_tool, secs, spawn_owned, wait_until};
 use daemon_harness::Daemon;
@@ -245,4 +249,62 @@ fn i3blocks_follows_changes_marks_urgency_escapes_and_opens_on_click() {
     eprintln!("i3blocks, after the click: {b}");
     assert_eq!(d.session(title).unwrap()["unvisited"], false, "opened");
     assert_eq!(d.session("i3 alpha").unwrap()["unvisited"], true);
+    drop(bar);
+
+    // 5. The picture: the same block through i3bar, under i3 on a virtual X server.
+    let png = i3bar_picture(&t, &conf, &path_with(&bin), &d.socket);
+    update_doc_picture(&png, "i3bar.png");
+    eprintln!("i3bar picture: {}", png.display());
+}
+
+/// i3 with one bar whose status line is i3blocks running `conf`; returns the bar's right end
+/// (where the block is) as a PNG, once something is drawn there.
+fn i3bar_picture(t: &Path, conf: &Path, path: &str, socket: &Path) -> PathBuf {
+    const W: usize = 1280;
+    const H: usize = 200;
+    let x = Display::start(W, H);
+    let i3conf = t.join("i3.conf");
+    std::fs::write(
+        &i3conf,
+        format!(
+            "# i3 config file (v4)\nfont pango:DejaVu Sans Mono 12\nbar {{\n  status_command {} -c {}\n  position bottom\n  tray_output none\n  colors {{\n    background #1e1e2e\n    statusline #cdd6f4\n  }}\n}}\n",
+            require_tool("i3blocks").display(),
+            conf.display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(require_tool("i3"));
+    cmd.arg("-c")
+        .arg(&i3conf)
+        .current_dir(t)
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", t)
+        .env("LANG", "C.UTF-8")
+        .env("DISPLAY", &x.name)
+        .env("OCBAR_SOCKET", socket)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _i3 = KillOnDrop(spawn_owned(cmd).expect("start i3"));
+    // The bar's right end, where i3bar draws the block's text (not the bar's colour). At the
+    // bottom: i3's error bar, if any, would be at the top.
+    let bar_h = 22;
+    let drawn = |px: &[u8]| {
+        (H - bar_h..H).any(|y| {
+            (W - 300..W).any(|x| {
+                let i = (y * W + x) * 3;
+                px.get(i..i + 3)
+                    .is_some_and(|p| p != [0x1e, 0x1e, 0x2e] && p != [0, 0, 0])
+            })
+        })
+    };
+    assert!(
+        wait_until(secs(30), || drawn(&x.grab())),
+        "i3bar never drew the block"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let png = artifacts_dir().join("i3bar.png");
+    x.png(&format!("420x{bar_h}+{}+{}", W - 420, H - bar_h), &png);
+    png
 }

@@ -17,11 +17,11 @@ mod bars_common;
 mod common;
 mod daemon_harness;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use bars_common::xvfb::{Display, KillOnDrop, update_doc_picture};
 use bars_common::*;
 use common::{Env, Options, require_tool, secs, spawn_owned, wait_until};
 use daemon_harness::Daemon;
@@ -37,71 +37,6 @@ const PIPES: usize = 10;
 /// Every printable ASCII character, in order (no `%{` among them).
 fn ascii_set() -> String {
     (0x21u8..=0x7e).map(char::from).collect()
-}
-
-/// An X display of its own (`Xvfb -displayfd`), killed on drop.
-struct Display {
-    child: Child,
-    name: String,
-}
-
-impl Display {
-    fn start() -> Display {
-        let mut cmd = Command::new(require_tool("Xvfb"));
-        cmd.args([
-            "-displayfd",
-            "1",
-            "-screen",
-            "0",
-            "1280x100x24",
-            "-nolisten",
-            "tcp",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-        let mut child = spawn_owned(cmd).expect("start Xvfb");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("Xvfb's display number");
-        let n: u32 = line.trim().parse().expect("Xvfb wrote its display number");
-        Display {
-            child,
-            name: format!(":{n}"),
-        }
-    }
-
-    /// The screen as RGB rows (`import`, ImageMagick).
-    fn grab(&self, import: &Path) -> Vec<u8> {
-        let out = Command::new(import)
-            .args(["-window", "root", "-depth", "8", "rgb:-"])
-            .env("DISPLAY", &self.name)
-            .output()
-            .expect("run import");
-        assert!(
-            out.status.success(),
-            "import: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    }
-
-    fn png(&self, import: &Path, path: &Path, y: usize) {
-        let _ = Command::new(import)
-            .args(["-window", "root", "-crop"])
-            .arg(format!("{WIDTH}x{BAR_H}+0+{y}"))
-            .arg(path)
-            .env("DISPLAY", &self.name)
-            .status();
-    }
-}
-
-impl Drop for Display {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// One character cell as ink / no ink, the bottom rows (the underline) left out.
@@ -220,7 +155,6 @@ fn polybar_draws_titles_as_text_and_a_click_opens_the_session() {
         .unwrap();
     let t = tmp.path().canonicalize().unwrap();
     let bin = ocbar_bin_dir(&t);
-    let import = require_tool("import");
     let xdotool = require_tool("xdotool");
 
     let d = Daemon::start_with(
@@ -230,7 +164,7 @@ fn polybar_draws_titles_as_text_and_a_click_opens_the_session() {
             "[render]\nascii = true\ntitle_width = 0\n[notify]\nenabled = false\n[i3blocks]\nsignal = 0\n",
         ),
     );
-    let x = Display::start();
+    let x = Display::start(WIDTH, 100);
 
     let ref_script = t.join("ref.sh");
     std::fs::write(
@@ -271,7 +205,7 @@ fn polybar_draws_titles_as_text_and_a_click_opens_the_session() {
     let mut reader = None;
     assert!(
         wait_until(secs(30), || {
-            reader = Reader::new(&x.grab(&import));
+            reader = Reader::new(&x.grab());
             reader.is_some()
         }),
         "the reference bar never showed its characters; polybar's log:\n{}",
@@ -280,20 +214,20 @@ fn polybar_draws_titles_as_text_and_a_click_opens_the_session() {
     let reader = reader.unwrap();
     let shot = |name: &str| {
         let p = artifacts_dir().join(format!("polybar-{name}.png"));
-        x.png(&import, &p, 0);
+        x.png(&format!("{WIDTH}x{BAR_H}+0+0"), &p);
         p
     };
     let wait_text = |what: &str, pred: &dyn Fn(&str) -> bool| -> String {
         let mut last = String::new();
         let ok = wait_until(secs(40), || {
-            last = reader.read(&x.grab(&import));
+            last = reader.read(&x.grab());
             pred(&last)
         });
         assert!(ok, "polybar never drew {what}; it drew {last:?}");
         last
     };
     // The reader reads the reference bar's own characters back.
-    let px = x.grab(&import);
+    let px = x.grab();
     let again: String = (0..ascii_set().len())
         .map(|i| {
             let c = cell(&px, REF_Y, reader.x0, reader.w, PIPES + i);
@@ -318,6 +252,9 @@ fn polybar_draws_titles_as_text_and_a_click_opens_the_session() {
         "what polybar draws once the turn finished"
     );
     shot("done");
+    let picture = artifacts_dir().join("polybar-docs.png");
+    x.png(&format!("360x{BAR_H}+0+0"), &picture);
+    update_doc_picture(&picture, "polybar.png");
 
     // 2. a hostile title: drawn as text, with no action of its own
     let title = "%{A1:touch pwned:}x%{A} %{F#f00}red";
@@ -345,13 +282,4 @@ fn polybar_draws_titles_as_text_and_a_click_opens_the_session() {
     assert_eq!(d.session(title).unwrap()["unvisited"], false, "opened");
     std::thread::sleep(Duration::from_millis(500));
     assert!(!t.join("pwned").exists(), "the title's action ran");
-}
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

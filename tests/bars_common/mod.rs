@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub mod xvfb;
+
 /// Glyphs of the default (Nerd Font) set, as the renderers write them.
 pub const NERD_BUSY: char = '\u{f110}';
 pub const NERD_DONE: char = '\u{f00c}';
