@@ -13,7 +13,8 @@
 #   tmux sway waybar grim foot dbus dbus-user-session python3-dbus python3-gi gir1.2-atspi-2.0
 #   at-spi2-core curl util-linux (unshare, setpriv), plus nodejs/npm and python3-pip if absent;
 #   for polybar, i3blocks and the shell prompts: polybar i3blocks xvfb xdotool imagemagick
-#   (import, for reading back what polybar draws) fonts-dejavu-core zsh fish.
+#   (import, for reading back what polybar draws) fonts-dejavu-core zsh fish, and i3-wm and
+#   xterm for the README's pictures of i3bar and of the prompts.
 #   Never dunst: with no display it is D-Bus-activated by a Notify call, crashes, and the call
 #   fails (see docs/testing.md).
 #
@@ -57,7 +58,7 @@ pkg_installed() {
 # --- 1. system packages ---------------------------------------------------------------------
 apt_pkgs=(tmux sway waybar grim foot dbus dbus-user-session python3-dbus python3-gi gir1.2-atspi-2.0
           at-spi2-core curl util-linux ca-certificates
-          polybar i3blocks xvfb xdotool imagemagick fonts-dejavu-core zsh fish)
+          polybar i3blocks xvfb xdotool imagemagick fonts-dejavu-core zsh fish i3-wm xterm)
 command -v npm >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
 command -v python3 >/dev/null 2>&1 || apt_pkgs+=(python3)
 missing=()

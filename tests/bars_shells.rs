@@ -17,9 +17,10 @@ mod daemon_harness;
 
 use std::path::Path;
 
+use bars_common::xvfb::{Display, KillOnDrop, update_doc_picture};
 use bars_common::*;
 use common::tmux::Tmux;
-use common::{Env, Options, require_tool, secs};
+use common::{Env, Options, require_tool, secs, spawn_owned, wait_until};
 use daemon_harness::Daemon;
 
 /// The shells under test, one tmux session each (`zsh-subst`: zsh with `PROMPT_SUBST`).
@@ -47,7 +48,7 @@ fn shell_argv(name: &str, home: &Path, path: &str, socket: &Path) -> Vec<String>
             let rc = dir.join("bashrc");
             std::fs::write(
                 &rc,
-                format!("PS1='{USER_PROMPT}\\$ '\neval \"$(ocbar init bash)\"\n"),
+                format!("PS1='{USER_PROMPT} bash\\$ '\neval \"$(ocbar init bash)\"\n"),
             )
             .unwrap();
             env.extend([
@@ -66,7 +67,7 @@ fn shell_argv(name: &str, home: &Path, path: &str, socket: &Path) -> Vec<String>
             };
             std::fs::write(
                 dir.join(".zshrc"),
-                format!("{subst}PROMPT='{USER_PROMPT}%# '\neval \"$(ocbar init zsh)\"\n"),
+                format!("{subst}PROMPT='{USER_PROMPT} {name}%# '\neval \"$(ocbar init zsh)\"\n"),
             )
             .unwrap();
             env.extend([
@@ -81,7 +82,7 @@ fn shell_argv(name: &str, home: &Path, path: &str, socket: &Path) -> Vec<String>
             std::fs::write(
                 conf.join("config.fish"),
                 format!(
-                    "set -g fish_greeting\nfunction fish_prompt; printf '{USER_PROMPT}> '; end\nocbar init fish | source\n"
+                    "set -g fish_greeting\nfunction fish_prompt; printf '{USER_PROMPT} fish> '; end\nocbar init fish | source\n"
                 ),
             )
             .unwrap();
@@ -166,6 +167,7 @@ fn shell_prompts_show_titles_as_text_and_keep_the_users_prompt() {
         assert_segment_then_user_prompt(name, line, title);
     }
     assert!(!pwned.exists(), "a prompt ran the title");
+    prompts_picture(&tmux, &t, &cwd, &path, &d.socket, title);
 
     // 2. A backquoted command, zsh's colour sequence, a backslash and bash's `\u`.
     let title = "`touch pwned` %F{red}red%f \\u 100%";
@@ -219,4 +221,118 @@ fn assert_segment_then_user_prompt(name: &str, line: &str, title: &str) {
             "{name}: the segment (ascii glyphs) starts the line: {line:?}"
         );
     }
+}
+
+/// The README's picture: bash, zsh and fish one above the other in a tmux window (its status
+/// line off), drawn by `xterm` on a virtual X server. `tests/artifacts/prompts.png`; with
+/// `OCBAR_UPDATE_DOCS=1` also `docs/prompts.png`.
+fn prompts_picture(tmux: &Tmux, t: &Path, cwd: &Path, path: &str, socket: &Path, title: &str) {
+    let home = t.join("home");
+    let cwd_s = cwd.to_string_lossy();
+    let argv = |name: &str| shell_argv(name, &home, path, socket);
+    let mut args: Vec<String> = [
+        "new-session",
+        "-d",
+        "-s",
+        "picture",
+        "-x",
+        "90",
+        "-y",
+        "9",
+        "-c",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.push(cwd_s.to_string());
+    args.push("--".into());
+    args.extend(argv("bash"));
+    tmux.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    for name in ["zsh", "fish"] {
+        let mut args: Vec<String> = ["split-window", "-v", "-t", "picture", "-c"]
+            .map(String::from)
+            .to_vec();
+        args.push(cwd_s.to_string());
+        args.push("--".into());
+        args.extend(argv(name));
+        tmux.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    tmux.ok(&["select-layout", "-t", "picture", "even-vertical"]);
+    tmux.ok(&["set-option", "-t", "picture", "status", "off"]);
+    tmux.ok(&[
+        "set-option",
+        "-t",
+        "picture",
+        "pane-border-style",
+        "fg=colour238",
+    ]);
+    for pane in 0..3 {
+        let target = format!("picture.{pane}");
+        tmux.wait_screen(&target, secs(30), "the title in the picture", |s| {
+            s.contains(title)
+        });
+    }
+    let sock = tmux.ok(&["display-message", "-p", "-t", "picture", "#{socket_path}"]);
+    let x = Display::start(1000, 400);
+    let mut cmd = std::process::Command::new(require_tool("xterm"));
+    cmd.args([
+        "-geometry",
+        "90x9+0+0",
+        "-fa",
+        "DejaVu Sans Mono",
+        "-fs",
+        "11",
+        "-bg",
+        "#1e1e2e",
+        "-fg",
+        "#cdd6f4",
+        "-e",
+    ])
+    .arg(require_tool("tmux"))
+    .args(["-S", sock.trim(), "attach", "-t", "picture"])
+    .env_clear()
+    .env("PATH", path)
+    .env("LANG", "C.UTF-8")
+    .env("DISPLAY", &x.name)
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    let _xterm = KillOnDrop(spawn_owned(cmd).expect("start xterm"));
+    let geometry = std::process::Command::new(require_tool("xdotool"))
+        .args([
+            "search",
+            "--sync",
+            "--class",
+            "xterm",
+            "getwindowgeometry",
+            "--shell",
+        ])
+        .env("DISPLAY", &x.name)
+        .output()
+        .expect("run xdotool");
+    let vars = String::from_utf8_lossy(&geometry.stdout).into_owned();
+    let var = |k: &str| -> usize {
+        vars.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("xterm's {k} in {vars:?}"))
+    };
+    let (w, h) = (var("WIDTH"), var("HEIGHT"));
+    // Drawn once most of the window is not the background: wait for text in its lower third.
+    let ink_below = |px: &[u8]| {
+        (h * 2 / 3..h).any(|y| {
+            (0..w).any(|x| {
+                let i = (y * 1000 + x) * 3;
+                px.get(i..i + 3).is_some_and(|p| p[0] > 0x80)
+            })
+        })
+    };
+    assert!(
+        wait_until(secs(20), || ink_below(&x.grab())),
+        "xterm never drew the three prompts"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let png = artifacts_dir().join("prompts.png");
+    x.png(&format!("{w}x{h}+0+0"), &png);
+    update_doc_picture(&png, "prompts.png");
+    tmux.ok(&["kill-session", "-t", "picture"]);
 }
