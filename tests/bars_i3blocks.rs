@@ -98,12 +98,7 @@ fn i3blocks_follows_changes_marks_urgency_escapes_and_opens_on_click() {
     let env = Env::start(Options::default());
     let oc = &env.oc;
     let dir = oc.dir(0).to_path_buf();
-    let tmp = tempfile::Builder::new()
-        .prefix("ocbar-bars-i3blocks-")
-        .tempdir()
-        .unwrap();
-    let t = tmp.path().canonicalize().unwrap();
-    let bin = ocbar_bin_dir(&t);
+    let (_tmp, t, bin) = scratch("ocbar-bars-i3blocks-");
 
     let d = Daemon::start_with(
         &[&oc.url],

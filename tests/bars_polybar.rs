@@ -149,12 +149,7 @@ fn polybar_draws_titles_as_text_and_a_click_opens_the_session() {
     let env = Env::start(Options::default());
     let oc = &env.oc;
     let dir = oc.dir(0).to_path_buf();
-    let tmp = tempfile::Builder::new()
-        .prefix("ocbar-bars-polybar-")
-        .tempdir()
-        .unwrap();
-    let t = tmp.path().canonicalize().unwrap();
-    let bin = ocbar_bin_dir(&t);
+    let (_tmp, t, bin) = scratch("ocbar-bars-polybar-");
     let xdotool = require_tool("xdotool");
 
     let d = Daemon::start_with(

@@ -128,12 +128,7 @@ fn shell_prompts_show_titles_as_text_and_keep_the_users_prompt() {
     let env = Env::start(Options::default());
     let oc = &env.oc;
     let dir = oc.dir(0).to_path_buf();
-    let tmp = tempfile::Builder::new()
-        .prefix("ocbar-bars-shells-")
-        .tempdir()
-        .unwrap();
-    let t = tmp.path().canonicalize().unwrap();
-    let bin = ocbar_bin_dir(&t);
+    let (_tmp, t, bin) = scratch("ocbar-bars-shells-");
     let path = path_with(&bin);
     let cwd = t.join("cwd");
     std::fs::create_dir_all(&cwd).unwrap();
@@ -157,29 +152,13 @@ fn shell_prompts_show_titles_as_text_and_keep_the_users_prompt() {
 
     // 1. `$(touch pwned)`: text in every prompt, nothing runs.
     let title = "$(touch pwned)";
-    let sid = oc.create_session(&dir, Some(title));
-    oc.prompt(&dir, &sid, "quick");
-    d.wait_state(title, "done", secs(40));
-    enter_all(&tmux);
-    let lines = wait_prompts(&tmux, "the first title", |l| l.contains(title));
-    for (name, line) in SHELLS.iter().zip(&lines) {
-        eprintln!("{name}: {line}");
-        assert_segment_then_user_prompt(name, line, title);
-    }
+    finish_and_show(oc, &dir, &d, &tmux, title);
     assert!(!pwned.exists(), "a prompt ran the title");
     prompts_picture(&tmux, &t, &cwd, &path, &d.socket, title);
 
     // 2. A backquoted command, zsh's colour sequence, a backslash and bash's `\u`.
     let title = "`touch pwned` %F{red}red%f \\u 100%";
-    let sid = oc.create_session(&dir, Some(title));
-    oc.prompt(&dir, &sid, "quick");
-    d.wait_state(title, "done", secs(40));
-    enter_all(&tmux);
-    let lines = wait_prompts(&tmux, "the second title", |l| l.contains(title));
-    for (name, line) in SHELLS.iter().zip(&lines) {
-        eprintln!("{name}: {line}");
-        assert_segment_then_user_prompt(name, line, title);
-    }
+    finish_and_show(oc, &dir, &d, &tmux, title);
     for name in ["zsh", "zsh-subst"] {
         let coloured = tmux.ok(&["capture-pane", "-p", "-e", "-t", name]);
         let line = prompt_line(&coloured).unwrap_or_default();
@@ -199,6 +178,20 @@ fn shell_prompts_show_titles_as_text_and_keep_the_users_prompt() {
         assert!(line.contains(USER_PROMPT), "{line:?}");
     }
     assert!(!pwned.exists(), "a prompt ran the title");
+}
+
+/// A session titled `title` finishes; then every shell's next prompt shows it, as text, in
+/// front of (fish: right of) the user's own prompt.
+fn finish_and_show(oc: &common::OpenCode, dir: &Path, d: &Daemon, tmux: &Tmux, title: &str) {
+    let sid = oc.create_session(dir, Some(title));
+    oc.prompt(dir, &sid, "quick");
+    d.wait_state(title, "done", secs(40));
+    enter_all(tmux);
+    let lines = wait_prompts(tmux, &format!("the title {title:?}"), |l| l.contains(title));
+    for (name, line) in SHELLS.iter().zip(&lines) {
+        eprintln!("{name}: {line}");
+        assert_segment_then_user_prompt(name, line, title);
+    }
 }
 
 /// bash and zsh: `<segment> user-prompt…` on one line; fish: `user-prompt> … <segment>` (the

@@ -24,7 +24,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::daemon::clock::now_ms;
+use crate::daemon::clock::{self, now_ms};
 use crate::daemon::config::I3blocksConfig;
 use crate::daemon::published::Published;
 use crate::log;
@@ -116,16 +116,9 @@ pub async fn signal_on_change(
             sent = Some(line);
         }
         // A timer only while a retry countdown runs (the line changes every second).
-        let wake = render::time_sensitive(&snapshots.borrow().snapshot).then(|| {
-            let into = now_ms().rem_euclid(1000) as u64;
-            Instant::now() + Duration::from_millis(1000 - into + 20)
-        });
-        let timer = async {
-            match wake {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
+        let wake =
+            render::time_sensitive(&snapshots.borrow().snapshot).then(clock::after_next_second);
+        let timer = clock::sleep_until_or_never(wake);
         tokio::select! {
             changed = snapshots.changed() => {
                 if changed.is_err() {

@@ -764,15 +764,19 @@ fn hostile_data_is_inert_in_every_format() {
     }
 }
 
-#[test]
-fn hostile_titles_exactly() {
+/// `f` for one finished session titled `t`: ASCII glyphs, no colour, titles uncut.
+fn one_done(f: Format, t: &str) -> String {
     let cfg = RenderConfig {
         no_color: true,
         title_width: 0,
         ..ascii()
     };
-    let one =
-        |f: Format, t: &str| render(f, &snap(vec![sess("s", t, SessionState::Done)]), NOW, &cfg);
+    render(f, &snap(vec![sess("s", t, SessionState::Done)]), NOW, &cfg)
+}
+
+#[test]
+fn hostile_titles_exactly() {
+    let one = one_done;
     assert_eq!(
         one(Format::Tmux, "#[fg=red]x #(rm -rf ~)"),
         "+1 #[bold]+#[nobold] #[bold]##[fg=red]x ##(rm -rf ~)#[nobold]"
@@ -905,13 +909,7 @@ fn i3blocks_block_has_text_short_text_colour_and_urgency() {
 
 #[test]
 fn prompts_exactly() {
-    let cfg = RenderConfig {
-        no_color: true,
-        title_width: 0,
-        ..ascii()
-    };
-    let one =
-        |f: Format, t: &str| render(f, &snap(vec![sess("s", t, SessionState::Done)]), NOW, &cfg);
+    let one = one_done;
     let t = "$(touch pwned) `id` \\ %F{red}";
     assert_eq!(
         one(Format::Bash, t),

@@ -34,6 +34,18 @@ pub fn ocbar_bin_dir(dir: &Path) -> PathBuf {
     bin
 }
 
+/// A scratch directory for one bar test (removed when the guard goes), by its canonical path,
+/// with `bin/ocbar` in it ([`ocbar_bin_dir`]): (guard, directory, bin).
+pub fn scratch(prefix: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("tempdir");
+    let dir = tmp.path().canonicalize().expect("canonical tempdir");
+    let bin = ocbar_bin_dir(&dir);
+    (tmp, dir, bin)
+}
+
 /// `bin` in front of the system PATH.
 pub fn path_with(bin: &Path) -> String {
     format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display())
