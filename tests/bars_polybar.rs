@@ -9,7 +9,8 @@
 //! 1. a busy session (`*1`), then its title after the turn finishes (`+1 + pb alpha`);
 //! 2. a hostile title (`%{A1:touch pwned:}x%{A} %{F#f00}red`) as that very text, with no
 //!    action: a click on it runs the module's own `click-left`, which opens the session (it
-//!    leaves the bar), and no file `pwned` appears.
+//!    leaves the bar), and no file `pwned` appears;
+//! 3. the daemon down: the module is empty.
 //!
 //! Missing tools fail the test.
 
@@ -277,4 +278,12 @@ fn polybar_draws_titles_as_text_and_a_click_opens_the_session() {
     assert_eq!(d.session(title).unwrap()["unvisited"], false, "opened");
     std::thread::sleep(Duration::from_millis(500));
     assert!(!t.join("pwned").exists(), "the title's action ran");
+
+    // 3. The daemon down: the module empties (and polybar keeps running).
+    drop(d);
+    wait_text("an empty module without a daemon", &|s| s.is_empty());
+    assert!(
+        bars.iter_mut().all(|b| b.0.try_wait().is_ok_and(|st| st.is_none())),
+        "polybar exited"
+    );
 }
