@@ -18,7 +18,8 @@ use ocbar::wire::{Action, Format, Request, Style};
 /// Watch every OpenCode session at once: status for tmux, waybar, starship and the OpenCode TUI.
 ///
 /// Start the daemon once ('ocbar daemon', or the systemd unit); bars then ask it with
-/// 'ocbar status --format tmux|starship|waybar' or follow it with 'ocbar watch'.
+/// 'ocbar status --format tmux|starship|waybar|polybar|i3blocks' or follow it with 'ocbar watch';
+/// shell prompts: eval "$(ocbar init bash|zsh)", 'ocbar init fish | source'.
 #[derive(Parser, Debug)]
 #[command(name = "ocbar", version, about, long_about = None, after_help = AFTER_HELP)]
 struct Cli {

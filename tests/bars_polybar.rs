@@ -283,7 +283,8 @@ fn polybar_draws_titles_as_text_and_a_click_opens_the_session() {
     drop(d);
     wait_text("an empty module without a daemon", &|s| s.is_empty());
     assert!(
-        bars.iter_mut().all(|b| b.0.try_wait().is_ok_and(|st| st.is_none())),
+        bars.iter_mut()
+            .all(|b| b.0.try_wait().is_ok_and(|st| st.is_none())),
         "polybar exited"
     );
 }
