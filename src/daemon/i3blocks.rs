@@ -34,6 +34,17 @@ use crate::wire::Format;
 /// At most one round of signals per interval: i3blocks runs the block's command for each.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
+/// How long the list of i3blocks processes is trusted before `/proc` is read again (each pid
+/// on it is still checked before every signal). An i3blocks started meanwhile runs the block
+/// at its start anyway.
+pub const RESCAN: Duration = Duration::from_secs(5);
+
+/// Whether the process at `dir` (`/proc/PID`) is an `i3blocks` owned by `uid`.
+fn is_i3blocks(dir: &Path, uid: u32) -> bool {
+    dir.metadata().is_ok_and(|m| m.uid() == uid)
+        && std::fs::read_to_string(dir.join("comm")).is_ok_and(|c| c.trim_end() == "i3blocks")
+}
+
 /// The pids of processes named `i3blocks` under `proc_root` owned by `uid`.
 pub fn find_i3blocks(proc_root: &Path, uid: u32) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir(proc_root) else {
@@ -43,16 +54,26 @@ pub fn find_i3blocks(proc_root: &Path, uid: u32) -> Vec<i32> {
         .flatten()
         .filter_map(|e| {
             let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-            let dir = e.path();
-            if dir.metadata().ok()?.uid() != uid {
-                return None;
-            }
-            let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
-            (comm.trim_end() == "i3blocks").then_some(pid)
+            is_i3blocks(&e.path(), uid).then_some(pid)
         })
         .collect();
     pids.sort_unstable();
     pids
+}
+
+/// `cached` if it is given and every pid on it is still an i3blocks of `uid` (a pid is not
+/// signalled after it was reused), else a fresh scan. The bool: whether it scanned.
+fn i3blocks_now(proc_root: &Path, uid: u32, cached: Option<Vec<i32>>) -> (Vec<i32>, bool) {
+    match cached {
+        Some(pids)
+            if pids
+                .iter()
+                .all(|pid| is_i3blocks(&proc_root.join(pid.to_string()), uid)) =>
+        {
+            (pids, false)
+        }
+        _ => (find_i3blocks(proc_root, uid), true),
+    }
 }
 
 /// Send `SIGRTMIN+n` to `pid`.
@@ -80,6 +101,7 @@ pub async fn signal_on_change(
     let uid = unsafe { libc::getuid() };
     let mut sent: Option<Arc<str>> = None;
     let mut last_pids: Vec<i32> = Vec::new();
+    let mut scanned_at: Option<Instant> = None;
     let mut last_round: Option<Instant> = None;
     loop {
         if let Some(t) = last_round {
@@ -89,9 +111,16 @@ pub async fn signal_on_change(
         let line = published.render(Format::I3blocks, now_ms(), &render);
         if sent.as_ref() != Some(&line) {
             last_round = Some(Instant::now());
-            let pids = tokio::task::spawn_blocking(move || find_i3blocks(Path::new("/proc"), uid))
-                .await
-                .unwrap_or_default();
+            let cached = scanned_at
+                .is_some_and(|t: Instant| t.elapsed() < RESCAN)
+                .then(|| last_pids.clone());
+            let (pids, scanned) =
+                tokio::task::spawn_blocking(move || i3blocks_now(Path::new("/proc"), uid, cached))
+                    .await
+                    .unwrap_or_default();
+            if scanned {
+                scanned_at = Some(Instant::now());
+            }
             for &pid in &pids {
                 if let Err(e) = signal(pid, cfg.signal) {
                     log!("i3blocks: cannot signal pid {pid}: {e}");
@@ -147,5 +176,16 @@ mod tests {
         let me = unsafe { libc::getuid() };
         assert_eq!(find_i3blocks(root.path(), me), vec![10, 12]);
         assert!(find_i3blocks(root.path(), me.wrapping_add(1)).is_empty());
+        // A cached list is used while every pid on it is still an i3blocks; else a new scan.
+        assert_eq!(
+            i3blocks_now(root.path(), me, Some(vec![12])),
+            (vec![12], false)
+        );
+        std::fs::write(root.path().join("12/comm"), "bash\n").unwrap();
+        assert_eq!(
+            i3blocks_now(root.path(), me, Some(vec![10, 12])),
+            (vec![10], true),
+            "pid 12 is no i3blocks any more"
+        );
     }
 }
