@@ -37,7 +37,7 @@ fn fish_quote(s: &str) -> String {
 
 const BASH: &str = r#"# ocbar: the state of every OpenCode session, in front of your own prompt.
 # In ~/.bashrc, after anything that sets PS1 or PROMPT_COMMAND:  eval "$(ocbar init bash)"
-__ocbar_added=
+__ocbar_added=${__ocbar_added-}
 __ocbar_prompt() {
     local __ocbar_rc=$? __ocbar_segment
     PS1=${PS1#"$__ocbar_added"}
@@ -58,7 +58,7 @@ fi
 
 const ZSH: &str = r#"# ocbar: the state of every OpenCode session, in front of your own prompt.
 # In ~/.zshrc, after anything that sets PROMPT (a theme, a framework):  eval "$(ocbar init zsh)"
-typeset -g __ocbar_added='' __ocbar_segment=''
+typeset -g __ocbar_added="${__ocbar_added-}" __ocbar_segment="${__ocbar_segment-}"
 __ocbar_precmd() {
     PROMPT=${PROMPT#"$__ocbar_added"}
     __ocbar_segment=$(@OCBAR@ status --format zsh 2>/dev/null)
