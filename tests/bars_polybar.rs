@@ -288,3 +288,30 @@ fn polybar_draws_titles_as_text_and_a_click_opens_the_session() {
         "polybar exited"
     );
 }
+
+/// `ocbar watch` (what the module runs) ends once the bar's end of its stdout is gone, even
+/// while the daemon is down and nothing is written (a bar killed hard can leave the shell
+/// between them alive, so the parent check alone would not end it).
+#[test]
+fn watch_ends_when_its_reader_is_gone_while_the_daemon_is_down() {
+    let (_tmp, t, _bin) = scratch("ocbar-bars-watch-");
+    let mut cmd = Command::new(daemon_harness::ocbar_bin());
+    cmd.args(["watch", "--format", "polybar"])
+        .env("OCBAR_SOCKET", t.join("no-daemon.sock"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut watch = spawn_owned(cmd).expect("start ocbar watch");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(watch.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "\n", "the offline line (empty)");
+    drop(watch.stdout.take());
+    assert!(
+        wait_until(secs(10), || watch.try_wait().is_ok_and(|s| s.is_some())),
+        "ocbar watch still runs with nobody reading it"
+    );
+}

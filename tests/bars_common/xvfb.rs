@@ -70,11 +70,26 @@ impl Drop for Display {
     }
 }
 
-/// A child killed (and reaped) when the guard goes.
+/// A child ended when the guard goes: SIGTERM first, so it ends what it started itself (polybar
+/// puts each script in a process group of its own, which a SIGKILL to polybar leaves behind),
+/// then SIGKILL after 5 s.
 pub struct KillOnDrop(pub Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.0.id()) {
+            // SAFETY: kill(2) on our own child, not yet reaped.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if self.0.try_wait().is_ok_and(|s| s.is_some()) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
