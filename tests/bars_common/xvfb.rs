@@ -29,11 +29,24 @@ impl Display {
             .read_line(&mut line)
             .expect("Xvfb's display number");
         let n: u32 = line.trim().parse().expect("Xvfb wrote its display number");
-        Display {
+        let d = Display {
             child,
             name: format!(":{n}"),
             width,
-        }
+        };
+        // A client connects before anything else is started (polybar gives up at once on an X
+        // connection error, seen under load right after Xvfb said its number).
+        let ready = crate::common::wait_until(crate::common::secs(20), || {
+            Command::new(require_tool("xdotool"))
+                .arg("getdisplaygeometry")
+                .env("DISPLAY", &d.name)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+        assert!(ready, "no X client could connect to Xvfb {}", d.name);
+        d
     }
 
     /// The whole screen as RGB bytes, row by row (ImageMagick's `import`).
