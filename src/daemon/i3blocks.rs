@@ -100,62 +100,106 @@ pub async fn signal_on_change(
     // SAFETY: getuid(2) cannot fail.
     let uid = unsafe { libc::getuid() };
     let mut sent: Option<Arc<str>> = None;
-    let mut last_pids: Vec<i32> = Vec::new();
-    let mut scanned_at: Option<Instant> = None;
+    let mut known = Known {
+        signal: cfg.signal,
+        ..Known::default()
+    };
     let mut last_round: Option<Instant> = None;
+    // After a round that trusted the cached list: when to scan again for an i3blocks started
+    // since, and give it the change it missed.
+    let mut recheck_at: Option<Instant> = None;
     loop {
         if let Some(t) = last_round {
             tokio::time::sleep_until(t + MIN_INTERVAL).await;
+        }
+        if recheck_at.is_some_and(|t| Instant::now() >= t) {
+            recheck_at = None;
+            let before = known.pids.clone();
+            let pids = known.refresh(uid, None).await;
+            for &pid in pids.iter().filter(|p| !before.contains(p)) {
+                send(pid, cfg.signal);
+            }
         }
         let published = snapshots.borrow_and_update().clone();
         let line = published.render(Format::I3blocks, now_ms(), &render);
         if sent.as_ref() != Some(&line) {
             last_round = Some(Instant::now());
-            let cached = scanned_at
-                .is_some_and(|t: Instant| t.elapsed() < RESCAN)
-                .then(|| last_pids.clone());
-            let (pids, scanned) =
-                tokio::task::spawn_blocking(move || i3blocks_now(Path::new("/proc"), uid, cached))
-                    .await
-                    .unwrap_or_default();
-            if scanned {
-                scanned_at = Some(Instant::now());
+            let cached = known
+                .scanned_at
+                .filter(|t| t.elapsed() < RESCAN)
+                .map(|_| known.pids.clone());
+            let trusted_cache = cached.is_some();
+            for &pid in &known.refresh(uid, cached).await {
+                send(pid, cfg.signal);
             }
-            for &pid in &pids {
-                if let Err(e) = signal(pid, cfg.signal) {
-                    log!("i3blocks: cannot signal pid {pid}: {e}");
-                }
-            }
-            if pids != last_pids {
-                if pids.is_empty() {
-                    log!("i3blocks: no i3blocks of this user is running now");
-                } else {
-                    log!(
-                        "i3blocks: sending SIGRTMIN+{} to i3blocks (pid {}) on every change ('signal={}' in the block)",
-                        cfg.signal,
-                        pids.iter()
-                            .map(i32::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        cfg.signal
-                    );
-                }
-                last_pids = pids;
+            if trusted_cache && recheck_at.is_none() {
+                recheck_at = known.scanned_at.map(|t| t + RESCAN);
             }
             sent = Some(line);
         }
-        // A timer only while a retry countdown runs (the line changes every second).
-        let wake =
+        // A timer while a retry countdown runs (the line changes every second), and for the
+        // recheck.
+        let countdown =
             render::time_sensitive(&snapshots.borrow().snapshot).then(clock::after_next_second);
-        let timer = clock::sleep_until_or_never(wake);
+        let wake = match (countdown, recheck_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         tokio::select! {
             changed = snapshots.changed() => {
                 if changed.is_err() {
                     return;
                 }
             }
-            _ = timer => {}
+            _ = clock::sleep_until_or_never(wake) => {}
         }
+    }
+}
+
+/// The i3blocks processes last found, and when `/proc` was last read for them.
+#[derive(Default)]
+struct Known {
+    /// `N` of `SIGRTMIN+N`, for the log.
+    signal: u8,
+    pids: Vec<i32>,
+    scanned_at: Option<Instant>,
+}
+
+impl Known {
+    /// The i3blocks to signal now: `cached` when still true, else a fresh scan (logged when the
+    /// set changes).
+    async fn refresh(&mut self, uid: u32, cached: Option<Vec<i32>>) -> Vec<i32> {
+        let (pids, scanned) =
+            tokio::task::spawn_blocking(move || i3blocks_now(Path::new("/proc"), uid, cached))
+                .await
+                .unwrap_or_default();
+        if scanned {
+            self.scanned_at = Some(Instant::now());
+        }
+        if pids != self.pids {
+            if pids.is_empty() {
+                log!("i3blocks: no i3blocks of this user is running now");
+            } else {
+                log!(
+                    "i3blocks: sending SIGRTMIN+{} to i3blocks (pid {}) on every change ('signal={}' in the block)",
+                    self.signal,
+                    pids.iter()
+                        .map(i32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    self.signal
+                );
+            }
+            self.pids = pids.clone();
+        }
+        pids
+    }
+}
+
+/// [`signal`], logging a failure.
+fn send(pid: i32, n: u8) {
+    if let Err(e) = signal(pid, n) {
+        log!("i3blocks: cannot signal pid {pid}: {e}");
     }
 }
 
