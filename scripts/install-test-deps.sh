@@ -17,7 +17,9 @@
 #   xvfb openbox xterm x11-utils xdotool (tests/on_screen_x11.rs)
 #   at-spi2-core curl util-linux (unshare, setpriv) openssh-server openssh-client (tests/remote.rs:
 #   a loopback sshd as the "dev box"), openssl socat (tests/https_stream.rs: a TLS front end),
-#   plus nodejs/npm and python3-pip if absent.
+#   plus nodejs/npm and python3-pip if absent;
+#   for polybar, i3blocks and the shell prompts: polybar i3blocks imagemagick (import, for reading
+#   back what polybar draws) fonts-dejavu-core zsh fish, and i3-wm for the README's picture of i3bar.
 #   Never dunst: with no display it is D-Bus-activated by a Notify call, crashes, and the call
 #   fails (see docs/testing.md).
 #
@@ -61,7 +63,8 @@ pkg_installed() {
 # --- 1. system packages ---------------------------------------------------------------------
 apt_pkgs=(tmux sway waybar grim foot dbus dbus-user-session python3-dbus python3-gi gir1.2-atspi-2.0
           xvfb openbox xterm x11-utils xdotool
-          at-spi2-core curl util-linux ca-certificates openssh-server openssh-client openssl socat)
+          at-spi2-core curl util-linux ca-certificates openssh-server openssh-client openssl socat
+          polybar i3blocks imagemagick fonts-dejavu-core zsh fish i3-wm)
 command -v npm >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
 command -v python3 >/dev/null 2>&1 || apt_pkgs+=(python3)
 missing=()

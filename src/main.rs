@@ -18,7 +18,8 @@ use ocbar::wire::{Action, Format, Request, Style};
 /// Watch every OpenCode session at once: status for tmux, waybar, starship and the OpenCode TUI.
 ///
 /// Start the daemon once ('ocbar daemon --background', or the systemd unit); bars then ask it with
-/// 'ocbar status --format tmux|starship|waybar' or follow it with 'ocbar watch'.
+/// 'ocbar status --format tmux|starship|waybar|polybar|i3blocks' or follow it with 'ocbar watch';
+/// shell prompts: eval "$(ocbar init bash|zsh)", 'ocbar init fish | source'.
 #[derive(Parser, Debug)]
 #[command(name = "ocbar", version, about, long_about = None, after_help = AFTER_HELP)]
 struct Cli {
@@ -77,7 +78,7 @@ enum Command {
     },
     /// Print the status once, as one line.
     Status {
-        /// plain, tmux, starship, waybar or json
+        /// plain, tmux, starship, waybar, polybar, i3blocks, bash, zsh, fish or json
         #[arg(long, short, default_value = "plain")]
         format: String,
         /// What a bar format prints when the daemon is not running
@@ -86,7 +87,7 @@ enum Command {
     },
     /// Print the status, then one line per change, until the reader goes away.
     Watch {
-        /// plain, tmux, starship, waybar or json
+        /// plain, tmux, starship, waybar, polybar, i3blocks, bash, zsh, fish or json
         #[arg(long, short, default_value = "plain")]
         format: String,
         /// What to print while the daemon is not running
@@ -127,6 +128,12 @@ enum Command {
     Doctor,
     /// The far end of another machine's '--remote' link (run by ssh; speaks on stdin/stdout).
     RemoteBridge,
+    /// Print the snippet that adds ocbar's segment to your shell prompt: eval "$(ocbar init bash)".
+    Init {
+        /// bash, zsh or fish
+        #[arg(value_parser = ocbar::client::init::SHELLS)]
+        shell: String,
+    },
     /// Install an integration: 'opencode-plugin' (the sidebar and focus reporting inside OpenCode).
     Install {
         /// What to install: opencode-plugin
@@ -282,6 +289,7 @@ fn run() -> ExitCode {
             client::run(&socket, Request::Action(Action::Mute(session, false)))
         }
         Command::Doctor => doctor(&socket),
+        Command::Init { shell } => init(&shell),
         Command::Install {
             what: _,
             uninstall,
@@ -394,10 +402,29 @@ fn status(socket: &std::path::Path, format: &str, offline: &str) -> ExitCode {
             ExitCode::FAILURE
         }
         Err(_) => {
-            if !offline.is_empty() {
-                ocbar::say!("{offline}");
+            let line = style.format.offline_line(offline);
+            if !line.is_empty() {
+                ocbar::say!("{line}");
             }
             ExitCode::SUCCESS
+        }
+    }
+}
+
+/// `ocbar init SHELL` (src/client/init.rs): the snippet, calling this binary by its path.
+fn init(shell: &str) -> ExitCode {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.into_os_string().into_string().ok())
+        .unwrap_or_else(|| "ocbar".to_string());
+    match ocbar::client::init::script(shell, &exe) {
+        Some(s) => {
+            ocbar::say!("{}", s.trim_end());
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!("ocbar: no prompt snippet for {shell:?}: bash, zsh or fish");
+            ExitCode::from(2)
         }
     }
 }

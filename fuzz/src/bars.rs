@@ -105,6 +105,8 @@ pub fn pango_visible(markup: &str) -> String {
                         .strip_prefix("<span")
                         .and_then(|t| t.strip_suffix('>'))
                         .unwrap_or_else(|| panic!("foreign tag {tag:?} in {markup:?}"));
+                    // i3blocks' markup quotes attributes with ' (see render::i3blocks)
+                    let attrs = attrs.replace('\'', "\"");
                     let attrs = attrs.replace(" weight=\"bold\"", "");
                     let color_ok = attrs.len() == 21
                         && attrs.starts_with(" foreground=\"#")
@@ -127,6 +129,7 @@ pub fn pango_visible(markup: &str) -> String {
                     "&gt;" => '>',
                     "&#39;" => '\'',
                     "&quot;" => '"',
+                    "&#92;" => '\\',
                     e => panic!("foreign entity {e:?} in {markup:?}"),
                 });
                 rest = &rest[end + 1..];
@@ -139,6 +142,93 @@ pub fn pango_visible(markup: &str) -> String {
         }
     }
     assert_eq!(depth, 0, "unbalanced tags in {markup:?}");
+    text
+}
+
+/// The text polybar draws for a line, parsed as polybar 3.6 parses a script's line: `%{` starts
+/// a tag wherever it is. Panics on any tag but ocbar's own (`F#rrggbb`, `F-`, `u#rrggbb`, `+u`,
+/// `-u`); the zero-width space ocbar puts between a `%` and a `{` from data is not drawn.
+pub fn polybar_visible(out: &str) -> String {
+    let mut text = String::new();
+    let mut rest = out;
+    while let Some(c) = rest.chars().next() {
+        if rest.starts_with("%{") {
+            let end = rest.find('}').expect("unclosed polybar tag");
+            let tag = &rest[2..end];
+            let hex = |t: &str| t.len() == 7 && t[1..].bytes().all(|b| b.is_ascii_hexdigit());
+            let ok = matches!(tag, "F-" | "+u" | "-u")
+                || tag.strip_prefix('F').is_some_and(hex)
+                || tag.strip_prefix('u').is_some_and(hex);
+            assert!(ok, "foreign polybar tag {tag:?} in {out:?}");
+            rest = &rest[end + 1..];
+        } else {
+            if c != '\u{200b}' {
+                text.push(c);
+            }
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    text
+}
+
+/// The text bash shows for `PS1` text (decoded, then expanded with `promptvars`), as far as
+/// ocbar writes it: `\x01`…`\x02` around SGR, `\\\\` → `\`, `\\$` → `$`, `\\`` → `` ` ``.
+/// Panics on a `$`, backquote or `\` that bash would decode or expand (one from data that was
+/// not escaped), and on anything but SGR inside `\x01`…`\x02`.
+pub fn bash_visible(out: &str) -> String {
+    let mut text = String::new();
+    let mut rest = out;
+    while let Some(c) = rest.chars().next() {
+        if c == '\x01' {
+            let end = rest.find('\x02').expect("\\x01 without \\x02");
+            assert!(
+                sgr_visible(&rest[1..end]).is_empty(),
+                "not SGR inside \\x01..\\x02 in {out:?}"
+            );
+            rest = &rest[end + 1..];
+        } else if let Some(r) = rest.strip_prefix("\\\\\\\\") {
+            text.push('\\');
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("\\\\$") {
+            text.push('$');
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("\\\\`") {
+            text.push('`');
+            rest = r;
+        } else {
+            assert!(
+                !matches!(c, '$' | '`' | '\\' | '\x02'),
+                "bash would expand {c:?} in {out:?}"
+            );
+            text.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    text
+}
+
+/// The text zsh shows for `PROMPT` text: `%{…%}` (SGR only) takes no room, `%%` is `%`. Panics
+/// on any other `%` sequence (one from data that was not doubled).
+pub fn zsh_visible(out: &str) -> String {
+    let mut text = String::new();
+    let mut rest = out;
+    while let Some(c) = rest.chars().next() {
+        if let Some(r) = rest.strip_prefix("%{") {
+            let end = r.find("%}").expect("%{ without %}");
+            assert!(
+                sgr_visible(&r[..end]).is_empty(),
+                "not SGR inside %{{..%}} in {out:?}"
+            );
+            rest = &r[end + 2..];
+        } else if let Some(r) = rest.strip_prefix("%%") {
+            text.push('%');
+            rest = r;
+        } else {
+            assert!(c != '%', "zsh would expand a % sequence in {out:?}");
+            text.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
     text
 }
 
@@ -180,6 +270,54 @@ pub fn check_all_formats(snap: &Snapshot, cfg: &RenderConfig, now: i64) {
     no_controls(tip, true);
     assert_eq!(pango_visible(tip), panel, "waybar tooltip is the panel");
     assert!(obj["alt"].is_string() && obj["class"].is_array());
+
+    let poly = render::render(Format::Polybar, snap, now, cfg);
+    no_controls(&poly, false);
+    assert_eq!(
+        polybar_visible(&poly),
+        plain,
+        "polybar draws the plain line: {poly:?}"
+    );
+
+    let blocks = render::render(Format::I3blocks, snap, now, cfg);
+    no_controls(&blocks, false);
+    let v: serde_json::Value = serde_json::from_str(&blocks).expect("i3blocks line is JSON");
+    for value in v.as_object().expect("i3blocks line is an object").values() {
+        let s = value.as_str().expect("i3blocks values are strings");
+        assert!(
+            !s.contains(['"', '\\']),
+            "a \" or \\ in an i3blocks string, which i3blocks 1.4 cuts: {blocks:?}"
+        );
+    }
+    let full = v["full_text"].as_str().expect("full_text is a string");
+    assert_eq!(
+        pango_visible(full),
+        plain,
+        "i3blocks full_text is the plain line"
+    );
+    pango_visible(v["short_text"].as_str().expect("short_text is a string"));
+    assert!(
+        v.get("urgent").is_none_or(|u| u == "true"),
+        "urgent is the string true"
+    );
+
+    let bash = render::render(Format::Bash, snap, now, cfg);
+    let visible = bash_visible(&bash);
+    no_controls(&visible, false);
+    assert_eq!(visible, plain, "bash shows the plain line: {bash:?}");
+
+    let zsh = render::render(Format::Zsh, snap, now, cfg);
+    let visible = sgr_visible(&zsh_visible(&zsh));
+    no_controls(&visible, false);
+    assert_eq!(visible, plain, "zsh shows the plain line: {zsh:?}");
+
+    let fish = render::render(Format::Fish, snap, now, cfg);
+    let visible = sgr_visible(&fish);
+    no_controls(&visible, false);
+    assert_eq!(
+        visible, plain,
+        "fish shows the plain line plus SGR: {fish:?}"
+    );
 
     let json = render::render(Format::Json, snap, now, cfg);
     assert!(!json.contains('\n'), "json is one line");

@@ -15,6 +15,7 @@ macro_rules! say {
 
 pub mod background;
 pub mod bars;
+pub mod init;
 pub mod install;
 pub mod remote_bridge;
 
@@ -188,6 +189,7 @@ pub fn watch(socket: &Path, style: Style, offline: &str) -> std::io::Result<()> 
     die_with_parent();
     let parent = parent_pid();
     let mut out = std::io::stdout().lock();
+    let offline = style.format.offline_line(offline);
     let mut last: Option<String> = None;
     let mut emit = |line: &str, out: &mut std::io::StdoutLock| -> std::io::Result<()> {
         if last.as_deref() == Some(line) {
@@ -217,11 +219,12 @@ pub fn watch(socket: &Path, style: Style, offline: &str) -> std::io::Result<()> 
             }
             Err(_) => {}
         }
-        emit(offline, &mut out)?;
-        // Retry about once a second; leave when the bar that started us is gone.
+        emit(&offline, &mut out)?;
+        // Retry about once a second; leave when the bar that started us is gone (its process,
+        // or its end of our stdout: a bar killed hard can leave the shell between us alive).
         for _ in 0..10 {
             std::thread::sleep(Duration::from_millis(100));
-            if parent_pid() != parent {
+            if parent_pid() != parent || stdout_gone() {
                 return Ok(());
             }
         }
@@ -260,6 +263,18 @@ fn wait_readable(conn: &Connection) -> bool {
         }
         return true;
     }
+}
+
+/// Whether stdout's reader went away (a pipe whose read end is closed), without blocking.
+fn stdout_gone() -> bool {
+    let mut fd = libc::pollfd {
+        fd: libc::STDOUT_FILENO,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call; timeout 0 never blocks.
+    let n = unsafe { libc::poll(&mut fd, 1, 0) };
+    n > 0 && fd.revents & (libc::POLLERR | libc::POLLHUP) != 0
 }
 
 /// Ask the kernel to end this process when its parent (the bar) exits.

@@ -30,6 +30,8 @@ pub struct Config {
     pub tmux: TmuxConfig,
     /// `[open]`: what `ocbar open` starts when no OpenCode TUI can show the session.
     pub open: OpenConfig,
+    /// `[i3blocks]`: which signal wakes the i3blocks block on a change.
+    pub i3blocks: I3blocksConfig,
     /// Other machines whose ocbar daemon to follow over ssh (overridden by `OCBAR_REMOTE` and
     /// `--remote`): ssh destinations.
     pub remotes: Vec<String>,
@@ -364,8 +366,55 @@ impl TmuxConfig {
     }
 }
 
+/// The highest `N` for `SIGRTMIN+N` (Linux with glibc has 30 real-time signals above SIGRTMIN).
+pub const MAX_SIGNAL: u8 = 30;
+
+/// `[i3blocks]`: the daemon sends `SIGRTMIN+signal` to the user's i3blocks on every change of
+/// the i3blocks line (`daemon::i3blocks`).
+///
+/// ```toml
+/// [i3blocks]
+/// signal = 11    # the block's `signal=` (1-30); 0: do not signal i3blocks
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct I3blocksConfig {
+    /// `N` of `SIGRTMIN+N`, the block's `signal=`; 0: off.
+    #[serde(deserialize_with = "signal_number")]
+    pub signal: u8,
+}
+
+impl Default for I3blocksConfig {
+    fn default() -> Self {
+        I3blocksConfig { signal: 11 }
+    }
+}
+
+fn signal_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    let n = u8::deserialize(d)?;
+    if n > MAX_SIGNAL {
+        return Err(serde::de::Error::custom(format!(
+            "signal = {n}: i3blocks takes 1 to {MAX_SIGNAL} (SIGRTMIN+N), or 0 for off"
+        )));
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn config_reads_and_checks_the_signal() {
+        let c: super::I3blocksConfig = toml::from_str("").unwrap();
+        assert_eq!(c.signal, 11);
+        let c: super::I3blocksConfig = toml::from_str("signal = 0").unwrap();
+        assert_eq!(c.signal, 0);
+        let e = toml::from_str::<super::I3blocksConfig>("signal = 31")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("1 to 30"), "{e}");
+        assert!(toml::from_str::<super::I3blocksConfig>("signl = 3").is_err());
+    }
+
     #[test]
     fn the_open_table_reads() {
         use super::OpenConfig;

@@ -39,6 +39,7 @@ pub mod clock;
 pub mod config;
 pub mod discovery;
 mod doctor;
+pub mod i3blocks;
 pub mod jump;
 pub mod log;
 pub mod notify;
@@ -374,7 +375,7 @@ async fn run(
         );
     }
     log!(
-        "bars: 'ocbar status --format tmux|starship|waybar', 'ocbar watch --format waybar'; panel: 'ocbar list'; health: 'ocbar doctor'"
+        "bars: 'ocbar status --format tmux|starship|waybar|polybar|i3blocks|bash|zsh|fish', 'ocbar watch --format waybar|polybar'; panel: 'ocbar list'; health: 'ocbar doctor'"
     );
 
     let shared = Shared {
@@ -397,6 +398,12 @@ async fn run(
             tmux,
         ));
     }
+
+    tokio::spawn(crate::daemon::i3blocks::signal_on_change(
+        snap_tx.subscribe(),
+        Arc::new(config.render.clone()),
+        config.i3blocks,
+    ));
 
     let mut looper = StateLoop {
         state,

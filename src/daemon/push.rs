@@ -39,7 +39,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::daemon::clock::now_ms;
+use crate::daemon::clock::{self, now_ms};
 use crate::daemon::config::TmuxConfig;
 use crate::daemon::published::Published;
 use crate::daemon::tmux::{self, Server as TmuxServer};
@@ -255,18 +255,11 @@ pub async fn tmux_push(
         let wake = match &failing {
             Some(f) => f.retry_at,
             None if render::time_sensitive(&snapshots.borrow().snapshot) => {
-                // Just after the next whole second, when the countdown text changes.
-                let into = now_ms().rem_euclid(1000) as u64;
-                Some(Instant::now() + Duration::from_millis(1000 - into + 20))
+                Some(clock::after_next_second())
             }
             None => None,
         };
-        let timer = async {
-            match wake {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
+        let timer = clock::sleep_until_or_never(wake);
         tokio::select! {
             changed = snapshots.changed() => {
                 if changed.is_err() {

@@ -2,7 +2,7 @@
 //!
 //! Every piece of data is cleaned first ([`crate::text::clean`]: one line, no control or bidi
 //! characters); then a format-specific escaper writes each character: tmux doubles `#`, Pango and
-//! JSON escape their own specials.
+//! JSON escape their own specials, polybar breaks `%{`, bash and zsh defuse prompt expansion.
 
 /// tmux: the output of `#()` is parsed as a format, so every `#` is written `##`.
 pub fn push_tmux(out: &mut String, c: char) {
@@ -33,6 +33,47 @@ pub fn pango(s: &str) -> String {
         push_pango(&mut out, c);
     }
     out
+}
+
+/// What polybar draws between a `%` and a `{` from data: a zero-width space. polybar (3.6.3)
+/// parses `%{` as a tag wherever it appears in a `custom/script` line, and has no escape for it
+/// there: `%%{A1:…:}` still loses the tag to the parser (the `%`s are drawn, the tag is not).
+/// Any character in between makes it text; this one draws nothing in a proportional font, is
+/// dropped by polybar from a font without it (with a warning in polybar's log), and is at most
+/// one blank cell in a monospace font that has it: the title reads as written.
+pub const POLYBAR_TAG_BREAK: char = '\u{200b}';
+
+/// polybar: a `{` right after a `%` (from data or a template literal) gets
+/// [`POLYBAR_TAG_BREAK`] before it, so no `%{…}` tag (colour, font, action) comes from data.
+pub fn push_polybar(out: &mut String, c: char) {
+    if c == '{' && out.ends_with('%') {
+        out.push(POLYBAR_TAG_BREAK);
+    }
+    out.push(c);
+}
+
+/// bash `PS1` text, decoded then expanded at every prompt (`promptvars`, bash's default):
+/// `$`, backquote and `\` are written so that both passes leave the character itself
+/// (`\\$` decodes to `\$`, which expansion turns into `$`), so nothing in data runs or
+/// expands, whoever the user is (`\$` alone would turn into `#` for root).
+pub fn push_bash(out: &mut String, c: char) {
+    match c {
+        '\\' => out.push_str("\\\\\\\\"),
+        '$' => out.push_str("\\\\$"),
+        '`' => out.push_str("\\\\`"),
+        c => out.push(c),
+    }
+}
+
+/// zsh `PROMPT` text: `%` is doubled, so no `%F{…}`, `%{…%}` or `%(…)` comes from data.
+/// (`$(…)` and backquotes matter only with `PROMPT_SUBST`: `ocbar init zsh` then puts the
+/// segment in through a parameter, whose value is not expanded again.)
+pub fn push_zsh(out: &mut String, c: char) {
+    if c == '%' {
+        out.push_str("%%");
+    } else {
+        out.push(c);
+    }
 }
 
 /// Plain text and SGR: the cleaned character as it is.

@@ -25,10 +25,13 @@ pub mod color;
 pub mod escape;
 pub mod format;
 pub mod glyph;
+pub mod i3blocks;
 pub mod json;
 pub mod markup;
 pub mod panel;
 pub mod plain;
+pub mod polybar;
+pub mod prompt;
 pub mod segment;
 pub mod starship;
 pub mod template;
@@ -71,7 +74,7 @@ pub enum PanelStyle {
 /// [render.template]         # see the placeholder table; each falls back to `all`, then the default
 /// all = "{busy}{retry}{retry_next}{waiting}{done}{error}{aborted}{unknown}{unvisited_glyph}{unvisited_title}{unvisited_more}"
 /// tmux = "#[bold]{unvisited_title}#[nobold] {busy}{waiting}"
-/// # plain, starship, waybar likewise
+/// # plain, starship, waybar, polybar, i3blocks, bash, zsh, fish likewise
 ///
 /// [render.colors]           # default, red, brightblack, colour208, #ff8800 …
 /// busy = "brightblue"
@@ -141,6 +144,11 @@ pub struct Templates {
     pub tmux: Option<Template>,
     pub starship: Option<Template>,
     pub waybar: Option<Template>,
+    pub polybar: Option<Template>,
+    pub i3blocks: Option<Template>,
+    pub bash: Option<Template>,
+    pub zsh: Option<Template>,
+    pub fish: Option<Template>,
 }
 
 impl Templates {
@@ -151,6 +159,11 @@ impl Templates {
             Format::Tmux => &self.tmux,
             Format::Starship => &self.starship,
             Format::Waybar => &self.waybar,
+            Format::Polybar => &self.polybar,
+            Format::I3blocks => &self.i3blocks,
+            Format::Bash => &self.bash,
+            Format::Zsh => &self.zsh,
+            Format::Fish => &self.fish,
             Format::Json => &None,
         };
         own.as_ref()
@@ -222,6 +235,11 @@ pub fn render(format: Format, snap: &Snapshot, now_ms: i64, cfg: &RenderConfig) 
         Format::Tmux => tmux::render(snap, now_ms, cfg),
         Format::Starship => starship::render(snap, now_ms, cfg),
         Format::Waybar => waybar::render(snap, now_ms, cfg),
+        Format::Polybar => polybar::render(snap, now_ms, cfg),
+        Format::I3blocks => i3blocks::render(snap, now_ms, cfg),
+        Format::Bash => prompt::render(markup::Shell::Bash, snap, now_ms, cfg),
+        Format::Zsh => prompt::render(markup::Shell::Zsh, snap, now_ms, cfg),
+        Format::Fish => prompt::render(markup::Shell::Fish, snap, now_ms, cfg),
         Format::Json => json::render(snap),
     }
 }

@@ -108,7 +108,7 @@ fn formats_parse_and_refuse_with_the_valid_list() {
     let e = "xml".parse::<Format>().unwrap_err();
     assert_eq!(
         e.to_string(),
-        "unknown format \"xml\": expected one of plain, tmux, starship, waybar, json"
+        "unknown format \"xml\": expected one of plain, tmux, starship, waybar, polybar, i3blocks, bash, zsh, fish, json"
     );
     assert!("Tmux".parse::<Format>().is_err());
     assert!(!Format::Json.is_bar() && Format::Tmux.is_bar());
@@ -678,7 +678,7 @@ fn panel_lists_top_level_sessions() {
 // ---------------------------------------------------------------------------------------------
 // Hostile data, in every format
 
-const HOSTILE: [&str; 10] = [
+const HOSTILE: [&str; 11] = [
     "#[fg=red]red#[default]",
     "#(rm -rf ~)",
     "#{pane_title}",
@@ -689,6 +689,7 @@ const HOSTILE: [&str; 10] = [
     "crlf\r\nsecond line",
     "c1\u{9b}31m\u{85}nel",
     "%H%M \\ $HOME `id` \u{202E}rtl\u{2028}ls",
+    "%{A1:touch pwned:}x%{A} %%{F#f00}red %F{red}$(touch pwned)\\$ `touch pwned`",
 ];
 
 /// A snapshot where every piece of data is `h`.
@@ -779,15 +780,19 @@ fn hostile_data_is_inert_in_every_format() {
     }
 }
 
-#[test]
-fn hostile_titles_exactly() {
+/// `f` for one finished session titled `t`: ASCII glyphs, no colour, titles uncut.
+fn one_done(f: Format, t: &str) -> String {
     let cfg = RenderConfig {
         no_color: true,
         title_width: 0,
         ..ascii()
     };
-    let one =
-        |f: Format, t: &str| render(f, &snap(vec![sess("s", t, SessionState::Done)]), NOW, &cfg);
+    render(f, &snap(vec![sess("s", t, SessionState::Done)]), NOW, &cfg)
+}
+
+#[test]
+fn hostile_titles_exactly() {
+    let one = one_done;
     assert_eq!(
         one(Format::Tmux, "#[fg=red]x #(rm -rf ~)"),
         "+1 #[bold]+#[nobold] #[bold]##[fg=red]x ##(rm -rf ~)#[nobold]"
@@ -886,4 +891,73 @@ fn the_panel_names_the_host_of_a_remote_session_and_a_dropped_link() {
     assert!(out.contains("dev [2Jbox: not connected over ssh"), "{out}");
     assert!(out.contains("on dev [2Jbox  unreachable"), "{out}");
     assert!(!out.contains('\u{1b}'), "{out}");
+}
+
+#[test]
+fn i3blocks_block_has_text_short_text_colour_and_urgency() {
+    let cfg = RenderConfig {
+        no_color: true,
+        ..ascii()
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(&render(Format::I3blocks, &main_case(), NOW, &cfg)).unwrap();
+    assert_eq!(
+        v["full_text"],
+        "*1 r1 #3 12s +2 !1 <span weight='bold'>+</span> \
+         <span weight='bold'>Fix the login bug</span> (+1)"
+    );
+    assert_eq!(v["short_text"], "*1 r1 +2 !1 <span weight='bold'>n2</span>");
+    assert_eq!(v["urgent"], "true", "an unvisited error is urgent");
+    assert!(v.get("color").is_none(), "no colour under no_color");
+
+    let coloured = render(Format::I3blocks, &main_case(), NOW, &ascii());
+    let v: serde_json::Value = serde_json::from_str(&coloured).unwrap();
+    assert_eq!(
+        v["color"], "#f38ba8",
+        "the most urgent state's colour (error)"
+    );
+
+    let done = snap(vec![sess("s", "Done", SessionState::Done)]);
+    let v: serde_json::Value =
+        serde_json::from_str(&render(Format::I3blocks, &done, NOW, &ascii())).unwrap();
+    assert!(
+        v.get("urgent").is_none(),
+        "a clean finish is not urgent: {v}"
+    );
+    assert_eq!(v["color"], "#a6e3a1");
+    let waiting = snap(vec![sess("s", "Asks", SessionState::Waiting)]);
+    let v: serde_json::Value =
+        serde_json::from_str(&render(Format::I3blocks, &waiting, NOW, &ascii())).unwrap();
+    assert_eq!(v["urgent"], "true", "waiting for the user is urgent");
+
+    let nothing = render(Format::I3blocks, &snap(vec![]), NOW, &ascii());
+    assert_eq!(nothing, "{\"full_text\":\"\",\"short_text\":\"\"}");
+    assert_eq!(
+        Format::I3blocks.offline_line("x\"<"),
+        "{\"full_text\":\"x&quot;<\"}"
+    );
+    assert_eq!(Format::I3blocks.offline_line(""), "{\"full_text\":\"\"}");
+    assert_eq!(Format::Bash.offline_line(""), "");
+}
+
+#[test]
+fn prompts_exactly() {
+    let one = one_done;
+    let t = "$(touch pwned) `id` \\ %F{red}";
+    assert_eq!(
+        one(Format::Bash, t),
+        "+1 \x01\x1b[1m\x02+\x01\x1b[22m\x02 \x01\x1b[1m\x02\\\\$(touch pwned) \\\\`id\\\\` \\\\\\\\ %F{red}\x01\x1b[22m\x02"
+    );
+    assert_eq!(
+        one(Format::Zsh, t),
+        "+1 %{\x1b[1m%}+%{\x1b[22m%} %{\x1b[1m%}$(touch pwned) `id` \\ %%F{red}%{\x1b[22m%}"
+    );
+    assert_eq!(
+        one(Format::Fish, t),
+        "+1 \x1b[1m+\x1b[22m \x1b[1m$(touch pwned) `id` \\ %F{red}\x1b[22m"
+    );
+    assert_eq!(
+        one(Format::Polybar, "%{A1:touch pwned:}x%{A}"),
+        "+1 %{+u}+%{-u} %{+u}%\u{200b}{A1:touch pwned:}x%\u{200b}{A}%{-u}"
+    );
 }

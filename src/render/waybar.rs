@@ -21,6 +21,7 @@ use crate::wire::snapshot::Snapshot;
 pub fn render(snap: &Snapshot, now_ms: i64, cfg: &RenderConfig) -> String {
     let m = Pango {
         color: !cfg.no_color,
+        i3blocks: false,
     };
     let mut text = String::new();
     write_segment(

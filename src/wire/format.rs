@@ -15,17 +15,32 @@ pub enum Format {
     Starship,
     /// One JSON object for a waybar custom module (`return-type: json`).
     Waybar,
+    /// The segment with polybar's `%{F#rrggbb}` tags, for a `custom/script` module.
+    Polybar,
+    /// One JSON block for i3blocks (`format=json`), which hands it on to i3bar.
+    I3blocks,
+    /// The segment for bash's `PS1`: readline-wrapped SGR, data safe from prompt expansion.
+    Bash,
+    /// The segment for zsh's `PROMPT`: `%{…%}`-wrapped SGR, data safe from `%` sequences.
+    Zsh,
+    /// The segment for a fish prompt function: SGR as `set_color` writes it.
+    Fish,
     /// The snapshot itself, one JSON object.
     Json,
 }
 
 impl Format {
     /// Every format, in the order help texts list them.
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 10] = [
         Format::Plain,
         Format::Tmux,
         Format::Starship,
         Format::Waybar,
+        Format::Polybar,
+        Format::I3blocks,
+        Format::Bash,
+        Format::Zsh,
+        Format::Fish,
         Format::Json,
     ];
 
@@ -35,7 +50,34 @@ impl Format {
             Format::Tmux => "tmux",
             Format::Starship => "starship",
             Format::Waybar => "waybar",
+            Format::Polybar => "polybar",
+            Format::I3blocks => "i3blocks",
+            Format::Bash => "bash",
+            Format::Zsh => "zsh",
+            Format::Fish => "fish",
             Format::Json => "json",
+        }
+    }
+
+    /// What a bar shows while the daemon is down: `text` (the `--offline` option, the user's own
+    /// markup; empty: nothing), as a line of this format. i3blocks wants a JSON block even
+    /// then, or it keeps showing the last one: `{"full_text":"TEXT"}`, with `"` and `\` as
+    /// Pango entities (i3blocks 1.4 ends a JSON string at its first `"`, escaped or not).
+    pub fn offline_line(self, text: &str) -> String {
+        match self {
+            Format::I3blocks => {
+                let text: String = text
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .map(|c| match c {
+                        '"' => "&quot;".to_string(),
+                        '\\' => "&#92;".to_string(),
+                        c => c.to_string(),
+                    })
+                    .collect();
+                format!("{{\"full_text\":\"{text}\"}}")
+            }
+            _ => text.to_string(),
         }
     }
 
@@ -60,9 +102,16 @@ impl fmt::Display for UnknownFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown format {:?}: expected one of plain, tmux, starship, waybar, json",
+            "unknown format {:?}: expected one of ",
             self.0.chars().take(32).collect::<String>()
-        )
+        )?;
+        for (i, format) in Format::ALL.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(format.as_str())?;
+        }
+        Ok(())
     }
 }
 

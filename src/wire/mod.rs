@@ -3,7 +3,7 @@
 //! ```text
 //! daemon → client   {"hello":"ocbar","protocol":1,"version":"0.1.0"}      (sent at once on accept)
 //! client → daemon   one request line, words separated by one space:
-//!                     status <plain|tmux|starship|waybar|json>
+//!                     status <plain|tmux|starship|waybar|polybar|i3blocks|bash|zsh|fish|json>
 //!                     watch <format>
 //!                     list
 //!                     doctor

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub mod xvfb;
+
 /// Glyphs of the default (Unicode) set, as the renderers write them.
 pub const DEFAULT_BUSY: char = '\u{25d4}';
 pub const DEFAULT_DONE: char = '\u{2713}';
@@ -30,6 +32,18 @@ pub fn ocbar_bin_dir(dir: &Path) -> PathBuf {
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ocbar"), &link).expect("symlink ocbar");
     bin
+}
+
+/// A scratch directory for one bar test (removed when the guard goes), by its canonical path,
+/// with `bin/ocbar` in it ([`ocbar_bin_dir`]): (guard, directory, bin).
+pub fn scratch(prefix: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("tempdir");
+    let dir = tmp.path().canonicalize().expect("canonical tempdir");
+    let bin = ocbar_bin_dir(&dir);
+    (tmp, dir, bin)
 }
 
 /// `bin` in front of the system PATH.
