@@ -35,6 +35,15 @@ pub struct ErrorInfo {
 }
 
 impl ErrorInfo {
+    /// The user stopped the turn (OpenCode 2's `session.execution.interrupted` with reason
+    /// `user`): the same error OpenCode 1 reports for it, so both read as "aborted".
+    pub fn aborted() -> ErrorInfo {
+        ErrorInfo {
+            name: "MessageAbortedError".to_owned(),
+            message: String::new(),
+        }
+    }
+
     /// True for the user pressing stop (or an instance being disposed).
     pub fn is_abort(&self) -> bool {
         self.name == "MessageAbortedError"
@@ -54,6 +63,19 @@ pub struct SessionInfo {
     pub model: Option<Arc<str>>,
     /// `time.updated` (epoch ms): OpenCode's own "last activity".
     pub updated_ms: i64,
+}
+
+impl SessionInfo {
+    /// Apply one changed field; true when it changed anything.
+    pub fn apply(&mut self, change: SessionChange) -> bool {
+        match change {
+            SessionChange::Title(t) if self.title != t => self.title = t,
+            SessionChange::Agent(a) if self.agent.as_ref() != Some(&a) => self.agent = Some(a),
+            SessionChange::Model(m) if self.model.as_ref() != Some(&m) => self.model = Some(m),
+            _ => return false,
+        }
+        true
+    }
 }
 
 /// Who a message is from.
@@ -145,6 +167,18 @@ impl ResyncReport {
     }
 }
 
+/// One field of a session's metadata, changed on its own (OpenCode 2 sends `session.renamed`,
+/// `session.agent.selected` and `session.model.selected` instead of a whole session object).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionChange {
+    /// The new title.
+    Title(Arc<str>),
+    /// The agent now selected.
+    Agent(Arc<str>),
+    /// The model now selected, `provider/model`.
+    Model(Arc<str>),
+}
+
 /// Which sessions a user command names, already resolved by the caller to ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -207,6 +241,20 @@ pub enum Event {
         session: SessionId,
         info: MessageInfo,
     },
+    /// OpenCode 2's `session.execution.succeeded` / `failed` / `interrupted` (reason `user`):
+    /// the server says how the running turn of `session` ended. `TurnOutcome::Interrupted`
+    /// is not sent for it (a turn interrupted by a shutdown is resumed by the server).
+    TurnEnded {
+        server: ServerUrl,
+        session: SessionId,
+        outcome: TurnOutcome,
+    },
+    /// One metadata field of a known session changed (OpenCode 2).
+    SessionChanged {
+        server: ServerUrl,
+        session: SessionId,
+        change: SessionChange,
+    },
     /// `permission.asked` / `question.asked`.
     InputAsked {
         server: ServerUrl,
@@ -258,7 +306,9 @@ impl Event {
             | Event::Message { server, .. }
             | Event::InputAsked { server, .. }
             | Event::InputAnswered { server, .. }
-            | Event::Outcome { server, .. } => Some(server),
+            | Event::Outcome { server, .. }
+            | Event::TurnEnded { server, .. }
+            | Event::SessionChanged { server, .. } => Some(server),
             Event::Seen { .. } | Event::Mute { .. } | Event::Focus { .. } | Event::Tick => None,
         }
     }
