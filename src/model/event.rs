@@ -145,13 +145,21 @@ pub struct ResyncReport {
     /// Directories whose pending permissions or questions could not be read: the pending
     /// requests of that kind already known there stay as they are.
     pub unread_pending: Vec<(Arc<str>, InputKind)>,
+    /// No status could be read, in any directory (OpenCode 2 lists the running sessions of a
+    /// whole server at once, `GET /api/session/active`): nothing is idle for lack of a listing.
+    pub statuses_unread_everywhere: bool,
+    /// The pending requests of these kinds could not be read anywhere: what is known of them
+    /// stays as it is.
+    pub pending_unread_everywhere: Vec<InputKind>,
 }
 
 impl ResyncReport {
     /// Whether the statuses of sessions in `directory` were read (`""`: a session whose
     /// directory is not known, which is read only if every directory was).
     pub fn statuses_read(&self, directory: &str) -> bool {
-        if directory.is_empty() {
+        if self.statuses_unread_everywhere {
+            false
+        } else if directory.is_empty() {
             self.unread_statuses.is_empty()
         } else {
             !self.unread_statuses.iter().any(|d| &**d == directory)
@@ -160,10 +168,12 @@ impl ResyncReport {
 
     /// Whether the pending requests of `kind` in `directory` were read (`""` as above).
     pub fn pending_read(&self, directory: &str, kind: InputKind) -> bool {
-        self.unread_pending
-            .iter()
-            .filter(|(_, k)| *k == kind)
-            .all(|(d, _)| !directory.is_empty() && &**d != directory)
+        !self.pending_unread_everywhere.contains(&kind)
+            && self
+                .unread_pending
+                .iter()
+                .filter(|(_, k)| *k == kind)
+                .all(|(d, _)| !directory.is_empty() && &**d != directory)
     }
 }
 

@@ -799,11 +799,15 @@ impl State {
             pending: report_pending,
             unread_statuses,
             unread_pending,
+            statuses_unread_everywhere,
+            pending_unread_everywhere,
         } = report;
         // What was not read stays unknown (never "idle", never "finished").
         let unread = ResyncReport {
             unread_statuses,
             unread_pending,
+            statuses_unread_everywhere,
+            pending_unread_everywhere,
             ..ResyncReport::default()
         };
         for info in sessions {

@@ -18,6 +18,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -26,6 +27,7 @@ use reqwest::{Client, Method, RequestBuilder, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::api_v2::ServerKind;
 use super::decode::{MessageWire, RequestWire, SessionWire, StatusWire};
 use crate::model::event::{
     InputKind, PendingInput, ResyncReport, SessionId, SessionInfo, Status, TurnOutcome,
@@ -292,6 +294,9 @@ pub struct Api {
     client: Client,
     credentials: Option<Arc<Credentials>>,
     timeout: Duration,
+    /// Which API the server speaks, as last identified ([`Api::identify`]); shared by every
+    /// clone, so the effect fetches of a server follow its connection's finding.
+    kind: Arc<AtomicU8>,
 }
 
 impl fmt::Debug for Api {
@@ -330,6 +335,7 @@ impl Api {
             client,
             credentials: credentials.map(Arc::new),
             timeout,
+            kind: Arc::new(AtomicU8::new(ServerKind::V1 as u8)),
         })
     }
 
@@ -351,7 +357,17 @@ impl Api {
         self.credentials.is_some()
     }
 
-    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url, ApiError> {
+    /// The API this server speaks (OpenCode 1 until identified otherwise).
+    pub fn kind(&self) -> ServerKind {
+        ServerKind::from_u8(self.kind.load(Ordering::Relaxed))
+    }
+
+    /// Record the API this server speaks (after [`Api::identify`]).
+    pub fn set_kind(&self, kind: ServerKind) {
+        self.kind.store(kind as u8, Ordering::Relaxed);
+    }
+
+    pub(super) fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url, ApiError> {
         let mut u = self.base.clone();
         {
             let mut path = u
@@ -429,7 +445,7 @@ impl Api {
         Ok((headers, body))
     }
 
-    async fn get_json<T>(
+    pub(super) async fn get_json<T>(
         &self,
         segments: &[&str],
         query: &[(&str, &str)],
@@ -545,6 +561,9 @@ impl Api {
 
     /// `GET /session/{id}`: one session's metadata (404 → [`ApiError::is_not_found`]).
     pub async fn session(&self, id: &str) -> Result<SessionInfo, ApiError> {
+        if self.kind() == ServerKind::V2 {
+            return self.session_v2(id).await.map(|(info, _)| info);
+        }
         self.get_json(&["session", id], &[], |b| {
             let s: SessionWire = json(b, "session")?;
             Ok(s.to_info())
@@ -557,6 +576,9 @@ impl Api {
     /// (aborts included: `MessageAbortedError`) → `Failed`; never completed, or no answer to the
     /// last user message, or no messages → `Interrupted`.
     pub async fn last_turn_outcome(&self, id: &str) -> Result<TurnOutcome, ApiError> {
+        if self.kind() == ServerKind::V2 {
+            return self.last_turn_outcome_v2(id).await;
+        }
         let limit = OUTCOME_MESSAGES.to_string();
         self.get_json(&["session", id, "message"], &[("limit", &limit)], |b| {
             #[derive(Deserialize)]
@@ -822,7 +844,7 @@ struct DirState {
     questions: Result<Vec<PendingInput>, ApiError>,
 }
 
-fn json<'a, T: Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<T, ApiError> {
+pub(super) fn json<'a, T: Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::BadBody(format!("{what}: {e}")))
 }
 

@@ -34,14 +34,18 @@
 //! ```
 
 pub mod api;
+pub mod api_v2;
 pub mod connection;
 pub mod decode;
+pub mod decode_v2;
 pub mod http1;
 pub mod sse;
 pub mod stats;
 pub mod version;
 
 pub use api::{Api, ApiError, Credentials, Health, Resynced, Toast, ToastVariant, http_client};
+pub use api_v2::{Identity, ServerKind};
 pub use connection::{ConnectionConfig, ServerHandle, spawn_server};
 pub use decode::{Decoded, decode};
+pub use decode_v2::decode_v2;
 pub use stats::{ServerStats, ServerStatsView};
