@@ -290,6 +290,35 @@ async fn heartbeats_keep_a_stream_alive_and_tick() {
 }
 
 #[tokio::test]
+async fn sse_comments_keep_a_stream_alive() {
+    // OpenCode 2 proves its stream alive with `: heartbeat` comments, not events. Comments
+    // every 150 ms, watchdog 400 ms: never tripped, and each is a heartbeat.
+    let fake = fake(|path, _| {
+        resync_reply(path).unwrap_or_else(|| {
+            let mut steps = vec![(0, frame(CONNECTED))];
+            steps.extend((0..8).map(|_| (150, b": heartbeat\n\n".to_vec())));
+            Reply::Sse { steps, hang: true }
+        })
+    })
+    .await;
+    let (tx, mut rx) = mpsc::channel(100);
+    let stats = Arc::new(ServerStats::new(fake.url.to_string()));
+    let handle = spawn_server(fake.url.clone(), tx, stats.clone(), fast());
+    let events = collect_until(&mut rx, Duration::from_secs(5), |ev| {
+        count(ev, |e| matches!(e, Event::Tick)) >= 6
+    })
+    .await;
+    assert_eq!(count(&events, is_disconnected), 0, "{events:#?}");
+    assert!(
+        count(&events, |e| matches!(e, Event::Tick)) >= 6,
+        "{events:#?}"
+    );
+    assert_eq!(fake.requests("/global/event").len(), 1);
+    assert_eq!(stats.view().decode_errors, 0);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
 async fn alive_is_rate_limited_under_a_flood() {
     let delta = r#"{"directory":"/p","payload":{"id":"e","type":"message.part.delta","properties":{"sessionID":"ses_1","messageID":"m","partID":"p","field":"text","delta":"x"}}}"#;
     let fake = fake(move |path, _| {

@@ -50,6 +50,10 @@ pub fn events_from(server: &ServerUrl, bytes: &[u8]) -> Replayed {
                 out.invalid += 1;
                 return;
             }
+            Frame::Comment => {
+                out.noise += 1;
+                return;
+            }
         };
         match decode(server, data) {
             Decoded::Event(Event::Connected { .. }, _) => {}
@@ -148,7 +152,7 @@ pub fn record(
     path: &std::path::Path,
     seconds: Option<u64>,
 ) -> Result<String, String> {
-    use futures_util::StreamExt;
+    use crate::daemon::source::{Protocol, open_event_stream};
     use std::io::Write;
 
     let server = ServerUrl::parse(server)?;
@@ -168,21 +172,22 @@ pub fn record(
             std::time::Duration::from_secs(10),
         )
         .map_err(|e| e.to_string())?;
-        let response = api
-            .event_stream_request()
-            .map_err(|e| e.to_string())?
-            .send()
-            .await
-            .map_err(|e| format!("cannot reach OpenCode at {server}: {e}"))?;
-        api.check_status(response.status())
-            .map_err(|e| e.to_string())?;
+        let path_of = Protocol::V1.event_path();
+        let mut body = open_event_stream(
+            &api,
+            path_of,
+            std::time::Duration::from_secs(5),
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .map_err(|e| format!("cannot follow {}{path_of}: {e}", api.display_url()))?;
         eprintln!(
             "ocbar: recording {server} into {} (secrets stripped){}",
             path.display(),
             seconds.map_or(", until Ctrl-C".to_string(), |s| format!(" for {s}s"))
         );
-        let mut stream = response.bytes_stream();
         let mut parser = SseParser::new(MAX_FRAME);
+        let mut chunk = Vec::with_capacity(64 * 1024);
         let mut frames = 0usize;
         let mut error: Option<String> = None;
         let deadline =
@@ -190,25 +195,24 @@ pub fn record(
         loop {
             let next = async {
                 match deadline {
-                    Some(d) => tokio::time::timeout_at(d, stream.next())
+                    Some(d) => tokio::time::timeout_at(d, body.read(&mut chunk))
                         .await
-                        .ok()
-                        .flatten(),
-                    None => stream.next().await,
+                        .unwrap_or(Ok(false)),
+                    None => body.read(&mut chunk).await,
                 }
             };
-            let chunk = tokio::select! {
-                c = next => c,
-                _ = tokio::signal::ctrl_c() => None,
+            let more = tokio::select! {
+                r = next => r,
+                _ = tokio::signal::ctrl_c() => Ok(false),
             };
-            let Some(chunk) = chunk else { break };
-            let chunk = match chunk {
-                Ok(c) => c,
+            match more {
+                Ok(true) => {}
+                Ok(false) => break,
                 Err(e) => {
                     error = Some(format!("the stream broke: {e}"));
                     break;
                 }
-            };
+            }
             parser.push(&chunk, |frame| {
                 if let Frame::Data(d) = frame {
                     frames += 1;
@@ -217,6 +221,7 @@ pub fn record(
                     }
                 }
             });
+            chunk.clear();
             if error.is_some() {
                 break;
             }

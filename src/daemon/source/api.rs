@@ -27,8 +27,8 @@ use reqwest::{Client, Method, RequestBuilder, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::api_v2::ServerKind;
 use super::decode::{MessageWire, RequestWire, SessionWire, StatusWire};
+use super::protocol::Protocol;
 use crate::model::event::{
     InputKind, PendingInput, ResyncReport, SessionId, SessionInfo, Status, TurnOutcome,
 };
@@ -74,6 +74,16 @@ impl Credentials {
         Self::from_vars(
             std::env::var("OPENCODE_SERVER_USERNAME").ok(),
             std::env::var("OPENCODE_SERVER_PASSWORD").ok(),
+        )
+    }
+
+    /// The value of an `Authorization` header for these credentials (`Basic …`, RFC 7617).
+    pub fn basic_auth_header(&self) -> String {
+        use base64::Engine;
+        let pair = format!("{}:{}", self.username, self.password);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
         )
     }
 
@@ -215,6 +225,36 @@ impl ApiError {
     }
 }
 
+/// A response status as an error (`Ok` for 2xx): 401 is [`ApiError::Auth`] (`password_set`:
+/// the request carried credentials), anything else [`ApiError::Status`].
+pub(crate) fn status_error(status: u16, password_set: bool) -> Result<(), ApiError> {
+    match status {
+        200..=299 => Ok(()),
+        401 => Err(ApiError::Auth { password_set }),
+        code => Err(ApiError::Status {
+            code,
+            message: String::new(),
+        }),
+    }
+}
+
+/// A server URL for messages: without any `user:password@` part, without a trailing slash.
+/// (A [`ServerUrl`] from a person never carries credentials; this also holds for one built
+/// unchecked.)
+pub fn display_url(url: &str) -> String {
+    let url = url.trim_end_matches('/');
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..host_end].rfind('@') {
+                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
 /// A new HTTP client: connect timeout, keep-alive, no proxy (OpenCode is local or on the LAN;
 /// a desktop proxy setting must not capture loopback traffic).
 ///
@@ -294,9 +334,10 @@ pub struct Api {
     client: Client,
     credentials: Option<Arc<Credentials>>,
     timeout: Duration,
-    /// Which API the server speaks, as last identified ([`Api::identify`]); shared by every
-    /// clone, so the effect fetches of a server follow its connection's finding.
-    kind: Arc<AtomicU8>,
+    /// Which API the server speaks, as last identified ([`Api::identify`]): 0 for OpenCode 1,
+    /// 1 for OpenCode 2. Shared by every clone, so the effect fetches of a server follow its
+    /// connection's finding.
+    protocol: Arc<AtomicU8>,
 }
 
 impl fmt::Debug for Api {
@@ -335,7 +376,7 @@ impl Api {
             client,
             credentials: credentials.map(Arc::new),
             timeout,
-            kind: Arc::new(AtomicU8::new(ServerKind::V1 as u8)),
+            protocol: Arc::new(AtomicU8::new(0)),
         })
     }
 
@@ -346,10 +387,19 @@ impl Api {
 
     /// The server URL without any user:password part, for messages.
     pub fn display_url(&self) -> String {
-        let mut u = self.base.clone();
-        let _ = u.set_username("");
-        let _ = u.set_password(None);
-        u.as_str().trim_end_matches('/').to_owned()
+        display_url(self.base.as_str())
+    }
+
+    /// The credentials every call to this server carries.
+    pub fn credentials(&self) -> Option<&Credentials> {
+        self.credentials.as_deref()
+    }
+
+    /// The URL of `path` (e.g. `/global/event`) below the server's URL (which may have a path
+    /// prefix of its own).
+    pub fn endpoint(&self, path: &str) -> Result<Url, ApiError> {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        self.url(&segments, &[])
     }
 
     /// Whether a password is configured.
@@ -358,13 +408,20 @@ impl Api {
     }
 
     /// The API this server speaks (OpenCode 1 until identified otherwise).
-    pub fn kind(&self) -> ServerKind {
-        ServerKind::from_u8(self.kind.load(Ordering::Relaxed))
+    pub fn protocol(&self) -> Protocol {
+        match self.protocol.load(Ordering::Relaxed) {
+            1 => Protocol::V2,
+            _ => Protocol::V1,
+        }
     }
 
     /// Record the API this server speaks (after [`Api::identify`]).
-    pub fn set_kind(&self, kind: ServerKind) {
-        self.kind.store(kind as u8, Ordering::Relaxed);
+    pub fn set_protocol(&self, protocol: Protocol) {
+        let v = match protocol {
+            Protocol::V1 => 0,
+            Protocol::V2 => 1,
+        };
+        self.protocol.store(v, Ordering::Relaxed);
     }
 
     pub(super) fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url, ApiError> {
@@ -395,28 +452,15 @@ impl Api {
         }
     }
 
-    /// The `GET /global/event` request (no overall timeout: the stream is endless).
-    pub(crate) fn event_stream_request(&self) -> Result<RequestBuilder, ApiError> {
-        let url = self.url(&["global", "event"], &[])?;
-        Ok(self
-            .request(Method::GET, url)
-            .header(reqwest::header::ACCEPT, "text/event-stream"))
+    /// The request of an event stream at `url` (no overall timeout: the stream is endless).
+    pub(crate) fn event_stream_request(&self, url: Url) -> RequestBuilder {
+        self.request(Method::GET, url)
+            .header(reqwest::header::ACCEPT, "text/event-stream")
     }
 
     /// Map a status to an error (`Ok` for 2xx).
     pub(crate) fn check_status(&self, status: StatusCode) -> Result<(), ApiError> {
-        if status.is_success() {
-            Ok(())
-        } else if status == StatusCode::UNAUTHORIZED {
-            Err(ApiError::Auth {
-                password_set: self.credentials.is_some(),
-            })
-        } else {
-            Err(ApiError::Status {
-                code: status.as_u16(),
-                message: String::new(),
-            })
-        }
+        status_error(status.as_u16(), self.credentials.is_some())
     }
 
     async fn send(&self, rb: RequestBuilder) -> Result<(HeaderMap, Vec<u8>), ApiError> {
@@ -561,7 +605,7 @@ impl Api {
 
     /// `GET /session/{id}`: one session's metadata (404 → [`ApiError::is_not_found`]).
     pub async fn session(&self, id: &str) -> Result<SessionInfo, ApiError> {
-        if self.kind() == ServerKind::V2 {
+        if self.protocol() == Protocol::V2 {
             return self.session_v2(id).await.map(|(info, _)| info);
         }
         self.get_json(&["session", id], &[], |b| {
@@ -576,7 +620,7 @@ impl Api {
     /// (aborts included: `MessageAbortedError`) → `Failed`; never completed, or no answer to the
     /// last user message, or no messages → `Interrupted`.
     pub async fn last_turn_outcome(&self, id: &str) -> Result<TurnOutcome, ApiError> {
-        if self.kind() == ServerKind::V2 {
+        if self.protocol() == Protocol::V2 {
             return self.last_turn_outcome_v2(id).await;
         }
         let limit = OUTCOME_MESSAGES.to_string();
@@ -1002,6 +1046,23 @@ mod tests {
         let a = api("http://bob:s3cret@127.0.0.1:4096").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(a.display_url(), "http://127.0.0.1:4096");
         assert!(!format!("{a:?}").contains("s3cret"));
+        // The same for a URL that does not even parse.
+        assert_eq!(display_url("http://u:p@ not a url/"), "http:// not a url");
+        assert_eq!(display_url("http://h:1/x@y"), "http://h:1/x@y");
+        let a = api("http://127.0.0.1:4096/prefix/").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            a.endpoint("/api/event").map(|u| u.to_string()),
+            Ok("http://127.0.0.1:4096/prefix/api/event".to_owned())
+        );
+    }
+
+    #[test]
+    fn basic_auth_header_is_rfc7617() {
+        let c = Credentials {
+            username: "opencode".into(),
+            password: "s3cret".into(),
+        };
+        assert_eq!(c.basic_auth_header(), "Basic b3BlbmNvZGU6czNjcmV0");
     }
 
     #[test]

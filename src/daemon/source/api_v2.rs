@@ -17,51 +17,16 @@ use serde_json::value::RawValue;
 use super::api::{Api, ApiError, RECENT_WINDOW_MS, Resynced, json};
 use super::decode::{RequestWire, StatusWire};
 use super::decode_v2::{FormWire, SessionV2Wire};
+use super::protocol::Protocol;
 use crate::model::event::{
     ErrorInfo, InputKind, PendingInput, SessionId, SessionInfo, Status, TurnOutcome,
 };
-
-/// Which API a server speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum ServerKind {
-    /// OpenCode 1.x: `/global/event`, `/session/*`, `/tui/*`.
-    V1 = 0,
-    /// OpenCode 2.x: `/api/event`, `/api/session/*`, no `/tui/*`.
-    V2 = 1,
-}
-
-impl ServerKind {
-    pub(super) fn from_u8(v: u8) -> ServerKind {
-        if v == ServerKind::V2 as u8 {
-            ServerKind::V2
-        } else {
-            ServerKind::V1
-        }
-    }
-
-    /// `OpenCode 1` or `OpenCode 2`, for the log and `doctor`.
-    pub fn name(self) -> &'static str {
-        match self {
-            ServerKind::V1 => "OpenCode 1",
-            ServerKind::V2 => "OpenCode 2",
-        }
-    }
-
-    /// The path of its event stream.
-    pub fn event_path(self) -> &'static [&'static str] {
-        match self {
-            ServerKind::V1 => &["global", "event"],
-            ServerKind::V2 => &["api", "event"],
-        }
-    }
-}
 
 /// What [`Api::identify`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// The API it speaks.
-    pub kind: ServerKind,
+    pub protocol: Protocol,
     /// Its version, when it says.
     pub version: Option<String>,
 }
@@ -102,7 +67,7 @@ impl Api {
         {
             Ok(i) => {
                 return Ok(Identity {
-                    kind: ServerKind::V2,
+                    protocol: Protocol::V2,
                     version: Some(i.version).filter(|v| !v.is_empty()),
                 });
             }
@@ -118,7 +83,7 @@ impl Api {
                 version: Some(v), ..
             }) if !v.is_empty() => {
                 return Ok(Identity {
-                    kind: ServerKind::V2,
+                    protocol: Protocol::V2,
                     version: Some(v),
                 });
             }
@@ -127,12 +92,12 @@ impl Api {
         }
         match self.health().await {
             Ok(h) => Ok(Identity {
-                kind: ServerKind::V1,
+                protocol: Protocol::V1,
                 version: Some(h.version).filter(|v| !v.is_empty()),
             }),
             Err(e) if fatal(&e) => Err(e),
             Err(_) => Ok(Identity {
-                kind: ServerKind::V1,
+                protocol: Protocol::V1,
                 version: None,
             }),
         }
@@ -254,6 +219,16 @@ impl Api {
     /// what is known of them stays.
     pub async fn resync_v2(&self, now_ms: i64) -> Result<Resynced, ApiError> {
         let mut out = Resynced::default();
+        // The version, and a check that the server behind the URL is still an OpenCode 2 one.
+        let id = self.identify().await?;
+        if id.protocol != Protocol::V2 {
+            return Err(ApiError::BadBody(format!(
+                "the server is now {} {}, not OpenCode 2",
+                id.protocol.name(),
+                id.version.as_deref().unwrap_or("")
+            )));
+        }
+        out.version = id.version;
         match self.sessions_v2(now_ms - RECENT_WINDOW_MS).await {
             Ok(s) => out.report.sessions = s,
             Err(e) if fatal(&e) => return Err(e),
@@ -267,14 +242,26 @@ impl Api {
                 out.skipped.push(("running sessions".to_owned(), e));
             }
         }
+        let asks: Vec<(SessionId, InputKind)> = out
+            .report
+            .active
+            .iter()
+            .flat_map(|(id, _)| {
+                [
+                    (id.clone(), InputKind::Permission),
+                    (id.clone(), InputKind::Question),
+                ]
+            })
+            .collect();
         let reads: Vec<(InputKind, Result<Vec<PendingInput>, ApiError>)> =
-            futures_util::stream::iter(out.report.active.iter().flat_map(|(id, _)| {
-                [InputKind::Permission, InputKind::Question].map(|k| (id.clone(), k))
-            }))
-            .map(|(id, kind)| async move { (kind, self.pending_v2(&id, kind).await) })
-            .buffer_unordered(PENDING_CONCURRENCY)
-            .collect()
-            .await;
+            futures_util::stream::iter(asks)
+                .map(|(id, kind)| async move {
+                    let r = self.pending_v2(&id, kind).await;
+                    (kind, r)
+                })
+                .buffer_unordered(PENDING_CONCURRENCY)
+                .collect()
+                .await;
         for (kind, r) in reads {
             match r {
                 Ok(p) => out.report.pending.extend(p),

@@ -2,6 +2,10 @@
 //!
 //! - [`decode`](mod@decode): one `data:` payload of `GET /global/event` → a typed
 //!   [`Event`](crate::model::event::Event), with noise dropped before anything is allocated.
+//! - [`protocol`]: the dialect of a server's stream (event path, decoder, resync), chosen at
+//!   every (re)connect.
+//! - [`reader`]: the one reader of an event stream, for every server and protocol: request,
+//!   credentials, checks, and the body read with coalescing.
 //! - [`sse`]: the event-stream framer (linear time, bounded memory).
 //! - [`api`]: HTTP calls to one server (health, resync, metadata, last-turn outcome, toasts,
 //!   session selection), credentials from the environment.
@@ -38,14 +42,17 @@ pub mod api_v2;
 pub mod connection;
 pub mod decode;
 pub mod decode_v2;
-pub mod http1;
+pub mod protocol;
+pub mod reader;
 pub mod sse;
 pub mod stats;
 pub mod version;
 
 pub use api::{Api, ApiError, Credentials, Health, Resynced, Toast, ToastVariant, http_client};
-pub use api_v2::{Identity, ServerKind};
+pub use api_v2::Identity;
 pub use connection::{ConnectionConfig, ServerHandle, spawn_server};
 pub use decode::{Decoded, decode};
 pub use decode_v2::decode_v2;
+pub use protocol::Protocol;
+pub use reader::{EventBody, open_event_stream};
 pub use stats::{ServerStats, ServerStatsView};

@@ -9,8 +9,9 @@
 //!
 //! Implements the parts of the WHATWG event-stream format OpenCode uses: lines end with LF, CR
 //! or CRLF; `data:` lines accumulate (joined by LF); a blank line dispatches; comments (`:`)
-//! and the `event`, `id`, `retry` fields are ignored (OpenCode sends none of them); a leading
-//! BOM is skipped.
+//! are handed out as [`Frame::Comment`] (OpenCode 2 sends `: heartbeat` comments, which are
+//! life for the watchdog); the `event`, `id`, `retry` fields are ignored (OpenCode sends none of
+//! them); a leading BOM is skipped.
 
 /// One dispatched frame.
 #[derive(Debug, PartialEq, Eq)]
@@ -21,6 +22,8 @@ pub enum Frame<'a> {
     TooLarge,
     /// The frame's data was not UTF-8.
     NotUtf8,
+    /// A comment line (`: heartbeat`): carries nothing, but proves the stream alive.
+    Comment,
 }
 
 /// Incremental parser state. Feed it chunks with [`SseParser::push`].
@@ -34,6 +37,8 @@ pub struct SseParser {
     /// The line being skipped is a `data` line (its frame is then too large); any other
     /// field or comment is ignored whatever its length, as when it arrives in one chunk.
     skipping_data: bool,
+    /// The line being skipped is a comment: it still counts as one [`Frame::Comment`].
+    skipping_comment: bool,
     /// The `data` of the frame being built.
     data: Vec<u8>,
     /// The frame being built has at least one `data` field (possibly empty).
@@ -56,6 +61,7 @@ impl SseParser {
             line: Vec::new(),
             skipping_line: false,
             skipping_data: false,
+            skipping_comment: false,
             data: Vec::new(),
             has_data: false,
             oversized: false,
@@ -129,6 +135,8 @@ impl SseParser {
                         if skipped {
                             if self.skipping_data {
                                 self.mark_oversized();
+                            } else if self.skipping_comment {
+                                on_frame(Frame::Comment);
                             }
                         } else {
                             self.line_done(&line, &mut on_frame);
@@ -158,6 +166,7 @@ impl SseParser {
             // Over 16 bytes long, so the field name is known: is it `data:`?
             let head: Vec<u8> = self.line.iter().chain(bytes).take(5).copied().collect();
             self.skipping_data = head == b"data:";
+            self.skipping_comment = head.first() == Some(&b':');
             self.line.clear();
             self.skipping_line = true;
             return;
@@ -177,7 +186,8 @@ impl SseParser {
             return;
         }
         if line[0] == b':' {
-            return; // comment
+            on_frame(Frame::Comment);
+            return;
         }
         let (field, value) = match memchr::memchr(b':', line) {
             Some(c) => {
@@ -242,6 +252,7 @@ mod tests {
                     Frame::Data(s) => s.to_owned(),
                     Frame::TooLarge => "<too large>".to_owned(),
                     Frame::NotUtf8 => "<not utf8>".to_owned(),
+                    Frame::Comment => "<comment>".to_owned(),
                 })
             });
         }
@@ -259,7 +270,7 @@ mod tests {
     #[test]
     fn every_split_point_gives_the_same_frames() {
         let body: &[u8] = b"\xEF\xBB\xBFdata: one\r\n\r\n: comment\ndata:two\ndata: lines\n\nevent: x\nid: 5\nretry: 10\ndata: three\r\rdata: \xC3\xA9\n\n";
-        let want = vec!["one", "two\nlines", "three", "é"];
+        let want = vec!["one", "<comment>", "two\nlines", "three", "é"];
         for i in 0..body.len() {
             for j in i..body.len() {
                 let got = frames(100, &[&body[..i], &body[i..j], &body[j..]]);
@@ -277,7 +288,7 @@ mod tests {
         // (a frame cut by a read boundary) give the same frames.
         let body: &[u8] =
             b"data: {\"a\":1}\n\ndata:b\n\n: c\ndata: x\ndata: y\n\ndata: \xFF\n\ndata: \n\n";
-        let want = vec!["{\"a\":1}", "b", "x\ny", "<not utf8>", ""];
+        let want = vec!["{\"a\":1}", "b", "<comment>", "x\ny", "<not utf8>", ""];
         assert_eq!(frames(100, &[body]), want);
         for i in 0..body.len() {
             for j in i..body.len() {
@@ -299,7 +310,7 @@ mod tests {
     fn frame_without_data_is_not_dispatched() {
         assert_eq!(
             frames(100, &[b"\n\n: hi\n\nevent: x\n\ndata\n\n"]),
-            vec![""]
+            vec!["<comment>", ""]
         );
     }
 
@@ -367,7 +378,8 @@ mod tests {
             "e".repeat(300),
             "y".repeat(300)
         );
-        let want = vec!["ok", "next"];
+        // The long comment still counts once as a comment (life for the watchdog).
+        let want = vec!["<comment>", "ok", "next"];
         assert_eq!(frames(100, &[body.as_bytes()]), want);
         for n in [1, 7, 64] {
             let chunks: Vec<&[u8]> = body.as_bytes().chunks(n).collect();

@@ -1,4 +1,5 @@
-//! The body of `GET /global/event` read straight from a TCP socket (plain `http://` servers).
+//! The body of an event stream (`GET /global/event`, `GET /api/event`) read straight from a TCP
+//! socket (plain `http://` servers).
 //!
 //! Why not reqwest/hyper for this one request? Token deltas arrive as one HTTP chunk each
 //! (OpenCode writes every event separately), and hyper hands a body over chunk by chunk through
@@ -9,7 +10,7 @@
 //!
 //! Scope: HTTP/1.1 `GET` over plain TCP, with `Basic` auth; the response body may be chunked,
 //! `Content-Length`-delimited or close-delimited. `https://` servers keep going through reqwest
-//! (see [`EventBody`]).
+//! (see [`EventBody`](super::EventBody)).
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
@@ -19,7 +20,8 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
-use super::api::{ApiError, Credentials};
+use super::{check_content_type, target_and_host};
+use crate::daemon::source::api::{ApiError, Credentials, status_error};
 
 /// Most bytes of a response head (status line and headers).
 const MAX_HEAD: usize = 64 * 1024;
@@ -53,31 +55,6 @@ const READ_BUF: usize = 64 * 1024;
 pub const COALESCE: Duration = Duration::from_millis(3);
 /// Reads closer together than this switch coalescing on.
 const HOT_GAP: Duration = Duration::from_millis(5);
-
-/// A response body being read, whichever client opened it.
-pub enum EventBody {
-    /// Plain HTTP, read by [`Http1Body`].
-    Raw(Http1Body),
-    /// Through reqwest (TLS).
-    Reqwest(reqwest::Response),
-}
-
-impl EventBody {
-    /// Wait for more of the body and append it to `out`. `Ok(false)` at the end of the body.
-    pub async fn read(&mut self, out: &mut Vec<u8>) -> Result<bool, String> {
-        match self {
-            EventBody::Raw(b) => b.read(out).await.map_err(|e| io_text(&e)),
-            EventBody::Reqwest(resp) => match resp.chunk().await {
-                Ok(None) => Ok(false),
-                Ok(Some(bytes)) => {
-                    out.extend_from_slice(&bytes);
-                    Ok(true)
-                }
-                Err(e) => Err(super::api::classify(&e).to_string()),
-            },
-        }
-    }
-}
 
 /// How the body ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -500,126 +477,31 @@ fn parse_head(head: &[u8]) -> Result<Head, String> {
     Ok(h)
 }
 
-/// A connection error in the words reqwest's errors get (see `api::classify`), so `doctor`
-/// and the log say the same whichever client failed.
-fn io_text(e: &std::io::Error) -> String {
-    use std::io::ErrorKind::*;
-    match e.kind() {
-        ConnectionRefused => "connection refused".to_owned(),
-        ConnectionReset => "connection reset".to_owned(),
-        ConnectionAborted => "connection aborted".to_owned(),
-        TimedOut => "timed out".to_owned(),
-        UnexpectedEof => "connection closed".to_owned(),
-        HostUnreachable => "host unreachable".to_owned(),
-        NetworkUnreachable => "network unreachable".to_owned(),
-        AddrNotAvailable => "address not available".to_owned(),
-        _ => e.to_string(),
-    }
-}
-
-fn base64(input: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for c in input.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn percent_decoded(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                b.get(i + 1).and_then(|&c| hex(c)),
-                b.get(i + 2).and_then(|&c| hex(c)),
-            )
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Open `GET {base}/global/event` on a plain `http://` server. `Ok(None)` for URLs this reader
-/// does not handle (`https://`): use reqwest for those.
-///
-/// Errors are classified like reqwest's: cannot connect → `Unreachable`, too slow → `Timeout`,
-/// 401 → `Auth`, other non-2xx → `Status`, not an event stream → `BadBody`.
-pub async fn open_event_stream(
-    server: &str,
+/// Open `GET {url}` on a plain `http://` server: connect, send the request (with `Basic`
+/// auth when `credentials` are set), read and check the response head.
+pub(crate) async fn open(
+    url: &Url,
     credentials: Option<&Credentials>,
     connect_timeout: Duration,
     request_timeout: Duration,
-) -> Result<Option<Http1Body>, ApiError> {
-    let base =
-        Url::parse(server.trim_end_matches('/')).map_err(|e| ApiError::BadUrl(e.to_string()))?;
-    if base.scheme() != "http" {
-        return Ok(None);
-    }
-    let host = base
-        .host_str()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| ApiError::BadUrl("no host".to_owned()))?
-        .to_owned();
-    let port = base.port_or_known_default().unwrap_or(80);
-    let mut url = base.clone();
-    {
-        let mut path = url
-            .path_segments_mut()
-            .map_err(|_| ApiError::BadUrl("cannot be a base".to_owned()))?;
-        path.pop_if_empty();
-        path.push("global");
-        path.push("event");
-    }
-    let mut target = url.path().to_owned();
-    if let Some(q) = url.query() {
-        target.push('?');
-        target.push_str(q);
-    }
-    let auth = match credentials {
-        Some(c) => Some((c.username.clone(), c.password.clone())),
-        None if !base.username().is_empty() => Some((
-            percent_decoded(base.username()),
-            percent_decoded(base.password().unwrap_or("")),
-        )),
-        None => None,
-    };
-    let host_header = match base.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.clone(),
-    };
+) -> Result<Http1Body, ApiError> {
+    let (target, host_header) = target_and_host(url)?;
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or(80);
     let mut request = format!(
         "GET {target} HTTP/1.1\r\nHost: {host_header}\r\nAccept: text/event-stream\r\nUser-Agent: ocbar/{}\r\n",
         env!("CARGO_PKG_VERSION")
     );
-    if let Some((u, p)) = &auth {
-        request.push_str("Authorization: Basic ");
-        request.push_str(&base64(format!("{u}:{p}").as_bytes()));
+    if let Some(c) = credentials {
+        request.push_str("Authorization: ");
+        request.push_str(&c.basic_auth_header());
         request.push_str("\r\n");
     }
     request.push_str("\r\n");
 
-    let addr = format!("{host}:{port}");
-    let sock = match tokio::time::timeout(connect_timeout, TcpStream::connect(&addr)).await {
+    let sock = match tokio::time::timeout(connect_timeout, TcpStream::connect((host, port))).await {
         Err(_) => return Err(ApiError::Timeout),
-        Ok(Err(e)) => return Err(ApiError::Unreachable(io_text(&e))),
+        Ok(Err(e)) => return Err(ApiError::from_io(&e)),
         Ok(Ok(s)) => s,
     };
     let _ = sock.set_nodelay(true);
@@ -628,28 +510,8 @@ pub async fn open_event_stream(
         Err(_) => return Err(ApiError::Timeout),
         Ok(r) => r?,
     };
-    if head.status == 401 {
-        return Err(ApiError::Auth {
-            password_set: auth.is_some(),
-        });
-    }
-    if !(200..300).contains(&head.status) {
-        return Err(ApiError::Status {
-            code: head.status,
-            message: String::new(),
-        });
-    }
-    if !head
-        .content_type
-        .trim_start()
-        .to_ascii_lowercase()
-        .starts_with("text/event-stream")
-    {
-        return Err(ApiError::BadBody(format!(
-            "content-type is '{}', not text/event-stream",
-            head.content_type
-        )));
-    }
+    status_error(head.status, credentials.is_some())?;
+    check_content_type(&head.content_type)?;
     let framing = if head.chunked {
         Framing::Chunked(Chunked::Size { size: 0, digits: 0 })
     } else if let Some(n) = head.length {
@@ -657,7 +519,7 @@ pub async fn open_event_stream(
     } else {
         Framing::Close
     };
-    Ok(Some(Http1Body::new(sock, framing, rest)))
+    Ok(Http1Body::new(sock, framing, rest))
 }
 
 /// Send the request and read the response head; returns the head and the body bytes read
@@ -668,14 +530,14 @@ async fn exchange(
 ) -> Result<(TcpStream, Head, Vec<u8>), ApiError> {
     sock.write_all(&request)
         .await
-        .map_err(|e| ApiError::Unreachable(io_text(&e)))?;
+        .map_err(|e| ApiError::from_io(&e))?;
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     loop {
         let n = sock
             .read(&mut chunk)
             .await
-            .map_err(|e| ApiError::Unreachable(io_text(&e)))?;
+            .map_err(|e| ApiError::from_io(&e))?;
         if n == 0 {
             return Err(ApiError::Unreachable(
                 "the server closed the connection before answering".to_owned(),
@@ -756,20 +618,6 @@ mod tests {
         assert!(parse_head(b"SSH-2.0-OpenSSH").is_err());
     }
 
-    #[test]
-    fn base64_matches_rfc4648() {
-        for (i, o) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("opencode:s3cret", "b3BlbmNvZGU6czNjcmV0"),
-        ] {
-            assert_eq!(base64(i.as_bytes()), o);
-        }
-    }
-
     /// A server that answers the event stream request with `head`, then runs `body` on the
     /// socket; returns the stream's URL.
     async fn serve_once<F, Fut>(head: &'static [u8], body: F) -> String
@@ -791,9 +639,9 @@ mod tests {
 
     /// The body, how it ended, and how many times the reader started coalescing.
     async fn read_all(url: &str) -> (Vec<u8>, std::io::Result<bool>, u32) {
-        let mut body = open_event_stream(url, None, Duration::from_secs(5), Duration::from_secs(5))
+        let url = Url::parse(&format!("{url}/global/event")).unwrap();
+        let mut body = open(&url, None, Duration::from_secs(5), Duration::from_secs(5))
             .await
-            .unwrap()
             .unwrap();
         let mut out = Vec::new();
         let end = loop {
@@ -906,14 +754,14 @@ mod tests {
             username: "opencode".into(),
             password: "s3cret".into(),
         };
-        let mut body = open_event_stream(
+        let url = Url::parse(&format!("{url}/global/event")).unwrap();
+        let mut body = open(
             &url,
             Some(&creds),
             Duration::from_secs(5),
             Duration::from_secs(5),
         )
         .await
-        .unwrap()
         .unwrap();
         let mut out = Vec::new();
         while body.read(&mut out).await.unwrap() {}
@@ -923,17 +771,6 @@ mod tests {
         assert!(
             req.contains("Authorization: Basic b3BlbmNvZGU6czNjcmV0\r\n"),
             "{req}"
-        );
-        assert!(
-            open_event_stream(
-                "https://127.0.0.1:1",
-                None,
-                Duration::from_secs(1),
-                Duration::from_secs(1)
-            )
-            .await
-            .unwrap()
-            .is_none()
         );
     }
 }

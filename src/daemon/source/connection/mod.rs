@@ -22,20 +22,20 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::api::{Api, ApiError, Credentials, Resynced, classify, http_client};
-use super::decode::{Decoded, MAX_FRAME_BYTES, decode};
-use super::http1::{self, EventBody};
-use super::sse::{Frame, SseParser};
+mod follow;
+mod steps;
+
+use super::api::{Api, ApiError, Credentials, display_url, http_client};
+use super::decode::MAX_FRAME_BYTES;
+use super::protocol::Protocol;
 use super::stats::ServerStats;
-use super::version::{self, Support};
-use crate::daemon::clock::now_ms;
 use crate::model::effect::Effect;
-use crate::model::event::{Event, ResyncReport, SessionId};
+use crate::model::event::{Event, SessionId};
 use crate::server_url::ServerUrl;
 
 /// Timings and limits of a server connection. `Default` gives the production values and reads
@@ -94,8 +94,6 @@ impl Default for ConnectionConfig {
     }
 }
 
-/// At most this many directories are remembered from events between resyncs.
-const MAX_SEEN_DIRS: usize = 256;
 /// Effect fetches running at once per server.
 const FETCH_CONCURRENCY: usize = 4;
 
@@ -354,7 +352,7 @@ async fn bad_url(
     let reason = err.to_string();
     crate::log!(
         "cannot use OpenCode server URL '{}': {reason}. Give a URL like http://127.0.0.1:4096 (--server or OCBAR_SERVER).",
-        redact(&server)
+        display_url(&server)
     );
     stats.connect_failed(&reason, false);
     let _ = events
@@ -364,20 +362,6 @@ async fn bad_url(
         })
         .await;
     stopped(&mut stop).await;
-}
-
-/// Strip `user:password@` from a URL given as text, for messages.
-fn redact(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let host_start = rest.find('/').unwrap_or(rest.len());
-            match rest[..host_start].rfind('@') {
-                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-                None => url.to_owned(),
-            }
-        }
-        None => url.to_owned(),
-    }
 }
 
 /// How one connection attempt ended.
@@ -409,7 +393,7 @@ async fn run(
         stats,
         config,
         seen_dirs: BTreeSet::new(),
-        last_alive: None,
+        protocol: Protocol::V1,
     };
     let mut backoff = conn.config.backoff_initial;
     // The reason of the current failure streak, already logged and sent.
@@ -484,38 +468,15 @@ fn short_reason(err: &ApiError) -> String {
     }
 }
 
-/// What happened on one open stream so far.
-struct StreamState {
-    /// `Event::Connected` was sent.
-    announced: bool,
-    /// A resync succeeded.
-    resynced: bool,
-}
-
-/// What the stream loop woke up for.
-enum Step {
-    Resynced(Result<Result<Resynced, ApiError>, tokio::task::JoinError>),
-    /// `Ok(true)`: more of the body is in the chunk buffer; `Ok(false)`: the body ended.
-    Read(Result<bool, String>),
-    /// The watchdog ran out: no complete frame for that long.
-    Starved,
-}
-
-/// What a frame turned into, in stream order, before the async part handles it.
-enum Item {
-    Connected,
-    Event(Event),
-    Tick,
-}
-
 struct Conn {
     api: Api,
+    /// The protocol of the current (or last) connection attempt.
+    protocol: Protocol,
     events: mpsc::Sender<Event>,
     stats: Arc<ServerStats>,
     config: ConnectionConfig,
     /// Directories seen in events since the task started (minus disposed ones).
     seen_dirs: BTreeSet<String>,
-    last_alive: Option<Instant>,
 }
 
 impl Conn {
@@ -533,6 +494,7 @@ impl Conn {
 
     fn failure_message(&self, err: &ApiError, delay: Duration) -> String {
         let url = self.api.display_url();
+        let path = self.protocol.event_path();
         let retry = format!("Retrying in {}.", human(delay));
         match err {
             ApiError::Unreachable(_) | ApiError::Timeout => {
@@ -560,351 +522,15 @@ impl Conn {
                     "OpenCode at {url} refused the credentials of user '{user}' (HTTP 401). Check OPENCODE_SERVER_PASSWORD and OPENCODE_SERVER_USERNAME. {retry}"
                 )
             }
-            ApiError::Status { code: 404, .. } => format!(
-                "{url}/global/event answered HTTP 404: is this an OpenCode server (1.x)? {retry}"
-            ),
+            ApiError::Status { code: 404, .. } => {
+                format!("{url}{path} answered HTTP 404: is this an OpenCode server (1.x)? {retry}")
+            }
             ApiError::Status { .. } => {
-                format!("OpenCode at {url} answered /global/event with {err}. {retry}")
+                format!("OpenCode at {url} answered {path} with {err}. {retry}")
             }
             ApiError::BadBody(_) | ApiError::BadUrl(_) => {
-                format!("{url}/global/event is not an OpenCode event stream ({err}). {retry}")
+                format!("{url}{path} is not an OpenCode event stream ({err}). {retry}")
             }
         }
-    }
-
-    /// Open the stream and follow it until it ends.
-    async fn follow(&mut self, streak: &mut Option<String>) -> End {
-        let resp = match self.open().await {
-            Ok(r) => r,
-            Err(e) => return End::Failed(e),
-        };
-        let opened = Instant::now();
-        self.stats.opened(now_ms());
-        let mut state = StreamState {
-            announced: false,
-            resynced: false,
-        };
-        let reason = self.stream(resp, &mut state, streak).await;
-        match reason {
-            Err(()) => End::ChannelClosed,
-            Ok(reason) => End::Lost {
-                reason,
-                healthy: state.resynced && opened.elapsed() >= self.config.healthy_after,
-                announced: state.announced,
-            },
-        }
-    }
-
-    async fn open(&self) -> Result<EventBody, ApiError> {
-        // Plain http: read the socket directly (see `http1`); https: reqwest.
-        if let Some(body) = http1::open_event_stream(
-            self.api.server(),
-            self.config.credentials.as_ref(),
-            self.config.connect_timeout,
-            self.config.request_timeout,
-        )
-        .await?
-        {
-            return Ok(EventBody::Raw(body));
-        }
-        let rb = self.api.event_stream_request()?;
-        let resp = match tokio::time::timeout(self.config.request_timeout, rb.send()).await {
-            Err(_) => return Err(ApiError::Timeout),
-            Ok(Err(e)) => return Err(classify(&e)),
-            Ok(Ok(r)) => r,
-        };
-        self.api.check_status(resp.status())?;
-        let ctype = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !ctype
-            .trim_start()
-            .to_ascii_lowercase()
-            .starts_with("text/event-stream")
-        {
-            return Err(ApiError::BadBody(format!(
-                "content-type is '{ctype}', not text/event-stream"
-            )));
-        }
-        Ok(EventBody::Reqwest(resp))
-    }
-
-    /// Read frames until the stream ends. `Ok(reason)` when it ended, `Err(())` when the
-    /// events channel closed.
-    async fn stream(
-        &mut self,
-        mut body: EventBody,
-        state: &mut StreamState,
-        streak: &mut Option<String>,
-    ) -> Result<String, ()> {
-        let server = self.api.server().clone();
-        let url = self.api.display_url();
-        let mut chunk: Vec<u8> = Vec::with_capacity(64 * 1024);
-        let mut parser = SseParser::new(self.config.max_frame_bytes);
-        let mut items: Vec<Item> = Vec::new();
-        let mut held: Vec<Event> = Vec::new();
-        let mut resync: Option<AbortOnDrop<Result<Resynced, ApiError>>> = None;
-        // When the last complete frame came (the stream's start before the first one).
-        let mut last_frame = Instant::now();
-        // Until the resync tells the version, allow the slowest heartbeat of a supported server.
-        let base = self.config.watchdog;
-        let mut version_watchdog = base * 3;
-        // 2.5 times the longest gap seen between two heartbeats of this stream.
-        let mut learned_watchdog = Duration::ZERO;
-        let mut watchdog = version_watchdog;
-        let mut last_heartbeat: Option<Instant> = None;
-        let mut bad_frames_logged = 0u32;
-        // The watchdog is one timer, armed lazily: a frame only moves `last_frame`, and when the
-        // timer fires before `last_frame + watchdog` it is set again for then. A timer set and
-        // cancelled around every read would cost each coalesced read two timer-wheel updates
-        // (see `http1::COALESCE`: the reads of a token stream are the daemon's hot path).
-        let alarm = tokio::time::sleep(watchdog);
-        tokio::pin!(alarm);
-
-        loop {
-            let step = tokio::select! {
-                biased;
-                done = async {
-                    match resync.as_mut() {
-                        Some(task) => (&mut task.0).await,
-                        None => std::future::pending().await,
-                    }
-                } => Step::Resynced(done),
-                r = body.read(&mut chunk) => Step::Read(r),
-                () = &mut alarm => {
-                    let due = last_frame + watchdog;
-                    if Instant::now() < due {
-                        alarm.as_mut().reset(due.into());
-                        continue;
-                    }
-                    Step::Starved
-                }
-            };
-            match step {
-                Step::Resynced(done) => {
-                    resync = None;
-                    let resynced = match done {
-                        Ok(Ok(r)) => r,
-                        Ok(Err(e)) => {
-                            self.stats.resync_failed(&e.to_string());
-                            return Ok(format!("resync failed: {e}"));
-                        }
-                        Err(_) => {
-                            self.stats.resync_failed("resync task failed");
-                            return Ok("resync failed".to_owned());
-                        }
-                    };
-                    let version = resynced.version.clone();
-                    if let Some(v) = &version {
-                        self.stats.set_version(v);
-                    }
-                    if version::support(version.as_deref()) == Support::TooOld {
-                        let v = version.as_deref().unwrap_or("");
-                        return Ok(version::too_old_message(v));
-                    }
-                    // 2.5 heartbeats of this version (25 s for 10 s heartbeats), or more if
-                    // longer gaps between heartbeats were already seen.
-                    let interval = version::heartbeat_interval(version.as_deref());
-                    version_watchdog = base.mul_f64(interval.as_secs_f64() / 10.0);
-                    watchdog = version_watchdog.max(learned_watchdog);
-                    // A shorter watchdog than the one armed takes effect now, not at the old end.
-                    alarm.as_mut().reset((last_frame + watchdog).into());
-                    let report = self.note_resync(resynced);
-                    if !state.resynced {
-                        state.resynced = true;
-                        // The end of a failure streak, or the first connection: say so once.
-                        if streak.take().is_some() || self.stats.view().resyncs <= 1 {
-                            crate::log!(
-                                "connected to OpenCode {} at {url}",
-                                version.as_deref().unwrap_or("(unknown version)")
-                            );
-                        }
-                    }
-                    // The report, then what arrived meanwhile, in order.
-                    if !self
-                        .send(Event::Resync {
-                            server: server.clone(),
-                            report,
-                        })
-                        .await
-                    {
-                        return Err(());
-                    }
-                    for e in held.drain(..) {
-                        if !self.send(e).await {
-                            return Err(());
-                        }
-                    }
-                    continue;
-                }
-                Step::Starved if !state.announced => {
-                    // OpenCode 1.0.98 and older open the stream and never write to it.
-                    return Ok(format!(
-                        "the event stream sent nothing for {}, not even server.connected: OpenCode older than the oldest supported ({}) does that; upgrade OpenCode",
-                        human(watchdog),
-                        version::OLDEST_SUPPORTED
-                    ));
-                }
-                Step::Starved => {
-                    return Ok(format!("no data from the server for {}", human(watchdog)));
-                }
-                Step::Read(Ok(false)) => return Ok("stream closed by the server".to_owned()),
-                Step::Read(Err(e)) => return Ok(format!("stream broken: {e}")),
-                Step::Read(Ok(true)) => {}
-            }
-
-            // Parse and decode synchronously; nothing here awaits.
-            let mut frames = 0u32;
-            let now = now_ms();
-            let stats = &self.stats;
-            let seen_dirs = &mut self.seen_dirs;
-            let mut bad = |reason: &str| {
-                stats.decode_error(reason);
-                if bad_frames_logged < 3 {
-                    bad_frames_logged += 1;
-                    let more = if bad_frames_logged == 3 {
-                        " (further ones are only counted: see 'ocbar doctor')"
-                    } else {
-                        ""
-                    };
-                    crate::log!("ignoring a bad event frame from {url}: {reason}{more}");
-                }
-            };
-            parser.push(&chunk, |frame| {
-                frames += 1;
-                stats.frame(now);
-                let data = match frame {
-                    Frame::Data(d) => d,
-                    Frame::TooLarge => return bad("frame too large"),
-                    Frame::NotUtf8 => return bad("frame is not UTF-8"),
-                };
-                match decode(&server, data) {
-                    Decoded::Noise => stats.noise(),
-                    Decoded::Unknown(kind) => stats.unknown(kind),
-                    Decoded::Heartbeat => {
-                        stats.noise();
-                        items.push(Item::Tick);
-                    }
-                    Decoded::Event(Event::Connected { .. }, _) => {
-                        stats.event();
-                        items.push(Item::Connected);
-                    }
-                    Decoded::Event(e, dir) => {
-                        stats.event();
-                        if let Some(d) = dir
-                            && seen_dirs.len() < MAX_SEEN_DIRS
-                            && !seen_dirs.contains(d)
-                        {
-                            seen_dirs.insert(d.to_owned());
-                        }
-                        items.push(Item::Event(e));
-                    }
-                    Decoded::InstanceDisposed(d) => {
-                        stats.event();
-                        seen_dirs.remove(d);
-                    }
-                    Decoded::GlobalDisposed => {
-                        stats.event();
-                        seen_dirs.clear();
-                    }
-                    Decoded::Invalid(reason) => bad(reason),
-                }
-            });
-            chunk.clear();
-            if frames == 0 {
-                continue;
-            }
-            last_frame = Instant::now();
-
-            for item in items.drain(..) {
-                match item {
-                    Item::Connected => {
-                        state.announced = true;
-                        if !self
-                            .send(Event::Connected {
-                                server: server.clone(),
-                            })
-                            .await
-                        {
-                            return Err(());
-                        }
-                        // (A second `server.connected` restarts the resync; events held so far
-                        // stay held and are sent after the new report.)
-                        resync = Some(self.start_resync());
-                    }
-                    Item::Event(e) if resync.is_some() => {
-                        if held.len() >= self.config.max_held_events {
-                            return Ok("too many events while resyncing".to_owned());
-                        }
-                        held.push(e);
-                    }
-                    Item::Event(e) => {
-                        if !self.send(e).await {
-                            return Err(());
-                        }
-                    }
-                    Item::Tick => {
-                        // Learn the heartbeat interval from the stream itself: the watchdog
-                        // never gets shorter than 2.5 of the longest gap seen (capped at
-                        // 10 min, so a stalled-then-resumed stream cannot disable it).
-                        let now = Instant::now();
-                        if let Some(prev) = last_heartbeat {
-                            let gap = (now - prev).min(Duration::from_secs(240));
-                            learned_watchdog = learned_watchdog.max(gap.mul_f64(2.5));
-                            watchdog = version_watchdog.max(learned_watchdog);
-                            alarm.as_mut().reset((last_frame + watchdog).into());
-                        }
-                        last_heartbeat = Some(now);
-                        if !self.send(Event::Tick).await {
-                            return Err(());
-                        }
-                    }
-                }
-            }
-            if self
-                .last_alive
-                .is_none_or(|t| t.elapsed() >= self.config.alive_interval)
-            {
-                self.last_alive = Some(Instant::now());
-                if !self
-                    .send(Event::Alive {
-                        server: server.clone(),
-                    })
-                    .await
-                {
-                    return Err(());
-                }
-            }
-        }
-    }
-
-    /// Record a successful resync (stats, log) and return the model's part of it.
-    fn note_resync(&self, r: Resynced) -> ResyncReport {
-        self.stats.resynced(now_ms(), r.directories.len());
-        if let Some(v) = &r.version {
-            self.stats.set_version(v);
-        }
-        for (what, e) in &r.skipped {
-            crate::log!("resync of {}: left out {what}: {e}", self.api.display_url());
-        }
-        r.report
-    }
-
-    fn start_resync(&self) -> AbortOnDrop<Result<Resynced, ApiError>> {
-        let api = self.api.clone();
-        let dirs = self.seen_dirs.clone();
-        let timeout = self.config.resync_timeout;
-        let settle = self.config.resync_settle;
-        AbortOnDrop(tokio::spawn(async move {
-            // OpenCode 1.18.33 writes `server.connected` before the stream's bus subscription is
-            // live: events of the next ~100 ms can be lost (tests/fixtures/README.md, finding 1).
-            // Reading the state after that window makes the resync cover whatever was lost.
-            tokio::time::sleep(settle).await;
-            tokio::time::timeout(timeout, api.resync(&dirs, now_ms()))
-                .await
-                .unwrap_or(Err(ApiError::Timeout))
-        }))
     }
 }

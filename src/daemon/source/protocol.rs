@@ -1,0 +1,78 @@
+//! The dialect of one server's event stream, chosen at every (re)connect: which path the
+//! stream is read from, how a frame is decoded and how a resync reads the server's state.
+//!
+//! The connection loop ([`connection`](super::connection)) and the stream reader
+//! ([`reader`](super::reader)) are the same for every dialect; only what this value names
+//! differs. OpenCode 1 streams `GET /global/event`; OpenCode 2 streams `GET /api/event` with its
+//! own framing, lifecycle events and resync ([`decode_v2`](super::decode_v2),
+//! [`api_v2`](super::api_v2)). Which one a server speaks is found by
+//! [`Api::identify`](super::api::Api::identify) at every (re)connect.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::api::{Api, ApiError, Resynced};
+use super::decode::{Decoded, decode};
+use super::decode_v2::decode_v2;
+use super::version;
+use crate::server_url::ServerUrl;
+
+/// Which OpenCode API a connection speaks. Chosen before the stream is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// OpenCode 1.x: `GET /global/event`, resync over `/session/status`, `/experimental/session`…
+    V1,
+    /// OpenCode 2.x: `GET /api/event` (`{id, type, data, location}` frames, `: heartbeat`
+    /// comments every 15 s), resync over `/api/session/active`, `/api/session`… No `/tui/*`.
+    V2,
+}
+
+impl Protocol {
+    /// The path of the server's event stream, below the server's URL.
+    pub fn event_path(self) -> &'static str {
+        match self {
+            Protocol::V1 => "/global/event",
+            Protocol::V2 => "/api/event",
+        }
+    }
+
+    /// `OpenCode 1` or `OpenCode 2`, for the log and `doctor`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::V1 => "OpenCode 1",
+            Protocol::V2 => "OpenCode 2",
+        }
+    }
+
+    /// How often a server of this protocol and `version` proves its stream alive: OpenCode 1's
+    /// `server.heartbeat` by version ([`version::heartbeat_interval`]); OpenCode 2's
+    /// `: heartbeat` comment every 15 s (`packages/server/src/handlers/event.ts`).
+    pub fn heartbeat_interval(self, version: Option<&str>) -> Duration {
+        match self {
+            Protocol::V1 => version::heartbeat_interval(version),
+            Protocol::V2 => Duration::from_secs(15),
+        }
+    }
+
+    /// One frame's `data` as something for the model (see [`Decoded`]).
+    pub fn decode<'a>(self, server: &ServerUrl, data: &'a str) -> Decoded<'a> {
+        match self {
+            Protocol::V1 => decode(server, data),
+            Protocol::V2 => decode_v2(server, data),
+        }
+    }
+
+    /// Read the server's whole state after a (re)connect: running and waiting sessions, their
+    /// metadata, the version. `seen_dirs`: the directories events named since the task started.
+    pub async fn resync(
+        self,
+        api: &Api,
+        seen_dirs: &BTreeSet<String>,
+        now_ms: i64,
+    ) -> Result<Resynced, ApiError> {
+        match self {
+            Protocol::V1 => api.resync(seen_dirs, now_ms).await,
+            Protocol::V2 => api.resync_v2(now_ms).await,
+        }
+    }
+}
