@@ -250,9 +250,9 @@ fn head_type(b: &[u8]) -> Option<&str> {
     std::str::from_utf8(v).ok()
 }
 
-/// From `i`, the start of an object member, skip string-valued members up to the key `wanted`
-/// and return the index after its colon; `None` when anything else comes first (a value that
-/// is not a string, whitespace, escapes in a key). The allocation-free head scan of both event
+/// From `i`, the start of an object member, skip string- and number-valued members up to the
+/// key `wanted` and return the index after its colon; `None` when anything else comes first
+/// (an object or array value, whitespace, escapes in a key). The allocation-free head scan of both event
 /// framings (OpenCode 1's `payload.type`, OpenCode 2's top-level `type`).
 pub(super) fn skip_to_key(b: &[u8], mut i: usize, wanted: &[u8]) -> Option<usize> {
     /// `"key":` at `i` (no escapes): returns the key and the index after the colon.
@@ -287,7 +287,17 @@ pub(super) fn skip_to_key(b: &[u8], mut i: usize, wanted: &[u8]) -> Option<usize
         if k == wanted {
             return Some(after);
         }
-        i = skip_str(b, after)?;
+        i = match *b.get(after)? {
+            b'"' => skip_str(b, after)?,
+            // A number (OpenCode 2's `created` comes before `type`).
+            b'-' | b'0'..=b'9' => {
+                after
+                    + b.get(after..)?.iter().position(|c| {
+                        !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                    })?
+            }
+            _ => return None,
+        };
         if *b.get(i)? != b',' {
             return None;
         }

@@ -1,0 +1,258 @@
+//! OpenCode 2, end to end: a real `ocbar daemon` follows the OpenCode 2 stand-in
+//! (`tests/support/opencode2_standin.py`, written from OpenCode 2's published protocol; no
+//! OpenCode 2 build can be installed here) and the real client reads what a bar would show.
+//!
+//! One stand-in and one daemon per test; the lifecycle scenarios run in sequence in one test.
+
+mod common;
+mod daemon_harness;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+use daemon_harness::Daemon;
+use serde_json::{Value, json};
+
+const T: Duration = Duration::from_secs(40);
+
+/// A daemon following `oc` with its password, whose notifications are appended to the returned
+/// file (one `KIND SESSION` line each, sent at once).
+fn daemon_for(oc: &OpenCode2, dir: &Path) -> (Daemon, PathBuf) {
+    let notes = dir.join("notifications");
+    let config = format!(
+        "[notify]\ndesktop = false\ntmux = false\ntoast = false\naborted = true\nsummary_window_ms = 0\ncommand = 'echo \"$OCBAR_KIND $OCBAR_SESSION\" >> {}'\n",
+        notes.display()
+    );
+    let d = Daemon::start_with(
+        &[&oc.url],
+        &[("OPENCODE_SERVER_PASSWORD", &oc.password)],
+        Some(&config),
+    );
+    (d, notes)
+}
+
+fn notes(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn by_id(d: &Daemon, id: &str) -> Option<Value> {
+    d.json()["sessions"]
+        .as_array()?
+        .iter()
+        .find(|s| s["id"] == id)
+        .cloned()
+}
+
+#[test]
+fn the_opencode_2_lifecycle_as_a_bar_shows_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let project = tmp.path().join("proj");
+    let oc = OpenCode2::start("s3cret-pw", &["--heartbeat", "2"]);
+
+    // A turn running when the daemon starts is found through /api/session/active.
+    oc.create("ses_early", "early bird", &project, None);
+    oc.op(json!({"op": "start", "id": "ses_early"}));
+    let (d, notes_file) = daemon_for(&oc, tmp.path());
+    let history = d.history();
+    let early = d.wait_state("early bird", "busy", T);
+    assert_eq!(early["directory"], project.to_string_lossy().as_ref());
+
+    // doctor's version line names the kind and the version.
+    let doctor = String::from_utf8_lossy(&d.run(&["doctor"]).stdout).to_string();
+    assert!(
+        doctor
+            .contains("opencode 2.0.20 (supported), followed over the OpenCode 2 API (/api/event)"),
+        "{doctor}"
+    );
+    assert!(!doctor.contains("text/html"), "{doctor}");
+    assert!(
+        !doctor.contains("s3cret-pw"),
+        "doctor shows the password: {doctor}"
+    );
+
+    // Done, unvisited, notified once.
+    oc.op(json!({"op": "succeed", "id": "ses_early"}));
+    let done = d.wait_state("early bird", "done", T);
+    assert_eq!(done["unvisited"], true);
+
+    // Retry with its attempt and next time.
+    oc.create("ses_retry", "retrying", &project, None);
+    oc.op(json!({"op": "start", "id": "ses_retry"}));
+    let at = now_ms() + 60_000;
+    oc.op(json!({"op": "retry", "id": "ses_retry", "attempt": 2, "at": at, "message": "Too many requests"}));
+    let r = d.wait_state("retrying", "retry", T);
+    assert_eq!(r["attempt"], 2);
+    assert_eq!(r["retry_next_ms"], at);
+    assert_eq!(r["message"], "Too many requests");
+
+    // Waiting on a permission, then on a form.
+    oc.op(json!({"op": "permission", "id": "ses_retry", "request": "per_1"}));
+    d.wait_state("retrying", "waiting", T);
+    oc.op(json!({"op": "permission_reply", "id": "ses_retry", "request": "per_1"}));
+    d.wait_state("retrying", "retry", T);
+    oc.op(json!({"op": "start", "id": "ses_retry"}));
+    oc.op(json!({"op": "form", "id": "ses_retry", "request": "frm_1"}));
+    d.wait_state("retrying", "waiting", T);
+    oc.op(json!({"op": "form_reply", "id": "ses_retry", "request": "frm_1"}));
+    d.wait_state("retrying", "busy", T);
+
+    // Renamed while running; an error with its message.
+    oc.op(json!({"op": "rename", "id": "ses_retry", "title": "renamed #[fg=red]"}));
+    d.wait_state("renamed #[fg=red]", "busy", T);
+    oc.op(json!({"op": "fail", "id": "ses_retry", "message": "quota exceeded"}));
+    let e = d.wait_state("renamed #[fg=red]", "error", T);
+    assert_eq!(e["message"], "quota exceeded");
+
+    // Aborted by the user.
+    oc.create("ses_abort", "stopped", &project, None);
+    oc.op(json!({"op": "start", "id": "ses_abort"}));
+    d.wait_state("stopped", "busy", T);
+    oc.op(json!({"op": "interrupt", "id": "ses_abort", "reason": "user"}));
+    d.wait_state("stopped", "aborted", T);
+
+    // A sub-agent is folded into its parent.
+    oc.create("ses_parent", "parent", &project, None);
+    oc.op(json!({"op": "start", "id": "ses_parent"}));
+    oc.create("ses_child", "child", &project, Some("ses_parent"));
+    oc.op(json!({"op": "start", "id": "ses_child"}));
+    wait_or_fail(T, "the parent counts one running child", || {
+        by_id(&d, "ses_parent").is_some_and(|p| p["children_active"] == 1)
+    });
+    let child = by_id(&d, "ses_child").expect("child listed");
+    assert_eq!(child["parent_id"], "ses_parent");
+    oc.op(json!({"op": "succeed", "id": "ses_child"}));
+    oc.op(json!({"op": "succeed", "id": "ses_parent"}));
+    d.wait_state("parent", "done", T);
+
+    // A turn interrupted by a shutdown is resumed by the server: never done or aborted
+    // before it really finishes.
+    oc.create("ses_resume", "resumed", &project, None);
+    oc.op(json!({"op": "start", "id": "ses_resume"}));
+    d.wait_state("resumed", "busy", T);
+    let before = oc.event_connections();
+    oc.op(json!({"op": "interrupt", "id": "ses_resume", "reason": "shutdown"}));
+    wait_or_fail(T, "the daemon reconnects after the shutdown", || {
+        oc.event_connections() > before
+    });
+    d.wait_state("resumed", "busy", T);
+    oc.op(json!({"op": "succeed", "id": "ses_resume"}));
+    d.wait_state("resumed", "done", T);
+    history.wait_seen("resumed", "done", T);
+    assert!(
+        history
+            .find(|s| s["title"] == "resumed" && (s["state"] == "aborted" || s["state"] == "error"))
+            .is_none(),
+        "a shutdown-interrupted turn was shown finished"
+    );
+    let done_seen: Vec<Value> = history
+        .snapshots
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default();
+    let first_done = done_seen.iter().position(|snap| {
+        snap["sessions"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|s| s["title"] == "resumed" && s["state"] == "done")
+        })
+    });
+    let last_busy = done_seen.iter().rposition(|snap| {
+        snap["sessions"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|s| s["title"] == "resumed" && s["state"] == "busy")
+        })
+    });
+    assert!(
+        first_done > last_busy,
+        "'resumed' was done before it last ran"
+    );
+
+    // An overflow ends the stream: a reconnect and a resync, no false finished state and no
+    // notification from the resync itself.
+    oc.create("ses_long", "long turn", &project, None);
+    oc.op(json!({"op": "start", "id": "ses_long"}));
+    d.wait_state("long turn", "busy", T);
+    let notified_before = notes(&notes_file);
+    let before = oc.event_connections();
+    oc.op(json!({"op": "overflow"}));
+    wait_or_fail(T, "the daemon reconnects after the overflow", || {
+        oc.event_connections() > before
+    });
+    // The resync after the reconnect (it reads /api/session/active) is what brings it back.
+    wait_or_fail(T, "a resync after the overflow", || {
+        oc.stats()["requests"]["/api/session/active"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 3
+    });
+    d.wait_state("long turn", "busy", T);
+    assert!(
+        history
+            .find(|s| s["title"] == "long turn" && s["state"] != "busy" && s["state"] != "unknown")
+            .is_none(),
+        "the overflow made 'long turn' look finished"
+    );
+    assert_eq!(
+        notes(&notes_file),
+        notified_before,
+        "the reconnect after the overflow notified"
+    );
+
+    // Every finished session above notified exactly once.
+    wait_or_fail(T, "the notifications were written", || {
+        notes(&notes_file).lines().count() >= 5
+    });
+    let all = notes(&notes_file);
+    for line in [
+        "done ses_early",
+        "error ses_retry",
+        "aborted ses_abort",
+        "done ses_parent",
+        "done ses_resume",
+    ] {
+        assert_eq!(
+            all.lines().filter(|l| *l == line).count(),
+            1,
+            "'{line}' not notified exactly once:\n{all}"
+        );
+    }
+    assert!(
+        !all.contains("ses_long"),
+        "a running session was notified:\n{all}"
+    );
+    assert!(
+        !d.log_text().contains("s3cret-pw"),
+        "the daemon logged the password"
+    );
+}
+
+/// The real daemon defaults against the stand-in's real 15 s heartbeat comments: 45 s of
+/// quiet never reopens the stream.
+#[test]
+fn forty_five_seconds_of_quiet_with_comment_heartbeats_do_not_reconnect() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let oc = OpenCode2::start("pw-quiet", &[]);
+    oc.create("ses_q", "quiet turn", &tmp.path().join("p"), None);
+    oc.op(json!({"op": "start", "id": "ses_q"}));
+    let (d, _) = daemon_for(&oc, tmp.path());
+    d.wait_state("quiet turn", "busy", T);
+    assert_eq!(oc.event_connections(), 1);
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(47) {
+        std::thread::sleep(Duration::from_secs(1));
+        assert_eq!(
+            oc.event_connections(),
+            1,
+            "the stream was reopened after {:?} of quiet; daemon log:\n{}",
+            start.elapsed(),
+            d.log_text()
+        );
+    }
+    let s = d.session("quiet turn").expect("still listed");
+    assert_eq!(s["state"], "busy");
+    assert!(
+        !d.log_text().contains("lost the event stream"),
+        "{}",
+        d.log_text()
+    );
+}
