@@ -256,3 +256,48 @@ fn forty_five_seconds_of_quiet_with_comment_heartbeats_do_not_reconnect() {
         d.log_text()
     );
 }
+
+/// OpenCode 2's background service is found through the file it records itself in, with its
+/// password, and no configuration: no `--server`, no password in ocbar's environment.
+#[test]
+fn the_background_service_is_found_through_service_json_with_its_password() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let state = tmp.path().join("state");
+    let file = state.join("opencode/service.json");
+    let oc = OpenCode2::start(
+        "from-the-service-file",
+        &["--service-file", &file.to_string_lossy()],
+    );
+    oc.create("ses_svc", "service turn", &tmp.path().join("p"), None);
+    oc.op(json!({"op": "start", "id": "ses_svc"}));
+    let d = Daemon::start_with(
+        &[],
+        &[
+            ("OCBAR_DISCOVERY", "1"),
+            ("XDG_STATE_HOME", &state.to_string_lossy()),
+        ],
+        Some("[discovery]\ninterval_seconds = 1\nprobe = []\n"),
+    );
+    let s = d.wait_state("service turn", "busy", T);
+    assert_eq!(s["server"], oc.url.as_str());
+    let doctor = String::from_utf8_lossy(&d.run(&["doctor"]).stdout).to_string();
+    assert!(
+        doctor.contains("discovered: OpenCode 2 service, service.json pid"),
+        "{doctor}"
+    );
+    assert!(
+        doctor.contains("followed over the OpenCode 2 API"),
+        "{doctor}"
+    );
+    assert!(
+        !doctor.contains("from-the-service-file"),
+        "doctor shows the password"
+    );
+    assert!(
+        !d.log_text().contains("from-the-service-file"),
+        "the daemon logged the password"
+    );
+    assert_eq!(oc.stats()["auth_failures"], 0, "{}", oc.stats());
+    oc.op(json!({"op": "succeed", "id": "ses_svc"}));
+    d.wait_state("service turn", "done", T);
+}

@@ -143,10 +143,12 @@ fn the_followed_set_merges_origins() {
         Found {
             url: ServerUrl::from("http://127.0.0.1:4096"),
             how: "opencode serve, pid 1".into(),
+            credentials: None,
         },
         Found {
             url: ServerUrl::from("http://127.0.0.1:5000"),
             how: "opencode web, pid 2".into(),
+            credentials: None,
         },
     ]));
     f.update(Update::Tui {
@@ -224,6 +226,7 @@ async fn reconcile_starts_and_stops_connections() {
     f.update(Update::Scanned(vec![Found {
         url: ServerUrl::from("http://127.0.0.1:10"),
         how: "t".into(),
+        credentials: None,
     }]));
     let ev = f.reconcile(&mut sources);
     assert_eq!(
