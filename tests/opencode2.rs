@@ -301,3 +301,77 @@ fn the_background_service_is_found_through_service_json_with_its_password() {
     oc.op(json!({"op": "succeed", "id": "ses_svc"}));
     d.wait_state("service turn", "done", T);
 }
+
+/// OpenCode 2 has no `/tui/*`: toasts for its sessions and `ocbar open` go down the TUI
+/// channel of a TUI attached to it (the channel the OpenCode 2 plugin speaks, unchanged).
+#[test]
+fn toasts_and_open_reach_an_opencode_2_tui_through_its_channel() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixStream;
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let oc = OpenCode2::start("pw-toast", &[]);
+    let config = "[notify]\ndesktop = false\ntmux = false\nsummary_window_ms = 0\n";
+    let d = Daemon::start_with(
+        &[&oc.url],
+        &[("OPENCODE_SERVER_PASSWORD", &oc.password)],
+        Some(config),
+    );
+    let mut chan = UnixStream::connect(&d.socket).expect("connect the TUI channel");
+    chan.set_read_timeout(Some(T)).unwrap();
+    let hello = json!({"tui": "v2-tui", "pid": std::process::id(), "tmux_pane": null,
+                       "tmux": null, "directory": "/p", "server": oc.url});
+    writeln!(chan, "tui {hello}").unwrap();
+    let mut lines = BufReader::new(chan.try_clone().unwrap()).lines();
+    let mut next = || -> Value {
+        let l = lines.next().expect("a line from the daemon").expect("read");
+        serde_json::from_str(&l).expect("json line")
+    };
+    assert_eq!(next()["hello"], "ocbar");
+    assert_eq!(next()["ok"], "focus");
+    writeln!(chan, "focus {}", json!({"session": null, "focused": false})).unwrap();
+
+    oc.create("ses_t", "toasted", &tmp.path().join("p"), None);
+    oc.op(json!({"op": "start", "id": "ses_t"}));
+    d.wait_state("toasted", "busy", T);
+    oc.op(json!({"op": "succeed", "id": "ses_t"}));
+    let toast = loop {
+        let v = next();
+        if v.get("toast").is_some() {
+            break v;
+        }
+    };
+    assert!(
+        toast["toast"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("toasted")),
+        "{toast}"
+    );
+    assert_eq!(toast["toast"]["variant"], "success");
+
+    let open = std::thread::spawn({
+        let socket = d.socket.clone();
+        move || daemon_harness::run_client(&socket, &["open", "toasted"])
+    });
+    let asked = loop {
+        let v = next();
+        if v.get("open").is_some() {
+            break v;
+        }
+    };
+    assert_eq!(asked["open"], "ses_t");
+    writeln!(
+        chan,
+        "focus {}",
+        json!({"session": "ses_t", "focused": true})
+    )
+    .unwrap();
+    let _ = open.join();
+    let log = d.log_text();
+    assert!(!log.contains("/tui/show-toast"), "{log}");
+    assert_eq!(
+        oc.stats()["requests"].get("/tui/show-toast"),
+        None,
+        "a toast was POSTed to an OpenCode 2 server"
+    );
+}

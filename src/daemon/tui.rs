@@ -197,7 +197,8 @@ impl Hub {
             .map_err(|_| format!("the OpenCode TUI {id} is not reading its ocbar channel"))
     }
 
-    /// A toast in the bridged TUI whose pseudo server is `server`.
+    /// A toast in the bridged TUI whose pseudo server is `server`, or in every TUI attached
+    /// to the HTTP server `server` (OpenCode 2, which has no `/tui/show-toast`).
     pub fn toast(
         &self,
         server: &str,
@@ -205,15 +206,43 @@ impl Hub {
         message: &str,
         variant: &str,
     ) -> Result<(), String> {
-        self.send_to(
-            server,
-            TuiOut::Toast {
-                title: title.to_string(),
-                message: message.to_string(),
-                variant: variant.to_string(),
-            },
-        )
-        .map(|_| ())
+        let line = TuiOut::Toast {
+            title: title.to_string(),
+            message: message.to_string(),
+            variant: variant.to_string(),
+        };
+        if self.bridges(server) {
+            return self.send_to(server, line).map(|_| ());
+        }
+        let key = crate::server_url::url_key(server);
+        let g = self.lock();
+        let attached: Vec<(&String, &Entry)> = g
+            .tuis
+            .iter()
+            .filter(|(_, e)| {
+                e.attached
+                    .as_deref()
+                    .is_some_and(|a| crate::server_url::url_key(a) == key)
+            })
+            .collect();
+        if attached.is_empty() {
+            return Err(format!(
+                "no OpenCode TUI with the ocbar plugin is attached to {server} (OpenCode 2 has no /tui/show-toast)"
+            ));
+        }
+        let stuck: Vec<&str> = attached
+            .iter()
+            .filter(|(_, e)| e.out.try_send(line.clone()).is_err())
+            .map(|(id, _)| id.as_str())
+            .collect();
+        if stuck.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the OpenCode TUI {} is not reading its ocbar channel",
+                stuck.join(", ")
+            ))
+        }
     }
 
     /// `doctor` lines: one per open channel.

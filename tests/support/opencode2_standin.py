@@ -260,6 +260,15 @@ class Api(BaseHTTPRequestHandler):
             return self.event_stream()
         return self.send(200, HTML, "text/html")
 
+    def do_POST(self):
+        # OpenCode 2 has no /tui/* (nor any V1 route): the web app answers.
+        path = self.path.split("?", 1)[0]
+        n = int(self.headers.get("Content-Length", "0"))
+        self.rfile.read(n)
+        with lock:
+            stats["requests"][path] = stats["requests"].get(path, 0) + 1
+        self.send(200, HTML, "text/html")
+
     def event_stream(self):
         if time.time() < refuse_until[0]:
             return self.send(503, {"_tag": "Unavailable", "message": "starting"})

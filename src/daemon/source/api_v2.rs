@@ -49,8 +49,8 @@ fn fatal(e: &ApiError) -> bool {
 impl Api {
     /// Which kind of server this is: `GET /api/info` (OpenCode 2), then `GET /api/health`
     /// with a version (earlier 2.x builds), then `GET /global/health` (OpenCode 1; 1.0.x has
-    /// none and is still OpenCode 1). Connection and auth failures are errors; any other
-    /// answer (the web app's HTML, a 404) only rules a step out.
+    /// none and is still OpenCode 1). Connection and auth failures of the `/api/*` steps are
+    /// errors; any other answer there (the web app's HTML, a 404) only rules a step out.
     pub async fn identify(&self) -> Result<Identity, ApiError> {
         #[derive(Deserialize)]
         struct Info {
@@ -90,12 +90,14 @@ impl Api {
             Err(e) if fatal(&e) => return Err(e),
             _ => {}
         }
+        // Past `/api/*`, it is OpenCode 1 whatever `/global/health` says (1.0.x has none):
+        // the event stream, opened next, reports its own failures.
         match self.health().await {
             Ok(h) => Ok(Identity {
                 protocol: Protocol::V1,
                 version: Some(h.version).filter(|v| !v.is_empty()),
             }),
-            Err(e) if fatal(&e) => Err(e),
+            Err(e) if e.is_auth() => Err(e),
             Err(_) => Ok(Identity {
                 protocol: Protocol::V1,
                 version: None,

@@ -53,6 +53,6 @@ pub use api_v2::Identity;
 pub use connection::{ConnectionConfig, ServerHandle, spawn_server};
 pub use decode::{Decoded, decode};
 pub use decode_v2::decode_v2;
-pub use protocol::Protocol;
+pub use protocol::{Protocol, Protocols};
 pub use reader::{EventBody, open_event_stream};
 pub use stats::{ServerStats, ServerStatsView};

@@ -8,7 +8,8 @@
 //! [`api_v2`](super::api_v2)). Which one a server speaks is found by
 //! [`Api::identify`](super::api::Api::identify) at every (re)connect.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use super::api::{Api, ApiError, Resynced};
@@ -74,5 +75,31 @@ impl Protocol {
             Protocol::V1 => api.resync(seen_dirs, now_ms).await,
             Protocol::V2 => api.resync_v2(now_ms).await,
         }
+    }
+}
+
+/// The protocol each followed server was last identified as, by URL: what the parts of the
+/// daemon that reach a server without its connection (the toast channel) need to know. Each
+/// connection records its finding here at every (re)connect.
+#[derive(Debug, Default)]
+pub struct Protocols(Mutex<HashMap<String, Protocol>>);
+
+impl Protocols {
+    /// Record what `server` speaks.
+    pub fn set(&self, server: &str, protocol: Protocol) {
+        let mut g = match self.0.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.insert(crate::server_url::url_key(server), protocol);
+    }
+
+    /// What `server` speaks, if it was identified.
+    pub fn get(&self, server: &str) -> Option<Protocol> {
+        let g = match self.0.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.get(&crate::server_url::url_key(server)).copied()
     }
 }

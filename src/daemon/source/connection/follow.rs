@@ -65,6 +65,7 @@ impl Conn {
             );
         }
         self.api.set_protocol(id.protocol);
+        self.config.protocols.set(self.api.server(), id.protocol);
         self.stats.set_protocol(id.protocol.name());
         if let Some(v) = &id.version {
             self.stats.set_version(v);
