@@ -375,3 +375,33 @@ fn toasts_and_open_reach_an_opencode_2_tui_through_its_channel() {
         "a toast was POSTed to an OpenCode 2 server"
     );
 }
+
+/// `ocbar record`, what the README asks a user to attach to a report, records an OpenCode 2
+/// server's `/api/event`.
+#[test]
+fn ocbar_record_records_the_opencode_2_stream() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let oc = OpenCode2::start("pw-record", &["--heartbeat", "1"]);
+    let file = tmp.path().join("opencode2.sse");
+    let child = std::process::Command::new(daemon_harness::ocbar_bin())
+        .arg("record")
+        .arg(&file)
+        .args(["--server", &oc.url, "--seconds", "4"])
+        .env("OPENCODE_SERVER_PASSWORD", &oc.password)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn ocbar record");
+    wait_or_fail(T, "ocbar record opened the stream", || {
+        oc.event_connections() == 1
+    });
+    oc.create("ses_rec", "recorded", &tmp.path().join("p"), None);
+    oc.op(json!({"op": "start", "id": "ses_rec"}));
+    let out = child.wait_with_output().expect("ocbar record");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("pw-record"), "{stderr}");
+    let recorded = std::fs::read_to_string(&file).expect("recorded file");
+    assert!(recorded.contains("server.connected"), "{recorded}");
+    assert!(recorded.contains("session.execution.started"), "{recorded}");
+    assert_eq!(oc.stats()["requests"].get("/global/event"), None);
+}

@@ -111,10 +111,12 @@ fn doctor_version(out: &mut String, v: &source::ServerStatsView) -> bool {
             format!("opencode {ver}: NOT SUPPORTED: {}", too_old_message(ver))
         }
         (Support::Unreadable, Some(ver)) => format!(
-            "opencode {ver}: a version ocbar cannot read; followed as if supported (oldest supported: {OLDEST_SUPPORTED})"
+            "opencode {ver}: a version ocbar cannot read; followed as if supported (oldest supported: {OLDEST_SUPPORTED}){}",
+            api_of(v)
         ),
         _ => format!(
-            "opencode version not reported (/global/health has none: OpenCode 1.0.x); followed as if supported (oldest supported: {OLDEST_SUPPORTED})"
+            "opencode version not reported (/global/health has none: OpenCode 1.0.x); followed as if supported (oldest supported: {OLDEST_SUPPORTED}){}",
+            api_of(v)
         ),
     };
     let _ = writeln!(out, "  {line}");
