@@ -269,41 +269,13 @@ async fn silent_stream_trips_the_watchdog_and_reconnects() {
     handle.shutdown().await;
 }
 
-#[tokio::test]
-async fn heartbeats_keep_a_stream_alive_and_tick() {
-    // Heartbeats every 150 ms, watchdog 400 ms: never tripped.
-    let fake = fake(|path, _| {
+/// A stream that sends `server.connected`, then `beat` every 150 ms (watchdog 400 ms): never
+/// tripped, and every beat is a heartbeat. Returns the events, the stats and the fake.
+async fn beating_stream(beat: Vec<u8>) -> (Vec<Event>, Arc<ServerStats>, Fake) {
+    let fake = fake(move |path, _| {
         resync_reply(path).unwrap_or_else(|| {
             let mut steps = vec![(0, frame(CONNECTED))];
-            steps.extend((0..8).map(|_| (150, frame(HEARTBEAT))));
-            Reply::Sse { steps, hang: true }
-        })
-    })
-    .await;
-    let (tx, mut rx) = mpsc::channel(100);
-    let stats = Arc::new(ServerStats::new(fake.url.to_string()));
-    let handle = spawn_server(fake.url.clone(), tx, stats.clone(), fast());
-    let events = collect_until(&mut rx, Duration::from_secs(5), |ev| {
-        count(ev, |e| matches!(e, Event::Tick)) >= 6
-    })
-    .await;
-    assert_eq!(count(&events, is_disconnected), 0, "{events:#?}");
-    let alive = count(&events, |e| matches!(e, Event::Alive { .. }));
-    assert!(alive >= 3, "{events:#?}");
-    assert_eq!(fake.requests("/global/event").len(), 1);
-    assert!(stats.view().connected);
-    assert_eq!(stats.view().version.as_deref(), Some("1.18.33"));
-    handle.shutdown().await;
-}
-
-#[tokio::test]
-async fn sse_comments_keep_a_stream_alive() {
-    // OpenCode 2 proves its stream alive with `: heartbeat` comments, not events. Comments
-    // every 150 ms, watchdog 400 ms: never tripped, and each is a heartbeat.
-    let fake = fake(|path, _| {
-        resync_reply(path).unwrap_or_else(|| {
-            let mut steps = vec![(0, frame(CONNECTED))];
-            steps.extend((0..8).map(|_| (150, b": heartbeat\n\n".to_vec())));
+            steps.extend((0..8).map(|_| (150, beat.clone())));
             Reply::Sse { steps, hang: true }
         })
     })
@@ -321,8 +293,24 @@ async fn sse_comments_keep_a_stream_alive() {
         "{events:#?}"
     );
     assert_eq!(fake.requests("/global/event").len(), 1);
-    assert_eq!(stats.view().decode_errors, 0);
+    assert!(stats.view().connected);
     handle.shutdown().await;
+    (events, stats, fake)
+}
+
+#[tokio::test]
+async fn heartbeats_keep_a_stream_alive_and_tick() {
+    let (events, stats, _fake) = beating_stream(frame(HEARTBEAT)).await;
+    let alive = count(&events, |e| matches!(e, Event::Alive { .. }));
+    assert!(alive >= 3, "{events:#?}");
+    assert_eq!(stats.view().version.as_deref(), Some("1.18.33"));
+}
+
+#[tokio::test]
+async fn sse_comments_keep_a_stream_alive() {
+    // OpenCode 2 proves its stream alive with `: heartbeat` comments, not events.
+    let (_, stats, _fake) = beating_stream(b": heartbeat\n\n".to_vec()).await;
+    assert_eq!(stats.view().decode_errors, 0);
 }
 
 #[tokio::test]

@@ -329,6 +329,8 @@ async fn watch_loop<W: AsyncWriteExt + Unpin>(
 ) -> std::io::Result<()> {
     let mut rx = shared.snapshots.clone();
     let mut last: Option<Arc<str>> = None;
+    // No line before this (at most one per `WATCH_MIN_INTERVAL`).
+    let mut next_line = tokio::time::Instant::now();
     loop {
         let published = rx.borrow_and_update().clone();
         let now = now_ms();
@@ -338,13 +340,19 @@ async fn watch_loop<W: AsyncWriteExt + Unpin>(
             let reply = published.reply(format, now, &shared.render);
             write_timed(&mut send, reply.as_bytes()).await?;
             last = Some(line);
+            next_line = tokio::time::Instant::now() + WATCH_MIN_INTERVAL;
         }
-        tokio::time::sleep(WATCH_MIN_INTERVAL).await;
         if published.has_countdown() {
             // Re-render every second while a countdown is shown, or sooner on a change.
-            let _ = tokio::time::timeout(Duration::from_millis(900), rx.changed()).await;
+            let _ = tokio::time::timeout(Duration::from_millis(1000), rx.changed()).await;
         } else if rx.changed().await.is_err() {
             return Ok(());
+        }
+        // A change that comes within the interval after a line waits out the rest of it (the
+        // changes meanwhile fold into one line). A timer only then: snapshots published while
+        // the line stays the same (a token stream) cost this subscriber no wake-up of its own.
+        if tokio::time::Instant::now() < next_line {
+            tokio::time::sleep_until(next_line).await;
         }
     }
 }

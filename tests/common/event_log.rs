@@ -20,6 +20,8 @@ pub struct EventLog {
 struct EventLogInner {
     raw: String,
     events: Vec<Value>,
+    /// When each of `events` was read off the socket.
+    arrived: Vec<Instant>,
     closed: bool,
     stop: bool,
 }
@@ -61,6 +63,7 @@ impl EventLog {
                     && let Ok(v) = serde_json::from_str::<Value>(data.trim())
                 {
                     g.events.push(v);
+                    g.arrived.push(Instant::now());
                 }
             }
             shared.lock().unwrap().closed = true;
@@ -89,6 +92,16 @@ impl EventLog {
             .into_iter()
             .filter(|e| e["payload"]["type"] == ty)
             .map(|e| e["payload"].clone())
+            .collect()
+    }
+
+    /// Every envelope so far with the moment it was read off the socket.
+    pub fn timed_events(&self) -> Vec<(Instant, Value)> {
+        let g = self.inner.lock().unwrap();
+        g.arrived
+            .iter()
+            .copied()
+            .zip(g.events.iter().cloned())
             .collect()
     }
 

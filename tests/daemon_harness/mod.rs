@@ -191,6 +191,8 @@ pub fn run_client(socket: &Path, args: &[&str]) -> Output {
 pub struct History {
     child: Child,
     pub snapshots: Arc<Mutex<Vec<Value>>>,
+    /// When each of `snapshots` was read (same order).
+    pub arrived: Arc<Mutex<Vec<Instant>>>,
 }
 
 impl Daemon {
@@ -205,17 +207,24 @@ impl Daemon {
             .expect("spawn ocbar watch");
         let stdout = child.stdout.take().expect("watch stdout");
         let snapshots = Arc::new(Mutex::new(Vec::new()));
-        let sink = snapshots.clone();
+        let arrived = Arc::new(Mutex::new(Vec::new()));
+        let (sink, times) = (snapshots.clone(), arrived.clone());
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let at = Instant::now();
                 if let Ok(v) = serde_json::from_str::<Value>(&line)
-                    && let Ok(mut s) = sink.lock()
+                    && let (Ok(mut t), Ok(mut s)) = (times.lock(), sink.lock())
                 {
+                    t.push(at);
                     s.push(v);
                 }
             }
         });
-        History { child, snapshots }
+        History {
+            child,
+            snapshots,
+            arrived,
+        }
     }
 }
 
@@ -249,6 +258,23 @@ impl History {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// When the subscriber first read a line with the session titled `title` in `state`,
+    /// waiting up to `timeout`.
+    pub fn wait_seen_at(&self, title: &str, state: &str, timeout: Duration) -> Instant {
+        self.wait_seen(title, state, timeout);
+        let (times, snaps) = (self.arrived.lock().unwrap(), self.snapshots.lock().unwrap());
+        times
+            .iter()
+            .zip(snaps.iter())
+            .find(|(_, snap)| {
+                snap["sessions"]
+                    .as_array()
+                    .is_some_and(|l| l.iter().any(|s| s["title"] == title && s["state"] == state))
+            })
+            .map(|(at, _)| *at)
+            .expect("seen above")
     }
 
     /// The first session entry (in any snapshot so far) matching `pred`.

@@ -16,6 +16,8 @@ Behaviour is steered by keywords in the text of the LAST USER message, so one fa
 every scenario of a test file:
 
   [slow N]      stream the reply for about N seconds (one chunk per 0.5 s); default is fast
+  [pause N]     wait N seconds before answering at all (OpenCode then sends nothing: a quiet
+                spell before the reply, e.g. before a [bash] permission)
   [retry N]     answer HTTP 429 (retry-after: 1) the first N times for this conversation
   [fail]        answer HTTP 400 with a JSON error body (OpenCode: session.error APIError)
   [task]        call the ``task`` tool: a sub-agent child session running "[slow 2]"
@@ -241,6 +243,10 @@ class Handler(BaseHTTPRequestHandler):
         if last.get("role") == "tool":
             self.reply_text("Done. The tool finished.", stream)
             return
+
+        m = re.search(r"\[pause (\d+(?:\.\d+)?)\]", user_text)
+        if m:
+            time.sleep(float(m.group(1)))
 
         m = re.search(r"\[retry (\d+)\]", user_text)
         if m:

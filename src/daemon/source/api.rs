@@ -262,7 +262,17 @@ pub fn display_url(url: &str) -> String {
 /// [`Api`] clones. Do not share one client across tokio runtimes: its pooled connections run
 /// on the runtime that opened them.
 pub fn http_client(connect_timeout: Duration) -> Result<Client, ApiError> {
-    Client::builder()
+    let mut builder = Client::builder();
+    // The same trust as the event stream's (see `reader::tls`); an unusable file is reported
+    // by the stream of every https server.
+    if let Ok(certs) = super::reader::tls::extra_roots() {
+        for cert in certs {
+            if let Ok(c) = reqwest::Certificate::from_der(cert) {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+    }
+    builder
         .connect_timeout(connect_timeout)
         .tcp_keepalive(Duration::from_secs(30))
         .no_proxy()
@@ -450,12 +460,6 @@ impl Api {
             Some(c) => rb.basic_auth(&c.username, Some(&c.password)),
             None => rb,
         }
-    }
-
-    /// The request of an event stream at `url` (no overall timeout: the stream is endless).
-    pub(crate) fn event_stream_request(&self, url: Url) -> RequestBuilder {
-        self.request(Method::GET, url)
-            .header(reqwest::header::ACCEPT, "text/event-stream")
     }
 
     /// Map a status to an error (`Ok` for 2xx).

@@ -13,6 +13,8 @@
 //!    frame) at `--rate` over `--sessions` busy sessions: the daemon's CPU share.
 //! 3. **latency**: the same stream, plus a status change of one probe session every
 //!    `--probe-ms`: time from writing the frame to a `watch` subscriber reading the changed line.
+//!    **quiet**: `--quiet-probes` status changes, each after `--quiet-ms` of silence: the
+//!    first event after a quiet spell -> `watch` line.
 //! 4. **queries**: the same stream, plus `--rounds` rounds of `--clients` concurrent one-shot
 //!    `status <format>` queries (exactly what `ocbar status` sends): latency percentiles.
 //! 5. **burst**: `--burst` frames written as fast as the daemon reads them, then a status
@@ -63,6 +65,13 @@ struct Args {
     /// Time between two probes, ms (above the 100 ms `watch` coalescing interval).
     #[arg(long, default_value_t = 150)]
     probe_ms: u64,
+    /// Status changes to time after the stream has been silent for `--quiet-ms` (0: skip):
+    /// the first event after a quiet spell, a turn starting or a permission asked.
+    #[arg(long, default_value_t = 40)]
+    quiet_probes: usize,
+    /// Silence before each quiet probe, ms (heartbeats only).
+    #[arg(long, default_value_t = 250)]
+    quiet_ms: u64,
     /// `watch` subscribers connected during the whole run (the first one is timed).
     #[arg(long, default_value_t = 1)]
     watchers: usize,
@@ -117,6 +126,8 @@ struct Report {
     idle: Option<Idle>,
     steady: Option<Steady>,
     latency: Option<Latency>,
+    /// Probes sent after the stream was silent for `--quiet-ms`.
+    quiet_latency: Option<Latency>,
     queries: Option<Queries>,
     /// The same rounds with the daemon pinned to a core of its own and this tool to the others.
     queries_own_core: Option<Queries>,
@@ -161,6 +172,21 @@ struct Latency {
     p90_ms: f64,
     p99_ms: f64,
     max_ms: f64,
+}
+
+impl Latency {
+    /// The percentiles of `lat` (ms, any order).
+    fn of(mut lat: Vec<f64>, lost: usize) -> Latency {
+        lat.sort_by(f64::total_cmp);
+        Latency {
+            probes: lat.len(),
+            lost,
+            p50_ms: percentile(&lat, 0.50),
+            p90_ms: percentile(&lat, 0.90),
+            p99_ms: percentile(&lat, 0.99),
+            max_ms: lat.last().copied().unwrap_or(f64::NAN),
+        }
+    }
 }
 
 #[derive(Serialize, Default, Debug)]
@@ -880,15 +906,37 @@ fn run(args: &Args) -> Res<Report> {
             }
             std::thread::sleep(Duration::from_micros(200));
         }
-        lat.sort_by(f64::total_cmp);
-        report.latency = Some(Latency {
-            probes: lat.len(),
-            lost,
-            p50_ms: percentile(&lat, 0.50),
-            p90_ms: percentile(&lat, 0.90),
-            p99_ms: percentile(&lat, 0.99),
-            max_ms: lat.last().copied().unwrap_or(f64::NAN),
-        });
+        report.latency = Some(Latency::of(lat, lost));
+        // Leave the probe session busy (title hidden) for the next phases.
+        if stream.probes_sent % 2 == 1 {
+            let (frame, _) = stream.probe_frame();
+            stream.write_frame(&frame)?;
+        }
+        while watch_rx.try_recv().is_ok() {}
+    }
+
+    // 3b. the first event after a quiet spell
+    if args.quiet_probes > 0 {
+        let mut lat = Vec::new();
+        let mut lost = 0;
+        for _ in 0..args.quiet_probes {
+            let until = Instant::now() + Duration::from_millis(args.quiet_ms);
+            while let Some(left) = until.checked_duration_since(Instant::now()) {
+                stream.heartbeat_if_due()?;
+                std::thread::sleep(left.min(Duration::from_millis(50)));
+            }
+            while watch_rx.try_recv().is_ok() {}
+            let (frame, shows) = stream.probe_frame();
+            stream.write_frame(&frame)?;
+            let t0 = Instant::now();
+            match wait_line(&watch_rx, Duration::from_secs(2), |l| {
+                l.contains(PROBE_TITLE) == shows
+            }) {
+                Some(at) => lat.push(ms(at.saturating_duration_since(t0))),
+                None => lost += 1,
+            }
+        }
+        report.quiet_latency = Some(Latency::of(lat, lost));
         // Leave the probe session busy (title hidden) for the next phases.
         if stream.probes_sent % 2 == 1 {
             let (frame, _) = stream.probe_frame();
@@ -1403,6 +1451,16 @@ fn print_table(args: &Args, r: &Report) {
         row(
             "latency",
             "event -> watch line p50 / p90 / p99 / max",
+            format!(
+                "{:.2} / {:.2} / {:.2} / {:.2} ms ({} probes, {} lost)",
+                l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.probes, l.lost
+            ),
+        );
+    }
+    if let Some(l) = &r.quiet_latency {
+        row(
+            "latency",
+            "event after quiet -> watch line p50 / p90 / p99 / max",
             format!(
                 "{:.2} / {:.2} / {:.2} / {:.2} ms ({} probes, {} lost)",
                 l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.probes, l.lost

@@ -33,6 +33,7 @@ mod steps;
 use super::api::{Api, ApiError, Credentials, display_url, http_client};
 use super::decode::MAX_FRAME_BYTES;
 use super::protocol::{Protocol, Protocols};
+use super::reader::tls;
 use super::stats::ServerStats;
 use crate::model::effect::Effect;
 use crate::model::event::{Event, SessionId};
@@ -532,6 +533,10 @@ impl Conn {
             ApiError::Status { .. } => {
                 format!("OpenCode at {url} answered {path} with {err}. {retry}")
             }
+            ApiError::BadUrl(why) if why.contains(tls::CA_FILE_VAR) => format!(
+                "cannot check the certificate of OpenCode at {url}: {why}. Point {} at a PEM file of the server's CA. {retry}",
+                tls::CA_FILE_VAR
+            ),
             ApiError::BadBody(_) | ApiError::BadUrl(_) => {
                 format!("{url}{path} is not an OpenCode event stream ({err}). {retry}")
             }

@@ -1,60 +1,23 @@
-//! The body of an event stream (`GET /global/event`, `GET /api/event`) read straight from a TCP
-//! socket (plain `http://` servers).
+//! HTTP/1.1 for the event stream (`GET /global/event`, `GET /api/event`), over the stream's
+//! socket (plain or TLS, coalesced: see [`coalesce`](super::coalesce)).
 //!
-//! Why not reqwest/hyper for this one request? Token deltas arrive as one HTTP chunk each
-//! (OpenCode writes every event separately), and hyper hands a body over chunk by chunk through
-//! a channel between its connection task and the reader: two task wake-ups and a timer
-//! registration per event. Measured with `ocbar-load` at 4000 events/s: 4.4 % of a core for the
-//! daemon, against a 2 % budget. Reading the socket directly, every read takes whatever is
-//! buffered (many chunks at once) and de-chunks it in one pass.
+//! Why not hyper for this one request? See "The stream reader: hyper or hand-written" in
+//! `docs/performance.md`. Every read takes whatever is buffered (many chunks at once) and
+//! de-chunks it in one pass.
 //!
-//! Scope: HTTP/1.1 `GET` over plain TCP, with `Basic` auth; the response body may be chunked,
-//! `Content-Length`-delimited or close-delimited. `https://` servers keep going through reqwest
-//! (see [`EventBody`](super::EventBody)).
-
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::time::Duration;
+//! Scope: `GET` with `Basic` auth; the response body may be chunked, `Content-Length`-delimited
+//! or close-delimited.
 
 use reqwest::Url;
-use tokio::io::unix::AsyncFd;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{check_content_type, target_and_host};
+use super::{StreamIo, check_content_type, target_and_host};
 use crate::daemon::source::api::{ApiError, Credentials, status_error};
 
 /// Most bytes of a response head (status line and headers).
 const MAX_HEAD: usize = 64 * 1024;
 /// Bytes read from the socket at most per read.
 const READ_BUF: usize = 64 * 1024;
-
-/// While a token stream flows, the socket is read once per this interval, on a timer.
-///
-/// Every wake-up of the daemon costs far more than the event it brings (measured with
-/// `ocbar-load` in this VM: ~30 µs per wake-up, most of it the kernel switching to the daemon
-/// even for a bare timer with no work, against ~0.4 µs per event), and OpenCode sends every token
-/// as its own chunk: 20 sessions streaming would wake the daemon thousands of times a second.
-/// So once reads come less than [`HOT_GAP`] apart, the socket leaves tokio's reactor (the kernel
-/// no longer wakes the daemon for each packet) and a periodic `timerfd` wakes the reader every
-/// `COALESCE` instead, which takes everything that arrived. A status change in the middle of a
-/// token stream waits at most this much longer; when a tick finds nothing (the stream went
-/// quiet) the socket goes back to the reactor and the next event is read as soon as it arrives.
-///
-/// The interval bounds the latency it adds: 3 ms, what the earlier 2 ms tokio timer (rounded
-/// up to whole milliseconds, 2–3 ms) gave. `OCBAR_COALESCE_US` overrides it, for measuring the
-/// trade-off (`ocbar-load`: CPU against event → `watch` latency).
-///
-/// Not the socket's receive low-water mark (`SO_RCVLOWAT`) with the socket left in the reactor,
-/// as before: whether the kernel then holds back a wake-up depends on its own conditions
-/// (memory pressure, the receive window), and every wake-up it lets through is a full one. Out
-/// of the reactor the socket wakes nobody, on any kernel. And a precise kernel timer, not
-/// tokio's: each new, earlier tokio timer wakes tokio's driver once more through an `eventfd`
-/// (a `write` and a second `epoll_wait` per read). The `timerfd` is armed once per hot stretch;
-/// each tick is one `epoll_wait`, one 8-byte `read` and the socket reads. A tick that fills the
-/// read buffer is followed by another read at once, so a burst is read at full speed.
-pub const COALESCE: Duration = Duration::from_millis(3);
-/// Reads closer together than this switch coalescing on.
-const HOT_GAP: Duration = Duration::from_millis(5);
 
 /// How the body ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,135 +112,16 @@ fn dechunk(state: &mut Chunked, mut input: &[u8], out: &mut Vec<u8>) -> Result<(
     Ok(())
 }
 
-/// Where the socket of an open stream is (see [`COALESCE`]).
-enum Sock {
-    /// In tokio's reactor: every arriving packet wakes the reader.
-    Reactor(TcpStream),
-    /// Out of the reactor (non-blocking): read on the ticker's beat only.
-    Parked(std::net::TcpStream),
-    /// Between the two, only while moving (a failed move ends the stream).
-    Moving,
-}
-
-/// A periodic kernel timer (`timerfd`) in tokio's reactor: the beat of a coalesced stream.
-struct Ticker {
-    fd: AsyncFd<OwnedFd>,
-}
-
-impl Ticker {
-    fn new() -> std::io::Result<Ticker> {
-        // SAFETY: timerfd_create has no memory preconditions; a non-negative result is a new
-        // descriptor that nothing else owns.
-        let fd = unsafe {
-            libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just returned by timerfd_create and is owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: the OwnedFd keeps the timerfd open, unchanged, for as long as the AsyncFd
-        // that owns it lives.
-        let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE)? };
-        Ok(Ticker { fd })
-    }
-
-    /// Tick every `period` from now on (`None`: stop ticking).
-    fn set(&self, period: Option<Duration>) -> std::io::Result<()> {
-        let ts = |d: Duration| libc::timespec {
-            tv_sec: d.as_secs() as libc::time_t,
-            tv_nsec: d.subsec_nanos() as libc::c_long,
-        };
-        let p = period.unwrap_or(Duration::ZERO);
-        let spec = libc::itimerspec {
-            it_interval: ts(p),
-            it_value: ts(p),
-        };
-        // SAFETY: timerfd_settime on our own timerfd with a pointer to a live itimerspec; no
-        // old value is asked for.
-        let rc =
-            unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    /// Wait for the next tick (ticks missed meanwhile count as one).
-    async fn tick(&self) -> std::io::Result<()> {
-        loop {
-            let mut ready = self.fd.readable().await?;
-            let mut expirations = [0u8; 8];
-            // SAFETY: read into our own 8-byte buffer from our own timerfd.
-            let n = unsafe {
-                libc::read(
-                    self.fd.as_raw_fd(),
-                    expirations.as_mut_ptr().cast(),
-                    expirations.len(),
-                )
-            };
-            if n == 8 {
-                // The read took every expiration: the timer is not readable again before its
-                // next expiration, which epoll reports as a new edge. Saying so here saves the
-                // read that would only return `EAGAIN` at the next tick.
-                ready.clear_ready();
-                return Ok(());
-            }
-            let e = std::io::Error::last_os_error();
-            match e.kind() {
-                std::io::ErrorKind::WouldBlock => ready.clear_ready(),
-                std::io::ErrorKind::Interrupted => {}
-                _ => return Err(e),
-            }
-        }
-    }
-}
-
 /// An open event stream: the response head has been read and checked.
 pub struct Http1Body {
-    sock: Sock,
+    io: StreamIo,
     framing: Framing,
     buf: Vec<u8>,
     /// Body bytes that came in with the head, handed out by the first read.
     pending: Vec<u8>,
-    /// The beat of a coalesced stream; made the first time the stream runs hot. `None` also
-    /// when the kernel refused a timer (the stream is then read as it arrives).
-    ticker: Option<Ticker>,
-    /// The kernel refused a timer once: do not try again.
-    no_ticker: bool,
-    /// The last coalesced read filled the buffer (or saw the end): read again without waiting.
-    more: bool,
-    /// When the last read returned data.
-    last_data: Option<std::time::Instant>,
-    /// The coalescing interval ([`COALESCE`]).
-    period: Duration,
-    /// How many times the stream started coalescing (for tests).
-    hot_stretches: u32,
 }
 
 impl Http1Body {
-    fn new(sock: TcpStream, framing: Framing, pending: Vec<u8>) -> Http1Body {
-        Http1Body {
-            sock: Sock::Reactor(sock),
-            framing,
-            buf: vec![0; READ_BUF],
-            pending,
-            ticker: None,
-            no_ticker: false,
-            more: false,
-            last_data: None,
-            period: std::env::var("OCBAR_COALESCE_US")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .map(Duration::from_micros)
-                .unwrap_or(COALESCE),
-            hot_stretches: 0,
-        }
-    }
-
     /// Append the next available body bytes to `out`. `Ok(false)` at the end of the body.
     pub async fn read(&mut self, out: &mut Vec<u8>) -> std::io::Result<bool> {
         if !self.pending.is_empty() {
@@ -291,44 +135,8 @@ impl Http1Body {
             if self.done() {
                 return Ok(false);
             }
-            let (n, eof) = match &mut self.sock {
-                Sock::Parked(_) => {
-                    if !self.more
-                        && let Some(t) = &self.ticker
-                    {
-                        t.tick().await?;
-                    }
-                    let (n, eof) = self.drain()?;
-                    if n == 0 && !eof {
-                        // A whole interval without data: the stream went quiet.
-                        self.set_hot(false)?;
-                        continue;
-                    }
-                    self.more = eof || n == self.buf.len();
-                    (n, eof)
-                }
-                Sock::Reactor(sock) => {
-                    let n = sock.read(&mut self.buf).await?;
-                    let now = std::time::Instant::now();
-                    if n > 0 && self.last_data.is_some_and(|t| now - t < HOT_GAP) {
-                        self.set_hot(true)?;
-                    }
-                    (n, n == 0)
-                }
-                Sock::Moving => {
-                    return Err(std::io::Error::other("the event stream's socket was lost"));
-                }
-            };
-            if n > 0 {
-                self.last_data = Some(std::time::Instant::now());
-                let buf = std::mem::take(&mut self.buf);
-                let r = self.feed(&buf[..n], out);
-                self.buf = buf;
-                r?;
-                if !out.is_empty() {
-                    return Ok(true);
-                }
-            } else if eof {
+            let n = self.io.read(&mut self.buf).await?;
+            if n == 0 {
                 return match self.framing {
                     Framing::Close => Ok(false),
                     _ => Err(std::io::Error::new(
@@ -337,72 +145,19 @@ impl Http1Body {
                     )),
                 };
             }
+            let buf = std::mem::take(&mut self.buf);
+            let r = self.feed(&buf[..n], out);
+            self.buf = buf;
+            r?;
+            if !out.is_empty() {
+                return Ok(true);
+            }
         }
     }
 
-    /// Read what the parked socket holds into the buffer, without waiting:
-    /// `(bytes, end of stream)`. At the end of the stream, data read before it is returned
-    /// first (with `true`); the next call reads the end again.
-    fn drain(&mut self) -> std::io::Result<(usize, bool)> {
-        use std::io::Read;
-        let Sock::Parked(sock) = &mut self.sock else {
-            return Ok((0, false));
-        };
-        let mut n = 0;
-        while n < self.buf.len() {
-            let rest = &mut self.buf[n..];
-            match sock.read(rest) {
-                Ok(0) => return Ok((n, true)),
-                // A short read took everything queued: skip the call that would say so.
-                Ok(k) if k < rest.len() => {
-                    n += k;
-                    break;
-                }
-                Ok(k) => n += k,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok((n, false))
-    }
-
-    /// Start or stop coalescing (see [`COALESCE`]): move the socket out of tokio's reactor and
-    /// start the ticker, or the reverse. Without a ticker the stream stays in the reactor.
-    fn set_hot(&mut self, hot: bool) -> std::io::Result<()> {
-        match (&self.sock, hot) {
-            (Sock::Reactor(_), true) => {
-                if self.ticker.is_none() && !self.no_ticker {
-                    match Ticker::new() {
-                        Ok(t) => self.ticker = Some(t),
-                        Err(_) => self.no_ticker = true,
-                    }
-                }
-                let Some(ticker) = &self.ticker else {
-                    return Ok(());
-                };
-                if ticker.set(Some(self.period)).is_err() {
-                    return Ok(());
-                }
-                let Sock::Reactor(sock) = std::mem::replace(&mut self.sock, Sock::Moving) else {
-                    return Ok(());
-                };
-                self.sock = Sock::Parked(sock.into_std()?);
-                self.more = false;
-                self.hot_stretches += 1;
-            }
-            (Sock::Parked(_), false) => {
-                if let Some(t) = &self.ticker {
-                    let _ = t.set(None);
-                }
-                let Sock::Parked(sock) = std::mem::replace(&mut self.sock, Sock::Moving) else {
-                    return Ok(());
-                };
-                self.sock = Sock::Reactor(TcpStream::from_std(sock)?);
-            }
-            _ => {}
-        }
-        Ok(())
+    /// The socket under the stream (for tests: how often it ran hot).
+    pub fn io(&self) -> &StreamIo {
+        &self.io
     }
 
     fn done(&self) -> bool {
@@ -477,19 +232,16 @@ fn parse_head(head: &[u8]) -> Result<Head, String> {
     Ok(h)
 }
 
-/// Open `GET {url}` on a plain `http://` server: connect, send the request (with `Basic`
-/// auth when `credentials` are set), read and check the response head.
-pub(crate) async fn open(
+/// Send `GET {url}` on `io` (with `Basic` auth when `credentials` are set), read and check
+/// the response head.
+pub(crate) async fn request(
+    io: StreamIo,
     url: &Url,
     credentials: Option<&Credentials>,
-    connect_timeout: Duration,
-    request_timeout: Duration,
 ) -> Result<Http1Body, ApiError> {
-    let (target, host_header) = target_and_host(url)?;
-    let host = url.host_str().unwrap_or_default();
-    let port = url.port_or_known_default().unwrap_or(80);
+    let (target, host) = target_and_host(url)?;
     let mut request = format!(
-        "GET {target} HTTP/1.1\r\nHost: {host_header}\r\nAccept: text/event-stream\r\nUser-Agent: ocbar/{}\r\n",
+        "GET {target} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\nUser-Agent: ocbar/{}\r\n",
         env!("CARGO_PKG_VERSION")
     );
     if let Some(c) = credentials {
@@ -498,18 +250,7 @@ pub(crate) async fn open(
         request.push_str("\r\n");
     }
     request.push_str("\r\n");
-
-    let sock = match tokio::time::timeout(connect_timeout, TcpStream::connect((host, port))).await {
-        Err(_) => return Err(ApiError::Timeout),
-        Ok(Err(e)) => return Err(ApiError::from_io(&e)),
-        Ok(Ok(s)) => s,
-    };
-    let _ = sock.set_nodelay(true);
-    let opened = tokio::time::timeout(request_timeout, exchange(sock, request.into_bytes())).await;
-    let (sock, head, rest) = match opened {
-        Err(_) => return Err(ApiError::Timeout),
-        Ok(r) => r?,
-    };
+    let (io, head, rest) = exchange(io, request.into_bytes()).await?;
     status_error(head.status, credentials.is_some())?;
     check_content_type(&head.content_type)?;
     let framing = if head.chunked {
@@ -519,18 +260,24 @@ pub(crate) async fn open(
     } else {
         Framing::Close
     };
-    Ok(Http1Body::new(sock, framing, rest))
+    Ok(Http1Body {
+        io,
+        framing,
+        buf: vec![0; READ_BUF],
+        pending: rest,
+    })
 }
 
 /// Send the request and read the response head; returns the head and the body bytes read
 /// with it.
 async fn exchange(
-    mut sock: TcpStream,
+    mut sock: StreamIo,
     request: Vec<u8>,
-) -> Result<(TcpStream, Head, Vec<u8>), ApiError> {
+) -> Result<(StreamIo, Head, Vec<u8>), ApiError> {
     sock.write_all(&request)
         .await
         .map_err(|e| ApiError::from_io(&e))?;
+    sock.flush().await.map_err(|e| ApiError::from_io(&e))?;
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     loop {
@@ -616,161 +363,5 @@ mod tests {
         let h = parse_head(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0").unwrap();
         assert_eq!((h.status, h.length, h.chunked), (401, Some(0), false));
         assert!(parse_head(b"SSH-2.0-OpenSSH").is_err());
-    }
-
-    /// A server that answers the event stream request with `head`, then runs `body` on the
-    /// socket; returns the stream's URL.
-    async fn serve_once<F, Fut>(head: &'static [u8], body: F) -> String
-    where
-        F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = ()> + Send,
-    {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://127.0.0.1:{}", l.local_addr().unwrap().port());
-        tokio::spawn(async move {
-            let (mut s, _) = l.accept().await.unwrap();
-            let mut req = vec![0u8; 4096];
-            let _ = s.read(&mut req).await.unwrap();
-            s.write_all(head).await.unwrap();
-            body(s).await;
-        });
-        url
-    }
-
-    /// The body, how it ended, and how many times the reader started coalescing.
-    async fn read_all(url: &str) -> (Vec<u8>, std::io::Result<bool>, u32) {
-        let url = Url::parse(&format!("{url}/global/event")).unwrap();
-        let mut body = open(&url, None, Duration::from_secs(5), Duration::from_secs(5))
-            .await
-            .unwrap();
-        let mut out = Vec::new();
-        let end = loop {
-            match tokio::time::timeout(Duration::from_secs(20), body.read(&mut out)).await {
-                Ok(Ok(true)) => {}
-                Ok(r) => break r,
-                Err(_) => panic!("the body never ended; read so far: {} bytes", out.len()),
-            }
-        };
-        (out, end, body.hot_stretches)
-    }
-
-    fn frame(i: usize) -> String {
-        format!("data: {{\"n\":{i}}}\n\n")
-    }
-
-    /// A token stream (chunks 1 ms apart: coalesced, the socket out of the reactor), a pause
-    /// (back in the reactor), a burst larger than the read buffer, then the end: every byte
-    /// arrives, in order, and the end is seen.
-    #[tokio::test]
-    async fn nothing_is_lost_across_coalescing_and_back() {
-        let url = serve_once(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n",
-            |mut s| async move {
-                let chunk = |i: usize| {
-                    let f = frame(i);
-                    format!("{:x}\r\n{f}\r\n", f.len())
-                };
-                for i in 0..60 {
-                    s.write_all(chunk(i).as_bytes()).await.unwrap();
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                s.write_all(chunk(60).as_bytes()).await.unwrap();
-                tokio::time::sleep(Duration::from_millis(2)).await;
-                let burst: String = (61..6000).map(chunk).collect();
-                s.write_all(burst.as_bytes()).await.unwrap();
-                s.write_all(b"0\r\n\r\n").await.unwrap();
-            },
-        )
-        .await;
-        let (out, end, hot) = read_all(&url).await;
-        assert!(hot >= 1, "the token stream was never coalesced");
-        let want: String = (0..6000).map(frame).collect();
-        assert!(
-            out == want.as_bytes(),
-            "{} bytes, want {}",
-            out.len(),
-            want.len()
-        );
-        assert!(matches!(end, Ok(false)), "{end:?}");
-    }
-
-    /// A close-delimited body that ends while coalescing: the data before the close, then the
-    /// end; a chunked body cut off while coalescing is an error, not a clean end.
-    #[tokio::test]
-    async fn the_end_is_seen_while_coalescing() {
-        let url = serve_once(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n",
-            |mut s| async move {
-                for i in 0..40 {
-                    s.write_all(frame(i).as_bytes()).await.unwrap();
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-            },
-        )
-        .await;
-        let (out, end, hot) = read_all(&url).await;
-        assert!(hot >= 1, "the token stream was never coalesced");
-        let want: String = (0..40).map(frame).collect();
-        assert_eq!(String::from_utf8_lossy(&out), want);
-        assert!(matches!(end, Ok(false)), "{end:?}");
-
-        let url = serve_once(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n",
-            |mut s| async move {
-                for i in 0..40 {
-                    let f = frame(i);
-                    s.write_all(format!("{:x}\r\n{f}\r\n", f.len()).as_bytes())
-                        .await
-                        .unwrap();
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-            },
-        )
-        .await;
-        let (out, end, _) = read_all(&url).await;
-        assert_eq!(String::from_utf8_lossy(&out), want);
-        let err = end.expect_err("a chunked body cut short must be an error");
-        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
-    }
-
-    #[tokio::test]
-    async fn reads_a_chunked_event_stream_from_a_socket() {
-        use tokio::net::TcpListener;
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://127.0.0.1:{}", l.local_addr().unwrap().port());
-        let server = tokio::spawn(async move {
-            let (mut s, _) = l.accept().await.unwrap();
-            let mut req = vec![0u8; 4096];
-            let n = s.read(&mut req).await.unwrap();
-            let req = String::from_utf8_lossy(&req[..n]).to_string();
-            s.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n9\r\ndata: a\n\n\r\n")
-                .await
-                .unwrap();
-            s.write_all(b"9\r\ndata: b\n\n\r\n0\r\n\r\n").await.unwrap();
-            req
-        });
-        let creds = Credentials {
-            username: "opencode".into(),
-            password: "s3cret".into(),
-        };
-        let url = Url::parse(&format!("{url}/global/event")).unwrap();
-        let mut body = open(
-            &url,
-            Some(&creds),
-            Duration::from_secs(5),
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
-        let mut out = Vec::new();
-        while body.read(&mut out).await.unwrap() {}
-        assert_eq!(out, b"data: a\n\ndata: b\n\n");
-        let req = server.await.unwrap();
-        assert!(req.starts_with("GET /global/event HTTP/1.1\r\n"), "{req}");
-        assert!(
-            req.contains("Authorization: Basic b3BlbmNvZGU6czNjcmV0\r\n"),
-            "{req}"
-        );
     }
 }

@@ -6,47 +6,56 @@
 //! (`/global/event` for OpenCode 1, `/api/event` for OpenCode 2). Errors are [`ApiError`]s with
 //! the same texts as every other call to the server (see `api::ApiError::from_io`).
 
+pub mod coalesce;
 pub mod http1;
+pub mod hyper1;
+pub mod tls;
 
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use reqwest::Url;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 
-use super::api::{Api, ApiError};
+use super::api::{Api, ApiError, Credentials};
+use coalesce::CoalescingSocket;
 use http1::Http1Body;
-
-pub use http1::COALESCE;
 
 /// An open event stream: the response head was read and checked; the body follows.
 pub struct EventBody {
-    inner: Inner,
+    body: Body,
 }
 
-enum Inner {
-    /// Plain HTTP, read straight from the socket by [`Http1Body`].
-    Raw(Http1Body),
-    /// Through reqwest (TLS).
-    Reqwest(reqwest::Response),
+enum Body {
+    Hand(Http1Body),
+    Hyper(hyper1::HyperBody),
 }
 
 impl EventBody {
     /// Wait for more of the body and append it to `out`. `Ok(false)` at the end of the body;
     /// the error is a text for the log and `doctor`.
     pub async fn read(&mut self, out: &mut Vec<u8>) -> Result<bool, String> {
-        match &mut self.inner {
-            Inner::Raw(b) => b
-                .read(out)
-                .await
-                .map_err(|e| ApiError::from_io(&e).to_string()),
-            Inner::Reqwest(resp) => match resp.chunk().await {
-                Ok(None) => Ok(false),
-                Ok(Some(bytes)) => {
-                    out.extend_from_slice(&bytes);
-                    Ok(true)
-                }
-                Err(e) => Err(super::api::classify(&e).to_string()),
-            },
+        let r = match &mut self.body {
+            Body::Hand(b) => b.read(out).await,
+            Body::Hyper(b) => b.read(out).await,
+        };
+        r.map_err(|e| ApiError::from_io(&e).to_string())
+    }
+
+    /// The socket under the stream.
+    fn io(&self) -> Option<&StreamIo> {
+        match &self.body {
+            Body::Hand(b) => Some(b.io()),
+            Body::Hyper(b) => b.io(),
         }
+    }
+
+    /// How many times the stream's socket started coalescing (for tests).
+    pub fn hot_stretches(&self) -> u32 {
+        self.io().map_or(0, |io| io.socket().hot_stretches())
     }
 }
 
@@ -61,28 +70,130 @@ pub async fn open_event_stream(
     request_timeout: Duration,
 ) -> Result<EventBody, ApiError> {
     let url = api.endpoint(path)?;
-    if url.scheme() == "http" {
-        let body = http1::open(&url, api.credentials(), connect_timeout, request_timeout).await?;
-        return Ok(EventBody {
-            inner: Inner::Raw(body),
-        });
-    }
-    let rb = api.event_stream_request(url);
-    let resp = match tokio::time::timeout(request_timeout, rb.send()).await {
-        Err(_) => return Err(ApiError::Timeout),
-        Ok(Err(e)) => return Err(super::api::classify(&e)),
-        Ok(Ok(r)) => r,
+    open_url(&url, api.credentials(), connect_timeout, request_timeout).await
+}
+
+/// Open `GET {url}` (`http://` or `https://`): connect, TLS when asked, the request.
+pub async fn open_url(
+    url: &Url,
+    credentials: Option<&Credentials>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+) -> Result<EventBody, ApiError> {
+    open_url_with(url, credentials, connect_timeout, request_timeout, None).await
+}
+
+/// [`open_url`] with a TLS configuration of its own (`None`: [`tls::client_config`]).
+pub async fn open_url_with(
+    url: &Url,
+    credentials: Option<&Credentials>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    tls_config: Option<std::sync::Arc<tokio_rustls::rustls::ClientConfig>>,
+) -> Result<EventBody, ApiError> {
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| ApiError::BadUrl("no host".to_owned()))?;
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| ApiError::BadUrl("no port".to_owned()))?;
+    let tls = match url.scheme() {
+        "http" => false,
+        "https" => true,
+        other => {
+            return Err(ApiError::BadUrl(format!(
+                "scheme '{other}' is not http or https"
+            )));
+        }
     };
-    api.check_status(resp.status())?;
-    let ctype = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    check_content_type(ctype)?;
-    Ok(EventBody {
-        inner: Inner::Reqwest(resp),
+    let addr = host.trim_start_matches('[').trim_end_matches(']');
+    let sock = match tokio::time::timeout(connect_timeout, TcpStream::connect((addr, port))).await {
+        Err(_) => return Err(ApiError::Timeout),
+        Ok(Err(e)) => return Err(ApiError::from_io(&e)),
+        Ok(Ok(s)) => s,
+    };
+    let _ = sock.set_nodelay(true);
+    let sock = CoalescingSocket::new(sock);
+    let opened = tokio::time::timeout(request_timeout, async {
+        let io = if tls {
+            let config = match tls_config {
+                Some(c) => c,
+                None => tls::client_config()?,
+            };
+            StreamIo::Tls(Box::new(tls::connect(host, sock, config).await?))
+        } else {
+            StreamIo::Plain(sock)
+        };
+        if std::env::var_os("OCBAR_STREAM_HTTP").is_some_and(|v| v == "hyper") {
+            hyper1::request(io, url, credentials).await.map(Body::Hyper)
+        } else {
+            http1::request(io, url, credentials).await.map(Body::Hand)
+        }
     })
+    .await;
+    match opened {
+        Err(_) => Err(ApiError::Timeout),
+        Ok(body) => Ok(EventBody { body: body? }),
+    }
+}
+
+/// The bytes under the HTTP of a stream: the coalescing socket, plain or through TLS.
+pub enum StreamIo {
+    /// `http://`.
+    Plain(CoalescingSocket),
+    /// `https://`.
+    Tls(Box<tokio_rustls::client::TlsStream<CoalescingSocket>>),
+}
+
+impl StreamIo {
+    /// The socket under the stream.
+    pub fn socket(&self) -> &CoalescingSocket {
+        match self {
+            StreamIo::Plain(s) => s,
+            StreamIo::Tls(t) => t.get_ref().0,
+        }
+    }
+}
+
+impl AsyncRead for StreamIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            StreamIo::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            StreamIo::Tls(t) => Pin::new(t.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for StreamIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            StreamIo::Plain(s) => Pin::new(s).poll_write(cx, data),
+            StreamIo::Tls(t) => Pin::new(t.as_mut()).poll_write(cx, data),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            StreamIo::Plain(s) => Pin::new(s).poll_flush(cx),
+            StreamIo::Tls(t) => Pin::new(t.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            StreamIo::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            StreamIo::Tls(t) => Pin::new(t.as_mut()).poll_shutdown(cx),
+        }
+    }
 }
 
 /// `Ok` if a response's `Content-Type` is an event stream.
@@ -117,3 +228,6 @@ pub(crate) fn target_and_host(url: &Url) -> Result<(String, String), ApiError> {
     };
     Ok((target, host))
 }
+
+#[cfg(test)]
+mod tests;

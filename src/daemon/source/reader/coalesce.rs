@@ -1,0 +1,360 @@
+//! The socket under every event stream: while a token stream flows it is read on a beat, not
+//! for every packet, so a stream costs a bounded number of wake-ups a second at any rate.
+//!
+//! Every wake-up of the daemon costs far more than the events it brings (measured with
+//! `ocbar-load` on the project's VM: 16–25 µs for a bare timer wake-up with no work at all,
+//! against ~0.4 µs per event), and OpenCode writes every token as its own HTTP chunk: 20
+//! sessions streaming would wake the daemon thousands of times a second. So:
+//!
+//! - **Quiet** (the socket in tokio's reactor): every arriving packet is read at once. The first
+//!   event after a quiet spell (a turn starting, a permission asked) reaches the bar without
+//!   delay.
+//! - **Hot**: once two wake-ups with data come less than [`HOT_GAP`] apart, the socket leaves the
+//!   reactor (the kernel no longer wakes the daemon for each packet) and a periodic `timerfd`
+//!   wakes the reader instead, which then takes everything that arrived. The beat starts at
+//!   [`MIN_PERIOD`] (a short burst keeps a short delay) and doubles at every tick up to
+//!   [`MAX_PERIOD`]: at most ~40 ticks a second, whatever the rate. A tick that fills the
+//!   reader's buffer is followed by another read at once, so a burst is read at full speed.
+//! - After [`QUIET_AFTER`] without data the socket goes back to the reactor.
+//!
+//! Not the socket's receive low-water mark (`SO_RCVLOWAT`) with the socket left in the reactor:
+//! whether the kernel then holds back a wake-up depends on its own conditions (memory pressure,
+//! the receive window), and every wake-up it lets through is a full one. Out of the reactor the
+//! socket wakes nobody, on any kernel. And a kernel timer, not tokio's: each new, earlier tokio
+//! timer wakes tokio's driver once more through an `eventfd`. The `timerfd` is set once per
+//! period change; each tick is one `epoll_wait`, one 8-byte `read` and the socket reads.
+//!
+//! This is an ordinary `AsyncRead + AsyncWrite`, so TLS and HTTP/1 sit on top of it unchanged:
+//! `http://` and `https://` streams are coalesced alike.
+
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::net::TcpStream;
+
+/// The first period of a hot stream.
+pub const MIN_PERIOD: Duration = Duration::from_millis(3);
+/// The longest period: the most a status change inside a token stream waits to be read, and
+/// 40 wake-ups a second at most while a stream is hot.
+pub const MAX_PERIOD: Duration = Duration::from_millis(25);
+/// Two wake-ups with data closer together than this switch coalescing on (so a quiet socket
+/// wakes the daemon at most 1 / `HOT_GAP` = 40 times a second).
+pub const HOT_GAP: Duration = Duration::from_millis(25);
+/// A hot stream without data for this long goes back to the reactor (well under the 200 ms of
+/// quiet after which the next event must be read at once).
+pub const QUIET_AFTER: Duration = Duration::from_millis(100);
+
+/// Where the socket is.
+enum Sock {
+    /// In tokio's reactor: every arriving packet wakes the reader.
+    Reactor(TcpStream),
+    /// Out of the reactor (non-blocking): read on the ticker's beat only.
+    Parked(std::net::TcpStream),
+    /// Between the two, only while moving (a failed move ends the stream).
+    Moving,
+}
+
+/// A TCP socket read on a beat while data streams in (see the module's documentation).
+pub struct CoalescingSocket {
+    sock: Sock,
+    /// The beat of a hot stream; made the first time the stream runs hot. `None` also when the
+    /// kernel refused a timer (the stream is then read as it arrives).
+    ticker: Option<Ticker>,
+    /// The kernel refused a timer once: do not try again.
+    no_ticker: bool,
+    /// Parked: read without waiting for a tick (a tick came, or the last read filled the
+    /// caller's buffer and more may be queued).
+    ready: bool,
+    /// In the reactor: the last read waited, so the next read with data is a new wake-up.
+    waited: bool,
+    /// When the last wake-up with data came.
+    last_wake: Option<Instant>,
+    /// When the last read returned data.
+    last_data: Instant,
+    /// The current beat.
+    period: Duration,
+    min_period: Duration,
+    max_period: Duration,
+    /// How many times the stream started coalescing (for tests).
+    hot_stretches: u32,
+}
+
+impl CoalescingSocket {
+    /// Wrap a connected socket. `OCBAR_COALESCE_US` sets the longest period instead of
+    /// [`MAX_PERIOD`], for measuring the trade-off (`ocbar-load`: wake-ups against latency).
+    pub fn new(sock: TcpStream) -> CoalescingSocket {
+        let max_period = std::env::var("OCBAR_COALESCE_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_micros)
+            .unwrap_or(MAX_PERIOD);
+        CoalescingSocket {
+            sock: Sock::Reactor(sock),
+            ticker: None,
+            no_ticker: false,
+            ready: false,
+            waited: true,
+            last_wake: None,
+            last_data: Instant::now(),
+            period: MIN_PERIOD.min(max_period),
+            min_period: MIN_PERIOD.min(max_period),
+            max_period,
+            hot_stretches: 0,
+        }
+    }
+
+    /// How many times the stream started coalescing.
+    pub fn hot_stretches(&self) -> u32 {
+        self.hot_stretches
+    }
+
+    /// The socket is out of the reactor, read on the beat.
+    pub fn is_hot(&self) -> bool {
+        matches!(self.sock, Sock::Parked(_))
+    }
+
+    /// Move the socket out of the reactor and start the beat at the shortest period. Without a
+    /// timer the socket stays in the reactor.
+    fn go_hot(&mut self) -> io::Result<()> {
+        if self.ticker.is_none() && !self.no_ticker {
+            match Ticker::new() {
+                Ok(t) => self.ticker = Some(t),
+                Err(_) => self.no_ticker = true,
+            }
+        }
+        let Some(ticker) = &self.ticker else {
+            return Ok(());
+        };
+        self.period = self.min_period;
+        if ticker.set(Some(self.period)).is_err() {
+            return Ok(());
+        }
+        let Sock::Reactor(sock) = std::mem::replace(&mut self.sock, Sock::Moving) else {
+            return Ok(());
+        };
+        self.sock = Sock::Parked(sock.into_std()?);
+        self.ready = false;
+        self.hot_stretches += 1;
+        Ok(())
+    }
+
+    /// Stop the beat and put the socket back into the reactor.
+    fn go_quiet(&mut self) -> io::Result<()> {
+        if let Some(t) = &self.ticker {
+            let _ = t.set(None);
+        }
+        if let Sock::Parked(sock) = std::mem::replace(&mut self.sock, Sock::Moving) {
+            self.sock = Sock::Reactor(TcpStream::from_std(sock)?);
+        }
+        self.waited = true;
+        self.last_wake = None;
+        Ok(())
+    }
+
+    /// In the reactor, a read brought data: if it is a new wake-up, close to the last one, the
+    /// stream runs hot.
+    fn read_data_after_wait(&mut self) -> io::Result<()> {
+        let now = Instant::now();
+        self.last_data = now;
+        if std::mem::replace(&mut self.waited, false) {
+            let hot = self.last_wake.is_some_and(|t| now - t < HOT_GAP);
+            self.last_wake = Some(now);
+            if hot {
+                self.go_hot()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A tick came: lengthen the beat towards the longest period.
+    fn ticked(&mut self) {
+        if self.period < self.max_period {
+            self.period = (self.period * 2).min(self.max_period);
+            if let Some(t) = &self.ticker {
+                let _ = t.set(Some(self.period));
+            }
+        }
+    }
+}
+
+impl AsyncRead for CoalescingSocket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            match &mut this.sock {
+                Sock::Reactor(sock) => {
+                    let before = buf.filled().len();
+                    match Pin::new(sock).poll_read(cx, buf) {
+                        Poll::Pending => {
+                            this.waited = true;
+                            return Poll::Pending;
+                        }
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Ready(Ok(())) => {}
+                    }
+                    if buf.filled().len() > before {
+                        this.read_data_after_wait()?;
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                Sock::Parked(_) if !this.ready => {
+                    let Some(ticker) = &this.ticker else {
+                        return Poll::Ready(Err(io::Error::other("the stream's timer is gone")));
+                    };
+                    ready!(ticker.poll_tick(cx))?;
+                    this.ready = true;
+                    this.ticked();
+                }
+                Sock::Parked(sock) => {
+                    let want = buf.remaining();
+                    match sock.read(buf.initialize_unfilled()) {
+                        Ok(n) => {
+                            buf.advance(n);
+                            if n > 0 {
+                                this.last_data = Instant::now();
+                            }
+                            // A short read took everything queued: wait for the next tick.
+                            // (0 bytes: the end of the stream, which every read then returns.)
+                            this.ready = n == 0 || n == want;
+                            return Poll::Ready(Ok(()));
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            this.ready = false;
+                            if this.last_data.elapsed() >= QUIET_AFTER {
+                                this.go_quiet()?;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Poll::Ready(Err(e)),
+                    }
+                }
+                Sock::Moving => {
+                    return Poll::Ready(Err(io::Error::other(
+                        "the event stream's socket was lost",
+                    )));
+                }
+            }
+        }
+    }
+}
+
+impl AsyncWrite for CoalescingSocket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        // Writes are rare (the request, TLS records): a parked socket is written without
+        // waiting, and only if the kernel's buffer is full goes back to the reactor to wait.
+        if let Sock::Parked(sock) = &mut this.sock {
+            match sock.write(data) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => this.go_quiet()?,
+                r => return Poll::Ready(r),
+            }
+        }
+        match &mut this.sock {
+            Sock::Reactor(sock) => Pin::new(sock).poll_write(cx, data),
+            _ => Poll::Ready(Err(io::Error::other("the event stream's socket was lost"))),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match &mut this.sock {
+            Sock::Reactor(sock) => Pin::new(sock).poll_shutdown(cx),
+            Sock::Parked(sock) => Poll::Ready(sock.shutdown(std::net::Shutdown::Write)),
+            Sock::Moving => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// A periodic kernel timer (`timerfd`) in tokio's reactor: the beat of a hot stream.
+struct Ticker {
+    fd: AsyncFd<OwnedFd>,
+}
+
+impl Ticker {
+    fn new() -> io::Result<Ticker> {
+        // SAFETY: timerfd_create has no memory preconditions; a non-negative result is a new
+        // descriptor that nothing else owns.
+        let fd = unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by timerfd_create and is owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: the OwnedFd keeps the timerfd open, unchanged, for as long as the AsyncFd
+        // that owns it lives.
+        let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE)? };
+        Ok(Ticker { fd })
+    }
+
+    /// Tick every `period` from now on (`None`: stop ticking).
+    fn set(&self, period: Option<Duration>) -> io::Result<()> {
+        let ts = |d: Duration| libc::timespec {
+            tv_sec: d.as_secs() as libc::time_t,
+            tv_nsec: d.subsec_nanos() as libc::c_long,
+        };
+        let p = period.unwrap_or(Duration::ZERO);
+        let spec = libc::itimerspec {
+            it_interval: ts(p),
+            it_value: ts(p),
+        };
+        // SAFETY: timerfd_settime on our own timerfd with a pointer to a live itimerspec; no
+        // old value is asked for.
+        let rc =
+            unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Ready at the next tick (ticks missed meanwhile count as one).
+    fn poll_tick(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let mut ready = ready!(self.fd.poll_read_ready(cx))?;
+            let mut expirations = [0u8; 8];
+            // SAFETY: read into our own 8-byte buffer from our own timerfd.
+            let n = unsafe {
+                libc::read(
+                    self.fd.as_raw_fd(),
+                    expirations.as_mut_ptr().cast(),
+                    expirations.len(),
+                )
+            };
+            if n == 8 {
+                // The read took every expiration: the timer is not readable again before its
+                // next expiration, which epoll reports as a new edge. Saying so here saves the
+                // read that would only return `EAGAIN` at the next tick.
+                ready.clear_ready();
+                return Poll::Ready(Ok(()));
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::WouldBlock => ready.clear_ready(),
+                io::ErrorKind::Interrupted => {}
+                _ => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
