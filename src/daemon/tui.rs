@@ -31,7 +31,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::daemon::discovery::Update;
-use crate::daemon::source::{Decoded, decode};
+use crate::daemon::source::{Decoded, Protocol};
 use crate::model::event::{Event, ResyncReport};
 use crate::server_url::ServerUrl;
 use crate::wire::{MAX_TUI_LINE, Reply, TUI_LINE_TIMEOUT, TuiHello, TuiLine, TuiOut};
@@ -425,19 +425,28 @@ async fn write_line<W: AsyncWrite + Unpin>(w: &mut W, line: &str) -> std::io::Re
     }
 }
 
-/// A bus event from a plugin as a `/global/event` frame: `{"directory","payload"}` is used as
-/// is; a bare `{type, properties, directory?}` is wrapped (`directory` moved to the envelope).
-fn as_frame(text: &str) -> Result<std::borrow::Cow<'_, str>, &'static str> {
+/// A bus event from a plugin as a frame of its server's stream, with the protocol that reads
+/// it: `{"directory","payload"}` (OpenCode 1's `/global/event`) is used as is; OpenCode 2's
+/// `{type, data, location?}` (as its `/api/event` frames it) too; a bare
+/// `{type, properties, directory?}` is wrapped (`directory` moved to the envelope).
+fn as_frame(text: &str) -> Result<(std::borrow::Cow<'_, str>, Protocol), &'static str> {
     #[derive(Deserialize)]
     struct Probe<'a> {
         #[serde(borrow, default)]
         payload: Option<&'a RawValue>,
         #[serde(borrow, default, rename = "type")]
         kind: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        data: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        properties: Option<&'a RawValue>,
     }
     let probe: Probe = serde_json::from_str(text).map_err(|_| "event: not a JSON object")?;
     if probe.payload.is_some() {
-        return Ok(std::borrow::Cow::Borrowed(text));
+        return Ok((std::borrow::Cow::Borrowed(text), Protocol::V1));
+    }
+    if probe.kind.is_some() && probe.data.is_some() && probe.properties.is_none() {
+        return Ok((std::borrow::Cow::Borrowed(text), Protocol::V2));
     }
     if probe.kind.is_none() {
         return Err("event: neither {\"payload\":…} nor {\"type\":…}");
@@ -451,7 +460,7 @@ fn as_frame(text: &str) -> Result<std::borrow::Cow<'_, str>, &'static str> {
     }
     env.insert("payload".into(), serde_json::Value::Object(map));
     serde_json::to_string(&env)
-        .map(std::borrow::Cow::Owned)
+        .map(|f| (std::borrow::Cow::Owned(f), Protocol::V1))
         .map_err(|_| "event: cannot re-encode")
 }
 
@@ -629,8 +638,8 @@ async fn handle_line(
                 // Attached TUIs: the daemon follows their server over HTTP.
                 return Ok(());
             };
-            let frame = as_frame(json).map_err(str::to_string)?;
-            match decode(server, &frame) {
+            let (frame, protocol) = as_frame(json).map_err(str::to_string)?;
+            match protocol.decode(server, &frame) {
                 // The pseudo server is connected for as long as the channel is open.
                 Decoded::Event(Event::Connected { .. }, _) => Ok(()),
                 Decoded::Event(ev, _) => {
@@ -662,9 +671,18 @@ mod tests {
 
     #[test]
     fn bare_events_are_wrapped() {
-        let f = as_frame(r#"{"directory":"/p","payload":{"type":"x"}}"#).unwrap();
+        let (f, p) = as_frame(r#"{"directory":"/p","payload":{"type":"x"}}"#).unwrap();
         assert!(matches!(f, std::borrow::Cow::Borrowed(_)));
-        let f = as_frame(r#"{"type":"session.status","properties":{},"directory":"/p"}"#).unwrap();
+        assert_eq!(p, Protocol::V1);
+        // OpenCode 2's frame, as a plugin of OpenCode 2 sees its events.
+        let (f, p) = as_frame(
+            r#"{"id":"evt_1","type":"session.execution.started","data":{"sessionID":"ses_1"},"location":{"directory":"/p"}}"#,
+        )
+        .unwrap();
+        assert!(matches!(f, std::borrow::Cow::Borrowed(_)));
+        assert_eq!(p, Protocol::V2);
+        let (f, _) =
+            as_frame(r#"{"type":"session.status","properties":{},"directory":"/p"}"#).unwrap();
         let v: serde_json::Value = serde_json::from_str(&f).unwrap();
         assert_eq!(v["directory"], "/p");
         assert_eq!(v["payload"]["type"], "session.status");

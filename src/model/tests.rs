@@ -1506,3 +1506,32 @@ fn session_changes_update_title_agent_and_model_of_a_shown_session() {
     w.changed("ses_unknown", SessionChange::Title("x".into()));
     assert_eq!(w.state.generation(), g, "an unknown session is not created");
 }
+
+#[test]
+fn a_resync_that_read_no_status_anywhere_finishes_nothing() {
+    let mut w = World::new();
+    w.info("ses_a", "alpha", None).busy("ses_a");
+    w.send(Event::Disconnected {
+        server: srv(),
+        reason: "overflow".into(),
+    });
+    w.send(Event::Connected { server: srv() });
+    w.effects.clear();
+    w.send(Event::Resync {
+        server: srv(),
+        report: ResyncReport {
+            statuses_unread_everywhere: true,
+            pending_unread_everywhere: vec![InputKind::Permission, InputKind::Question],
+            ..ResyncReport::default()
+        },
+    });
+    assert_eq!(w.state_of("ses_a"), Some(SessionState::Unknown));
+    assert!(
+        !w.effects
+            .iter()
+            .any(|e| matches!(e, Effect::FetchOutcome { .. })),
+        "{:?}",
+        w.effects
+    );
+    assert!(w.notified().is_empty());
+}
