@@ -176,12 +176,7 @@ def apply(op):
             emit("session.text.delta", {"sessionID": sid, "assistantMessageID": "msg_standin",
                                         "ordinal": 0, "delta": "token %d " % i})
     elif kind == "overflow":
-        for q in list(subscribers):
-            q.overflowed = True
-            try:
-                q.put_nowait(None)
-            except queue.Full:
-                pass
+        end_streams()
     elif kind == "refuse":
         refuse_until[0] = time.time() + op.get("seconds", 2)
     else:
@@ -189,6 +184,7 @@ def apply(op):
 
 
 def end_streams():
+    """End every subscriber's stream, as an overflow of its queue does."""
     for q in list(subscribers):
         q.overflowed = True
         try:

@@ -550,19 +550,7 @@ impl Api {
     pub async fn session_status(&self, dir: &str) -> Result<Vec<(SessionId, Status)>, ApiError> {
         self.get_json(&["session", "status"], &[("directory", dir)], |b| {
             let map: HashMap<String, &RawValue> = json(b, "session status map")?;
-            let mut out: Vec<(SessionId, Status)> = map
-                .into_iter()
-                .filter(|(id, _)| !id.is_empty())
-                .filter_map(|(id, raw)| {
-                    let status = serde_json::from_str::<StatusWire>(raw.get())
-                        .ok()
-                        .and_then(|s| s.to_status())
-                        .unwrap_or(Status::Busy);
-                    (status != Status::Idle).then(|| (Arc::from(id), status))
-                })
-                .collect();
-            out.sort_by(|a, b| a.0.cmp(&b.0));
-            Ok(out)
+            Ok(non_idle(map))
         })
         .await
     }
@@ -890,6 +878,24 @@ struct DirState {
     active: Result<Vec<(SessionId, Status)>, ApiError>,
     permissions: Result<Vec<PendingInput>, ApiError>,
     questions: Result<Vec<PendingInput>, ApiError>,
+}
+
+/// The sessions of a `{id: status}` map that are not idle, sorted by id. A status this code
+/// cannot read (OpenCode 2's `{type: "running"}`, a newer kind) is busy: listed means active.
+pub(super) fn non_idle(map: HashMap<String, &RawValue>) -> Vec<(SessionId, Status)> {
+    let mut out: Vec<(SessionId, Status)> = map
+        .into_iter()
+        .filter(|(id, _)| !id.is_empty())
+        .filter_map(|(id, raw)| {
+            let status = serde_json::from_str::<StatusWire>(raw.get())
+                .ok()
+                .and_then(|s| s.to_status())
+                .unwrap_or(Status::Busy);
+            (status != Status::Idle).then(|| (Arc::from(id), status))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
 }
 
 pub(super) fn json<'a, T: Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<T, ApiError> {

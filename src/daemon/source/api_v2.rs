@@ -8,14 +8,14 @@
 //! (`/api/health` without a version, `/api/session`, `/api/session/active`, `/api/event`) but
 //! not `/api/info`: it is identified, and followed, as OpenCode 1.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::api::{Api, ApiError, RECENT_WINDOW_MS, Resynced, json};
-use super::decode::{RequestWire, StatusWire};
+use super::api::{Api, ApiError, RECENT_WINDOW_MS, Resynced, json, non_idle};
+use super::decode::RequestWire;
 use super::decode_v2::{FormWire, SessionV2Wire};
 use super::protocol::Protocol;
 use crate::model::event::{
@@ -143,23 +143,8 @@ impl Api {
     /// turn on the whole server. A session absent from it is inactive.
     pub async fn active_v2(&self) -> Result<Vec<(SessionId, Status)>, ApiError> {
         self.get_json(&["api", "session", "active"], &[], |b| {
-            let d: Data<std::collections::HashMap<String, &RawValue>> = json(b, "active sessions")?;
-            let mut out: Vec<(SessionId, Status)> = d
-                .data
-                .into_iter()
-                .filter(|(id, _)| !id.is_empty())
-                .filter_map(|(id, raw)| {
-                    // `running` (and anything this code does not know) is busy; a retry or
-                    // idle shape is read as such.
-                    let status = serde_json::from_str::<StatusWire>(raw.get())
-                        .ok()
-                        .and_then(|s| s.to_status())
-                        .unwrap_or(Status::Busy);
-                    (status != Status::Idle).then(|| (Arc::from(id), status))
-                })
-                .collect();
-            out.sort_by(|a, b| a.0.cmp(&b.0));
-            Ok(out)
+            let d: Data<HashMap<String, &RawValue>> = json(b, "active sessions")?;
+            Ok(non_idle(d.data))
         })
         .await
     }

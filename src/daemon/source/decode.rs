@@ -378,13 +378,18 @@ impl StatusWire<'_> {
     }
 }
 
-/// `{name, data?: {message?}}` — every OpenCode error.
+/// `{name, data?: {message?}}` — every OpenCode 1 error; OpenCode 2's are
+/// `{type, message, status?}`. Both are read.
 #[derive(Deserialize)]
 pub(crate) struct ErrorWire<'a> {
     #[serde(borrow, default)]
     name: Option<Str<'a>>,
     #[serde(borrow, default)]
     data: Option<ErrorData<'a>>,
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    message: Option<Str<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -396,11 +401,18 @@ struct ErrorData<'a> {
 impl ErrorWire<'_> {
     pub(crate) fn to_info(&self) -> ErrorInfo {
         ErrorInfo {
-            name: self.name.as_deref().unwrap_or("UnknownError").to_owned(),
+            name: self
+                .name
+                .as_deref()
+                .or(self.kind.as_deref())
+                .filter(|n| !n.is_empty())
+                .unwrap_or("UnknownError")
+                .to_owned(),
             message: self
                 .data
                 .as_ref()
                 .and_then(|d| d.message.as_deref())
+                .or(self.message.as_deref())
                 .unwrap_or("")
                 .to_owned(),
         }

@@ -34,9 +34,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::decode::{
-    Decoded, MAX_FRAME_BYTES, ModelWire, Str, TimeWire, answered, arc, asked, is_known_noise,
-    key_like_value, message, millis, parse, session_deleted, session_error, session_id,
-    session_info, skip_to_key, with_props,
+    Decoded, ErrorWire, MAX_FRAME_BYTES, ModelWire, Str, TimeWire, answered, arc, asked,
+    is_known_noise, key_like_value, message, millis, parse, session_deleted, session_error,
+    session_id, session_info, skip_to_key, with_props,
 };
 use crate::model::event::{
     ErrorInfo, Event, InputKind, PendingInput, SessionChange, SessionInfo, Status, TurnOutcome,
@@ -105,9 +105,13 @@ pub fn decode_v2<'a>(server: &ServerUrl, data: &'a str) -> Decoded<'a> {
         "session.retry.scheduled" => with_props(raw, |p| retry_scheduled(server, dir, p)),
         "session.status" => with_props(raw, |p| status(server, dir, p)),
         "session.created" | "session.updated" => with_props(raw, |p| created(server, dir, p)),
-        "session.renamed" => with_props(raw, |p| renamed(server, dir, p)),
-        "session.agent.selected" => with_props(raw, |p| agent_selected(server, dir, p)),
-        "session.model.selected" => with_props(raw, |p| model_selected(server, dir, p)),
+        "session.renamed" => with_props(raw, |p| field_changed(server, dir, p, Field::Title)),
+        "session.agent.selected" => {
+            with_props(raw, |p| field_changed(server, dir, p, Field::Agent))
+        }
+        "session.model.selected" => {
+            with_props(raw, |p| field_changed(server, dir, p, Field::Model))
+        }
         "session.deleted" => with_props(raw, |p| session_deleted(server, dir, p)),
         "session.error" => with_props(raw, |p| session_error(server, dir, p)),
         "message.updated" => with_props(raw, |p| message(server, dir, p)),
@@ -260,45 +264,6 @@ fn ended<'a>(
     )
 }
 
-/// An OpenCode 2 error `{type, message, status?}`, or OpenCode 1's `{name, data:{message}}`.
-#[derive(Deserialize, Default)]
-pub(crate) struct ErrorV2Wire<'a> {
-    #[serde(rename = "type", borrow, default)]
-    kind: Option<Str<'a>>,
-    #[serde(borrow, default)]
-    name: Option<Str<'a>>,
-    #[serde(borrow, default)]
-    message: Option<Str<'a>>,
-    #[serde(borrow, default)]
-    data: Option<ErrorDataWire<'a>>,
-}
-
-#[derive(Deserialize, Default)]
-struct ErrorDataWire<'a> {
-    #[serde(borrow, default)]
-    message: Option<Str<'a>>,
-}
-
-impl ErrorV2Wire<'_> {
-    pub(crate) fn to_info(&self) -> ErrorInfo {
-        ErrorInfo {
-            name: self
-                .kind
-                .as_deref()
-                .or(self.name.as_deref())
-                .filter(|n| !n.is_empty())
-                .unwrap_or("UnknownError")
-                .to_owned(),
-            message: self
-                .message
-                .as_deref()
-                .or(self.data.as_ref().and_then(|d| d.message.as_deref()))
-                .unwrap_or("")
-                .to_owned(),
-        }
-    }
-}
-
 /// An error that may also be a bare string, or absent.
 fn error_of(raw: Option<&RawValue>) -> ErrorInfo {
     let Some(raw) = raw else {
@@ -307,7 +272,7 @@ fn error_of(raw: Option<&RawValue>) -> ErrorInfo {
             message: String::new(),
         };
     };
-    if let Ok(e) = serde_json::from_str::<ErrorV2Wire>(raw.get()) {
+    if let Ok(e) = serde_json::from_str::<ErrorWire>(raw.get()) {
         return e.to_info();
     }
     ErrorInfo {
@@ -524,90 +489,56 @@ fn created<'a>(
     ))
 }
 
-fn changed<'a>(
+/// Which field a `session.renamed` / `session.agent.selected` / `session.model.selected`
+/// changes.
+#[derive(Clone, Copy)]
+enum Field {
+    Title,
+    Agent,
+    Model,
+}
+
+/// `session.renamed {sessionID, title}`, `session.agent.selected {sessionID, agent}`,
+/// `session.model.selected {sessionID, model:{id, providerID}}`.
+fn field_changed<'a>(
     server: &ServerUrl,
     dir: Option<&'a str>,
-    session: &str,
-    change: SessionChange,
+    raw: &'a str,
+    field: Field,
 ) -> Result<Decoded<'a>, &'static str> {
+    #[derive(Deserialize)]
+    struct Props<'a> {
+        #[serde(rename = "sessionID", borrow)]
+        session_id: Str<'a>,
+        #[serde(borrow, default)]
+        title: Option<Str<'a>>,
+        #[serde(borrow, default)]
+        agent: Option<Str<'a>>,
+        #[serde(borrow, default)]
+        model: Option<ModelWire<'a>>,
+    }
+    let p: Props = parse(raw, "session change: missing or bad sessionID")?;
+    let change = match field {
+        Field::Title => p.title.map(|t| SessionChange::Title(arc(&t))),
+        Field::Agent => p
+            .agent
+            .filter(|a| !a.is_empty())
+            .map(|a| SessionChange::Agent(arc(&a))),
+        Field::Model => p
+            .model
+            .as_ref()
+            .and_then(ModelWire::name)
+            .map(|m| SessionChange::Model(Arc::from(m))),
+    }
+    .ok_or("session change: missing or empty title, agent or model")?;
     Ok(Decoded::Event(
         Event::SessionChanged {
             server: server.clone(),
-            session: session_id(session)?,
+            session: session_id(&p.session_id)?,
             change,
         },
         dir,
     ))
-}
-
-fn renamed<'a>(
-    server: &ServerUrl,
-    dir: Option<&'a str>,
-    raw: &'a str,
-) -> Result<Decoded<'a>, &'static str> {
-    #[derive(Deserialize)]
-    struct Props<'a> {
-        #[serde(rename = "sessionID", borrow)]
-        session_id: Str<'a>,
-        #[serde(borrow)]
-        title: Str<'a>,
-    }
-    let p: Props = parse(raw, "session.renamed: missing sessionID or title")?;
-    changed(
-        server,
-        dir,
-        &p.session_id,
-        SessionChange::Title(arc(&p.title)),
-    )
-}
-
-fn agent_selected<'a>(
-    server: &ServerUrl,
-    dir: Option<&'a str>,
-    raw: &'a str,
-) -> Result<Decoded<'a>, &'static str> {
-    #[derive(Deserialize)]
-    struct Props<'a> {
-        #[serde(rename = "sessionID", borrow)]
-        session_id: Str<'a>,
-        #[serde(borrow)]
-        agent: Str<'a>,
-    }
-    let p: Props = parse(raw, "session.agent.selected: missing sessionID or agent")?;
-    if p.agent.is_empty() {
-        return Err("session.agent.selected: empty agent");
-    }
-    changed(
-        server,
-        dir,
-        &p.session_id,
-        SessionChange::Agent(arc(&p.agent)),
-    )
-}
-
-fn model_selected<'a>(
-    server: &ServerUrl,
-    dir: Option<&'a str>,
-    raw: &'a str,
-) -> Result<Decoded<'a>, &'static str> {
-    #[derive(Deserialize)]
-    struct Props<'a> {
-        #[serde(rename = "sessionID", borrow)]
-        session_id: Str<'a>,
-        #[serde(borrow)]
-        model: ModelWire<'a>,
-    }
-    let p: Props = parse(raw, "session.model.selected: missing sessionID or model")?;
-    let model = p
-        .model
-        .name()
-        .ok_or("session.model.selected: model without id")?;
-    changed(
-        server,
-        dir,
-        &p.session_id,
-        SessionChange::Model(Arc::from(model)),
-    )
 }
 
 /// `form.created {form:{id, sessionID, …}}`. A form of session `"global"` (an MCP
