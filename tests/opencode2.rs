@@ -198,6 +198,22 @@ fn the_opencode_2_lifecycle_as_a_bar_shows_it() {
         "the reconnect after the overflow notified"
     );
 
+    // While the stream is down, a turn ends and a permission is asked (events lost): the
+    // resync reads the turn's outcome and the pending permission.
+    oc.create("ses_gap", "ended away", &project, None);
+    oc.op(json!({"op": "start", "id": "ses_gap"}));
+    d.wait_state("ended away", "busy", T);
+    oc.op(json!({"op": "refuse", "seconds": 2}));
+    let before = oc.event_connections();
+    oc.op(json!({"op": "overflow"}));
+    oc.op(json!({"op": "succeed", "id": "ses_gap", "quiet": true}));
+    oc.op(json!({"op": "permission", "id": "ses_long", "request": "per_gap", "quiet": true}));
+    wait_or_fail(T, "the daemon reconnects after the gap", || {
+        oc.event_connections() > before
+    });
+    d.wait_state("ended away", "done", T);
+    d.wait_state("long turn", "waiting", T);
+
     // Every finished session above notified exactly once.
     wait_or_fail(T, "the notifications were written", || {
         notes(&notes_file).lines().count() >= 5
@@ -209,6 +225,7 @@ fn the_opencode_2_lifecycle_as_a_bar_shows_it() {
         "aborted ses_abort",
         "done ses_parent",
         "done ses_resume",
+        "done ses_gap",
     ] {
         assert_eq!(
             all.lines().filter(|l| *l == line).count(),
@@ -217,8 +234,8 @@ fn the_opencode_2_lifecycle_as_a_bar_shows_it() {
         );
     }
     assert!(
-        !all.contains("ses_long"),
-        "a running session was notified:\n{all}"
+        !all.lines().any(|l| l.starts_with("done ses_long")),
+        "a running session was notified done:\n{all}"
     );
     assert!(
         !d.log_text().contains("s3cret-pw"),
