@@ -1,16 +1,20 @@
 //! Finding OpenCode servers without configuration, and the set of servers the daemon follows.
 //!
-//! OpenCode writes no registry of running servers (no pid or port files), so the daemon looks
+//! OpenCode 1 writes no registry of running servers (no pid or port files), so the daemon looks
 //! at processes: every [`Settings::interval`] (5 s) it reads `/proc/*/cmdline` and takes
 //!
 //! - `opencode serve …` and `opencode web …`: a server;
 //! - `opencode [project] --port N | --hostname H | --mdns`: a TUI with its own HTTP listener;
 //! - `opencode attach <url>`: a TUI attached to the server at `<url>`.
 //!
+//! OpenCode 2's background service records itself in `service.json`, with its password
+//! ([`read_services`]); that file is read at every scan as well.
+//!
 //! A listener's port is the `--port` of its command line, or, for `--port 0` or no port, the
 //! listening TCP sockets the process owns (`/proc/<pid>/fd` socket inodes looked up in
 //! `/proc/<pid>/net/tcp` and `tcp6`). Every candidate is confirmed with `GET /global/health`
-//! (or `GET /path` for OpenCode 1.0.x, which has no health route)
+//! (or `GET /path` for OpenCode 1.0.x, which has no health route, or `GET /api/info` for
+//! OpenCode 2)
 //! before it is followed (a 401 confirms too: it is an OpenCode server that wants a password),
 //! and it is dropped as soon as no process names it any more. A plain `opencode` TUI has no
 //! port and is never found here: its plugin bridges it (see [`crate::daemon::tui`]).
