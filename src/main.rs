@@ -17,7 +17,7 @@ use ocbar::wire::{Action, Format, Request, Style};
 
 /// Watch every OpenCode session at once: status for tmux, waybar, starship and the OpenCode TUI.
 ///
-/// Start the daemon once ('ocbar daemon', or the systemd unit); bars then ask it with
+/// Start the daemon once ('ocbar daemon --background', or the systemd unit); bars then ask it with
 /// 'ocbar status --format tmux|starship|waybar' or follow it with 'ocbar watch'.
 #[derive(Parser, Debug)]
 #[command(name = "ocbar", version, about, long_about = None, after_help = AFTER_HELP)]
@@ -41,7 +41,7 @@ Environment:
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the resident daemon in the foreground: follow OpenCode servers, serve the socket.
+    /// Run the resident daemon (in the foreground; --background detaches it, logging to a file).
     Daemon {
         /// An OpenCode server to follow (repeatable) [default: $OCBAR_SERVER, the config file, http://127.0.0.1:4096]
         #[arg(long = "server", value_name = "URL")]
@@ -52,6 +52,12 @@ enum Command {
         /// Replay a recorded event stream (from 'ocbar record') instead of following the default server
         #[arg(long, value_name = "FILE")]
         replay: Option<PathBuf>,
+        /// Start it detached from the terminal and return once it answers (or say why it did not)
+        #[arg(long)]
+        background: bool,
+        /// With --background: append its log to FILE [default: $XDG_STATE_HOME/ocbar/daemon.log]
+        #[arg(long, value_name = "FILE", requires = "background")]
+        log: Option<PathBuf>,
     },
     /// Record a server's raw event stream into FILE (secrets stripped), for bug reports.
     Record {
@@ -82,7 +88,7 @@ enum Command {
         #[arg(long, default_value = "", value_name = "TEXT")]
         offline: String,
     },
-    /// The panel: one relevant session per line.
+    /// The session list: one relevant session per line.
     List,
     /// Show a session: switch the OpenCode TUI that can show it (or start one), bring its tmux
     /// pane and terminal window on screen, and mark it visited.
@@ -114,14 +120,20 @@ enum Command {
     },
     /// Say what is connected, what is not, and why.
     Doctor,
-    /// Install an integration: 'opencode-plugin' (the panel and focus reporting inside OpenCode).
+    /// Install an integration: 'opencode-plugin' (the sidebar and focus reporting inside OpenCode).
     Install {
         /// What to install: opencode-plugin
         #[arg(value_parser = ["opencode-plugin"])]
         what: String,
-        /// Remove it instead
+        /// Remove it instead (for OpenCode 1 and 2 alike)
         #[arg(long)]
         uninstall: bool,
+        /// Install for OpenCode 1 (tui.json), whatever 'opencode --version' says
+        #[arg(long, conflicts_with_all = ["v2", "uninstall"])]
+        v1: bool,
+        /// Install for OpenCode 2 (plugins/ocbar/), whatever 'opencode --version' says
+        #[arg(long, conflicts_with = "uninstall")]
+        v2: bool,
     },
 }
 
@@ -180,6 +192,26 @@ fn run() -> ExitCode {
             servers,
             config,
             replay,
+            background: true,
+            log,
+        } => {
+            let mut args = Vec::new();
+            for s in servers {
+                args.extend(["--server".into(), s.into()]);
+            }
+            if let Some(c) = config {
+                args.extend(["--config".into(), c.into_os_string()]);
+            }
+            if let Some(r) = replay {
+                args.extend(["--replay".into(), r.into_os_string()]);
+            }
+            client::background::start(&socket, args, log)
+        }
+        Command::Daemon {
+            servers,
+            config,
+            replay,
+            ..
         } => ocbar::daemon::main(servers, config, replay, socket),
         Command::Record {
             file,
@@ -238,7 +270,20 @@ fn run() -> ExitCode {
             client::run(&socket, Request::Action(Action::Mute(session, false)))
         }
         Command::Doctor => doctor(&socket),
-        Command::Install { what: _, uninstall } => install_plugin(uninstall),
+        Command::Install {
+            what: _,
+            uninstall,
+            v1,
+            v2,
+        } => {
+            use ocbar::client::install::Major;
+            let forced = match (v1, v2) {
+                (true, _) => Some(Major::V1),
+                (_, true) => Some(Major::V2),
+                _ => None,
+            };
+            install_plugin(uninstall, forced)
+        }
     }
 }
 
@@ -324,7 +369,7 @@ fn status(socket: &std::path::Path, format: &str, offline: &str) -> ExitCode {
     };
     match client::request(socket, &Request::Status(style)) {
         Ok(line) => {
-            println!("{line}");
+            ocbar::say!("{line}");
             ExitCode::SUCCESS
         }
         Err(ClientError::Refused(msg)) => {
@@ -337,26 +382,30 @@ fn status(socket: &std::path::Path, format: &str, offline: &str) -> ExitCode {
         }
         Err(_) => {
             if !offline.is_empty() {
-                println!("{offline}");
+                ocbar::say!("{offline}");
             }
             ExitCode::SUCCESS
         }
     }
 }
 
-/// `ocbar install opencode-plugin [--uninstall]` (src/client/install.rs).
-fn install_plugin(uninstall: bool) -> ExitCode {
-    let result = ocbar::client::install::opencode_config_dir().and_then(|dir| {
+/// `ocbar install opencode-plugin [--v1|--v2] [--uninstall]` (src/client/install.rs).
+fn install_plugin(uninstall: bool, forced: Option<ocbar::client::install::Major>) -> ExitCode {
+    use ocbar::client::install;
+    let result = install::opencode_config_dir().and_then(|dir| {
         if uninstall {
-            ocbar::client::install::uninstall(&dir)
+            install::uninstall(&dir)
         } else {
-            ocbar::client::install::install(&dir)
+            let detected = install::detect(&dir, forced);
+            let mut lines = vec![format!("installing for {}", detected.why)];
+            lines.extend(install::install(&dir, detected.major)?);
+            Ok(lines)
         }
     });
     match result {
         Ok(lines) => {
             for l in lines {
-                println!("{l}");
+                ocbar::say!("{l}");
             }
             ExitCode::SUCCESS
         }
@@ -370,38 +419,38 @@ fn install_plugin(uninstall: bool) -> ExitCode {
 fn doctor(socket: &std::path::Path) -> ExitCode {
     match client::request(socket, &Request::Action(Action::Doctor)) {
         Ok(text) => {
-            println!("{text}");
+            ocbar::say!("{text}");
             ExitCode::SUCCESS
         }
         Err(e) => {
-            println!("ocbar {} (client)", env!("CARGO_PKG_VERSION"));
-            println!("socket: {}", socket.display());
-            println!("daemon: NOT REACHABLE: {e}");
+            ocbar::say!("ocbar {} (client)", env!("CARGO_PKG_VERSION"));
+            ocbar::say!("socket: {}", socket.display());
+            ocbar::say!("daemon: NOT REACHABLE: {e}");
             if let Err(e) = paths::check_socket_dir(socket) {
-                println!("socket directory: {e}");
+                ocbar::say!("socket directory: {e}");
             }
-            println!();
+            ocbar::say!("");
             match ocbar::last_error::read(socket) {
                 Some(last) => {
                     let now_ms = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
                     let ago = (now_ms - last.at_ms).max(0) / 1000;
-                    println!(
+                    ocbar::say!(
                         "The last daemon on this socket FAILED TO START ({ago}s ago, pid {}):",
                         last.pid
                     );
-                    println!("  {}", last.error);
-                    println!("fix: {},", last.fix);
-                    println!(
-                        "then start it again: 'ocbar daemon' (tmux: reload the config; systemd: 'systemctl --user restart ocbar')."
+                    ocbar::say!("  {}", last.error);
+                    ocbar::say!("fix: {},", last.fix);
+                    ocbar::say!(
+                        "then start it again: 'ocbar daemon --background' (tmux: reload the config; systemd: 'systemctl --user restart ocbar')."
                     );
                 }
                 None => {
-                    println!(
-                        "Start the daemon with 'ocbar daemon' (or 'systemctl --user start ocbar'),"
+                    ocbar::say!(
+                        "Start the daemon with 'ocbar daemon --background' (or 'systemctl --user start ocbar'),"
                     );
-                    println!(
+                    ocbar::say!(
                         "and make sure every command uses the same socket (--socket / OCBAR_SOCKET)."
                     );
                 }

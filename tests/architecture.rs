@@ -4,7 +4,7 @@
 //! - the pure core (`model`, `render`, `wire`, `text`, `server_url`) does no I/O, reads no clock
 //!   and knows nothing of the daemon or the client;
 //! - the client side (`client`) depends only on what both ends share (`wire`, `paths`,
-//!   `server_url`, `text`, `opencode_config`), never on the daemon;
+//!   `server_url`, `text`, `opencode_config`, `atomic_file`), never on the daemon;
 //! - only `main.rs` starts the daemon.
 //!
 //! A module here is a top-level module (`model`, `client`, …) or a direct child of `daemon`
@@ -190,7 +190,14 @@ fn the_pure_core_does_no_io_and_knows_no_daemon() {
 #[test]
 fn the_client_depends_only_on_the_shared_contract() {
     let g = graph();
-    let allowed = ["wire", "paths", "server_url", "text", "opencode_config"];
+    let allowed = [
+        "wire",
+        "paths",
+        "server_url",
+        "text",
+        "opencode_config",
+        "atomic_file",
+    ];
     for d in &g.edges["client"] {
         assert!(allowed.contains(&d.as_str()), "client depends on {d}");
     }

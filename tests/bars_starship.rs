@@ -156,7 +156,7 @@ fn starship_prompt_renders_the_segment_and_stays_fast_without_a_daemon() {
         strip_sgr(p).contains("starship alpha")
     });
     let plain = strip_sgr(&r.stdout);
-    assert!(plain.contains(NERD_DONE), "done glyph: {plain:?}");
+    assert!(plain.contains(DEFAULT_DONE), "done glyph: {plain:?}");
     assert!(
         r.stdout.contains("\u{1b}[32m") || r.stdout.contains("\u{1b}[1;32m"),
         "the segment is coloured (done: green): {:?}",
@@ -172,7 +172,7 @@ fn starship_prompt_renders_the_segment_and_stays_fast_without_a_daemon() {
     let sid = oc.create_session(&dir, Some("starship beta"));
     oc.prompt(&dir, &sid, "work a bit [slow 4]");
     d.wait_state("starship beta", "busy", secs(30));
-    st.wait_prompt(&socket, "the busy glyph", |p| p.contains(NERD_BUSY));
+    st.wait_prompt(&socket, "the busy glyph", |p| p.contains(DEFAULT_BUSY));
     d.wait_state("starship beta", "done", secs(30));
     assert!(d.run(&["seen", "--all"]).status.success());
 
@@ -204,7 +204,7 @@ fn starship_prompt_renders_the_segment_and_stays_fast_without_a_daemon() {
         "the rest of the prompt renders: {plain:?}"
     );
     assert!(
-        !plain.contains(NERD_DONE) && !plain.contains("starship alpha"),
+        !plain.contains(DEFAULT_DONE) && !plain.contains("starship alpha"),
         "no segment without a daemon: {plain:?}"
     );
     assert!(

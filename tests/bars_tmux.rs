@@ -343,7 +343,7 @@ fn tmux_status_line_push_poll_hostile_picker_autostart() {
 
     let sid = oc.create_session(&dir, Some("push alpha"));
     oc.prompt(&dir, &sid, "work a bit [slow 3]");
-    let busy = |l: &str| has_glyph(l, NERD_BUSY);
+    let busy = |l: &str| has_glyph(l, DEFAULT_BUSY);
     let shown = screen.wait_status("the busy glyph (push)", secs(30), busy);
     let lag = measure("push: busy", shown, watch.published(busy));
     assert!(
@@ -351,7 +351,7 @@ fn tmux_status_line_push_poll_hostile_picker_autostart() {
         "push took {lag:?} to show busy"
     );
 
-    let titled = |l: &str| l.contains("push alpha") && !l.contains(NERD_BUSY);
+    let titled = |l: &str| l.contains("push alpha") && !l.contains(DEFAULT_BUSY);
     let shown = screen.wait_status("the unvisited title (push)", secs(30), titled);
     let lag = measure(
         "push: done, unvisited title",
@@ -407,7 +407,7 @@ fn tmux_status_line_push_poll_hostile_picker_autostart() {
     screen.wait_status("the busy glyph (poll)", secs(30), busy);
     let poll_busy = t0.elapsed();
     screen.wait_status("the unvisited title (poll)", secs(30), |l| {
-        l.contains("poll beta") && !l.contains(NERD_BUSY)
+        l.contains("poll beta") && !l.contains(DEFAULT_BUSY)
     });
     d.run(&["seen", "--all"]);
     screen.wait_status("the title gone after seen (poll)", secs(5), |l| {
@@ -805,7 +805,7 @@ fn tmux_default_look_notice_reload_and_picker() {
     // ---- 2. readable on tmux's default green status line -----------------------------------
     let sid = oc.create_session(&dir, Some("slow colour"));
     oc.prompt(&dir, &sid, "work a bit [slow 6]");
-    screen.wait_status("the busy glyph", secs(30), |l| has_glyph(l, NERD_BUSY));
+    screen.wait_status("the busy glyph", secs(30), |l| has_glyph(l, DEFAULT_BUSY));
     assert_readable("busy", &screen.status_sgr());
     screen.wait_status("the done title", secs(30), |l| l.contains("slow colour"));
     let done_line = screen.status_sgr();

@@ -30,8 +30,8 @@ use common::{Env, Options, require_tool, secs, spawn_owned};
 use daemon_harness::Daemon;
 use serde_json::Value;
 
-/// Glyphs that DejaVu Sans draws, so the screenshot shows them (the default set needs a Nerd
-/// Font); the default colours (made for a dark bar such as waybar's default).
+/// The glyphs of docs/waybar.png (chosen before the default set was plain Unicode, kept so the
+/// picture stays the same); the default colours (made for a dark bar such as waybar's default).
 const CONFIG: &str = r##"
 [render]
 title_width = 0

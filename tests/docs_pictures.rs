@@ -33,7 +33,8 @@ use common::{Env, Options, require_tool, secs, spawn_owned};
 use daemon_harness::Daemon;
 use serde_json::json;
 
-/// Glyphs that DejaVu Sans Mono draws (the default set needs a Nerd Font); default colours.
+/// The glyphs of the pictures in docs/ (chosen before the default set was plain Unicode, kept
+/// so the pictures stay the same); default colours.
 const CONFIG: &str = r##"
 [render.glyphs]
 busy = "●"

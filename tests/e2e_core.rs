@@ -370,7 +370,7 @@ fn daemon_without_opencode_explains_itself() {
     assert!(out.status.success());
     assert_eq!(
         text(&out).trim(),
-        "#[fg=white,bg=black] #[fg=brightblack]\u{f127}#[fg=white] #[default]",
+        "#[fg=white,bg=black] #[fg=brightblack]\u{2298}#[fg=white] #[default]",
         "no server reachable: the offline marker, not an error"
     );
     let j = d.json();
@@ -379,8 +379,11 @@ fn daemon_without_opencode_explains_itself() {
     assert_eq!(j["servers"][0]["stale"], true);
     let doc = text(&d.run(&["doctor"]));
     assert!(
-        doc.contains("NOT CONNECTED") && doc.contains("opencode --port 4096"),
-        "{doc}"
+        doc.contains("NOT CONNECTED")
+            && doc.contains(&format!(
+                "fix: start OpenCode on port {port} ('opencode --port {port}'"
+            )),
+        "the fix names the configured server's own port: {doc}"
     );
 
     // A second daemon on the same socket refuses, with a message.

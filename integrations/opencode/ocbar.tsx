@@ -1,8 +1,10 @@
 /** @jsxImportSource @opentui/solid */
-// ocbar inside OpenCode (TUI plugin for OpenCode 1.18.x).
+// ocbar inside OpenCode 1 (TUI plugin for OpenCode 1.18.x). The OpenCode 2 plugin is
+// `ocbar/tui.tsx`; what both do is in `ocbar/core.tsx`, which this file imports.
 //
 // Install with `ocbar install opencode-plugin` (writes this file to
-// ~/.config/opencode/plugins/ocbar.tsx and lists it in ~/.config/opencode/tui.json).
+// ~/.config/opencode/plugins/ocbar.tsx, the shared core to plugins/ocbar/core.tsx, and lists
+// it in ~/.config/opencode/tui.json).
 //
 // - A panel in the session sidebar: every relevant session the ocbar daemon follows, on every
 //   server: title, state (busy / retry with attempt / waiting / done / error / aborted), last
@@ -17,13 +19,9 @@
 // - Commands: "ocbar: open newest unvisited session" (<leader>o) and "ocbar: sessions".
 //
 // Without a daemon the panel says so in one line and the TUI is otherwise unaffected; the
-// plugin reconnects with backoff. Socket: $OCBAR_SOCKET, else $XDG_RUNTIME_DIR/ocbar.sock,
-// else /tmp/ocbar-$UID/ocbar.sock (as the ocbar command line).
-import { createEffect, createSignal, For, Show, onCleanup } from "solid-js"
-import * as net from "node:net"
-import * as path from "node:path"
+// plugin reconnects with backoff.
+import { startOcbar } from "./ocbar/core.tsx"
 
-const PROTOCOL = 1
 /** Bus events the daemon's model uses (everything else stays in the TUI). */
 const BRIDGED = [
   "session.status",
@@ -38,238 +36,10 @@ const BRIDGED = [
   "question.replied",
   "question.rejected",
 ]
-/** The daemon refuses longer lines (protocol MAX_TUI_LINE is 1 MiB). */
-const MAX_LINE = 900_000
-/** Sessions shown before "… N more". */
-const MAX_ROWS = 8
-
-function socketPath(): string {
-  const env = process.env
-  if (env.OCBAR_SOCKET) return env.OCBAR_SOCKET
-  if (env.XDG_RUNTIME_DIR) return path.join(env.XDG_RUNTIME_DIR, "ocbar.sock")
-  const uid = typeof process.getuid === "function" ? process.getuid() : 0
-  return `/tmp/ocbar-${uid}/ocbar.sock`
-}
-
-type Handlers = {
-  /** The daemon answered the request (its first reply line). */
-  up?: (reply: any) => void
-  /** A later line. */
-  line?: (msg: any) => void
-  /** The connection went away (or could not be made). */
-  down?: (wasUp: boolean, why: string) => void
-}
-
-/** One line-protocol connection to the daemon that reconnects with backoff (0.5 s … 10 s). */
-class Channel {
-  private sock: net.Socket | undefined
-  private buf = ""
-  private delay = 500
-  private timer: ReturnType<typeof setTimeout> | undefined
-  private closed = false
-  private greeted = false
-  up = false
-
-  constructor(
-    private request: () => string,
-    private h: Handlers,
-  ) {}
-
-  start() {
-    this.open()
-  }
-
-  private open() {
-    if (this.closed) return
-    this.greeted = false
-    this.up = false
-    this.buf = ""
-    let s: net.Socket
-    try {
-      s = net.createConnection({ path: socketPath() })
-    } catch (e) {
-      this.h.down?.(false, String(e))
-      this.retry()
-      return
-    }
-    this.sock = s
-    s.setEncoding("utf8")
-    s.on("connect", () => {
-      s.write(this.request() + "\n")
-    })
-    s.on("data", (chunk: string) => {
-      this.buf += chunk
-      let i: number
-      while ((i = this.buf.indexOf("\n")) >= 0) {
-        const line = this.buf.slice(0, i)
-        this.buf = this.buf.slice(i + 1)
-        this.onLine(line)
-      }
-      if (this.buf.length > 16 * 1024 * 1024) s.destroy()
-    })
-    s.on("error", (e: any) => {
-      this.lastError = e?.code ?? String(e)
-    })
-    s.on("close", () => {
-      if (this.sock !== s) return
-      this.sock = undefined
-      const was = this.up
-      this.up = false
-      this.h.down?.(was, this.lastError)
-      this.retry()
-    })
-  }
-
-  private lastError = "closed"
-
-  private onLine(text: string) {
-    let msg: any
-    try {
-      msg = JSON.parse(text)
-    } catch {
-      return
-    }
-    if (!this.greeted && msg && msg.hello === "ocbar") {
-      this.greeted = true
-      if (msg.protocol !== PROTOCOL) {
-        this.lastError = `daemon speaks protocol ${msg.protocol}, this plugin ${PROTOCOL}`
-        this.sock?.destroy()
-      }
-      return
-    }
-    if (!this.up) {
-      if (msg && typeof msg.error === "string") {
-        this.lastError = msg.error
-        this.sock?.destroy()
-        return
-      }
-      this.up = true
-      this.delay = 500
-      this.h.up?.(msg)
-      return
-    }
-    this.h.line?.(msg)
-  }
-
-  private retry() {
-    if (this.closed) return
-    clearTimeout(this.timer)
-    this.timer = setTimeout(() => this.open(), this.delay)
-    ;(this.timer as any)?.unref?.()
-    this.delay = Math.min(this.delay * 2, 10_000)
-  }
-
-  /** Send one line if the channel is up; false otherwise. */
-  send(line: string): boolean {
-    if (!this.sock || !this.up) return false
-    this.sock.write(line + "\n")
-    return true
-  }
-
-  close() {
-    this.closed = true
-    clearTimeout(this.timer)
-    this.sock?.destroy()
-    this.sock = undefined
-  }
-}
-
-/** One request, one reply (e.g. `open ses_…`), for the commands. */
-function oneShot(request: string): Promise<{ ok?: string; error?: string }> {
-  return new Promise((resolve) => {
-    let buf = ""
-    let greeted = false
-    const s = net.createConnection({ path: socketPath() })
-    const done = (r: { ok?: string; error?: string }) => {
-      resolve(r)
-      s.destroy()
-    }
-    const timer = setTimeout(() => done({ error: "the ocbar daemon did not answer" }), 15_000)
-    s.setEncoding("utf8")
-    s.on("connect", () => s.write(request + "\n"))
-    s.on("data", (c: string) => {
-      buf += c
-      let i: number
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, i)
-        buf = buf.slice(i + 1)
-        let msg: any
-        try {
-          msg = JSON.parse(line)
-        } catch {
-          continue
-        }
-        if (!greeted && msg?.hello) {
-          greeted = true
-          continue
-        }
-        clearTimeout(timer)
-        done(msg ?? {})
-      }
-    })
-    s.on("error", () => {
-      clearTimeout(timer)
-      done({ error: "ocbar: daemon not running" })
-    })
-  })
-}
-
-// ---------------------------------------------------------------------------------------------
-// text helpers
-
-function ago(ms: number | null | undefined, now: number): string {
-  if (!ms) return ""
-  const s = Math.max(0, Math.round((now - ms) / 1000))
-  if (s < 60) return `${s}s`
-  if (s < 3600) return `${Math.floor(s / 60)}m`
-  if (s < 86400) return `${Math.floor(s / 3600)}h`
-  return `${Math.floor(s / 86400)}d`
-}
-
-function clip(text: string, width: number): string {
-  const chars = Array.from(text.replace(/[\u0000-\u001f\u007f]+/g, " "))
-  if (chars.length <= width) return chars.join("")
-  return chars.slice(0, Math.max(0, width - 1)).join("") + "…"
-}
-
-function stateWord(s: any, now: number): string {
-  switch (s.state) {
-    case "retry": {
-      let w = `retry #${s.attempt ?? "?"}`
-      if (s.retry_next_ms) {
-        const left = Math.round((s.retry_next_ms - now) / 1000)
-        if (left > 0) w += ` in ${left}s`
-      }
-      return w
-    }
-    case "waiting":
-      return "waiting for you"
-    default:
-      return String(s.state ?? "?")
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 
 export default {
   id: "ocbar",
   tui: async (api: any) => {
-    const [snap, setSnap] = createSignal<any>(undefined)
-    const [daemon, setDaemon] = createSignal<"connecting" | "up" | "down">("connecting")
-    const [downWhy, setDownWhy] = createSignal("")
-    const [now, setNow] = createSignal(Date.now())
-
-    // Relative times and retry countdowns: a local clock (the data itself is pushed).
-    let clock: ReturnType<typeof setInterval> | undefined
-    const tick = () => {
-      setNow(Date.now())
-      const retrying = (snap()?.sessions ?? []).some((s: any) => s.state === "retry")
-      clearInterval(clock)
-      clock = setInterval(tick, retrying ? 1000 : 5000)
-      ;(clock as any)?.unref?.()
-    }
-    tick()
-
     // Which server this TUI shows: its HTTP URL, or none for a plain TUI (in-process server).
     const baseUrl: string | undefined = (() => {
       try {
@@ -286,69 +56,50 @@ export default {
         return process.cwd()
       }
     }
-    /** The daemon's name for this TUI's server (`tui://<pid>` when bridged). */
-    let myServer: string | null = attached
-
-    // --- the TUI channel: focus out, bridged events out, toasts and `open` in ---------------
-    let focused = true
-    const currentSession = (): string | null => {
-      const r = api.route.current
-      return r?.name === "session" && r.params?.sessionID ? String(r.params.sessionID) : null
-    }
     const described = new Set<string>()
-    const tui = new Channel(
-      () =>
-        "tui " +
-        JSON.stringify({
-          tui: String(process.pid),
-          pid: process.pid,
-          tmux_pane: process.env.TMUX_PANE ?? null,
-          tmux: process.env.TMUX ?? null,
-          directory: directory(),
-          server: attached,
-        }),
-      {
-        up: (reply: any) => {
-          const ok = typeof reply?.ok === "string" ? reply.ok : ""
-          myServer = ok.startsWith("bridge ") ? ok.slice(7) : attached
-          reportFocus()
-          if (ok.startsWith("bridge ")) {
-            described.clear()
-            resync()
-          }
-        },
-        line: (msg: any) => {
-          if (msg?.toast) {
-            const t = msg.toast
-            api.ui.toast({ title: t.title, message: String(t.message ?? ""), variant: t.variant ?? "info", duration: 6000 })
-          } else if (typeof msg?.open === "string") {
-            api.route.navigate("session", { sessionID: msg.open })
-          }
-        },
+
+    const ocbar = startOcbar({
+      attached,
+      directory,
+      currentSession: () => {
+        const r = api.route.current
+        return r?.name === "session" && r.params?.sessionID ? String(r.params.sessionID) : null
       },
-    )
-    const reportFocus = () => {
-      tui.send("focus " + JSON.stringify({ session: currentSession(), focused }))
-    }
-    const forward = (payload: any) => {
-      let line = "event " + JSON.stringify({ directory: directory(), payload })
-      if (line.length > MAX_LINE && payload?.properties?.metadata) {
-        const { metadata, ...rest } = payload.properties
-        line = "event " + JSON.stringify({ directory: directory(), payload: { ...payload, properties: rest } })
-      }
-      if (line.length <= MAX_LINE) tui.send(line)
-    }
+      navigate: (sessionID) => api.route.navigate("session", { sessionID }),
+      toast: (t) => api.ui.toast(t),
+      pick: (title, options, chosen) =>
+        api.ui.dialog.replace(() => (
+          <api.ui.DialogSelect
+            title={title}
+            options={options}
+            onSelect={(o: any) => {
+              api.ui.dialog.clear()
+              chosen(o.value)
+            }}
+          />
+        )),
+      onFocusChange: (changed) => {
+        api.renderer?.on?.("focus", () => changed(true))
+        api.renderer?.on?.("blur", () => changed(false))
+      },
+      bridgeOpened: () => {
+        described.clear()
+        resync()
+      },
+    })
+
+    // --- the bridge (a plain TUI): its bus events go to the daemon ----------------------------
     /** Before the first event of a session, tell the daemon its title, agent and model. */
     const describe = (id: string | undefined) => {
       if (!id || described.has(id)) return
       described.add(id)
       const info = api.state?.session?.get?.(id)
       if (info) {
-        forward({ type: "session.updated", properties: { sessionID: id, info } })
+        ocbar.forward({ type: "session.updated", properties: { sessionID: id, info } })
         return
       }
       Promise.resolve(api.client?.session?.get?.({ sessionID: id }))
-        .then((r: any) => r?.data && forward({ type: "session.updated", properties: { sessionID: id, info: r.data } }))
+        .then((r: any) => r?.data && ocbar.forward({ type: "session.updated", properties: { sessionID: id, info: r.data } }))
         .catch(() => {})
     }
     /** Bridged TUI, channel (re)opened: the sessions running now. */
@@ -358,14 +109,14 @@ export default {
         for (const [id, status] of Object.entries(r?.data ?? {})) {
           if ((status as any)?.type === "idle") continue
           describe(id)
-          forward({ type: "session.status", properties: { sessionID: id, status } })
+          ocbar.forward({ type: "session.status", properties: { sessionID: id, status } })
         }
       } catch {}
     }
     if (!attached) {
       for (const type of BRIDGED) {
         api.event.on(type, (e: any) => {
-          if (!tui.up || !myServer) return
+          if (!ocbar.bridged()) return
           const p = e?.properties ?? {}
           const id = p.sessionID ?? (type.startsWith("session.") ? p.info?.id : undefined)
           // A session event carries its own metadata; anything else is preceded by it once.
@@ -374,108 +125,12 @@ export default {
           } else {
             describe(id)
           }
-          forward(e)
+          ocbar.forward(e)
         })
       }
     }
-    createEffect(() => {
-      currentSession()
-      reportFocus()
-    })
-    api.renderer?.on?.("focus", () => {
-      focused = true
-      reportFocus()
-    })
-    api.renderer?.on?.("blur", () => {
-      focused = false
-      reportFocus()
-    })
+    api.lifecycle?.onDispose?.(ocbar.dispose)
 
-    // --- the panel's data: `watch json` ------------------------------------------------------
-    const watch = new Channel(() => "watch json", {
-      up: (reply: any) => {
-        setDaemon("up")
-        take(reply)
-      },
-      line: take,
-      down: (_was, why) => {
-        setDaemon("down")
-        setDownWhy(why)
-      },
-    })
-    function take(msg: any) {
-      if (typeof msg?.ok !== "string") return
-      try {
-        setSnap(JSON.parse(msg.ok))
-        tick()
-      } catch {}
-    }
-
-    tui.start()
-    watch.start()
-    api.lifecycle?.onDispose?.(() => {
-      tui.close()
-      watch.close()
-      clearInterval(clock)
-    })
-
-    // --- opening sessions --------------------------------------------------------------------
-    const rowsOf = (s: any): any[] => {
-      const all: any[] = s?.sessions ?? []
-      const ids = new Set(all.map((x) => x.id))
-      return all.filter((x) => !x.parent_id || !ids.has(x.parent_id))
-    }
-    // Every pick goes through the daemon, as a bar click does: it chooses the TUI (one already
-    // showing the session, else the most recently focused one that can show it, often this one),
-    // switches only that one and brings its tmux pane and terminal window on screen.
-    const open = async (s: any) => {
-      const r = await oneShot(`open ${s.id}`)
-      // Its own server is gone (OpenCode moved, its TUI exited): this TUI shares the sessions.
-      if (r.error && (s.server === myServer || s.reachable === false)) {
-        api.route.navigate("session", { sessionID: s.id })
-        return
-      }
-      api.ui.toast({
-        variant: r.error ? "error" : "info",
-        title: "ocbar",
-        message: r.error ?? r.ok ?? `opened ${s.title || s.id}`,
-        duration: 4000,
-      })
-    }
-    const openNewestUnvisited = () => {
-      const s = rowsOf(snap()).find((x) => x.unvisited)
-      if (s) open(s)
-      else api.ui.toast({ variant: "info", title: "ocbar", message: "no unvisited session", duration: 3000 })
-    }
-    const pick = () => {
-      const rows = rowsOf(snap())
-      if (!rows.length) {
-        api.ui.toast({ variant: "info", title: "ocbar", message: daemon() === "up" ? "no relevant session" : "ocbar: daemon not running", duration: 3000 })
-        return
-      }
-      const t = now()
-      api.ui.dialog.replace(() => (
-        <api.ui.DialogSelect
-          title="ocbar sessions"
-          options={rows.map((s) => ({
-            title: (s.unvisited ? "● " : "") + (s.title || s.id),
-            value: s.id,
-            description: `${stateWord(s, t)} · ${ago(s.last_activity_ms, t)}`,
-            category:
-              s.server === myServer
-                ? "this TUI"
-                : String(s.server).startsWith("tui://")
-                  ? `plain TUI, pid ${String(s.server).slice(6)}`
-                  : s.server,
-          }))}
-          onSelect={(o: any) => {
-            api.ui.dialog.clear()
-            const s = rows.find((x) => x.id === o.value)
-            if (s) open(s)
-          }}
-        />
-      ))
-    }
     try {
       api.keymap.registerLayer({
         commands: [
@@ -484,124 +139,20 @@ export default {
             title: "ocbar: open newest unvisited session",
             category: "ocbar",
             namespace: "palette",
-            run: openNewestUnvisited,
+            run: ocbar.openNewestUnvisited,
           },
-          { name: "ocbar.sessions", title: "ocbar: sessions", category: "ocbar", namespace: "palette", run: pick },
+          { name: "ocbar.sessions", title: "ocbar: sessions", category: "ocbar", namespace: "palette", run: ocbar.pick },
         ],
         bindings: [{ key: "<leader>o", cmd: "ocbar.open-unvisited", desc: "ocbar: open newest unvisited session" }],
       })
     } catch {}
 
-    // --- the panel ---------------------------------------------------------------------------
-    const Panel = (props: { theme: any }) => {
-      const theme = () => props.theme?.current ?? api.theme.current
-      const [width, setWidth] = createSignal(36)
-      let box: any
-      const measure = () => {
-        const w = box?.width
-        if (typeof w === "number" && w > 8) setWidth(w)
-      }
-      onCleanup(() => (box = undefined))
-      const color = (s: any) => {
-        const t = theme()
-        switch (s.state) {
-          case "busy":
-            return t.info
-          case "retry":
-          case "waiting":
-            return t.warning
-          case "done":
-            return t.success
-          case "error":
-            return t.error
-          default:
-            return t.textMuted
-        }
-      }
-      const rows = () => rowsOf(snap())
-      const counts = () => {
-        const c = snap()?.counts ?? {}
-        const parts: string[] = []
-        for (const k of ["busy", "retry", "waiting", "done", "error"]) if (c[k]) parts.push(`${c[k]} ${k}`)
-        if (c.unvisited) parts.push(`${c.unvisited} new`)
-        return parts.join(" · ")
-      }
-      /** The second line of a row: the state (coloured), then what fits of the rest. */
-      const detail = (s: any): [string, string] => {
-        const w = width() - 2
-        const t = now()
-        const state = clip(stateWord(s, t), w)
-        let rest = ""
-        const when = ago(s.last_activity_ms, t)
-        if (when) rest += (s.state === "retry" ? " · " : " ") + when
-        const extra = [
-          s.children_active ? `+${s.children_active} sub-agent${s.children_active > 1 ? "s" : ""}` : "",
-          s.agent ?? "",
-          s.model ?? "",
-        ].filter(Boolean)
-        for (const e of extra) {
-          if (Array.from(state + rest).length + 3 + Array.from(e).length <= w) rest += ` · ${e}`
-        }
-        return [state, clip(rest, Math.max(0, w - Array.from(state).length))]
-      }
-      return (
-        <box
-          flexDirection="column"
-          flexShrink={0}
-          ref={(el: any) => {
-            box = el
-            queueMicrotask(measure)
-          }}
-          onSizeChange={measure}
-        >
-          <Show
-            when={daemon() === "up"}
-            fallback={
-              <text fg={theme().textMuted} wrapMode="none">
-                {daemon() === "down" ? "ocbar: daemon not running" : "ocbar: connecting…"}
-              </text>
-            }
-          >
-            <text fg={theme().text} wrapMode="none">
-              <b>ocbar</b>
-              <span style={{ fg: theme().textMuted }}>{rows().length ? "  " + clip(counts(), width() - 7) : "  no active sessions"}</span>
-            </text>
-            <For each={rows().slice(0, MAX_ROWS)}>
-              {(s: any) => (
-                <box flexDirection="column">
-                  <text fg={s.unvisited ? theme().accent : theme().text} wrapMode="none">
-                    <span style={{ fg: s.unvisited ? theme().accent : theme().primary, bold: true }}>
-                      {s.unvisited ? "● " : s.id === currentSession() ? "▸ " : "  "}
-                    </span>
-                    {s.unvisited ? (
-                      <b>{clip(s.title || s.id, width() - 2)}</b>
-                    ) : (
-                      clip(s.title || s.id, width() - 2)
-                    )}
-                  </text>
-                  <text fg={theme().textMuted} wrapMode="none">
-                    {"  "}
-                    <span style={{ fg: color(s) }}>{detail(s)[0]}</span>
-                    {detail(s)[1]}
-                  </text>
-                </box>
-              )}
-            </For>
-            <Show when={rows().length > MAX_ROWS}>
-              <text fg={theme().textMuted} wrapMode="none">
-                {`  … ${rows().length - MAX_ROWS} more (ocbar: sessions)`}
-              </text>
-            </Show>
-          </Show>
-        </box>
-      )
-    }
-
     api.slots.register({
       order: 150,
       slots: {
         sidebar_content(ctx: any) {
-          return <Panel theme={ctx?.theme} />
+          const theme = () => ctx?.theme?.current ?? api.theme.current
+          return <ocbar.Panel palette={theme} />
         },
       },
     })

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # ocbar — tmux plugin (TPM): OpenCode session status in the tmux status line.
 #
-#   set -g @plugin 'OWNER/ocbar'                 # or: run-shell /path/to/integrations/tmux/ocbar.tmux
 #   set -g status-right '#{ocbar} %H:%M'         # put #{ocbar} where the segment goes
+#   run-shell ~/src/ocbar/integrations/tmux/ocbar.tmux   # from your clone of ocbar (TPM runs
+#                                                # plugins the same way; ocbar has no published
+#                                                # repository address for `@plugin` yet)
 #
 # Options (all optional, set before TPM runs):
 #   @ocbar-mode       push (default): the daemon keeps the option @ocbar set and tmux redraws at
@@ -47,14 +49,19 @@ find_ocbar() {
 		command -v ocbar
 	elif [ -x "$HOME/.cargo/bin/ocbar" ]; then
 		printf '%s' "$HOME/.cargo/bin/ocbar"
-	else
-		printf 'ocbar'
 	fi
 }
+
+# What the segment shows when there is no ocbar to run (as for a daemon that failed to start).
+NOT_FOUND='#[fg=white,bg=red] ocbar: program not found (not on the PATH of tmux, not in ~/.cargo/bin): set -g @ocbar-bin /path/to/ocbar #[fg=default,bg=default]'
 
 main() {
 	local ocbar mode key autostart log picker replacement
 	ocbar="$(find_ocbar)"
+	if [ -z "$ocbar" ] || ! command -v "$ocbar" >/dev/null 2>&1; then
+		tmux set-option -gq @ocbar "$NOT_FOUND"
+		ocbar="${ocbar:-ocbar}"
+	fi
 	mode="$(option @ocbar-mode push)"
 	key="$(option @ocbar-key O)"
 	autostart="$(option @ocbar-autostart on)"

@@ -1,23 +1,65 @@
-//! `ocbar install opencode-plugin [--uninstall]`: put the TUI plugin
-//! (`integrations/opencode/ocbar.tsx`, embedded in the binary) into OpenCode's global config
-//! directory and list it in `tui.json`.
+//! `ocbar install opencode-plugin [--v1|--v2] [--uninstall]`: put the TUI plugin (embedded in
+//! the binary from `integrations/opencode/`) into OpenCode's global config directory,
+//! `$XDG_CONFIG_HOME/opencode`, else `~/.config/opencode`, where it loads.
 //!
-//! - The directory is `$XDG_CONFIG_HOME/opencode`, else `~/.config/opencode` (where OpenCode
-//!   1.18 reads its global `tui.json` and `tui.jsonc`).
-//! - The plugin goes to `plugins/ocbar.tsx` (rewritten when it differs: that is the upgrade).
-//! - `tui.json` is JSON with comments (OpenCode accepts `//`, `/* */` and trailing commas). It is
-//!   edited in place, as text: only the `"plugin"` list changes; comments, order, spacing and
-//!   every other entry stay as they were. A file that cannot be parsed is an error naming it
-//!   and is left untouched. With neither `tui.json` nor `tui.jsonc`, `tui.json` is created.
-//! - Running it twice changes nothing the second time; `--uninstall` removes the entry and the
-//!   plugin file, and leaves the rest of `tui.json` alone.
+//! - Which OpenCode: `--v1` or `--v2`, else the major version `opencode --version` prints (the
+//!   `opencode` on PATH), else `cli.json` (which OpenCode 2 creates) means 2, else 1, whose
+//!   install serves both.
+//! - The files, the same for both (one core, two thin shells): `plugins/ocbar/core.tsx` (what
+//!   both do), `plugins/ocbar/tui.tsx` (the OpenCode 2 plugin, which OpenCode 2 discovers by
+//!   itself: one directory per plugin) and, for OpenCode 1, `plugins/ocbar.tsx` (its plugin,
+//!   listed in `tui.json`). Each is rewritten when it differs: that is the upgrade. OpenCode 1
+//!   loads only `plugins/*.{ts,js}` by itself, so it never loads the OpenCode 2 files.
+//! - OpenCode 1: `"./plugins/ocbar.tsx"` is added to `tui.json`'s `"plugin"` list (`tui.jsonc`
+//!   if that is the one there; a new `tui.json` if neither is).
+//! - OpenCode 2: nothing is added anywhere (never `tui.json`, which OpenCode 2 ignores). When
+//!   OpenCode 2 migrated a `tui.json` that listed the OpenCode 1 plugin, `cli.json`'s `"plugins"`
+//!   lists it too and OpenCode 2 refuses to load it: that entry is removed.
+//! - Config files are JSON with comments, edited through `opencode_config`'s tree that keeps
+//!   comments, order and spacing: only the list changes. A file that cannot be parsed is an
+//!   error naming it, and nothing is written.
+//! - Running it twice changes nothing the second time; `--uninstall` removes every file and
+//!   every entry, for both versions, and leaves the rest of the config alone.
 
 use std::path::{Path, PathBuf};
 
-/// The plugin, as shipped.
-pub const PLUGIN_SOURCE: &str = include_str!("../../integrations/opencode/ocbar.tsx");
-
+use crate::atomic_file;
 pub use crate::opencode_config::PLUGIN_SPEC;
+use crate::opencode_config::{add_to_list, names_us, remove_from_list};
+
+/// The OpenCode 1 plugin (a shell over the core), installed as `plugins/ocbar.tsx`.
+pub const PLUGIN_V1: &str = include_str!("../../integrations/opencode/ocbar.tsx");
+/// What both plugins do, installed as `plugins/ocbar/core.tsx`.
+pub const PLUGIN_CORE: &str = include_str!("../../integrations/opencode/ocbar/core.tsx");
+/// The OpenCode 2 plugin (a shell over the core), installed as `plugins/ocbar/tui.tsx`.
+pub const PLUGIN_V2: &str = include_str!("../../integrations/opencode/ocbar/tui.tsx");
+
+/// The files, relative to OpenCode's config directory, with their text.
+const V1_FILES: [(&str, &str); 3] = [
+    ("plugins/ocbar/core.tsx", PLUGIN_CORE),
+    ("plugins/ocbar/tui.tsx", PLUGIN_V2),
+    ("plugins/ocbar.tsx", PLUGIN_V1),
+];
+const V2_FILES: [(&str, &str); 2] = [
+    ("plugins/ocbar/core.tsx", PLUGIN_CORE),
+    ("plugins/ocbar/tui.tsx", PLUGIN_V2),
+];
+
+/// Which OpenCode the plugin is installed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Major {
+    /// OpenCode 1 (`tui.json`, `api.slots`).
+    V1,
+    /// OpenCode 2 (`cli.json`, `Plugin.define`).
+    V2,
+}
+
+/// The version to install for, and how that was decided (printed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detected {
+    pub major: Major,
+    pub why: String,
+}
 
 /// OpenCode's global config directory: `$XDG_CONFIG_HOME/opencode`, else `~/.config/opencode`.
 pub fn opencode_config_dir() -> Result<PathBuf, String> {
@@ -27,106 +69,256 @@ pub fn opencode_config_dir() -> Result<PathBuf, String> {
     })
 }
 
-/// Install into `dir`; returns one line per thing done (or found already done).
-pub fn install(dir: &Path) -> Result<Vec<String>, String> {
-    let mut done = Vec::new();
-    let plugins = dir.join("plugins");
-    let file = plugins.join("ocbar.tsx");
-    // Check tui.json before writing anything: an unparsable file stops everything.
-    let (config, text) = pick_config(dir)?;
-    let edited = match &text {
-        Some(t) => add_entry(t).map_err(|e| unparsable(&config, &e))?,
-        None => Some(format!(
-            "{{\n  \"$schema\": \"https://opencode.ai/tui.json\",\n  \"plugin\": [\"{PLUGIN_SPEC}\"]\n}}\n"
-        )),
+/// Decide the version: `forced` (`--v1`/`--v2`), else `opencode --version`, else the config
+/// files in `dir`.
+pub fn detect(dir: &Path, forced: Option<Major>) -> Detected {
+    if let Some(major) = forced {
+        let flag = if major == Major::V1 { "--v1" } else { "--v2" };
+        return Detected {
+            major,
+            why: format!("OpenCode {} ({flag})", number(major)),
+        };
+    }
+    if let Some((major, version)) = opencode_version() {
+        return Detected {
+            major,
+            why: format!("OpenCode {version} ('opencode --version')"),
+        };
+    }
+    let has = |name: &str| dir.join(name).is_file();
+    if has("cli.json") {
+        return Detected {
+            major: Major::V2,
+            why: "OpenCode 2 (cli.json exists)".into(),
+        };
+    }
+    // The OpenCode 1 install carries the OpenCode 2 files too: when nothing tells, it serves
+    // both (OpenCode 2 ignores tui.json).
+    let why = if has("tui.json") || has("tui.jsonc") {
+        "OpenCode 1 (tui.json exists; the OpenCode 2 files are written too)"
+    } else {
+        "OpenCode 1 and 2 (no opencode on PATH, no cli.json: tui.json for 1, plugins/ocbar/ for 2)"
     };
-    std::fs::create_dir_all(&plugins)
-        .map_err(|e| format!("cannot create {}: {e}", plugins.display()))?;
-    match std::fs::read_to_string(&file) {
-        Ok(old) if old == PLUGIN_SOURCE => done.push(format!("{}: up to date", file.display())),
-        old => {
-            write_file(&file, PLUGIN_SOURCE)?;
-            done.push(format!(
-                "{}: {}",
-                file.display(),
-                if old.is_ok() { "updated" } else { "written" }
-            ));
-        }
+    Detected {
+        major: Major::V1,
+        why: why.into(),
     }
-    match edited {
-        Some(new) => {
-            write_file(&config, &new)?;
-            done.push(format!(
-                "{}: {} \"{PLUGIN_SPEC}\" in \"plugin\"",
-                config.display(),
-                if text.is_some() {
-                    "added"
-                } else {
-                    "created with"
+}
+
+fn number(m: Major) -> u8 {
+    match m {
+        Major::V1 => 1,
+        Major::V2 => 2,
+    }
+}
+
+/// The major version of the `opencode` on PATH, from its `--version` (`1.18.33`, `2.0.26`, or
+/// `opencode 2.1.0`), and the version text. `None` when there is none, it fails, or it has not
+/// answered within 15 s (it is then killed: the installer never hangs on it).
+fn opencode_version() -> Option<(Major, String)> {
+    use std::io::Read;
+    let mut child = std::process::Command::new("opencode")
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() < end => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    };
+    let mut text = String::new();
+    child.stdout.take()?.read_to_string(&mut text).ok()?;
+    if !status.success() {
+        return None;
+    }
+    parse_version(&text)
+}
+
+fn parse_version(text: &str) -> Option<(Major, String)> {
+    let version = text
+        .split_whitespace()
+        .map(|w| w.trim_start_matches('v'))
+        .find(|w| w.split('.').count() >= 2 && w.split('.').all(|p| !p.is_empty()))?;
+    let major: u32 = version.split('.').next()?.parse().ok()?;
+    let m = match major {
+        0 | 1 => Major::V1,
+        _ => Major::V2,
+    };
+    Some((m, version.to_string()))
+}
+
+/// Install into `dir` for `major`; returns one line per thing done (or found already done).
+pub fn install(dir: &Path, major: Major) -> Result<Vec<String>, String> {
+    let mut done = Vec::new();
+    // Check the config before writing anything: an unparsable file stops everything.
+    let edit = match major {
+        Major::V1 => {
+            let (config, text) = pick_config(dir)?;
+            let new = match &text {
+                Some(t) => add_to_list(t, "plugin", PLUGIN_SPEC, names_us)
+                    .map_err(|e| unparsable(&config, &e))?,
+                None => Some(format!(
+                    "{{\n  \"$schema\": \"https://opencode.ai/tui.json\",\n  \"plugin\": [\"{PLUGIN_SPEC}\"]\n}}\n"
+                )),
+            };
+            let line = match (&new, &text) {
+                (None, _) => format!("{}: already lists the plugin", config.display()),
+                (Some(_), Some(_)) => {
+                    format!(
+                        "{}: added \"{PLUGIN_SPEC}\" in \"plugin\"",
+                        config.display()
+                    )
                 }
-            ));
+                (Some(_), None) => format!(
+                    "{}: created with \"{PLUGIN_SPEC}\" in \"plugin\"",
+                    config.display()
+                ),
+            };
+            Some((config, new, line))
         }
-        None => done.push(format!("{}: already lists the plugin", config.display())),
+        Major::V2 => {
+            let config = dir.join("cli.json");
+            match read(&config)? {
+                Some(text) => {
+                    let new = remove_from_list(&text, "plugins", names_us)
+                        .map_err(|e| unparsable(&config, &e))?;
+                    new.map(|n| {
+                        let line = format!(
+                            "{}: removed the OpenCode 1 plugin \"{PLUGIN_SPEC}\" from \"plugins\" (OpenCode 2 refuses it)",
+                            config.display()
+                        );
+                        (config, Some(n), line)
+                    })
+                }
+                None => None,
+            }
+        }
+    };
+    let files: &[(&str, &str)] = match major {
+        Major::V1 => &V1_FILES,
+        Major::V2 => &V2_FILES,
+    };
+    for (name, text) in files {
+        let file = dir.join(name);
+        let parent = file.parent().unwrap_or(dir);
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        match std::fs::read_to_string(&file) {
+            Ok(old) if old == *text => done.push(format!("{}: up to date", file.display())),
+            old => {
+                write_file(&file, text)?;
+                done.push(format!(
+                    "{}: {}",
+                    file.display(),
+                    if old.is_ok() { "updated" } else { "written" }
+                ));
+            }
+        }
     }
-    done.push(
-        "restart your OpenCode TUIs to load it; the panel shows in the session sidebar".into(),
-    );
+    if let Some((config, new, line)) = edit {
+        if let Some(new) = new {
+            write_file(&config, &new)?;
+        }
+        done.push(line);
+    }
+    done.push(match major {
+        Major::V1 => {
+            "restart your OpenCode TUIs to load it; the panel shows in the session sidebar".into()
+        }
+        Major::V2 => "OpenCode 2 loads it from plugins/ocbar/ by itself: restart your OpenCode TUIs; the panel shows in the session sidebar".into(),
+    });
     Ok(done)
 }
 
-/// Undo [`install`] in `dir`.
+/// Undo [`install`] in `dir`, for both versions.
 pub fn uninstall(dir: &Path) -> Result<Vec<String>, String> {
     let mut done = Vec::new();
-    for name in ["tui.json", "tui.jsonc"] {
+    let configs = [
+        ("tui.json", "plugin"),
+        ("tui.jsonc", "plugin"),
+        ("cli.json", "plugins"),
+    ];
+    // Parse every config before changing anything.
+    let mut edits = Vec::new();
+    for (name, key) in configs {
         let config = dir.join(name);
-        let Ok(text) = std::fs::read_to_string(&config) else {
+        let Some(text) = read(&config)? else {
             continue;
         };
-        match remove_entry(&text).map_err(|e| unparsable(&config, &e))? {
+        let new = remove_from_list(&text, key, names_us).map_err(|e| unparsable(&config, &e))?;
+        edits.push((config, key, new));
+    }
+    for (config, key, new) in edits {
+        match new {
             Some(new) => {
                 write_file(&config, &new)?;
                 done.push(format!(
-                    "{}: removed \"{PLUGIN_SPEC}\" from \"plugin\"",
+                    "{}: removed \"{PLUGIN_SPEC}\" from \"{key}\"",
                     config.display()
                 ));
             }
             None => done.push(format!("{}: does not list the plugin", config.display())),
         }
     }
-    let file = dir.join("plugins/ocbar.tsx");
-    match std::fs::remove_file(&file) {
-        Ok(()) => done.push(format!("{}: removed", file.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            done.push(format!("{}: not there", file.display()))
+    for name in [
+        "plugins/ocbar.tsx",
+        "plugins/ocbar/tui.tsx",
+        "plugins/ocbar/core.tsx",
+    ] {
+        let file = dir.join(name);
+        match std::fs::remove_file(&file) {
+            Ok(()) => done.push(format!("{}: removed", file.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                done.push(format!("{}: not there", file.display()))
+            }
+            Err(e) => return Err(format!("cannot remove {}: {e}", file.display())),
         }
-        Err(e) => return Err(format!("cannot remove {}: {e}", file.display())),
     }
+    // The directory goes too when nothing of the user's is left in it.
+    let _ = std::fs::remove_dir(dir.join("plugins/ocbar"));
     Ok(done)
 }
 
 fn unparsable(config: &Path, e: &str) -> String {
     format!(
-        "cannot edit {}: {e}. It was left unchanged: fix it, or add \"{PLUGIN_SPEC}\" to its \"plugin\" list yourself",
+        "cannot edit {}: {e}. It was left unchanged, and nothing was installed: fix it, or edit its plugin list yourself",
         config.display()
     )
 }
 
-/// The config file to edit and its text: one that already lists the plugin, else `tui.json`
-/// if it exists, else `tui.jsonc` if it exists, else a new `tui.json`.
+/// A file's text; `None` when it does not exist.
+fn read(path: &Path) -> Result<Option<String>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// The OpenCode 1 config file to edit and its text: one that already lists the plugin, else
+/// `tui.json` if it exists, else `tui.jsonc` if it exists, else a new `tui.json`.
 fn pick_config(dir: &Path) -> Result<(PathBuf, Option<String>), String> {
     let mut existing = Vec::new();
     for name in ["tui.json", "tui.jsonc"] {
         let p = dir.join(name);
-        match std::fs::read_to_string(&p) {
-            Ok(t) => existing.push((p, t)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("cannot read {}: {e}", p.display())),
+        if let Some(t) = read(&p)? {
+            existing.push((p, t));
         }
     }
     for (p, t) in &existing {
-        if let Ok(doc) = parse(t)
-            && matches!(find_ours(t, &doc), Ok(Some(_)))
-        {
+        if matches!(add_to_list(t, "plugin", PLUGIN_SPEC, names_us), Ok(None)) {
             return Ok((p.clone(), Some(t.clone())));
         }
     }
@@ -136,408 +328,48 @@ fn pick_config(dir: &Path) -> Result<(PathBuf, Option<String>), String> {
     })
 }
 
-/// Write through a temporary file and a rename, keeping the old file's permissions.
+/// Write atomically and durably, keeping the old file's permissions.
 fn write_file(path: &Path, text: &str) -> Result<(), String> {
-    let tmp = path.with_extension(format!("ocbar-tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(&tmp, meta.permissions());
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot replace {}: {e}", path.display())
-    })
-}
-
-// ------------------------------------------------------------------------------------------------
-// JSON with comments, edited as text
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tok {
-    Open(u8),
-    Close(u8),
-    Colon,
-    Comma,
-    Str,
-    Lit,
-}
-
-/// Tokens with their byte spans; comments and whitespace skipped.
-fn tokens(text: &str) -> Result<Vec<(Tok, usize, usize)>, String> {
-    let b = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    let err = |i: usize, what: &str| {
-        let line = text[..i.min(text.len())].matches('\n').count() + 1;
-        format!("{what} at line {line}")
-    };
-    while i < b.len() {
-        let c = b[i];
-        match c {
-            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                let end = text[i + 2..]
-                    .find("*/")
-                    .ok_or_else(|| err(i, "unterminated comment"))?;
-                i += 2 + end + 2;
-            }
-            b'{' | b'[' => {
-                out.push((Tok::Open(c), i, i + 1));
-                i += 1;
-            }
-            b'}' | b']' => {
-                out.push((Tok::Close(c), i, i + 1));
-                i += 1;
-            }
-            b':' => {
-                out.push((Tok::Colon, i, i + 1));
-                i += 1;
-            }
-            b',' => {
-                out.push((Tok::Comma, i, i + 1));
-                i += 1;
-            }
-            b'"' => {
-                let start = i;
-                i += 1;
-                loop {
-                    match b.get(i) {
-                        None | Some(b'\n') => return Err(err(start, "unterminated string")),
-                        Some(b'\\') => i += 2,
-                        Some(b'"') => {
-                            i += 1;
-                            break;
-                        }
-                        _ => i += 1,
-                    }
-                }
-                out.push((Tok::Str, start, i));
-            }
-            c if c == b'-' || c.is_ascii_alphanumeric() || c == b'.' || c == b'+' => {
-                let start = i;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b"-+.".contains(&b[i])) {
-                    i += 1;
-                }
-                let lit = &text[start..i];
-                let ok = matches!(lit, "true" | "false" | "null") || lit.parse::<f64>().is_ok();
-                if !ok {
-                    return Err(err(start, &format!("unexpected '{lit}'")));
-                }
-                out.push((Tok::Lit, start, i));
-            }
-            _ => return Err(err(i, &format!("unexpected character '{}'", c as char))),
-        }
-    }
-    Ok(out)
-}
-
-/// A parsed value: its token range and, for arrays and objects, its members.
-#[derive(Debug)]
-struct Value {
-    /// Byte span of the whole value.
-    start: usize,
-    end: usize,
-    /// Object members (key text decoded, value) or array elements (key None).
-    members: Vec<(Option<String>, Value)>,
-    kind: Tok,
-    /// For arrays and objects: the byte index of the opening bracket's end and of the closing
-    /// bracket.
-    inner: (usize, usize),
-}
-
-struct Parser<'a> {
-    text: &'a str,
-    toks: Vec<(Tok, usize, usize)>,
-    pos: usize,
-}
-
-impl Parser<'_> {
-    fn line(&self, at: usize) -> usize {
-        self.text[..at.min(self.text.len())].matches('\n').count() + 1
-    }
-
-    fn next(&mut self) -> Result<(Tok, usize, usize), String> {
-        let t = self
-            .toks
-            .get(self.pos)
-            .copied()
-            .ok_or_else(|| "unexpected end of file".to_string())?;
-        self.pos += 1;
-        Ok(t)
-    }
-
-    fn peek(&self) -> Option<Tok> {
-        self.toks.get(self.pos).map(|t| t.0)
-    }
-
-    fn value(&mut self, depth: usize) -> Result<Value, String> {
-        if depth > 64 {
-            return Err("nested too deeply".into());
-        }
-        let (tok, start, end) = self.next()?;
-        match tok {
-            Tok::Str | Tok::Lit => Ok(Value {
-                start,
-                end,
-                members: Vec::new(),
-                kind: tok,
-                inner: (end, end),
-            }),
-            Tok::Open(open) => {
-                let close = if open == b'{' { b'}' } else { b']' };
-                let mut members = Vec::new();
-                loop {
-                    if self.peek() == Some(Tok::Close(close)) {
-                        let (_, cstart, cend) = self.next()?;
-                        return Ok(Value {
-                            start,
-                            end: cend,
-                            members,
-                            kind: tok,
-                            inner: (end, cstart),
-                        });
-                    }
-                    let key = if open == b'{' {
-                        let (kt, ks, ke) = self.next()?;
-                        if kt != Tok::Str {
-                            return Err(format!("expected a key at line {}", self.line(ks)));
-                        }
-                        let key: String = serde_json::from_str(&self.text[ks..ke])
-                            .map_err(|_| format!("bad key at line {}", self.line(ks)))?;
-                        let (ct, cs, _) = self.next()?;
-                        if ct != Tok::Colon {
-                            return Err(format!("expected ':' at line {}", self.line(cs)));
-                        }
-                        Some(key)
-                    } else {
-                        None
-                    };
-                    let v = self.value(depth + 1)?;
-                    members.push((key, v));
-                    match self.next()? {
-                        (Tok::Comma, _, _) => {}
-                        (Tok::Close(c), cs, ce) if c == close => {
-                            return Ok(Value {
-                                start,
-                                end: ce,
-                                members,
-                                kind: tok,
-                                inner: (end, cs),
-                            });
-                        }
-                        (_, s, _) => {
-                            return Err(format!(
-                                "expected ',' or a closing bracket at line {}",
-                                self.line(s)
-                            ));
-                        }
-                    }
-                }
-            }
-            _ => Err(format!("unexpected token at line {}", self.line(start))),
-        }
-    }
-}
-
-/// A parsed config document.
-struct Doc {
-    root: Value,
-}
-
-fn parse(text: &str) -> Result<Doc, String> {
-    let toks = tokens(text)?;
-    let mut p = Parser { text, toks, pos: 0 };
-    let root = p.value(0)?;
-    if p.pos != p.toks.len() {
-        return Err(format!(
-            "unexpected content after the top-level object at line {}",
-            p.line(p.toks[p.pos].1)
-        ));
-    }
-    if root.kind != Tok::Open(b'{') {
-        return Err("the top level is not an object".into());
-    }
-    Ok(Doc { root })
-}
-
-impl Doc {
-    fn plugin_list(&self) -> Option<&Value> {
-        self.root
-            .members
-            .iter()
-            .rev() // the last duplicate key wins, as in JavaScript
-            .find(|(k, _)| k.as_deref() == Some("plugin"))
-            .map(|(_, v)| v)
-    }
-}
-
-/// Whether an element of `"plugin"` names this plugin.
-fn names_us(text: &str, v: &Value) -> bool {
-    let spec = match v.kind {
-        Tok::Str => &text[v.start..v.end],
-        Tok::Open(b'[') => match v.members.first() {
-            Some((_, first)) if first.kind == Tok::Str => &text[first.start..first.end],
-            _ => return false,
-        },
-        _ => return false,
-    };
-    let Ok(spec) = serde_json::from_str::<String>(spec) else {
-        return false;
-    };
-    crate::opencode_config::names_us(&spec)
-}
-
-fn find_ours(text: &str, doc: &Doc) -> Result<Option<usize>, String> {
-    match doc.plugin_list() {
-        None => Ok(None),
-        Some(list) if list.kind != Tok::Open(b'[') => {
-            Err("its \"plugin\" entry is not a list".into())
-        }
-        Some(list) => Ok(list.members.iter().position(|(_, v)| names_us(text, v))),
-    }
-}
-
-/// `text` with our entry added to `"plugin"`; `None` when it is already there.
-fn add_entry(text: &str) -> Result<Option<String>, String> {
-    if text.trim().is_empty() {
-        return Ok(Some(format!("{{\n  \"plugin\": [\"{PLUGIN_SPEC}\"]\n}}\n")));
-    }
-    let doc = parse(text)?;
-    if find_ours(text, &doc)?.is_some() {
-        return Ok(None);
-    }
-    let entry = format!("\"{PLUGIN_SPEC}\"");
-    let mut out = String::with_capacity(text.len() + 64);
-    match doc.plugin_list() {
-        Some(list) => match list.members.last() {
-            Some((_, last)) => {
-                out.push_str(&text[..last.end]);
-                out.push_str(", ");
-                out.push_str(&entry);
-                out.push_str(&text[last.end..]);
-            }
-            None => {
-                out.push_str(&text[..list.inner.0]);
-                out.push_str(&entry);
-                out.push_str(&text[list.inner.1..]);
-            }
-        },
-        None => {
-            let at = doc.root.inner.0;
-            let indent = match doc.root.members.first() {
-                Some((_, v)) => {
-                    // The indentation of the first member's line (its key starts it).
-                    let line_start = text[..v.start].rfind('\n').map_or(0, |i| i + 1);
-                    let ws: String = text[line_start..]
-                        .chars()
-                        .take_while(|c| *c == ' ' || *c == '\t')
-                        .collect();
-                    if ws.is_empty() { "  ".to_string() } else { ws }
-                }
-                None => "  ".to_string(),
-            };
-            out.push_str(&text[..at]);
-            out.push('\n');
-            out.push_str(&indent);
-            out.push_str(&format!("\"plugin\": [{entry}]"));
-            if !doc.root.members.is_empty() {
-                out.push(',');
-            } else {
-                out.push('\n');
-            }
-            out.push_str(&text[at..]);
-        }
-    }
-    // Never write something that does not parse back.
-    let check =
-        parse(&out).map_err(|e| format!("internal error, the edit would not parse ({e})"))?;
-    if find_ours(&out, &check)?.is_none() {
-        return Err("internal error: the edit did not add the entry".into());
-    }
-    Ok(Some(out))
-}
-
-/// `text` without our entry in `"plugin"`; `None` when it is not there.
-fn remove_entry(text: &str) -> Result<Option<String>, String> {
-    if text.trim().is_empty() {
-        return Ok(None);
-    }
-    let doc = parse(text)?;
-    let Some(i) = find_ours(text, &doc)? else {
-        return Ok(None);
-    };
-    let Some(list) = doc.plugin_list() else {
-        return Ok(None);
-    };
-    let v = &list.members[i].1;
-    // Remove the element and one separating comma (the one after it, else the one before).
-    let after = &text[v.end..list.inner.1];
-    let (from, to) = match next_comma(after) {
-        Some(off) => {
-            let mut to = v.end + off + 1;
-            // and the spaces that followed the comma on the same line
-            while to < list.inner.1 && matches!(text.as_bytes()[to], b' ' | b'\t') {
-                to += 1;
-            }
-            (v.start, to)
-        }
-        None if i > 0 => {
-            let prev_end = list.members[i - 1].1.end;
-            let between = &text[prev_end..v.start];
-            match next_comma(between) {
-                Some(off) => (prev_end + off, v.end),
-                None => (v.start, v.end),
-            }
-        }
-        None => (v.start, v.end),
-    };
-    let mut out = String::with_capacity(text.len());
-    out.push_str(&text[..from]);
-    out.push_str(&text[to..]);
-    parse(&out).map_err(|e| format!("internal error, the edit would not parse ({e})"))?;
-    Ok(Some(out))
-}
-
-/// The offset of the first comma in `s` outside comments (`s` holds only whitespace, comments
-/// and commas: the text between two values).
-fn next_comma(s: &str) -> Option<usize> {
-    let toks = tokens(s).ok()?;
-    toks.iter().find(|t| t.0 == Tok::Comma).map(|t| t.1)
+    atomic_file::write(path, text.as_bytes(), atomic_file::Mode::KeepOrDefault)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn add(t: &str) -> Result<Option<String>, String> {
+        add_to_list(t, "plugin", PLUGIN_SPEC, names_us)
+    }
+    fn remove(t: &str) -> Result<Option<String>, String> {
+        remove_from_list(t, "plugin", names_us)
+    }
+
     #[test]
     fn entries_are_added_keeping_everything_else() {
         let cases = [
             (
                 "{\n  // my theme\n  \"theme\": \"tokyonight\",\n  \"plugin\": [\"other\", [\"pkg\", {\"a\": 1}],],\n}\n",
-                "{\n  // my theme\n  \"theme\": \"tokyonight\",\n  \"plugin\": [\"other\", [\"pkg\", {\"a\": 1}], \"./plugins/ocbar.tsx\",],\n}\n",
-            ),
-            (
-                "{\"plugin\": [ ]}",
-                "{\"plugin\": [\"./plugins/ocbar.tsx\"]}",
+                "{\n  // my theme\n  \"theme\": \"tokyonight\",\n  \"plugin\": [\"other\", [\"pkg\", {\"a\": 1}], \"./plugins/ocbar.tsx\"],\n}\n",
             ),
             (
                 "{\n\t\"theme\": \"x\" /* keep */\n}",
-                "{\n\t\"plugin\": [\"./plugins/ocbar.tsx\"],\n\t\"theme\": \"x\" /* keep */\n}",
+                "{\n\t\"theme\": \"x\", /* keep */\n\t\"plugin\": [\"./plugins/ocbar.tsx\"]\n}",
             ),
             ("{}", "{\n  \"plugin\": [\"./plugins/ocbar.tsx\"]\n}"),
+            // A comment after the last element's trailing comma stays where it was.
+            (
+                "{\"plugin\": [\"x\", // c\n]}",
+                "{\"plugin\": [\"x\", // c\n    \"./plugins/ocbar.tsx\",\n]}",
+            ),
         ];
         for (before, after) in cases {
-            let got = add_entry(before).unwrap().unwrap();
+            let got = add(before).unwrap().unwrap();
             assert_eq!(got, after, "from {before:?}");
-            assert_eq!(add_entry(&got).unwrap(), None, "idempotent");
-            assert!(remove_entry(&got).unwrap().is_some());
+            assert_eq!(add(&got).unwrap(), None, "idempotent");
+            assert!(remove(&got).unwrap().is_some());
         }
-        assert!(add_entry("").unwrap().unwrap().contains(PLUGIN_SPEC));
+        assert!(add("").unwrap().unwrap().contains(PLUGIN_SPEC));
     }
 
     #[test]
@@ -556,13 +388,13 @@ mod tests {
                 "{\"plugin\": []}",
             ),
             (
-                "{\"plugin\": [[\"./plugins/ocbar.tsx\", {}], \"b\"] // c\n}",
-                "{\"plugin\": [\"b\"] // c\n}",
+                "{\n  \"plugin\": [\n    \"a\", // mine\n    \"./plugins/ocbar.tsx\", // ocbar\n  ],\n}\n",
+                "{\n  \"plugin\": [\n    \"a\", // mine\n  ],\n}\n",
             ),
         ];
         for (before, after) in cases {
-            assert_eq!(remove_entry(before).unwrap().unwrap(), after);
-            assert_eq!(remove_entry(after).unwrap(), None);
+            assert_eq!(remove(before).unwrap().unwrap(), after);
+            assert_eq!(remove(after).unwrap(), None);
         }
     }
 
@@ -577,26 +409,59 @@ mod tests {
             "{\"a\": /* open",
             "{\"a\": nope}",
         ] {
-            assert!(add_entry(bad).is_err(), "{bad:?}");
+            assert!(add(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
-    fn install_and_uninstall_in_a_directory() {
+    fn versions_are_read_from_opencode_version() {
+        assert_eq!(
+            parse_version("1.18.33\n"),
+            Some((Major::V1, "1.18.33".into()))
+        );
+        assert_eq!(
+            parse_version("2.0.26\n"),
+            Some((Major::V2, "2.0.26".into()))
+        );
+        assert_eq!(
+            parse_version("opencode v2.1.0-beta.3\n"),
+            Some((Major::V2, "2.1.0-beta.3".into()))
+        );
+        assert_eq!(parse_version("no version here"), None);
+    }
+
+    #[test]
+    fn the_config_decides_when_no_opencode_answers() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        let forced = detect(dir, Some(Major::V1));
+        assert_eq!(forced.major, Major::V1);
+        assert!(forced.why.contains("--v1"));
+        // (The test runner's PATH has no `opencode`; the end-to-end tests put one there.)
+        if opencode_version().is_none() {
+            assert_eq!(detect(dir, None).major, Major::V1);
+            std::fs::write(dir.join("tui.json"), "{}").unwrap();
+            assert_eq!(detect(dir, None).major, Major::V1);
+            std::fs::write(dir.join("cli.json"), "{}").unwrap();
+            assert_eq!(detect(dir, None).major, Major::V2);
+        }
+    }
+
+    #[test]
+    fn install_and_uninstall_for_opencode_1() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().join("opencode");
-        let first = install(&d).unwrap();
+        let first = install(&d, Major::V1).unwrap();
         assert!(first.iter().any(|l| l.contains("written")), "{first:?}");
         let tui = std::fs::read_to_string(d.join("tui.json")).unwrap();
         assert!(
             tui.contains(PLUGIN_SPEC) && tui.contains("$schema"),
             "{tui}"
         );
-        assert_eq!(
-            std::fs::read_to_string(d.join("plugins/ocbar.tsx")).unwrap(),
-            PLUGIN_SOURCE
-        );
-        let again = install(&d).unwrap();
+        for (name, text) in V1_FILES {
+            assert_eq!(std::fs::read_to_string(d.join(name)).unwrap(), text);
+        }
+        let again = install(&d, Major::V1).unwrap();
         assert!(again.iter().any(|l| l.contains("up to date")), "{again:?}");
         assert!(
             again.iter().any(|l| l.contains("already lists")),
@@ -607,6 +472,7 @@ mod tests {
         let out = uninstall(&d).unwrap();
         assert!(out.iter().any(|l| l.contains("removed")), "{out:?}");
         assert!(!d.join("plugins/ocbar.tsx").exists());
+        assert!(!d.join("plugins/ocbar").exists());
         assert!(
             !std::fs::read_to_string(d.join("tui.json"))
                 .unwrap()
@@ -615,7 +481,7 @@ mod tests {
 
         // A file OpenCode could not read either is never overwritten.
         std::fs::write(d.join("tui.json"), "{ \"plugin\": [ }").unwrap();
-        let err = install(&d).unwrap_err();
+        let err = install(&d, Major::V1).unwrap_err();
         assert!(
             err.contains("tui.json") && err.contains("unchanged"),
             "{err}"
@@ -632,13 +498,48 @@ mod tests {
         // tui.jsonc is used when it is the only file.
         std::fs::remove_file(d.join("tui.json")).unwrap();
         std::fs::write(d.join("tui.jsonc"), "// mine\n{ \"theme\": \"x\" }\n").unwrap();
-        install(&d).unwrap();
+        install(&d, Major::V1).unwrap();
         let jsonc = std::fs::read_to_string(d.join("tui.jsonc")).unwrap();
         assert!(
             jsonc.starts_with("// mine\n") && jsonc.contains(PLUGIN_SPEC),
             "{jsonc}"
         );
         assert!(!d.join("tui.json").exists());
+    }
+
+    #[test]
+    fn install_for_opencode_2_never_touches_tui_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let cli = "{\n  // mine\n  \"theme\": {\"name\": \"x\"},\n  \"plugins\": [\"a\", \"./plugins/ocbar.tsx\", /* keep */ {\"package\": \"b\"}],\n}\n";
+        std::fs::write(d.join("cli.json"), cli).unwrap();
+        let out = install(d, Major::V2).unwrap();
+        assert!(!d.join("tui.json").exists(), "{out:?}");
+        assert!(!d.join("plugins/ocbar.tsx").exists(), "{out:?}");
+        for (name, text) in V2_FILES {
+            assert_eq!(std::fs::read_to_string(d.join(name)).unwrap(), text);
+        }
+        // The OpenCode 1 entry that OpenCode 2's migration copied is gone; the rest stays.
+        assert_eq!(
+            std::fs::read_to_string(d.join("cli.json")).unwrap(),
+            "{\n  // mine\n  \"theme\": {\"name\": \"x\"},\n  \"plugins\": [\"a\", /* keep */ {\"package\": \"b\"}],\n}\n"
+        );
+        assert!(out.iter().any(|l| l.contains("refuses")), "{out:?}");
+        // Twice: nothing changes.
+        let again = install(d, Major::V2).unwrap();
+        assert!(
+            again
+                .iter()
+                .all(|l| !l.contains("written") && !l.contains("removed")),
+            "{again:?}"
+        );
+        uninstall(d).unwrap();
+        assert!(!d.join("plugins/ocbar").exists());
+        assert!(
+            std::fs::read_to_string(d.join("cli.json"))
+                .unwrap()
+                .contains("// mine")
+        );
     }
 
     /// What the installer writes, the reader (`doctor`'s hints) sees.
@@ -659,7 +560,7 @@ mod tests {
             plugin_state(d),
             PluginState::FileMissing(d.join("tui.json"))
         );
-        install(d).unwrap();
+        install(d, Major::V1).unwrap();
         assert_eq!(plugin_state(d), PluginState::Installed(d.join("tui.json")));
         std::fs::write(d.join("tui.json"), "{\"plugin\": [").unwrap();
         assert!(matches!(plugin_state(d), PluginState::Unreadable(e) if e.contains("tui.json")));

@@ -3,6 +3,17 @@
 //! A bar runs `ocbar status` many times a minute, so this path does the least it can:
 //! connect, write one line, read the greeting and one reply, print.
 
+/// `println!` for the command line: a closed stdout (`ocbar list | head -1`, a bar that went
+/// away) ends the output quietly. SIGPIPE is ignored (see `main`), so `println!` would panic
+/// there and dump a trace on stderr, where a person or a bar's log looks.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::client::say_line(format_args!($($arg)*))
+    };
+}
+
+pub mod background;
 pub mod bars;
 pub mod install;
 
@@ -14,6 +25,12 @@ use interprocess::local_socket::prelude::*;
 use interprocess::local_socket::{GenericFilePath, Stream};
 
 use crate::wire::{Action, Hello, PROTOCOL, Reply, Request, Style};
+
+/// The function behind [`say!`]: one line on stdout; a write error is ignored (the reader is
+/// gone, nobody is left to tell).
+pub fn say_line(args: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stdout().lock(), "{args}");
+}
 
 /// How long a one-shot request may take before the client gives up (a bar must never hang).
 pub const REPLY_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -63,7 +80,7 @@ impl Connection {
         })?;
         let stream = Stream::connect(name).map_err(|e| {
             ClientError::DaemonDown(format!(
-                "the ocbar daemon is not running (cannot connect to {}: {e}). Start it with 'ocbar daemon'",
+                "the ocbar daemon is not running (cannot connect to {}: {e}). Start it with 'ocbar daemon --background'",
                 socket.display()
             ))
         })?;
@@ -138,7 +155,7 @@ pub fn run(socket: &Path, request: Request) -> std::process::ExitCode {
     match request_within(socket, &request, timeout) {
         Ok(text) => {
             if !text.is_empty() {
-                println!("{text}");
+                say!("{text}");
             }
             std::process::ExitCode::SUCCESS
         }

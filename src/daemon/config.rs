@@ -82,20 +82,107 @@ pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), String
         .map_err(|e| format!("config file {}: {e}", path.display()))
 }
 
-/// Parse config text; the error names the line and column.
+/// Parse config text; the error names the line and column, the key, what kind of value it
+/// takes in words, and the fix (see [`explain`]).
 pub fn parse(text: &str) -> Result<Config, String> {
     toml::from_str::<Config>(text).map_err(|e| {
-        let (line, col) = e
-            .span()
-            .map(|span| line_col(text, span.start))
-            .unwrap_or((0, 0));
-        let msg = e.message().trim().to_string();
+        let start = e.span().map(|span| span.start);
+        let (line, col) = start.map(|s| line_col(text, s)).unwrap_or((0, 0));
+        let raw = e.message().trim();
+        let msg = start
+            .and_then(|s| key_at(text, s))
+            .and_then(|(key, value)| explain(raw, &key, &value))
+            .unwrap_or_else(|| raw.to_string());
         if line > 0 {
             format!("line {line}, column {col}: {msg}")
         } else {
             msg
         }
     })
+}
+
+/// The dotted key (`render.title_width`) and the value text (`"wide"`) of the `key = value`
+/// line holding byte `offset`, under the last `[table]` header before it.
+fn key_at(text: &str, offset: usize) -> Option<(String, String)> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or_default();
+    let (key, value) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('[') || key.starts_with('#') {
+        return None;
+    }
+    let value = value.trim();
+    // Without a trailing comment: quoted text ends at its closing quote (it may hold a '#').
+    let value = match value.chars().next() {
+        Some(q @ ('"' | '\'')) => value[1..].find(q).map_or(value, |end| &value[..end + 2]),
+        _ => value.split('#').next().unwrap_or_default().trim_end(),
+    };
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim());
+    let key = match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_string(),
+    };
+    Some((key, value.to_string()))
+}
+
+/// The parser's message about `key = value` in words, with the fix; `None` for messages that
+/// already read right (unknown keys, bad colours and templates say what they mean).
+///
+/// `invalid type: string "wide", expected usize` becomes `render.title_width takes a whole
+/// number (0 or more), not text: write title_width = 24`; an unquoted word where text is
+/// wanted (`offline_marker = off`, `= nan`) becomes `… takes text: quote it, offline_marker = "off"`.
+fn explain(raw: &str, key: &str, value: &str) -> Option<String> {
+    let name = key.rsplit('.').next().unwrap_or(key);
+    let unquoted = value.trim_matches(|c| c == '"' || c == '\'');
+    let quote_it = || format!("{key} takes text in quotes: quote it, {name} = \"{value}\"");
+    if raw.starts_with("string values must be quoted") {
+        return Some(quote_it());
+    }
+    if raw.contains("did not match any variant of untagged enum CommandSpec") {
+        return Some(format!(
+            "{key} takes a command: text run with sh -c ({name} = \"notify-send ocbar\") or a list of the program and its arguments ({name} = [\"notify-send\", \"ocbar\"])"
+        ));
+    }
+    let (got, expected) = raw
+        .strip_prefix("invalid type: ")
+        .or_else(|| raw.strip_prefix("invalid value: "))?
+        .split_once(", expected ")?;
+    let got_text = got.starts_with("string");
+    let kind = match expected {
+        "usize" | "u64" | "u32" | "u16" | "u8" => "a whole number (0 or more)",
+        "isize" | "i64" | "i32" | "i16" | "i8" => "a whole number",
+        "f64" | "f32" => "a number",
+        "a boolean" => "true or false",
+        "a string" | "literal string" => return (!got_text).then(quote_it),
+        "a sequence" => "a list in brackets",
+        e if e.starts_with("struct ") || e == "a map" => "a table",
+        _ => return None,
+    };
+    let fix = match kind {
+        _ if got_text && kind.contains("number") && unquoted.parse::<f64>().is_ok() => {
+            format!("remove the quotes, {name} = {unquoted}")
+        }
+        "true or false" if matches!(unquoted, "true" | "false") => {
+            format!("remove the quotes, {name} = {unquoted}")
+        }
+        "true or false" => format!("write {name} = true or {name} = false"),
+        "a whole number (0 or more)" if got.starts_with("integer") => {
+            format!("use 0 or more, not {value}")
+        }
+        _ if kind.starts_with("a whole number") && got.starts_with("floating point") => {
+            format!("drop the fraction, not {value}")
+        }
+        "a list in brackets" if got_text => format!("put it in brackets, {name} = [{value}]"),
+        "a table" => format!("write it as a [{key}] section with its keys below"),
+        _ => format!("not {value}"),
+    };
+    Some(format!("{key} takes {kind}: {fix}"))
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -222,6 +309,71 @@ mod tests {
         assert_eq!(c.model.to_model().unvisited_ms, 7 * 86_400_000);
         let never = parse("[model]\nunvisited_days = 0\n").unwrap();
         assert_eq!(never.model.to_model().unvisited_ms, 0);
+    }
+
+    /// A value of the wrong kind names the key, the kind in words and the fix; it read like
+    /// Rust (`expected usize`, `invalid float, expected 'nan'` for an unquoted word).
+    #[test]
+    fn wrong_kinds_of_values_are_explained_in_words() {
+        for (text, want) in [
+            (
+                "[render]\ntitle_width = \"wide\"\n",
+                "line 2, column 15: render.title_width takes a whole number (0 or more): not \"wide\"",
+            ),
+            (
+                "[notify]\ntimeout_ms = \"3000\" # ms\n",
+                "line 2, column 14: notify.timeout_ms takes a whole number (0 or more): remove the quotes, timeout_ms = 3000",
+            ),
+            (
+                "[render]\ntitle_width = -3\n",
+                "line 2, column 15: render.title_width takes a whole number (0 or more): use 0 or more, not -3",
+            ),
+            (
+                "[model]\nlinger_minutes = 1.5\n",
+                "line 2, column 18: model.linger_minutes takes a whole number (0 or more): drop the fraction, not 1.5",
+            ),
+            (
+                "[render]\noffline_marker = off\n",
+                "line 2, column 18: render.offline_marker takes text in quotes: quote it, offline_marker = \"off\"",
+            ),
+            (
+                "[render]\noffline_marker = nan\n",
+                "line 2, column 18: render.offline_marker takes text in quotes: quote it, offline_marker = \"nan\"",
+            ),
+            (
+                "[render.colors]\nbusy = 3\n",
+                "line 2, column 8: render.colors.busy takes text in quotes: quote it, busy = \"3\"",
+            ),
+            (
+                "[render]\nascii = \"yes\"\n",
+                "line 2, column 9: render.ascii takes true or false: write ascii = true or ascii = false",
+            ),
+            (
+                "[notify]\nenabled = \"false\"\n",
+                "line 2, column 11: notify.enabled takes true or false: remove the quotes, enabled = false",
+            ),
+            (
+                "servers = \"http://x:1\"\n",
+                "line 1, column 11: servers takes a list in brackets: put it in brackets, servers = [\"http://x:1\"]",
+            ),
+            (
+                "[notify]\ncommand = 3\n",
+                "line 2, column 11: notify.command takes a command: text run with sh -c (command = \"notify-send ocbar\") or a list of the program and its arguments (command = [\"notify-send\", \"ocbar\"])",
+            ),
+            (
+                "render = 3\n",
+                "line 1, column 10: render takes a table: write it as a [render] section with its keys below",
+            ),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert_eq!(err, want, "{text:?}");
+            for rust in ["usize", "u64", "untagged", "struct", "expected"] {
+                assert!(!err.contains(rust), "{err}");
+            }
+        }
+        // Messages that already read right are left as they are.
+        let err = parse("[render.colors]\nbusy = \"reddish\"\n").unwrap_err();
+        assert!(err.contains("unknown colour \"reddish\""), "{err}");
     }
 
     #[test]

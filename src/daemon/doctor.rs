@@ -49,7 +49,7 @@ impl StateLoop {
             };
             let _ = writeln!(out, "server {}: {state} ({origin})", server.url);
             if let Some(h) = self.sources.get(&server.url) {
-                doctor_server(&mut out, &h.stats().view(), now);
+                doctor_server(&mut out, &server.url, &h.stats().view(), now);
             }
         }
         // Hints follow what is there: is the plugin installed, are TUIs connected?
@@ -69,8 +69,17 @@ impl StateLoop {
                 config.display(),
                 self.ctx.socket.display()
             ),
+            PluginState::InstalledV2(file) => format!(
+                "the OpenCode 2 plugin is installed ({}): restart OpenCode TUIs started before it was, and run them with this daemon's socket ({}: same XDG_RUNTIME_DIR, or OCBAR_SOCKET)",
+                file.display(),
+                self.ctx.socket.display()
+            ),
             PluginState::FileMissing(config) => format!(
-                "{} lists the plugin but its file plugins/ocbar.tsx is missing: run 'ocbar install opencode-plugin'",
+                "{} lists the plugin but its file plugins/ocbar.tsx (or plugins/ocbar/core.tsx) is missing: run 'ocbar install opencode-plugin'",
+                config.display()
+            ),
+            PluginState::V1InCliJson(config) => format!(
+                "{} lists the OpenCode 1 plugin, which OpenCode 2 refuses to load: run 'ocbar install opencode-plugin --v2'",
                 config.display()
             ),
             PluginState::NotInstalled => {
@@ -79,7 +88,10 @@ impl StateLoop {
             }
             PluginState::Unreadable(e) => format!("cannot tell whether the plugin is installed: {e}"),
         };
-        let installed = matches!(plugin, PluginState::Installed(_));
+        let installed = matches!(
+            plugin,
+            PluginState::Installed(_) | PluginState::InstalledV2(_)
+        );
         let _ = writeln!(
             out,
             "{}",
@@ -133,7 +145,7 @@ fn api_of(v: &source::ServerStatsView) -> String {
 }
 
 /// The `doctor` lines of one server: what works, what does not, and how to fix it.
-fn doctor_server(out: &mut String, v: &source::ServerStatsView, now: i64) {
+fn doctor_server(out: &mut String, url: &str, v: &source::ServerStatsView, now: i64) {
     let age = |ms: i64| {
         if ms <= 0 {
             "never".to_string()
@@ -203,18 +215,62 @@ fn doctor_server(out: &mut String, v: &source::ServerStatsView, now: i64) {
             "  fix: start OpenCode 2 ('opencode' starts its background service, or 'opencode serve --port 4096'), or point ocbar at the right --server"
         );
     } else if !v.connected && !too_old {
-        let _ = writeln!(
-            out,
-            "  fix: start OpenCode with a port ('opencode --port 4096', or 'opencode serve --port 4096' and 'opencode attach http://127.0.0.1:4096'), or point ocbar at the right --server"
-        );
+        let _ = writeln!(out, "  fix: {}", start_hint(url));
     }
     if let Some(e) = &v.last_resync_error {
         let _ = writeln!(out, "  last resync error: {e}");
     }
 }
 
+/// How to start an OpenCode that answers on `url` (the fix for a server not connected): its
+/// own port, and its host when that is not this machine's loopback.
+fn start_hint(url: &str) -> String {
+    let https = url.starts_with("https://");
+    let authority = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    // `host:port`, `[v6]:port`, or a host alone (the scheme's port).
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+            (h, p.to_string())
+        }
+        _ => (authority, if https { "443" } else { "80" }.to_string()),
+    };
+    let local = matches!(host, "127.0.0.1" | "localhost" | "[::1]");
+    if local {
+        format!(
+            "start OpenCode on port {port} ('opencode --port {port}', or 'opencode serve --port {port}' and 'opencode attach {url}'), or point ocbar at the right --server"
+        )
+    } else {
+        format!(
+            "start OpenCode on {host}, listening on port {port} at an address this machine can reach ('opencode serve --hostname ADDRESS --port {port}' there), or point ocbar at the right --server"
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    /// The fix names the server's own port (it said 4096 for every server).
+    #[test]
+    fn the_fix_for_a_server_not_connected_names_its_port_and_host() {
+        use super::start_hint;
+        assert_eq!(
+            start_hint("http://127.0.0.1:5123"),
+            "start OpenCode on port 5123 ('opencode --port 5123', or 'opencode serve --port 5123' and 'opencode attach http://127.0.0.1:5123'), or point ocbar at the right --server"
+        );
+        assert!(start_hint("http://localhost:4096").contains("'opencode --port 4096'"));
+        assert!(start_hint("http://[::1]:7000").contains("'opencode --port 7000'"));
+        let remote = start_hint("https://box.lan:8443");
+        assert!(
+            remote.starts_with("start OpenCode on box.lan, listening on port 8443 at an address this machine can reach ('opencode serve --hostname ADDRESS --port 8443' there)"),
+            "{remote}"
+        );
+        assert!(start_hint("https://box.lan").contains("port 443"));
+    }
+
     #[test]
     fn doctor_names_the_version_and_its_support() {
         use super::doctor_version;

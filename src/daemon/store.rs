@@ -5,8 +5,6 @@
 //! Written atomically (temp file, fsync, rename, fsync of the directory) by one writer task,
 //! newest state wins. A corrupt or truncated file is reported, set aside and replaced.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use tokio::sync::watch;
@@ -58,28 +56,14 @@ pub fn load(path: &Path) -> Persisted {
     Persisted::default()
 }
 
-/// Write atomically: a temp file beside the target, fsync, rename over it, fsync the directory.
+/// Write atomically and durably (`atomic_file`: temp file, fsync, rename, fsync of the
+/// directory), readable by this user only.
 pub fn save(path: &Path, state: &Persisted) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
-    let body = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
-    {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&body)?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    let mut body = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
+    body.push(b'\n');
+    crate::atomic_file::write(path, &body, crate::atomic_file::Mode::Private)
 }
 
 /// What the writer is asked to save: the state, and a number that grows with every change so

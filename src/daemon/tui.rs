@@ -1,5 +1,5 @@
-//! TUI channels: the OpenCode plugin (`integrations/opencode/ocbar.tsx`) inside each TUI keeps
-//! one open to the daemon (protocol in [`crate::wire`], "The TUI channel").
+//! TUI channels: the OpenCode plugin (`integrations/opencode/`: `ocbar.tsx` for OpenCode 1,
+//! `ocbar/tui.tsx` for OpenCode 2, over one core) inside each TUI keeps one open to the daemon (protocol in [`crate::wire`], "The TUI channel").
 //!
 //! - **Focus.** Every TUI reports what it shows and whether its terminal has focus; the model
 //!   gets `Event::Focus` (the session on screen in a focused TUI is visited and never

@@ -10,8 +10,8 @@
 //! not yet opened (the primary signal, in bold), and how many more are unvisited:
 //!
 //! ```text
-//! ●1 ↻1 #3 12s ✓2 ✓ Fix the login bug (+1)          (Nerd Font glyphs shown here as Unicode)
-//! *1 r1 #3 12s +2 + Fix the login bug (+1)          (ascii = true)
+//! ◔1 ↻1 #3 12s ✓2 ✓ Fix the login bug (+1)          (the default, Unicode glyphs)
+//! *1 r1 #3 12s +2 + Fix the login bug (+1)          (glyph_set = "ascii")
 //! ```
 //! Nothing relevant: an empty line, so the segment disappears. Servers configured but none
 //! connected: the offline marker alone. Sessions of a stale server count as `unknown`, never as
@@ -41,7 +41,7 @@ mod tests;
 use serde::Deserialize;
 
 pub use color::Color;
-pub use glyph::GlyphOverrides;
+pub use glyph::{GlyphOverrides, GlyphSetName};
 pub use template::{DEFAULT_TEMPLATE, Template, TemplateError};
 
 use crate::wire::Format;
@@ -62,7 +62,8 @@ pub enum PanelStyle {
 /// [render]
 /// title_width = 24          # characters of the unvisited title in a segment; 0: no limit
 /// panel_title_width = 40    # characters of titles in the panel and waybar tooltip; 0: no limit
-/// ascii = false             # true: ASCII glyphs instead of Nerd Font ones
+/// glyph_set = "unicode"     # "nerd": Nerd Font glyphs; "ascii": ASCII ones
+/// ascii = false             # true: the same as glyph_set = "ascii" (and wins over it)
 /// no_color = false          # true: no colours (bold stays); NO_COLOR in the environment sets it
 /// offline_marker = "?"      # shown when no server is connected; "" hides the segment;
 ///                           # bar markup like templates; default: the offline glyph
@@ -92,6 +93,9 @@ pub enum PanelStyle {
 pub struct RenderConfig {
     pub title_width: usize,
     pub panel_title_width: usize,
+    /// The built-in glyphs: Unicode (any font), Nerd Font, or ASCII.
+    pub glyph_set: GlyphSetName,
+    /// The older switch for ASCII glyphs; `true` wins over `glyph_set`.
     pub ascii: bool,
     pub no_color: bool,
     pub offline_marker: Option<String>,
@@ -100,11 +104,23 @@ pub struct RenderConfig {
     pub glyphs: GlyphOverrides,
 }
 
+impl RenderConfig {
+    /// The glyph set in force: ASCII when `ascii = true`, else `glyph_set`.
+    pub fn glyph_set(&self) -> GlyphSetName {
+        if self.ascii {
+            GlyphSetName::Ascii
+        } else {
+            self.glyph_set
+        }
+    }
+}
+
 impl Default for RenderConfig {
     fn default() -> Self {
         RenderConfig {
             title_width: 24,
             panel_title_width: 40,
+            glyph_set: GlyphSetName::default(),
             ascii: false,
             no_color: false,
             offline_marker: None,

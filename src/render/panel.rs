@@ -35,7 +35,7 @@ pub fn write_panel<M: Markup>(
     now_ms: i64,
     cfg: &RenderConfig,
 ) {
-    let g = Glyphs::new(cfg.ascii, &cfg.glyphs);
+    let g = Glyphs::new(cfg.glyph_set(), &cfg.glyphs);
     let start = out.len();
     let newline = |out: &mut String| {
         if out.len() > start {

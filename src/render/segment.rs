@@ -148,7 +148,7 @@ pub fn write_segment<M: Markup>(
     now_ms: i64,
     cfg: &RenderConfig,
 ) {
-    let g = Glyphs::new(cfg.ascii, &cfg.glyphs);
+    let g = Glyphs::new(cfg.glyph_set(), &cfg.glyphs);
     if snap.offline() {
         write_offline(out, m, cfg, &g);
         return;

@@ -142,6 +142,7 @@ fn config_defaults_and_typos() {
         (r#"{"colors": {"bussy": "red"}}"#, "unknown field `bussy`"),
         (r#"{"template": {"i3": "{busy}"}}"#, "unknown field `i3`"),
         (r#"{"glyphs": {"idle": "."}}"#, "unknown field `idle`"),
+        (r#"{"glyph_set": "nerdfont"}"#, "unknown variant `nerdfont`"),
         (
             r#"{"colors": {"busy": "reddish"}}"#,
             "unknown colour \"reddish\"",
@@ -169,9 +170,23 @@ fn main_case_plain() {
         render(Format::Plain, &s, NOW, &ascii()),
         "*1 r1 #3 12s +2 !1 + Fix the login bug (+1)"
     );
+    // The default draws in any font.
     assert_eq!(
         render(Format::Plain, &s, NOW, &RenderConfig::default()),
+        "\u{25d4}1 \u{21bb}1 #3 12s \u{2713}2 \u{2717}1 \u{2713} Fix the login bug (+1)"
+    );
+    // Nerd Font glyphs are one setting away.
+    let nerd: RenderConfig = serde_json::from_str(r#"{"glyph_set": "nerd"}"#).unwrap();
+    assert_eq!(
+        render(Format::Plain, &s, NOW, &nerd),
         "\u{f110}1 \u{f021}1 #3 12s \u{f00c}2 \u{f00d}1 \u{f00c} Fix the login bug (+1)"
+    );
+    // `ascii = true`, the older switch, still means ASCII whatever glyph_set says.
+    let both: RenderConfig =
+        serde_json::from_str(r#"{"glyph_set": "nerd", "ascii": true}"#).unwrap();
+    assert_eq!(
+        render(Format::Plain, &s, NOW, &both),
+        render(Format::Plain, &s, NOW, &ascii())
     );
 }
 
@@ -314,11 +329,11 @@ fn offline_shows_the_marker_only() {
     assert_eq!(render(Format::Plain, &s, NOW, &ascii()), "?");
     assert_eq!(
         render(Format::Plain, &s, NOW, &RenderConfig::default()),
-        "\u{f127}"
+        "\u{2298}"
     );
     assert_eq!(
         render(Format::Tmux, &s, NOW, &RenderConfig::default()),
-        "#[fg=white,bg=black] #[fg=brightblack]\u{f127}#[fg=white] #[default]"
+        "#[fg=white,bg=black] #[fg=brightblack]\u{2298}#[fg=white] #[default]"
     );
     assert_eq!(
         render(Format::Starship, &s, NOW, &ascii()),

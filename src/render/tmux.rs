@@ -90,7 +90,7 @@ fn write_notice(out: &mut String, text: &str, state: SessionState, cfg: &RenderC
         color: false,
         base: Color::Default,
     };
-    let glyph = Glyphs::new(cfg.ascii, &cfg.glyphs).state(state);
+    let glyph = Glyphs::new(cfg.glyph_set(), &cfg.glyphs).state(state);
     if !glyph.is_empty() {
         m.push_data(out, glyph, 0);
         out.push(' ');

@@ -20,8 +20,8 @@
 //!
 //! ## The TUI channel (the OpenCode plugin)
 //!
-//! One more request opens a long-lived, two-way channel for an OpenCode TUI
-//! (`integrations/opencode/ocbar.tsx`):
+//! One more request opens a long-lived, two-way channel for an OpenCode TUI (the plugin in
+//! `integrations/opencode/`, `ocbar/core.tsx`, for OpenCode 1 and 2 alike):
 //!
 //! ```text
 //! client → daemon   tui {"tui":"<id>","pid":N,"tmux_pane":"%3"|null,"tmux":"/tmp/tmux-1000/default,4100,0"|null,

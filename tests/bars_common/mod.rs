@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Glyphs of the default (Nerd Font) set, as the renderers write them.
-pub const NERD_BUSY: char = '\u{f110}';
-pub const NERD_DONE: char = '\u{f00c}';
+/// Glyphs of the default (Unicode) set, as the renderers write them.
+pub const DEFAULT_BUSY: char = '\u{25d4}';
+pub const DEFAULT_DONE: char = '\u{2713}';
 
 /// The repository root.
 pub fn repo() -> PathBuf {

@@ -17,13 +17,32 @@ pub struct Tmux {
 
 impl Tmux {
     pub fn start(env: &[(&str, String)]) -> Tmux {
+        Self::launch(env, false)
+    }
+
+    /// The same in a PID namespace of its own (`unshare --pid --fork --kill-child
+    /// --mount-proc`): what runs in its panes sees only each other in `/proc`, so a daemon
+    /// started there discovers only the OpenCode started there, not other tests'. Killing the
+    /// server (on drop) ends the namespace and everything in it.
+    pub fn start_isolated(env: &[(&str, String)]) -> Tmux {
+        Self::launch(env, true)
+    }
+
+    fn launch(env: &[(&str, String)], isolated: bool) -> Tmux {
         let bin = require_tool("tmux");
         let dir = tempfile::Builder::new()
             .prefix("ocbar-tmux-")
             .tempdir()
             .unwrap();
         let sock = dir.path().join("sock");
-        let mut cmd = Command::new(&bin);
+        let mut cmd = if isolated {
+            let mut c = Command::new(require_tool("unshare"));
+            c.args(["--pid", "--fork", "--kill-child", "--mount-proc"])
+                .arg(&bin);
+            c
+        } else {
+            Command::new(&bin)
+        };
         cmd.arg("-D")
             .arg("-S")
             .arg(&sock)

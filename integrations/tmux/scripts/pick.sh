@@ -5,7 +5,8 @@
 # `opencode attach --session` when no TUI can show it). Typed text that matches several sessions
 # lists just those, numbered, and asks again.
 #
-#   OCBAR_BIN      the ocbar program (default: tmux option @ocbar-bin, else ocbar)
+#   OCBAR_BIN      the ocbar program (default: tmux option @ocbar-bin, else ocbar on the PATH,
+#                  else ~/.cargo/bin/ocbar)
 #   OCBAR_PICKER   auto (fzf when installed, else a prompt), fzf, or prompt (default: tmux
 #                  option @ocbar-picker, else auto)
 #
@@ -17,7 +18,13 @@ tmux_option() { # tmux_option NAME: a global tmux option, empty outside tmux or 
 	[ -n "${TMUX:-}" ] && tmux show-option -gqv "$1" 2>/dev/null
 }
 ocbar="${OCBAR_BIN:-$(tmux_option @ocbar-bin)}"
-ocbar="${ocbar:-ocbar}"
+if [ -z "$ocbar" ]; then
+	if command -v ocbar >/dev/null 2>&1 || ! [ -x "$HOME/.cargo/bin/ocbar" ]; then
+		ocbar=ocbar
+	else
+		ocbar="$HOME/.cargo/bin/ocbar" # where `cargo install` puts it, often not on tmux's PATH
+	fi
+fi
 picker="${OCBAR_PICKER:-$(tmux_option @ocbar-picker)}"
 picker="${picker:-auto}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

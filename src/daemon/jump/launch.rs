@@ -184,7 +184,7 @@ async fn new_tmux_window(req: &Request) -> Launched {
             Ok(_) => steps.push(format!("client {} switched there", c.name)),
             Err(e) => steps.push(format!("tmux: {e}")),
         }
-        steps.push(wm::focus(c.pid).await);
+        steps.extend(wm::focus(c.pid).await);
     }
     Launched::Done(steps.join("; "))
 }

@@ -97,8 +97,10 @@ pub async fn run(
                 Err(e) => steps.push(format!("tmux: {e}")),
             }
         }
-        if let Some(pid) = window_pid {
-            steps.push(wm::focus(pid).await);
+        if let Some(pid) = window_pid
+            && let Some(focused) = wm::focus(pid).await
+        {
+            steps.push(focused);
         }
         return Ok(steps.join("; "));
     }

@@ -7,7 +7,10 @@
 //! - **Hyprland** (`$HYPRLAND_INSTANCE_SIGNATURE`): `hyprctl clients -j`, then
 //!   `hyprctl dispatch focuswindow pid:N`.
 //!
-//! Anything else (X11 without these, no window manager): nothing is done, and the reply says so.
+//! Anything else: nothing is done. The reply says so only in a graphical session (`$DISPLAY` or
+//! `$WAYLAND_DISPLAY` in the daemon's environment: another desktop, where a user expects the
+//! window to come forward); on a console or over ssh there is no window to focus, and nothing
+//! is said.
 
 use std::time::Duration;
 
@@ -107,26 +110,33 @@ fn clean(s: &str) -> String {
         .collect::<String>()
 }
 
-/// Focus the window holding `pid`; the reply's words for what happened.
-pub async fn focus(pid: u32) -> String {
+/// Focus the window holding `pid`; the reply's words for what happened, if any are due.
+pub async fn focus(pid: u32) -> Option<String> {
+    focus_in(pid, |v| std::env::var_os(v).filter(|s| !s.is_empty())).await
+}
+
+/// [`focus`], with the daemon's environment as `env` (set, non-empty variables only).
+async fn focus_in(pid: u32, env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<String> {
     let chain = ancestry(pid);
-    if let Some(sock) = std::env::var_os("SWAYSOCK")
-        .or_else(|| std::env::var_os("I3SOCK"))
-        .filter(|s| !s.is_empty())
-    {
-        return match tokio::time::timeout(STEP_TIMEOUT * 2, focus_i3(&sock, &chain)).await {
-            Ok(Ok(w)) => format!("focused {} (pid {})", w.name, w.pid),
-            Ok(Err(e)) => format!("window not focused: {e}"),
-            Err(_) => "window not focused: the window manager did not answer in time".into(),
-        };
+    if let Some(sock) = env("SWAYSOCK").or_else(|| env("I3SOCK")) {
+        return Some(
+            match tokio::time::timeout(STEP_TIMEOUT * 2, focus_i3(&sock, &chain)).await {
+                Ok(Ok(w)) => format!("focused {} (pid {})", w.name, w.pid),
+                Ok(Err(e)) => format!("window not focused: {e}"),
+                Err(_) => "window not focused: the window manager did not answer in time".into(),
+            },
+        );
     }
-    if std::env::var_os("HYPRLAND_INSTANCE_SIGNATURE").is_some_and(|s| !s.is_empty()) {
-        return match focus_hyprland(&chain).await {
+    if env("HYPRLAND_INSTANCE_SIGNATURE").is_some() {
+        return Some(match focus_hyprland(&chain).await {
             Ok(w) => format!("focused {} (pid {})", w.name, w.pid),
             Err(e) => format!("window not focused: {e}"),
-        };
+        });
     }
-    "no window focused (no sway, i3 or Hyprland in the daemon's environment)".into()
+    let graphical = env("WAYLAND_DISPLAY").is_some() || env("DISPLAY").is_some();
+    graphical.then(|| {
+        "window not focused: ocbar drives sway, i3 and Hyprland, and none is in the daemon's environment ($SWAYSOCK, $I3SOCK, $HYPRLAND_INSTANCE_SIGNATURE)".into()
+    })
 }
 
 async fn focus_i3(sock: &std::ffi::OsStr, chain: &[u32]) -> Result<Window, String> {
@@ -222,6 +232,25 @@ async fn focus_hyprland(chain: &[u32]) -> Result<Window, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A successful `open` on a console or over ssh does not end with a complaint about
+    /// windows (it read "no window focused (no sway, i3 or Hyprland…)", like an error); in a
+    /// desktop ocbar does not drive, the reply says why the window did not come forward.
+    #[tokio::test]
+    async fn no_window_is_mentioned_where_none_is_expected() {
+        let none = |_: &str| None;
+        assert_eq!(focus_in(std::process::id(), none).await, None);
+        let x11 = |v: &str| (v == "DISPLAY").then(|| ":0".into());
+        let said = focus_in(std::process::id(), x11)
+            .await
+            .expect("a word on X11");
+        assert!(
+            said.starts_with("window not focused: ocbar drives sway, i3 and Hyprland"),
+            "{said}"
+        );
+        let wayland = |v: &str| (v == "WAYLAND_DISPLAY").then(|| "wayland-1".into());
+        assert!(focus_in(std::process::id(), wayland).await.is_some());
+    }
 
     #[test]
     fn ppid_is_read_past_odd_command_names() {

@@ -94,7 +94,8 @@ pub struct NotifyConfig {
     /// The tmux server socket (`tmux -S`). Default: `$TMUX`'s server, else tmux's default.
     pub tmux_socket: Option<PathBuf>,
     /// Send desktop notifications even for events OpenCode's TUI notifies itself (its
-    /// `attention` settings in `tui.json`); by default those are left to OpenCode.
+    /// `attention` settings in `tui.json`, or OpenCode 2's `opencode.notifications` in
+    /// `cli.json`); by default those are left to OpenCode.
     pub beside_opencode: bool,
 }
 
