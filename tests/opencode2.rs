@@ -422,3 +422,34 @@ fn ocbar_record_records_the_opencode_2_stream() {
     assert!(recorded.contains("session.execution.started"), "{recorded}");
     assert_eq!(oc.stats()["requests"].get("/global/event"), None);
 }
+
+/// Kind detection: `/api/info` (OpenCode 2), else `/api/health` with a version (earlier 2.x
+/// builds, which have no `/api/info`: their web app answers it with HTML).
+#[test]
+fn an_earlier_opencode_2_without_api_info_is_still_opencode_2() {
+    use ocbar::daemon::source::{Api, Credentials, Protocol, http_client};
+    let newer = OpenCode2::start("pw-kind", &["--version", "2.1.3"]);
+    let earlier = OpenCode2::start("pw-kind", &["--no-info", "--version", "2.0.0-beta.4"]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for (oc, version) in [(&newer, "2.1.3"), (&earlier, "2.0.0-beta.4")] {
+        let timeout = Duration::from_secs(10);
+        let api = Api::new(
+            oc.url.as_str().into(),
+            http_client(timeout).expect("client"),
+            Some(Credentials {
+                username: "opencode".into(),
+                password: oc.password.clone(),
+            }),
+            timeout,
+        )
+        .expect("api");
+        let id = rt.block_on(api.identify()).expect("identify");
+        assert_eq!(id.protocol, Protocol::V2, "{version}");
+        assert_eq!(id.version.as_deref(), Some(version));
+    }
+    assert_eq!(earlier.stats()["requests"]["/api/info"], 1);
+    assert_eq!(earlier.stats()["requests"]["/api/health"], 1);
+}
