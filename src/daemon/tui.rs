@@ -427,7 +427,8 @@ async fn write_line<W: AsyncWrite + Unpin>(w: &mut W, line: &str) -> std::io::Re
 
 /// A bus event from a plugin as a frame of its server's stream, with the protocol that reads
 /// it: `{"directory","payload"}` (OpenCode 1's `/global/event`) is used as is; OpenCode 2's
-/// `{type, data, location?}` (as its `/api/event` frames it) too; a bare
+/// `{type, data, location?}` (as its `/api/event` frames it) too, alone or as the `payload` of
+/// that envelope (as the OpenCode 2 plugin forwards it); a bare
 /// `{type, properties, directory?}` is wrapped (`directory` moved to the envelope).
 fn as_frame(text: &str) -> Result<(std::borrow::Cow<'_, str>, Protocol), &'static str> {
     #[derive(Deserialize)]
@@ -442,7 +443,15 @@ fn as_frame(text: &str) -> Result<(std::borrow::Cow<'_, str>, Protocol), &'stati
         properties: Option<&'a RawValue>,
     }
     let probe: Probe = serde_json::from_str(text).map_err(|_| "event: not a JSON object")?;
-    if probe.payload.is_some() {
+    if let Some(payload) = probe.payload {
+        // The OpenCode 2 plugin wraps its events as `{directory, payload: <OpenCode 2 event>}`.
+        if let Ok(inner) = serde_json::from_str::<Probe>(payload.get())
+            && inner.kind.is_some()
+            && inner.data.is_some()
+            && inner.properties.is_none()
+        {
+            return Ok((std::borrow::Cow::Borrowed(payload.get()), Protocol::V2));
+        }
         return Ok((std::borrow::Cow::Borrowed(text), Protocol::V1));
     }
     if probe.kind.is_some() && probe.data.is_some() && probe.properties.is_none() {
@@ -681,6 +690,13 @@ mod tests {
         .unwrap();
         assert!(matches!(f, std::borrow::Cow::Borrowed(_)));
         assert_eq!(p, Protocol::V2);
+        // ... and as the OpenCode 2 plugin forwards it (`{directory, payload}`).
+        let (f, p) = as_frame(
+            r#"{"directory":"/p","payload":{"id":"evt_1","type":"session.execution.started","data":{"sessionID":"ses_1"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(p, Protocol::V2);
+        assert!(f.starts_with(r#"{"id":"evt_1""#), "{f}");
         let (f, _) =
             as_frame(r#"{"type":"session.status","properties":{},"directory":"/p"}"#).unwrap();
         let v: serde_json::Value = serde_json::from_str(&f).unwrap();
