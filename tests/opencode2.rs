@@ -453,3 +453,68 @@ fn an_earlier_opencode_2_without_api_info_is_still_opencode_2() {
     assert_eq!(earlier.stats()["requests"]["/api/info"], 1);
     assert_eq!(earlier.stats()["requests"]["/api/health"], 1);
 }
+
+/// A `--standalone` OpenCode 2 TUI runs a private server nobody reaches: its plugin forwards
+/// its events as OpenCode 2 sends them (`{directory, payload: <event>}`), which the daemon
+/// decodes as OpenCode 2's (the frames are the stand-in's own, as its `/api/event` wrote them).
+#[test]
+fn a_bridged_opencode_2_tui_is_followed_through_its_forwarded_events() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixStream;
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // The frames a real OpenCode 2 server publishes, taken from the stand-in's stream.
+    let oc = OpenCode2::start("pw-bridge", &["--heartbeat", "1"]);
+    let file = tmp.path().join("frames.sse");
+    let rec = std::process::Command::new(daemon_harness::ocbar_bin())
+        .arg("record")
+        .arg(&file)
+        .args(["--server", &oc.url, "--seconds", "3"])
+        .env("OPENCODE_SERVER_PASSWORD", &oc.password)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("record");
+    wait_or_fail(T, "recording", || oc.event_connections() == 1);
+    oc.create("ses_br", "bridged v2", &tmp.path().join("p"), None);
+    oc.op(json!({"op": "start", "id": "ses_br"}));
+    oc.op(json!({"op": "succeed", "id": "ses_br"}));
+    rec.wait_with_output().expect("record");
+    let frames: Vec<Value> = std::fs::read_to_string(&file)
+        .expect("frames")
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str(d).ok())
+        .filter(|v: &Value| v["type"] != "server.connected")
+        .collect();
+    assert_eq!(frames.len(), 3, "{frames:?}");
+
+    let d = Daemon::start(&[], &[]);
+    let mut chan = UnixStream::connect(&d.socket).expect("connect the TUI channel");
+    chan.set_read_timeout(Some(T)).unwrap();
+    let hello = json!({"tui": "standalone", "pid": std::process::id(), "tmux_pane": null,
+                       "tmux": null, "directory": "/p", "server": null});
+    writeln!(chan, "tui {hello}").unwrap();
+    let mut lines = BufReader::new(chan.try_clone().unwrap()).lines();
+    let _hello = lines.next();
+    let ok: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert!(
+        ok["ok"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("bridge tui://")),
+        "{ok}"
+    );
+    let send = |chan: &mut UnixStream, frame: &Value| {
+        writeln!(
+            chan,
+            "event {}",
+            json!({"directory": "/p", "payload": frame})
+        )
+        .unwrap();
+    };
+    send(&mut chan, &frames[0]);
+    send(&mut chan, &frames[1]);
+    d.wait_state("bridged v2", "busy", T);
+    send(&mut chan, &frames[2]);
+    let s = d.wait_state("bridged v2", "done", T);
+    assert_eq!(s["unvisited"], true);
+}
