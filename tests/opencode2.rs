@@ -44,6 +44,45 @@ fn by_id(d: &Daemon, id: &str) -> Option<Value> {
         .cloned()
 }
 
+/// `ocbar record FILE --server <oc> --seconds N`, with the stand-in's password in its
+/// environment, started (the test waits for it).
+fn start_record(oc: &OpenCode2, file: &Path, seconds: u32) -> std::process::Child {
+    std::process::Command::new(daemon_harness::ocbar_bin())
+        .arg("record")
+        .arg(file)
+        .args(["--server", &oc.url, "--seconds", &seconds.to_string()])
+        .env("OPENCODE_SERVER_PASSWORD", &oc.password)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn ocbar record")
+}
+
+/// A TUI channel to `d`, as the plugin opens it (`server`: the server it is attached to; none:
+/// bridged): the stream, its reader, and the daemon's `ok` line.
+fn open_channel(
+    d: &Daemon,
+    server: Option<&str>,
+) -> (
+    std::os::unix::net::UnixStream,
+    std::io::Lines<std::io::BufReader<std::os::unix::net::UnixStream>>,
+    Value,
+) {
+    use std::io::{BufRead, Write};
+    let mut chan = std::os::unix::net::UnixStream::connect(&d.socket).expect("connect");
+    chan.set_read_timeout(Some(T)).expect("timeout");
+    let hello = json!({"tui": "v2-tui", "pid": std::process::id(), "tmux_pane": null,
+                       "tmux": null, "directory": "/p", "server": server});
+    writeln!(chan, "tui {hello}").expect("write");
+    let mut lines = std::io::BufReader::new(chan.try_clone().expect("clone")).lines();
+    let mut next = || -> Value {
+        let l = lines.next().expect("a line from the daemon").expect("read");
+        serde_json::from_str(&l).expect("json line")
+    };
+    assert_eq!(next()["hello"], "ocbar");
+    let ok = next();
+    (chan, lines, ok)
+}
+
 #[test]
 fn the_opencode_2_lifecycle_as_a_bar_shows_it() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -323,8 +362,7 @@ fn the_background_service_is_found_through_service_json_with_its_password() {
 /// channel of a TUI attached to it (the channel the OpenCode 2 plugin speaks, unchanged).
 #[test]
 fn toasts_and_open_reach_an_opencode_2_tui_through_its_channel() {
-    use std::io::{BufRead, BufReader, Write};
-    use std::os::unix::net::UnixStream;
+    use std::io::Write;
 
     let tmp = tempfile::tempdir().expect("tempdir");
     let oc = OpenCode2::start("pw-toast", &[]);
@@ -334,18 +372,12 @@ fn toasts_and_open_reach_an_opencode_2_tui_through_its_channel() {
         &[("OPENCODE_SERVER_PASSWORD", &oc.password)],
         Some(config),
     );
-    let mut chan = UnixStream::connect(&d.socket).expect("connect the TUI channel");
-    chan.set_read_timeout(Some(T)).unwrap();
-    let hello = json!({"tui": "v2-tui", "pid": std::process::id(), "tmux_pane": null,
-                       "tmux": null, "directory": "/p", "server": oc.url});
-    writeln!(chan, "tui {hello}").unwrap();
-    let mut lines = BufReader::new(chan.try_clone().unwrap()).lines();
+    let (mut chan, mut lines, ok) = open_channel(&d, Some(&oc.url));
+    assert_eq!(ok["ok"], "focus");
     let mut next = || -> Value {
         let l = lines.next().expect("a line from the daemon").expect("read");
         serde_json::from_str(&l).expect("json line")
     };
-    assert_eq!(next()["hello"], "ocbar");
-    assert_eq!(next()["ok"], "focus");
     writeln!(chan, "focus {}", json!({"session": null, "focused": false})).unwrap();
 
     oc.create("ses_t", "toasted", &tmp.path().join("p"), None);
@@ -400,14 +432,7 @@ fn ocbar_record_records_the_opencode_2_stream() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let oc = OpenCode2::start("pw-record", &["--heartbeat", "1"]);
     let file = tmp.path().join("opencode2.sse");
-    let child = std::process::Command::new(daemon_harness::ocbar_bin())
-        .arg("record")
-        .arg(&file)
-        .args(["--server", &oc.url, "--seconds", "4"])
-        .env("OPENCODE_SERVER_PASSWORD", &oc.password)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn ocbar record");
+    let child = start_record(&oc, &file, 4);
     wait_or_fail(T, "ocbar record opened the stream", || {
         oc.event_connections() == 1
     });
@@ -459,21 +484,14 @@ fn an_earlier_opencode_2_without_api_info_is_still_opencode_2() {
 /// decodes as OpenCode 2's (the frames are the stand-in's own, as its `/api/event` wrote them).
 #[test]
 fn a_bridged_opencode_2_tui_is_followed_through_its_forwarded_events() {
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::Write;
     use std::os::unix::net::UnixStream;
 
     let tmp = tempfile::tempdir().expect("tempdir");
     // The frames a real OpenCode 2 server publishes, taken from the stand-in's stream.
     let oc = OpenCode2::start("pw-bridge", &["--heartbeat", "1"]);
     let file = tmp.path().join("frames.sse");
-    let rec = std::process::Command::new(daemon_harness::ocbar_bin())
-        .arg("record")
-        .arg(&file)
-        .args(["--server", &oc.url, "--seconds", "3"])
-        .env("OPENCODE_SERVER_PASSWORD", &oc.password)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("record");
+    let rec = start_record(&oc, &file, 3);
     wait_or_fail(T, "recording", || oc.event_connections() == 1);
     oc.create("ses_br", "bridged v2", &tmp.path().join("p"), None);
     oc.op(json!({"op": "start", "id": "ses_br"}));
@@ -489,14 +507,7 @@ fn a_bridged_opencode_2_tui_is_followed_through_its_forwarded_events() {
     assert_eq!(frames.len(), 3, "{frames:?}");
 
     let d = Daemon::start(&[], &[]);
-    let mut chan = UnixStream::connect(&d.socket).expect("connect the TUI channel");
-    chan.set_read_timeout(Some(T)).unwrap();
-    let hello = json!({"tui": "standalone", "pid": std::process::id(), "tmux_pane": null,
-                       "tmux": null, "directory": "/p", "server": null});
-    writeln!(chan, "tui {hello}").unwrap();
-    let mut lines = BufReader::new(chan.try_clone().unwrap()).lines();
-    let _hello = lines.next();
-    let ok: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let (mut chan, _lines, ok) = open_channel(&d, None);
     assert!(
         ok["ok"]
             .as_str()
