@@ -14,7 +14,9 @@
 #                        and its typecheck against OpenTUI's JSX types (tests/plugin_v2.rs)
 # System (apt-get, only the packages that are missing):
 #   tmux sway waybar grim foot dbus dbus-user-session python3-dbus python3-gi gir1.2-atspi-2.0
-#   at-spi2-core curl util-linux (unshare, setpriv), plus nodejs/npm and python3-pip if absent.
+#   xvfb openbox xterm x11-utils xdotool (tests/on_screen_x11.rs)
+#   at-spi2-core curl util-linux (unshare, setpriv) openssh-server openssh-client (tests/remote.rs:
+#   a loopback sshd as the "dev box"), plus nodejs/npm and python3-pip if absent.
 #   Never dunst: with no display it is D-Bus-activated by a Notify call, crashes, and the call
 #   fails (see docs/testing.md).
 #
@@ -57,7 +59,8 @@ pkg_installed() {
 
 # --- 1. system packages ---------------------------------------------------------------------
 apt_pkgs=(tmux sway waybar grim foot dbus dbus-user-session python3-dbus python3-gi gir1.2-atspi-2.0
-          at-spi2-core curl util-linux ca-certificates)
+          xvfb openbox xterm x11-utils xdotool
+          at-spi2-core curl util-linux ca-certificates openssh-server openssh-client)
 command -v npm >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
 command -v python3 >/dev/null 2>&1 || apt_pkgs+=(python3)
 missing=()

@@ -34,6 +34,7 @@ Environment:
   OCBAR_SERVER              OpenCode server URLs, comma-separated (default http://127.0.0.1:4096)
   OPENCODE_SERVER_PASSWORD  password of password-protected servers (never pass it in argv)
   OPENCODE_SERVER_USERNAME  their user name (default: opencode)
+  OCBAR_REMOTE              ssh destinations whose ocbar daemon to follow too, comma-separated
   OCBAR_SOCKET              the daemon socket
   NO_COLOR                  no colours in bar output
 
@@ -58,6 +59,10 @@ enum Command {
         /// With --background: append its log to FILE [default: $XDG_STATE_HOME/ocbar/daemon.log]
         #[arg(long, value_name = "FILE", requires = "background")]
         log: Option<PathBuf>,
+        /// Also show the sessions of another machine's ocbar daemon, over ssh (an ssh destination:
+        /// an alias of ~/.ssh/config, HOST or USER@HOST; repeatable) [default: $OCBAR_REMOTE, the config file's remotes]
+        #[arg(long = "remote", value_name = "HOST")]
+        remotes: Vec<String>,
     },
     /// Record a server's raw event stream into FILE (secrets stripped), for bug reports.
     Record {
@@ -120,6 +125,8 @@ enum Command {
     },
     /// Say what is connected, what is not, and why.
     Doctor,
+    /// The far end of another machine's '--remote' link (run by ssh; speaks on stdin/stdout).
+    RemoteBridge,
     /// Install an integration: 'opencode-plugin' (the sidebar and focus reporting inside OpenCode).
     Install {
         /// What to install: opencode-plugin
@@ -194,6 +201,7 @@ fn run() -> ExitCode {
             replay,
             background: true,
             log,
+            remotes,
         } => {
             let mut args = Vec::new();
             for s in servers {
@@ -205,14 +213,18 @@ fn run() -> ExitCode {
             if let Some(r) = replay {
                 args.extend(["--replay".into(), r.into_os_string()]);
             }
+            for r in remotes {
+                args.extend(["--remote".into(), r.into()]);
+            }
             client::background::start(&socket, args, log)
         }
         Command::Daemon {
             servers,
             config,
             replay,
+            remotes,
             ..
-        } => ocbar::daemon::main(servers, config, replay, socket),
+        } => ocbar::daemon::main(servers, config, replay, remotes, socket),
         Command::Record {
             file,
             server,
@@ -284,6 +296,7 @@ fn run() -> ExitCode {
             };
             install_plugin(uninstall, forced)
         }
+        Command::RemoteBridge => client::remote_bridge::run(&socket),
     }
 }
 

@@ -27,6 +27,10 @@ pub const TUI_SCHEME: &str = "tui://";
 /// The scheme of recorded streams replayed by `ocbar daemon --replay`.
 pub const REPLAY_SCHEME: &str = "replay://";
 
+/// The scheme of the pseudo address notifications of a remote machine's sessions carry
+/// (`ssh://HOST`): nothing on this machine answers it, so no channel calls it.
+pub const REMOTE_SCHEME: &str = "ssh://";
+
 /// The address of one OpenCode server (no trailing slash). See the module documentation.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ServerUrl(Arc<str>);
@@ -40,7 +44,7 @@ pub enum ServerKind {
     Https,
     /// A plain TUI whose in-process server is bridged over the plugin channel: no HTTP.
     Tui,
-    /// A recorded stream (`daemon --replay`): nothing to call.
+    /// A recorded stream (`daemon --replay`), or a remote machine's pseudo address: nothing to call.
     Replay,
 }
 
@@ -108,11 +112,21 @@ impl ServerUrl {
         ))
     }
 
+    /// The pseudo address of the sessions of remote machine `host` (`ssh://HOST`).
+    pub fn remote(host: &str) -> ServerUrl {
+        ServerUrl(Arc::from(format!("{REMOTE_SCHEME}{host}").as_str()))
+    }
+
+    /// The host of a [`ServerUrl::remote`] address.
+    pub fn remote_host(&self) -> Option<&str> {
+        self.0.strip_prefix(REMOTE_SCHEME)
+    }
+
     /// What this URL points at.
     pub fn kind(&self) -> ServerKind {
         if self.0.starts_with(TUI_SCHEME) {
             ServerKind::Tui
-        } else if self.0.starts_with(REPLAY_SCHEME) {
+        } else if self.0.starts_with(REPLAY_SCHEME) || self.0.starts_with(REMOTE_SCHEME) {
             ServerKind::Replay
         } else if self.0.starts_with("https://") {
             ServerKind::Https

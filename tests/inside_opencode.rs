@@ -128,27 +128,10 @@ fn inside_opencode() {
     );
 
     // --- the daemon the TUIs talk to: servers A and B, a log of every notification -----------
-    let notes_dir = tempfile::tempdir().unwrap();
-    let notes = notes_dir.path().join("notified.log");
-    let script = notes_dir.path().join("notify.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nprintf '%s|%s|%s\\n' \"$OCBAR_KIND\" \"$OCBAR_TITLE\" \"$OCBAR_SERVER\" >> '{}'\n",
-            notes.display()
-        ),
-    )
-    .unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let config = format!(
-        "[notify]\ndesktop = false\ntmux = false\nsummary_window_ms = 0\ndisplay_ms = 10000\ncommand = [\"{}\"]\n",
-        script.display()
-    );
+    let notes = common::NotifyLog::new();
+    let config = notes.config("display_ms = 10000\n");
     let mut d = Daemon::start_with(&[&a.url, &b.url], &[], Some(&config));
-    let notified = || std::fs::read_to_string(&notes).unwrap_or_default();
+    let notified = || notes.text();
 
     // --- two TUIs with the plugin: attached to A, and a plain one (no port) ------------------
     let env = common::tui_env(&home, &d.socket);
@@ -167,6 +150,9 @@ fn inside_opencode() {
         doc.contains(&format!("attached to {}", a.url))
             && doc.contains(&format!("bridged as {pseudo}"))
     });
+    // The user looks at the attached TUI: a real tmux client shows its session (a TUI in a
+    // session no client shows is not on screen).
+    let _client = tmux.attach_client("att");
     lap("TUIs up, plugins connected");
     let doc = text(&d.run(&["doctor"]));
     assert!(
@@ -246,7 +232,9 @@ fn inside_opencode() {
     common::wait_or_fail(secs(15), "the attached TUI reports beta on screen", || {
         text(&d.run(&["doctor"])).lines().any(|l| {
             l.contains(&format!("attached to {}", a.url))
-                && l.contains(&format!("shows {beta} (focused)"))
+                && l.contains(&format!(
+                    "shows {beta} (on screen: tmux att:0 shown by client"
+                ))
         })
     });
     a.prompt(&dir_a, &beta, "hello [slow 6]");

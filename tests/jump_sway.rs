@@ -9,7 +9,9 @@
 //! a real OpenCode TUI is tests/jump_tmux.rs; what this test adds is the window manager.
 //!
 //! After `ocbar open ses_sway`: `swaymsg -t get_tree` shows `term` focused, the client shows the
-//! TUI's pane, and the reply names the window it focused.
+//! TUI's pane, and the reply names the window it focused. Then on screen follows the focused
+//! window (the daemon subscribes to sway's window events): with `other` focused, a turn of
+//! `ses_sway` finishes unvisited and is notified; focusing `term` visits it.
 //!
 //! Needs sway, swaymsg, foot, tmux, dbus-run-session (`scripts/install-test-deps.sh`); a missing
 //! tool fails the test.
@@ -219,4 +221,52 @@ fn open_focuses_the_terminal_window_holding_the_tmux_client() {
     );
     let state = std::fs::read_to_string(s.out.join("standin.state")).unwrap();
     assert!(state.contains("open ses_sway"), "{state}");
+
+    // --- on screen means its terminal window has focus ---------------------------------------
+    // The TUI's pane is shown by the client in `term`; `other` gets focus: the session finishes
+    // unvisited and is notified. Focusing `term` again visits it.
+    let ocbar = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_ocbar"))
+            .args(args)
+            .env("OCBAR_SOCKET", s.out.join("ocbar.sock"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let unvisited = || {
+        let snap: Value =
+            serde_json::from_str(&ocbar(&["status", "--format", "json"])).unwrap_or(Value::Null);
+        snap["sessions"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["id"] == "ses_sway"))
+            .and_then(|x| x["unvisited"].as_bool())
+    };
+    let notified = || {
+        std::fs::read_to_string(s.out.join("notified.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| *l == "ses_sway")
+            .count()
+    };
+    common::wait_or_fail(secs(10), "on screen in the focused `term`", || {
+        ocbar(&["doctor"]).contains(&format!("in the focused window (foot, pid {term})"))
+    });
+    let before = notified();
+    let r = s.swaymsg(&[&format!("[pid={other}] focus")]);
+    assert!(r.status.success(), "{r:?}");
+    common::wait_or_fail(secs(10), "not on screen once `other` has focus", || {
+        ocbar(&["doctor"]).contains(&format!(
+            "but its terminal window does not have focus (foot, pid {other}, has)"
+        ))
+    });
+    s.tmux(&["send-keys", "-t", "first:1", "finish ses_sway", "Enter"]);
+    common::wait_or_fail(secs(10), "ses_sway notified", || notified() > before);
+    assert_eq!(unvisited(), Some(true), "{}", s.logs());
+    let t = Instant::now();
+    let r = s.swaymsg(&[&format!("[pid={term}] focus")]);
+    assert!(r.status.success(), "{r:?}");
+    common::wait_or_fail(secs(3), "visited once `term` has focus", || {
+        unvisited() == Some(false)
+    });
+    eprintln!("focus term -> visited in {:?}", t.elapsed());
 }

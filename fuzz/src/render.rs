@@ -65,6 +65,8 @@ struct FuzzSession {
     parent: Option<u8>,
     children_active: u8,
     muted: bool,
+    /// A remote machine's session (`--remote HOST`): the host name is data too.
+    host: Option<FuzzStr>,
 }
 
 #[derive(Debug, Arbitrary)]
@@ -132,6 +134,7 @@ fn build(f: FuzzRender) -> (Snapshot, RenderConfig, i64) {
             }),
             children_active: u32::from(s.children_active),
             muted: s.muted,
+            host: s.host.map(|h| h.0.into()),
         })
         .collect();
     let c = f.counts.map(u32::from);

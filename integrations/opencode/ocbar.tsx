@@ -11,9 +11,12 @@
 //   activity, and agent and model when there is room. Unvisited finished sessions are
 //   highlighted (a ● marker and the theme's accent colour) until you open them. Live from an
 //   `ocbar watch json` subscription: no polling.
-// - Focus: which session this TUI shows and whether its terminal has focus, so that the session
-//   on screen is marked visited and never notified; with its pid, $TMUX and $TMUX_PANE, so that
-//   `ocbar open` can switch this TUI and bring its tmux pane and terminal window on screen.
+// - On screen: which session this TUI shows, with its pid, $TMUX and $TMUX_PANE. The daemon
+//   decides from those whether you can see it (its tmux pane in a window a client shows, its
+//   terminal the focused window), so that the session on screen is marked visited and never
+//   notified, and `ocbar open` can switch this TUI and bring its pane and window on screen.
+//   The renderer's focus/blur are passed on too, but OpenCode's TUI does not turn on terminal
+//   focus reporting, so today they never fire.
 // - A plain `opencode` (no HTTP port, so the daemon cannot reach it): its session events are
 //   bridged to the daemon, and the daemon's toasts and `ocbar open` come back through here.
 // - Commands: "ocbar: open newest unvisited session" (<leader>o) and "ocbar: sessions".

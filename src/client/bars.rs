@@ -32,7 +32,7 @@ pub fn open_newest_unvisited(socket: &Path) -> ExitCode {
         eprintln!("ocbar: no unvisited session");
         return ExitCode::SUCCESS;
     };
-    client::run(socket, Request::Action(Action::Open(s.id.to_string())))
+    client::run(socket, Request::Action(Action::Open(s.qualified_id())))
 }
 
 #[cfg(test)]
@@ -59,6 +59,7 @@ mod tests {
             parent_id: None,
             children_active: 0,
             muted: false,
+            host: None,
         }
     }
 

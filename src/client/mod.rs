@@ -16,6 +16,7 @@ macro_rules! say {
 pub mod background;
 pub mod bars;
 pub mod install;
+pub mod remote_bridge;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;

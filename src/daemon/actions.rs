@@ -1,14 +1,53 @@
 //! What the socket's actions do to the model: `seen`, `seen-all`, `mute`/`unmute`, `open`.
 
 use super::*;
+use crate::model::ResolveError;
+use crate::model::event::SessionId;
+use crate::model::remote::RemoteSession;
 use crate::wire::Action;
+use crate::wire::remote::RemoteAction;
+
+/// Where a `<SESSION>` argument points: this machine's model, or a remote machine's daemon.
+enum Routed {
+    Local(SessionId),
+    Remote(RemoteSession),
+}
 
 impl StateLoop {
     pub(super) fn command(&mut self, cmd: Command) {
         let reply = cmd.reply;
-        match cmd.action {
+        match cmd.action.clone() {
             Action::Doctor => {
                 let _ = reply.send(Ok(self.doctor()));
+            }
+            Action::SeenAll if !self.links.is_empty() => self.seen_all_everywhere(reply),
+            Action::Seen(query) | Action::Mute(query, _) | Action::Open(query)
+                if !self.links.is_empty() =>
+            {
+                let action = match &cmd.action {
+                    Action::Seen(_) => RemoteAction::Seen,
+                    Action::Mute(_, true) => RemoteAction::Mute,
+                    Action::Mute(_, false) => RemoteAction::Unmute,
+                    _ => RemoteAction::Open,
+                };
+                match self.route(&query) {
+                    Ok(Routed::Remote(s)) => self.ask_remote(s, action, reply),
+                    Ok(Routed::Local(id)) => {
+                        // This machine's session, named by its id: the path without remotes.
+                        let id = id.to_string();
+                        let action = match cmd.action {
+                            Action::Seen(_) => Action::Seen(id),
+                            Action::Mute(_, muted) => Action::Mute(id, muted),
+                            _ => Action::Open(id),
+                        };
+                        let links = std::mem::take(&mut self.links);
+                        self.command(Command { action, reply });
+                        self.links = links;
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e.to_string()));
+                    }
+                }
             }
             Action::SeenAll => {
                 let n = self.state.unvisited_count();
@@ -158,6 +197,123 @@ impl StateLoop {
             .find(|s| s.url.is_tui() && self.hub.bridges(&s.url))
             .or_else(|| connected().find(|s| self.sources.contains_key(&s.url)))
             .map(|s| s.url.clone())
+    }
+}
+
+impl StateLoop {
+    /// Which session `query` names, here or on a remote machine: `HOST:QUERY` looks only on
+    /// that host; otherwise a full id wins, and a query that matches on two machines is
+    /// ambiguous (every match listed, remote ones as `HOST:ID`).
+    fn route(&self, query: &str) -> Result<Routed, ResolveError> {
+        if let Some((host, rest)) = self.remotes.split_host(query) {
+            return match self.remotes.resolve(Some(&host), rest)? {
+                Some(s) => Ok(Routed::Remote(s)),
+                None => Err(ResolveError::NotFound(query.trim().to_string())),
+            };
+        }
+        let q = query.trim();
+        let local = self.state.resolve(q);
+        let remote = self.remotes.resolve(None, q);
+        match (local, remote) {
+            (Ok(id), Ok(None)) => Ok(Routed::Local(id)),
+            (Err(ResolveError::NotFound(_)), Ok(Some(s))) => Ok(Routed::Remote(s)),
+            (Ok(id), Ok(Some(s))) if &*id == q && &*s.id != q => Ok(Routed::Local(id)),
+            (Ok(id), Ok(Some(s))) if &*s.id == q && &*id != q => Ok(Routed::Remote(s)),
+            (Ok(id), Ok(Some(s))) => {
+                let title = self.state.describe(&id).map_or("", |d| d.0).to_string();
+                let mut c = vec![
+                    (id.to_string(), title),
+                    (format!("{}:{}", s.host, s.id), s.title.to_string()),
+                ];
+                c.sort();
+                Err(ResolveError::Ambiguous(q.to_string(), c))
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        }
+    }
+
+    /// Send `action` on session `s` to its host's daemon; the reply says where it acted.
+    fn ask_remote(
+        &self,
+        s: RemoteSession,
+        action: RemoteAction,
+        reply: oneshot::Sender<Result<String, String>>,
+    ) {
+        let Some(link) = self.links.get(&s.host) else {
+            let _ = reply.send(Err(format!("{} is not followed", s.host)));
+            return;
+        };
+        let asked = link.ask(action, Some(s.id.to_string()));
+        let host = s.host.clone();
+        // `open`: this machine's side too, the terminal that runs `ssh HOST`.
+        let tmux_sockets = (action == RemoteAction::Open).then(|| self.tmux_sockets());
+        tokio::spawn(async move {
+            let answer = asked
+                .await
+                .map(|text| format!("on {host}: {text}"))
+                .map_err(|e| format!("on {host}: {e}"));
+            let answer = match (answer, tmux_sockets) {
+                (Ok(text), Some(sockets)) => {
+                    let here = remote::terminal::show(&host, &sockets).await;
+                    Ok(format!("{text}; here: {here}"))
+                }
+                (answer, _) => answer,
+            };
+            let _ = reply.send(answer);
+        });
+    }
+
+    /// The tmux servers this machine knows: where TUIs run, the configured one, `$TMUX`'s.
+    fn tmux_sockets(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let from_env = std::env::var("TMUX")
+            .ok()
+            .and_then(|t| t.rsplitn(3, ',').nth(2).map(str::to_string));
+        let configured = self.tmux_socket.as_ref().map(|p| p.display().to_string());
+        let tuis = self
+            .hub
+            .views()
+            .into_iter()
+            .filter_map(|t| t.tmux.map(|(s, _)| s));
+        for s in tuis.chain(configured).chain(from_env) {
+            if !s.is_empty() && !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    /// `seen --all` with remote machines: each connected host marks its own, then this one.
+    fn seen_all_everywhere(&mut self, reply: oneshot::Sender<Result<String, String>>) {
+        let n = self.state.unvisited_count();
+        let mut asked = Vec::new();
+        for (host, link) in &self.links {
+            if self.remotes.unvisited_count(host) > 0 {
+                asked.push((host.clone(), link.ask(RemoteAction::SeenAll, None)));
+            }
+        }
+        let after = self.after_tx.clone();
+        tokio::spawn(async move {
+            let mut text = match n {
+                0 => "no unvisited sessions here".to_string(),
+                1 => "marked 1 session visited here".to_string(),
+                n => format!("marked {n} sessions visited here"),
+            };
+            for (host, answer) in asked {
+                match answer.await {
+                    Ok(t) => {
+                        let _ = write!(text, "; on {host}: {t}");
+                    }
+                    Err(e) => {
+                        let _ = write!(text, "; on {host}: NOT MARKED: {e}");
+                    }
+                }
+            }
+            let event = Event::Seen {
+                target: Target::All,
+            };
+            let _ = after.send(AfterAction { event, reply, text }).await;
+        });
     }
 }
 

@@ -30,6 +30,77 @@ pub struct Config {
     pub tmux: TmuxConfig,
     /// `[open]`: what `ocbar open` starts when no OpenCode TUI can show the session.
     pub open: OpenConfig,
+    /// Other machines whose ocbar daemon to follow over ssh (overridden by `OCBAR_REMOTE` and
+    /// `--remote`): ssh destinations.
+    pub remotes: Vec<String>,
+    /// `[remote]`: how those machines are reached.
+    pub remote: RemoteConfig,
+}
+
+/// `[remote]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RemoteConfig {
+    /// The ssh client: a command line (split on blanks) or an argv list. Default `ssh`.
+    pub ssh_command: Command,
+    /// What runs on the far side (through its login shell): ocbar there. Default `ocbar`.
+    pub ocbar_command: String,
+}
+
+impl Default for RemoteConfig {
+    fn default() -> Self {
+        RemoteConfig {
+            ssh_command: Command::Line("ssh".into()),
+            ocbar_command: "ocbar".into(),
+        }
+    }
+}
+
+/// A program to run, as a config file may give it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Command {
+    /// `"ssh -F /path/config"`: split on blanks (no shell).
+    Line(String),
+    /// `["ssh", "-F", "/a path/config"]`.
+    Argv(Vec<String>),
+}
+
+impl Command {
+    /// The argv; empty when nothing was given.
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            Command::Line(l) => l.split_whitespace().map(str::to_string).collect(),
+            Command::Argv(v) => v.iter().filter(|a| !a.is_empty()).cloned().collect(),
+        }
+    }
+}
+
+/// The remote machines to follow: `--remote` flags, else `OCBAR_REMOTE` (comma-separated),
+/// else the config file's `remotes`. Blanks are trimmed, duplicates merged; a name that ssh
+/// would take for an option (starts with `-`) is refused.
+pub fn remotes(
+    flags: &[String],
+    env: Option<&str>,
+    config: &Config,
+) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in first_given(flags, env, &config.remotes).unwrap_or_default() {
+        let r = r.trim();
+        if r.is_empty() {
+            continue;
+        }
+        if r.starts_with('-') || r.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(format!(
+                "'{}' is not an ssh destination: give a host name, USER@HOST or an alias of ~/.ssh/config",
+                crate::text::one_line(r, 80)
+            ));
+        }
+        if !out.iter().any(|o| o == r) {
+            out.push(r.to_string());
+        }
+    }
+    Ok(out)
 }
 
 /// `[model]`.
@@ -192,6 +263,20 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// The first list given: the flags, else the environment variable (comma-separated), else the
+/// config file's; `None` when none is.
+fn first_given(flags: &[String], env: Option<&str>, config: &[String]) -> Option<Vec<String>> {
+    if !flags.is_empty() {
+        Some(flags.to_vec())
+    } else if let Some(env) = env.filter(|e| !e.trim().is_empty()) {
+        Some(env.split(',').map(str::to_string).collect())
+    } else if !config.is_empty() {
+        Some(config.to_vec())
+    } else {
+        None
+    }
+}
+
 /// The servers to follow: `--server` flags, else `OCBAR_SERVER` (comma-separated), else the
 /// config file's `servers`, else the default. Each is checked ([`ServerUrl::parse`]); the first
 /// bad one is the error; duplicates are merged.
@@ -200,15 +285,8 @@ pub fn servers(
     env: Option<&str>,
     config: &Config,
 ) -> Result<Vec<ServerUrl>, String> {
-    let chosen: Vec<String> = if !flags.is_empty() {
-        flags.to_vec()
-    } else if let Some(env) = env.filter(|e| !e.trim().is_empty()) {
-        env.split(',').map(str::to_string).collect()
-    } else if !config.servers.is_empty() {
-        config.servers.clone()
-    } else {
-        vec![DEFAULT_SERVER.to_string()]
-    };
+    let chosen = first_given(flags, env, &config.servers)
+        .unwrap_or_else(|| vec![DEFAULT_SERVER.to_string()]);
     let mut out: Vec<ServerUrl> = Vec::new();
     for s in chosen.iter().filter(|s| !s.trim().is_empty()) {
         let url = ServerUrl::parse(s)?;
@@ -300,6 +378,23 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn remotes_and_the_remote_table() {
+        let c = parse(
+            "remotes = [\"devbox\", \"me@10.0.0.5\"]\n[remote]\nssh_command = [\"ssh\", \"-F\", \"/a b/cfg\"]\nocbar_command = \"~/.cargo/bin/ocbar\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.remote.ssh_command.argv(), ["ssh", "-F", "/a b/cfg"]);
+        assert_eq!(c.remote.ocbar_command, "~/.cargo/bin/ocbar");
+        assert_eq!(remotes(&[], None, &c).unwrap(), ["devbox", "me@10.0.0.5"]);
+        assert_eq!(remotes(&[], Some(" a, b ,a"), &c).unwrap(), ["a", "b"]);
+        assert_eq!(remotes(&["x".into()], Some("a"), &c).unwrap(), ["x"]);
+        assert!(remotes(&["-oProxyCommand=x".into()], None, &c).is_err());
+        let line = parse("[remote]\nssh_command = \"ssh -p 2222\"\n").unwrap();
+        assert_eq!(line.remote.ssh_command.argv(), ["ssh", "-p", "2222"]);
+        assert_eq!(Config::default().remote.ssh_command.argv(), ["ssh"]);
+    }
 
     #[test]
     fn empty_config_is_all_defaults() {

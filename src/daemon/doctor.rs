@@ -52,6 +52,7 @@ impl StateLoop {
                 doctor_server(&mut out, &server.url, &h.stats().view(), now);
             }
         }
+        self.doctor_remotes(&mut out, now);
         // Hints follow what is there: is the plugin installed, are TUIs connected?
         use crate::opencode_config::{PluginState, plugin_state};
         let plugin = paths::opencode_config_dir().map_or_else(
@@ -248,6 +249,50 @@ fn start_hint(url: &str) -> String {
         format!(
             "start OpenCode on {host}, listening on port {port} at an address this machine can reach ('opencode serve --hostname ADDRESS --port {port}' there), or point ocbar at the right --server"
         )
+    }
+}
+
+impl StateLoop {
+    /// One line per remote machine: linked or not, ssh's error in its own words with the fix,
+    /// the far ocbar's version and whether it differs from this one.
+    fn doctor_remotes(&self, out: &mut String, now: i64) {
+        for (host, _, sessions) in self.remotes.hosts() {
+            let Some(link) = self.links.get(host) else {
+                continue;
+            };
+            let st = link.status();
+            let here = env!("CARGO_PKG_VERSION");
+            let version = match &st.version {
+                Some(v) if v == here => format!("ocbar {v}"),
+                Some(v) => format!(
+                    "ocbar {v}, VERSION MISMATCH: this machine runs {here}; install the same version on both"
+                ),
+                None => "ocbar version not known yet".to_string(),
+            };
+            let host = crate::text::one_line(host, 100);
+            if st.connected {
+                let _ = writeln!(
+                    out,
+                    "remote {host}: connected over ssh ({version}; {sessions} sessions)"
+                );
+            } else {
+                let retry = st
+                    .retry_at_ms
+                    .map(|at| format!("; trying again in {} s", ((at - now).max(0) + 999) / 1000))
+                    .unwrap_or_default();
+                match &st.error {
+                    Some(why) => {
+                        let _ = writeln!(
+                            out,
+                            "remote {host}: NOT CONNECTED: {why} ({version}{retry}; {sessions} sessions held, shown unreachable)"
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(out, "remote {host}: connecting over ssh");
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -23,6 +23,7 @@ use crate::log;
 use crate::model::State;
 use crate::model::effect::{Effect, Notification, NotifyKind};
 use crate::model::event::{Event, Target};
+use crate::model::remote::{RemoteEvent, Remotes};
 use crate::paths;
 use crate::server_url::{DEFAULT_SERVER, ServerKind, ServerUrl};
 use crate::wire::snapshot::SessionState;
@@ -43,13 +44,16 @@ pub mod log;
 pub mod notify;
 pub mod published;
 pub mod push;
+pub mod remote;
 pub mod replay;
 pub mod serve;
 pub mod source;
 mod start;
 mod state_loop;
 pub mod store;
+pub mod tmux;
 pub mod tui;
+pub mod visibility;
 
 /// Capacity of the event channel from sources to the state loop.
 const EVENT_QUEUE: usize = 8192;
@@ -68,6 +72,7 @@ pub fn main(
     server_flags: Vec<String>,
     config_path: Option<PathBuf>,
     replay: Option<PathBuf>,
+    remote_flags: Vec<String>,
     socket: PathBuf,
 ) -> ExitCode {
     let (config, loaded_from) = match config::load(config_path.as_deref()) {
@@ -86,6 +91,14 @@ pub fn main(
             Ok(s) => s,
             Err(e) => return fatal(&socket, 2, &e, FIX_SERVERS),
         }
+    };
+    let remotes = match config::remotes(
+        &remote_flags,
+        std::env::var("OCBAR_REMOTE").ok().as_deref(),
+        &config,
+    ) {
+        Ok(r) => r,
+        Err(e) => return fatal(&socket, 2, &e, FIX_CONFIG),
     };
     // Discovery (src/daemon/discovery.rs). With no server configured, the default URL is only probed:
     // followed while something answers there, not shown as "not connected" otherwise.
@@ -166,6 +179,7 @@ pub fn main(
         socket: socket.clone(),
         config_path: loaded_from,
         discovery,
+        remotes,
     };
     let code = runtime.block_on(run(config, servers, replayed, ctx));
     let _ = std::fs::remove_file(&socket);
@@ -178,6 +192,8 @@ struct Context {
     socket: PathBuf,
     config_path: Option<PathBuf>,
     discovery: crate::daemon::discovery::Settings,
+    /// The remote machines followed over ssh (`--remote`, `OCBAR_REMOTE`, `remotes`).
+    remotes: Vec<String>,
 }
 
 async fn run(
@@ -305,6 +321,18 @@ async fn run(
         ));
     }
 
+    // Remote machines (src/daemon/remote/): one ssh link each, feeding model::remote.
+    let (remote_tx, remote_rx) = mpsc::channel::<RemoteEvent>(256);
+    let mut remotes = Remotes::default();
+    let mut links = HashMap::new();
+    let remote_settings = remote::Settings::new(&config.remote);
+    for host in &ctx.remotes {
+        let host: Arc<str> = Arc::from(host.as_str());
+        remotes.apply(RemoteEvent::Added { host: host.clone() }, now_ms());
+        let link = remote::Link::spawn(host.clone(), remote_settings.clone(), remote_tx.clone());
+        links.insert(host, link);
+    }
+
     if !replayed.is_empty() {
         let tx = events_tx.clone();
         tokio::spawn(async move {
@@ -335,6 +363,14 @@ async fn run(
             "OpenCode is found when it listens on a port: start it with 'opencode --port 4096', or 'opencode serve --port 4096' and 'opencode attach http://127.0.0.1:4096'; a plain 'opencode' TUI is seen through the plugin ('ocbar install opencode-plugin')"
         );
     }
+    if !ctx.remotes.is_empty() {
+        log!(
+            "also following the ocbar daemons of {} over ssh ({} ... {} remote-bridge)",
+            ctx.remotes.join(", "),
+            remote_settings.ssh.join(" "),
+            remote_settings.ocbar_command
+        );
+    }
     log!(
         "bars: 'ocbar status --format tmux|starship|waybar', 'ocbar watch --format waybar'; panel: 'ocbar list'; health: 'ocbar doctor'"
     );
@@ -346,6 +382,7 @@ async fn run(
         tui: Some(hub.clone()),
     };
     tokio::spawn(serve::serve(listener, shared));
+    tokio::spawn(crate::daemon::visibility::run(hub.clone()));
     if config.tmux.push {
         // `[tmux] socket`, else the notifier's tmux socket, else $TMUX's server or the default.
         let mut tmux = config.tmux.clone();
@@ -361,6 +398,8 @@ async fn run(
 
     let mut looper = StateLoop {
         state,
+        remotes,
+        links,
         sources,
         notifier,
         after_tx,
@@ -393,6 +432,7 @@ async fn run(
             open_rx,
             updates_rx,
             notice_rx,
+            remote_rx,
         )
         .await
 }
@@ -426,6 +466,10 @@ struct AfterAction {
 
 struct StateLoop {
     state: State,
+    /// The sessions of remote machines, as their daemons last reported them.
+    remotes: Remotes,
+    /// One ssh link per remote machine, by host.
+    links: HashMap<Arc<str>, remote::Link>,
     sources: HashMap<ServerUrl, source::ServerHandle>,
     notifier: mpsc::UnboundedSender<Notification>,
     after_tx: mpsc::Sender<AfterAction>,

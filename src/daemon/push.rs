@@ -30,9 +30,8 @@
 //! apply when the status line is drawn, `##` is drawn as a literal `#`, and `#(…)` or `#{…}`
 //! from a title are never run or expanded (checked against real tmux in `tests/bars_tmux.rs`).
 //! On the way there, tmux's command parser treats an argument ending in `;` as a command
-//! separator, so a trailing `;` is written `\;` ([`tmux_arg`]).
+//! separator, so a trailing `;` is written `\;` ([`tmux::arg`]).
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +42,7 @@ use tokio::time::Instant;
 use crate::daemon::clock::now_ms;
 use crate::daemon::config::TmuxConfig;
 use crate::daemon::published::Published;
+use crate::daemon::tmux::{self, Server as TmuxServer};
 use crate::log;
 use crate::render::{self, RenderConfig};
 use crate::wire::Format;
@@ -54,7 +54,7 @@ pub const OPTION: &str = "@ocbar";
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Longest a `tmux` call may take before it is killed and counted as a failure.
-pub const TMUX_TIMEOUT: Duration = Duration::from_secs(2);
+pub const TMUX_TIMEOUT: Duration = tmux::TIMEOUT;
 
 /// First retry delay after a failure; doubles up to [`RETRY_LAST`].
 const RETRY_MIN: Duration = Duration::from_secs(1);
@@ -77,9 +77,9 @@ pub fn tell_failed_start() {
     if std::env::var_os("TMUX").is_none_or(|t| t.is_empty()) || std::io::stderr().is_terminal() {
         return;
     }
-    let child = std::process::Command::new("tmux")
-        .args(["set-option", "-gq", OPTION, &tmux_arg(FAILED_START_NOTICE)])
-        .stdin(Stdio::null())
+    let child = TmuxServer::default()
+        .blocking_command()
+        .args(["set-option", "-gq", OPTION, &tmux::arg(FAILED_START_NOTICE)])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
@@ -95,120 +95,30 @@ pub fn tell_failed_start() {
     let _ = child.wait();
 }
 
-/// `line` as one argument of a `tmux` command line: tmux's parser takes an argument that ends
-/// in `;` for a command separator (and `\;` for a literal `;`), so a trailing `;` is escaped.
-pub fn tmux_arg(line: &str) -> String {
-    match line.strip_suffix(';') {
-        Some(rest) => format!("{rest}\\;"),
-        None => line.to_string(),
-    }
-}
-
-/// The socket of tmux's server as `tmux` finds it: `-S socket`, else the path in `$TMUX` (up to
-/// the first comma), else `$TMUX_TMPDIR` (default `/tmp`) `/tmux-UID/default`.
-fn server_socket(
-    socket: Option<&std::path::Path>,
-    tmux: Option<std::ffi::OsString>,
-    tmpdir: Option<std::ffi::OsString>,
-    uid: u32,
-) -> PathBuf {
-    if let Some(s) = socket {
-        return s.to_path_buf();
-    }
-    if let Some(t) = tmux {
-        let t = t.to_string_lossy();
-        let path = t.split(',').next().unwrap_or_default();
-        if !path.is_empty() {
-            return PathBuf::from(path);
-        }
-    }
-    tmpdir
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
-        .join(format!("tmux-{uid}"))
-        .join("default")
-}
-
-/// The tmux server to talk to.
+/// The tmux server the line is pushed to.
 struct Tmux {
-    socket: Option<PathBuf>,
+    server: TmuxServer,
 }
 
 impl Tmux {
-    fn command(&self) -> std::process::Command {
-        let mut cmd = std::process::Command::new("tmux");
-        if let Some(s) = &self.socket {
-            cmd.arg("-S").arg(s);
-        }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        cmd
-    }
-
-    /// Which server, for log lines.
-    fn describe(&self) -> String {
-        if let Some(s) = &self.socket {
-            return format!("the tmux server on {}", s.display());
-        }
-        match std::env::var("TMUX") {
-            Ok(t) if !t.is_empty() => format!(
-                "the tmux server on {} ($TMUX)",
-                t.split(',').next().unwrap_or_default()
-            ),
-            _ => "tmux's default server".to_string(),
-        }
-    }
-
-    /// The socket of the server `tmux` talks to, as tmux finds it: `-S`, else `$TMUX`'s, else
-    /// `$TMUX_TMPDIR` (or `/tmp`) `/tmux-UID/default`.
-    fn server_socket(&self) -> PathBuf {
-        server_socket(
-            self.socket.as_deref(),
-            std::env::var_os("TMUX"),
-            std::env::var_os("TMUX_TMPDIR"),
-            crate::paths::uid(),
-        )
-    }
-
-    /// Whether [`Tmux::server_socket`] exists (one `stat`, no process).
+    /// Whether the server's socket exists (one `stat`, no process).
     fn socket_exists(&self) -> bool {
-        self.server_socket().exists()
+        self.server.socket_path().exists()
     }
 
     /// `tmux set-option -g @ocbar LINE`, bounded by [`TMUX_TIMEOUT`].
     async fn set(&self, line: &str) -> Result<(), String> {
-        let mut cmd = tokio::process::Command::from(self.command());
-        cmd.args(["set-option", "-g", "--", OPTION])
-            .arg(tmux_arg(line))
-            .kill_on_drop(true);
-        match tokio::time::timeout(TMUX_TIMEOUT, cmd.output()).await {
-            Err(_) => Err(format!(
-                "tmux did not answer within {} s",
-                TMUX_TIMEOUT.as_secs()
-            )),
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err("tmux is not installed (not found on PATH)".to_string())
-            }
-            Ok(Err(e)) => Err(format!("cannot run tmux: {e}")),
-            Ok(Ok(out)) if out.status.success() => Ok(()),
-            Ok(Ok(out)) => {
-                let err = String::from_utf8_lossy(&out.stderr);
-                let err = err.trim();
-                Err(if err.is_empty() {
-                    format!("tmux failed ({})", out.status)
-                } else {
-                    err.to_string()
-                })
-            }
-        }
+        self.server
+            .run(&["set-option", "-g", "--", OPTION, &tmux::arg(line)])
+            .await
+            .map(|_| ())
     }
 
     /// `tmux set-option -gu @ocbar`, synchronously and briefly (the daemon is exiting).
     fn unset_blocking(&self) {
-        let mut cmd = self.command();
+        let mut cmd = self.server.blocking_command();
         cmd.args(["set-option", "-gu", OPTION])
+            .stdout(Stdio::null())
             .stderr(Stdio::null());
         let Ok(mut child) = cmd.spawn() else { return };
         let deadline = std::time::Instant::now() + Duration::from_millis(500);
@@ -245,7 +155,7 @@ struct Failing {
     backoff: Duration,
     /// When the last attempt failed.
     since: Instant,
-    /// Whether tmux's server socket existed then ([`Tmux::server_socket`]).
+    /// Whether tmux's server socket existed then.
     socket_was_there: bool,
 }
 
@@ -277,7 +187,9 @@ pub async fn tmux_push(
     if !cfg.push {
         return;
     }
-    let tmux = Arc::new(Tmux { socket: cfg.socket });
+    let tmux = Arc::new(Tmux {
+        server: TmuxServer::on(cfg.socket),
+    });
     let mut clear = ClearOnExit {
         tmux: tmux.clone(),
         armed: false,
@@ -301,12 +213,12 @@ pub async fn tmux_push(
                         if failing.take().is_some() {
                             log!(
                                 "tmux push: {} reached again: {OPTION} is set",
-                                tmux.describe()
+                                tmux.server.describe()
                             );
                         } else if !clear.armed {
                             log!(
                                 "tmux push: {OPTION} is set on {} ('#{{{OPTION}}}' in status-left/right shows it)",
-                                tmux.describe()
+                                tmux.server.describe()
                             );
                         }
                         clear.armed = true;
@@ -318,7 +230,7 @@ pub async fn tmux_push(
                             None => {
                                 log!(
                                     "tmux push: cannot set {OPTION} on {}: {e}; retrying for a minute, then on changes (at once when a tmux server appears, else at most every 32 s)",
-                                    tmux.describe()
+                                    tmux.server.describe()
                                 );
                                 Failing {
                                     retry_at: Some(Instant::now() + RETRY_MIN),
@@ -372,46 +284,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_trailing_semicolon_is_escaped_for_tmux() {
-        assert_eq!(tmux_arg("plain"), "plain");
-        assert_eq!(tmux_arg("a;"), "a\\;");
-        assert_eq!(tmux_arg(";"), "\\;");
-        assert_eq!(tmux_arg("a\\;"), "a\\\\;");
-        assert_eq!(tmux_arg("a ; b"), "a ; b");
-        assert_eq!(tmux_arg(""), "");
-    }
-
-    #[test]
-    fn the_server_socket_is_found_where_tmux_looks() {
-        use std::ffi::OsString;
-        let os = |s: &str| Some(OsString::from(s));
-        let given = std::path::Path::new("/run/t/s");
-        assert_eq!(
-            server_socket(Some(given), os("/tmp/tmux-1/x,1,2"), None, 1),
-            given
-        );
-        assert_eq!(
-            server_socket(None, os("/tmp/tmux-1/x,123,0"), os("/t"), 1),
-            PathBuf::from("/tmp/tmux-1/x")
-        );
-        assert_eq!(
-            server_socket(None, os(""), os("/run/user/7"), 7),
-            PathBuf::from("/run/user/7/tmux-7/default")
-        );
-        assert_eq!(
-            server_socket(None, None, os(""), 1000),
-            PathBuf::from("/tmp/tmux-1000/default")
-        );
-    }
-
-    #[test]
     fn config_defaults_to_push_on() {
         let c: TmuxConfig = toml::from_str("").unwrap();
         assert_eq!(c, TmuxConfig::default());
         assert!(c.push && c.socket.is_none());
         let c: TmuxConfig = toml::from_str("push = false\nsocket = \"/t/s\"").unwrap();
         assert!(!c.push);
-        assert_eq!(c.socket, Some(PathBuf::from("/t/s")));
+        assert_eq!(c.socket, Some(std::path::PathBuf::from("/t/s")));
         assert!(toml::from_str::<TmuxConfig>("pus = true").is_err());
     }
 }

@@ -7,6 +7,8 @@ use super::*;
 const DEADLINE_RECHECK: Duration = Duration::from_secs(60);
 
 impl StateLoop {
+    // One receiver per input the loop selects on, each its own channel.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn run(
         &mut self,
         mut events: mpsc::Receiver<Event>,
@@ -15,6 +17,7 @@ impl StateLoop {
         mut opens: mpsc::UnboundedReceiver<notify::OpenRequest>,
         mut updates: mpsc::Receiver<crate::daemon::discovery::Update>,
         mut notices: mpsc::UnboundedReceiver<notify::tmux::Notice>,
+        mut remote_events: mpsc::Receiver<RemoteEvent>,
     ) -> ExitCode {
         use tokio::signal::unix::{SignalKind, signal};
         let (mut sigterm, mut sigint) = match (
@@ -69,6 +72,10 @@ impl StateLoop {
                     }
                     self.publish();
                 }
+                Some(ev) = remote_events.recv() => {
+                    self.apply_remote(ev);
+                    self.publish();
+                }
                 Some(cmd) = commands.recv() => {
                     self.command(cmd);
                     self.publish();
@@ -102,8 +109,13 @@ impl StateLoop {
                 Some(open) = opens.recv() => {
                     // The desktop notification's "Open" action.
                     let (reply, _rx) = oneshot::channel();
+                    // A remote machine's session is named with its host (`HOST:ID`).
+                    let session = match open.server.remote_host() {
+                        Some(host) => format!("{host}:{}", open.session),
+                        None => open.session.to_string(),
+                    };
                     self.command(Command {
-                        action: crate::wire::Action::Open(open.session.to_string()),
+                        action: crate::wire::Action::Open(session),
                         reply,
                     });
                     self.publish();
@@ -126,6 +138,16 @@ impl StateLoop {
             return; // a late event of a connection stopped because its server went away
         }
         let effects = self.state.apply(ev, now_ms());
+        self.run_effects(effects);
+    }
+
+    /// A remote machine's link reported: its notifications go out like this machine's.
+    pub(super) fn apply_remote(&mut self, ev: RemoteEvent) {
+        let effects = self.remotes.apply(ev, now_ms());
+        self.run_effects(effects);
+    }
+
+    fn run_effects(&mut self, effects: Vec<Effect>) {
         for fx in effects {
             match fx {
                 Effect::Notify(n) => {
@@ -144,7 +166,8 @@ impl StateLoop {
     }
 
     pub(super) fn publish(&mut self) {
-        let generation = self.state.generation();
+        // Both only grow, so their sum changes whenever either does.
+        let generation = self.state.generation() + self.remotes.generation();
         if generation == self.published_generation && self.notice_seq == self.published_notice_seq {
             return;
         }
@@ -154,9 +177,16 @@ impl StateLoop {
         // Subscribers first (their latency is the budget); the state file's part is taken after
         // they have run (see `persist`).
         let _ = self.snapshots.send(Arc::new(
-            Published::new(generation, self.state.snapshot()).with_notice(notice),
+            Published::new(generation, self.snapshot()).with_notice(notice),
         ));
         self.persist_due = true;
+    }
+
+    /// What bars see: this machine's sessions and those of the remote machines.
+    pub(super) fn snapshot(&self) -> crate::wire::snapshot::Snapshot {
+        let mut snap = self.state.snapshot();
+        self.remotes.add_to(&mut snap);
+        snap
     }
 
     /// Hand what the state file keeps to its writer, if it changed since the last time.

@@ -1,12 +1,16 @@
 //! TUI channels: the OpenCode plugin (`integrations/opencode/`: `ocbar.tsx` for OpenCode 1,
 //! `ocbar/tui.tsx` for OpenCode 2, over one core) inside each TUI keeps one open to the daemon (protocol in [`crate::wire`], "The TUI channel").
 //!
-//! - **Focus.** Every TUI reports what it shows and whether its terminal has focus; the model
-//!   gets `Event::Focus` (the session on screen in a focused TUI is visited and never
-//!   notified). Closing the channel clears it.
+//! - **On screen.** Every TUI reports the session it shows. Whether the user can see it is
+//!   decided at the edges by `crate::daemon::visibility` (its tmux pane in a window a client
+//!   shows, its terminal the focused window) and given to the hub ([`Hub::set_screen`]); the
+//!   plugin's own focus reports count only once one has said "blur" (OpenCode's TUI does not
+//!   turn on terminal focus reporting, so today they never come). The model gets
+//!   `Event::Focus` whenever the session shown or its visibility changes (the session on screen
+//!   is visited and never notified). Closing the channel clears it.
 //! - **Attached TUIs** (`opencode attach URL`, `opencode --port N`) name their HTTP server. The
 //!   daemon follows that server itself (a [`Update::Tui`] to the state loop, which adds it like
-//!   a discovered one); the channel then carries focus only, so no event is counted twice.
+//!   a discovered one); the channel then carries what it shows only, so no event is counted twice.
 //! - **Plain TUIs** (`opencode`, an in-process server with no port) cannot be reached over
 //!   HTTP. Their plugin forwards the bus events, which go through the same decoder as SSE frames
 //!   and reach the model under a pseudo server `tui://<pid>`: `ServerAdded`, `Connected` and an
@@ -15,7 +19,7 @@
 //!   endpoint to call.
 //! - **`ocbar open`** switches one TUI, attached or plain, through its own channel
 //!   (`{"open":…}`, [`Hub::open_in`]); [`Hub::views`] tells `crate::daemon::jump` where each TUI
-//!   is (pid, tmux server and pane), what it shows and when it last had focus.
+//!   is (pid, tmux server and pane), what it shows and when it was last on screen.
 //!
 //! The [`Hub`] holds the open channels; the notifier's toast channel and the state loop reach
 //! TUIs through it.
@@ -28,7 +32,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::daemon::discovery::Update;
 use crate::daemon::source::{Decoded, Protocol};
@@ -48,14 +52,21 @@ struct Entry {
     hello: TuiHello,
     /// `tui://<pid>` when its events are bridged.
     pseudo: Option<ServerUrl>,
-    /// The HTTP server it is attached to (focus only).
+    /// The HTTP server it is attached to (the channel carries what it shows only).
     attached: Option<ServerUrl>,
     out: mpsc::Sender<TuiOut>,
     since_ms: i64,
     session: Option<String>,
-    focused: bool,
-    /// When it last reported focus (or connected, which counts as focus).
-    focused_ms: i64,
+    /// What the plugin last said about its terminal's focus.
+    plugin_focused: bool,
+    /// The plugin has reported a blur once: its focus reports really arrive, and count.
+    plugin_blurred: bool,
+    /// Whether the user can see it, and why; `None` until decided.
+    screen: Option<Screen>,
+    /// When it was last on screen (or connected).
+    on_screen_ms: i64,
+    /// The session and visibility last sent to the model.
+    sent: Option<(Option<String>, bool)>,
     events: u64,
     errors: u64,
 }
@@ -64,6 +75,40 @@ struct Entry {
 struct Inner {
     next_serial: u64,
     tuis: BTreeMap<String, Entry>,
+    /// How the focused window is known, for `doctor` (from `crate::daemon::visibility`).
+    window_manager: Option<String>,
+}
+
+/// Whether the user can see a TUI, and why (for `doctor`), as `crate::daemon::visibility`
+/// decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Screen {
+    /// On screen: its session is visited and not notified.
+    pub on: bool,
+    /// In words, e.g. "tmux window work:1 not shown by any client".
+    pub why: String,
+}
+
+impl Entry {
+    /// On screen as far as everything known says: decided visible, and (once the plugin's
+    /// focus reports are known to arrive) focused.
+    fn on_screen(&self) -> bool {
+        self.screen.as_ref().is_some_and(|s| s.on) && (!self.plugin_blurred || self.plugin_focused)
+    }
+
+    /// The `Event::Focus` to send when what the model knows of this TUI is out of date.
+    fn focus_event(&mut self, id: &str) -> Option<Event> {
+        let now = (self.session.clone(), self.on_screen());
+        if self.sent.as_ref() == Some(&now) {
+            return None;
+        }
+        self.sent = Some(now.clone());
+        Some(Event::Focus {
+            tui: id.to_string(),
+            session: now.0.map(|s| Arc::from(s.as_str())),
+            focused: now.1,
+        })
+    }
 }
 
 /// What `ocbar open` needs to know about one connected TUI (see [`Hub::views`]).
@@ -80,10 +125,10 @@ pub struct TuiView {
     pub tmux: Option<(String, String)>,
     /// The session on its screen.
     pub session: Option<String>,
-    /// Whether its terminal has focus now.
-    pub focused: bool,
-    /// When it last had focus (ms since the epoch).
-    pub focused_ms: i64,
+    /// Whether the user can see it now.
+    pub on_screen: bool,
+    /// When it was last on screen (ms since the epoch).
+    pub on_screen_ms: i64,
     /// When its channel opened.
     pub since_ms: i64,
     /// Its project directory.
@@ -96,6 +141,8 @@ pub struct Hub {
     events: mpsc::Sender<Event>,
     updates: mpsc::Sender<Update>,
     inner: Mutex<Inner>,
+    /// Bumped when a channel opens or closes (the visibility watch follows it).
+    changed: watch::Sender<u64>,
 }
 
 impl Hub {
@@ -105,6 +152,49 @@ impl Hub {
             events,
             updates,
             inner: Mutex::new(Inner::default()),
+            changed: watch::Sender::new(0),
+        }
+    }
+
+    /// Changes whenever a TUI channel opens or closes.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    fn bump(&self) {
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Say how the focused window is known (`doctor` prints it under the TUIs).
+    pub fn set_window_manager(&self, status: String) {
+        self.lock().window_manager = Some(status);
+    }
+
+    /// Record whether the user can see TUI `id` (from `crate::daemon::visibility`); the model
+    /// hears of it when that changes what it knows.
+    pub async fn set_screen(&self, id: &str, screen: Screen) {
+        let event = {
+            let mut g = self.lock();
+            let Some(e) = g.tuis.get_mut(id) else { return };
+            if e.screen.as_ref().map(|s| s.on) != Some(screen.on) {
+                crate::log!(
+                    "TUI {id}: {} ({})",
+                    if screen.on {
+                        "on screen"
+                    } else {
+                        "not on screen"
+                    },
+                    screen.why
+                );
+            }
+            e.screen = Some(screen);
+            if e.on_screen() {
+                e.on_screen_ms = crate::daemon::clock::now_ms();
+            }
+            e.focus_event(id)
+        };
+        if let Some(ev) = event {
+            let _ = self.events.send(ev).await;
         }
     }
 
@@ -152,8 +242,8 @@ impl Hub {
                     .zip(e.hello.pane())
                     .map(|(s, p)| (s.to_string(), p.to_string())),
                 session: e.session.clone(),
-                focused: e.focused,
-                focused_ms: e.focused_ms,
+                on_screen: e.on_screen(),
+                on_screen_ms: e.on_screen_ms,
                 since_ms: e.since_ms,
                 directory: e.hello.directory.clone(),
             })
@@ -269,16 +359,23 @@ impl Hub {
             let how = match (&e.pseudo, &e.attached) {
                 (Some(p), _) => format!("plain TUI, bridged as {p}, {} events", e.events),
                 (None, Some(s)) => format!("attached to {s}"),
-                (None, None) => "focus only".to_string(),
+                (None, None) => "what it shows only".to_string(),
             };
             let screen = match &e.session {
                 Some(s) => s.clone(),
                 None => "no session".to_string(),
             };
+            let seen = match &e.screen {
+                None => "on screen: not decided yet".to_string(),
+                Some(s) if e.plugin_blurred && !e.plugin_focused => {
+                    format!("not on screen: its terminal reported a blur ({})", s.why)
+                }
+                Some(s) if s.on => format!("on screen: {}", s.why),
+                Some(s) => format!("not on screen: {}", s.why),
+            };
             let _ = writeln!(
                 out,
-                "{who}: {how}; shows {screen} ({}); connected {}s{}{}",
-                if e.focused { "focused" } else { "not focused" },
+                "{who}: {how}; shows {screen} ({seen}); connected {}s{}{}",
                 (now_ms - e.since_ms).max(0) / 1000,
                 e.hello
                     .directory
@@ -291,6 +388,9 @@ impl Hub {
                     String::new()
                 }
             );
+        }
+        if let Some(wm) = g.window_manager.as_ref().filter(|_| !g.tuis.is_empty()) {
+            let _ = writeln!(out, "on screen: window manager: {wm}");
         }
         out.trim_end().to_string()
     }
@@ -331,8 +431,11 @@ impl Hub {
                 out: tx,
                 since_ms: now_ms,
                 session: None,
-                focused: true,
-                focused_ms: now_ms,
+                plugin_focused: true,
+                plugin_blurred: false,
+                screen: None,
+                on_screen_ms: now_ms,
+                sent: None,
                 events: 0,
                 errors: 0,
             },
@@ -342,6 +445,8 @@ impl Hub {
         let orphan = old
             .and_then(|o| o.pseudo)
             .filter(|p| Some(p) != pseudo.as_ref());
+        drop(g);
+        self.bump();
         (serial, pseudo, attached, rx, orphan)
     }
 
@@ -350,6 +455,8 @@ impl Hub {
         let mut g = self.lock();
         if g.tuis.get(id).is_some_and(|e| e.serial == serial) {
             g.tuis.remove(id);
+            drop(g);
+            self.bump();
             true
         } else {
             false
@@ -507,7 +614,7 @@ where
             format!("bridge {p}")
         }
         (None, Some(s)) => {
-            crate::log!("TUI {id} connected: attached to {s} (focus only)");
+            crate::log!("TUI {id} connected: attached to {s} (what it shows only)");
             let _ = hub
                 .updates
                 .send(Update::Tui {
@@ -624,22 +731,16 @@ async fn handle_line(
 ) -> Result<(), String> {
     match TuiLine::parse(text)? {
         TuiLine::Focus { session, focused } => {
-            let now = crate::daemon::clock::now_ms();
+            let mut event = None;
             hub.with_entry(id, serial, |e| {
-                e.session = session.clone();
-                e.focused = focused;
-                if focused {
-                    e.focused_ms = now;
-                }
+                e.session = session;
+                e.plugin_focused = focused;
+                e.plugin_blurred |= !focused;
+                event = e.focus_event(id);
             });
-            let _ = hub
-                .events
-                .send(Event::Focus {
-                    tui: id.to_string(),
-                    session: session.map(|s| Arc::from(s.as_str())),
-                    focused,
-                })
-                .await;
+            if let Some(ev) = event {
+                let _ = hub.events.send(ev).await;
+            }
             Ok(())
         }
         TuiLine::Event(json) => {
@@ -792,6 +893,20 @@ mod tests {
         cw.write_all(b"focus {\"session\":\"ses_1\",\"focused\":true}\n")
             .await
             .unwrap();
+        // Not on screen until decided (a TUI in a hidden tmux window must not mark it visited).
+        assert_eq!(
+            events.recv().await,
+            Some(Event::Focus {
+                tui: "77".into(),
+                session: Some(Arc::from("ses_1")),
+                focused: false
+            })
+        );
+        let shown = Screen {
+            on: true,
+            why: "tmux work:0 shown by client /dev/pts/2".into(),
+        };
+        hub.set_screen("77", shown.clone()).await;
         assert_eq!(
             events.recv().await,
             Some(Event::Focus {
@@ -800,6 +915,8 @@ mod tests {
                 focused: true
             })
         );
+        // The same again tells the model nothing new.
+        hub.set_screen("77", shown).await;
         // Garbage is answered, and the channel stays usable.
         cw.write_all(b"\xff\xfe\nbogus\nevent {\"payload\":{}}\nevent [1]\n")
             .await
@@ -825,7 +942,11 @@ mod tests {
             Some(("/tmp/tmux-0/default".to_string(), "%1".to_string()))
         );
         assert_eq!(views[0].session.as_deref(), Some("ses_1"));
-        assert!(views[0].focused);
+        assert!(views[0].on_screen);
+        assert!(
+            hub.doctor(0, "x")
+                .contains("shows ses_1 (on screen: tmux work:0 shown by client /dev/pts/2)")
+        );
         assert!(hub.can_show("tui://77") && !hub.can_show("http://127.0.0.1:4096"));
         hub.open_in("77", "ses_2").unwrap();
         assert_eq!(read_reply(&mut cr).await, "{\"open\":\"ses_2\"}\n");
@@ -887,6 +1008,23 @@ mod tests {
         assert!(matches!(
             events.recv().await,
             Some(Event::Focus { focused: false, .. })
+        ));
+        // A blur from the plugin is real: from then on its focus counts beside the screen.
+        hub.set_screen(
+            "9",
+            Screen {
+                on: true,
+                why: "x".into(),
+            },
+        )
+        .await;
+        assert!(!hub.views()[0].on_screen);
+        cw.write_all(b"focus {\"session\":null,\"focused\":true}\n")
+            .await
+            .unwrap();
+        assert!(matches!(
+            events.recv().await,
+            Some(Event::Focus { focused: true, .. })
         ));
         assert!(!hub.bridges("tui://9"));
         cw.shutdown().await.unwrap();

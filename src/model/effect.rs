@@ -45,6 +45,8 @@ pub struct Notification {
     pub child: bool,
     /// How long the turn ran, in ms (for a minimum-busy-time filter).
     pub busy_ms: i64,
+    /// The remote machine the session lives on (`--remote HOST`); `None`: this machine.
+    pub host: Option<std::sync::Arc<str>>,
 }
 
 /// Something the shell must do because of an event.

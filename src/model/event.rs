@@ -286,9 +286,10 @@ pub enum Event {
     Seen { target: Target },
     /// Mute or unmute notifications of one session.
     Mute { target: Target, muted: bool },
-    /// A TUI reported what it shows (`session` None: not a session screen) and whether its
-    /// terminal has focus. `tui` identifies the reporter (e.g. its pid); `focused: false` with
-    /// `session: None` also serves as "this TUI went away".
+    /// What a TUI shows (`session` None: not a session screen) and whether the user can see it
+    /// (`focused`: on screen, decided at the edges from its tmux pane and the focused window,
+    /// see `daemon::visibility`). `tui` identifies the TUI (e.g. its pid); `focused: false`
+    /// with `session: None` also serves as "this TUI went away".
     Focus {
         tui: String,
         session: Option<SessionId>,

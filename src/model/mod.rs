@@ -5,6 +5,7 @@
 pub mod effect;
 pub mod event;
 pub mod persist;
+pub mod remote;
 mod session;
 mod state;
 

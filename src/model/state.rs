@@ -1063,18 +1063,7 @@ impl State {
             };
             let unvisited = s.is_unvisited();
             if s.info.parent_id.is_none() {
-                match state {
-                    SessionState::Busy => counts.busy += 1,
-                    SessionState::Retry => counts.retry += 1,
-                    SessionState::Waiting => counts.waiting += 1,
-                    SessionState::Done => counts.done += 1,
-                    SessionState::Error => counts.error += 1,
-                    SessionState::Aborted => counts.aborted += 1,
-                    SessionState::Unknown => {}
-                }
-                if unvisited {
-                    counts.unvisited += 1;
-                }
+                counts.count(state, unvisited);
             }
             sessions.push(SessionView {
                 id: id.clone(),
@@ -1093,6 +1082,7 @@ impl State {
                 parent_id: s.info.parent_id.clone(),
                 children_active: children.get(id).copied().unwrap_or(0),
                 muted: s.muted,
+                host: None,
             });
         }
         sessions.sort_by(|a, b| {
@@ -1113,6 +1103,7 @@ impl State {
                 .collect(),
             sessions,
             counts,
+            remotes: Vec::new(),
         }
     }
 }
@@ -1171,5 +1162,6 @@ fn notification(
         message,
         child: s.info.parent_id.is_some(),
         busy_ms: now_ms - s.turn_started_ms,
+        host: None,
     })
 }

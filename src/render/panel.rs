@@ -6,10 +6,10 @@
 //! ```
 //! Columns: the unvisited mark, the state glyph and word, the title (cut to
 //! `panel_title_width`, padded to the longest shown), then last activity and, when known, the
-//! retry attempt and countdown or the error message, `unreachable` when the session's server
-//! is gone or not connected, active sub-agents, `muted` for a session `ocbar mute` silenced,
+//! retry attempt and countdown or the error message, `on HOST` for a remote machine's session,
+//! `unreachable` when the session's server (or the link to its machine) is gone or not connected, active sub-agents, `muted` for a session `ocbar mute` silenced,
 //! model and agent.
-//! Servers that are not connected get a line each before the sessions; when nothing is relevant
+//! Servers and remote machines that are not connected get a line each before the sessions; when nothing is relevant
 //! the panel says so in one line. Lines are separated by `\n`, with no newline at the end.
 
 use std::fmt::Write;
@@ -49,26 +49,34 @@ pub fn write_panel<M: Markup>(
         m.push_data(out, g.offline(), 0);
         m.close(out, color, false);
         out.push_str(" No OpenCode server connected: ");
-        for (i, s) in snap.servers.iter().enumerate() {
+        let names = snap.servers.iter().map(|s| s.url.as_str());
+        let hosts = snap.remotes.iter().map(|r| &*r.host);
+        for (i, name) in names.chain(hosts).enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }
-            m.push_data(out, &s.url, 0);
+            m.push_data(out, name, 0);
         }
     } else {
+        for r in snap.remotes.iter().filter(|r| !r.connected) {
+            newline(out);
+            push_unknown(
+                out,
+                m,
+                &g,
+                cfg,
+                &r.host,
+                ": not connected over ssh, states unknown",
+            );
+        }
         for s in snap.servers.iter().filter(|s| s.stale || !s.connected) {
             newline(out);
-            let color = cfg.colors.unknown;
-            m.open(out, color, false);
-            m.push_data(out, g.state(SessionState::Unknown), 0);
-            m.close(out, color, false);
-            out.push(' ');
-            m.push_data(out, &s.url, 0);
-            out.push_str(if s.connected {
+            let what = if s.connected {
                 ": catching up, states unknown"
             } else {
                 ": not connected, states unknown"
-            });
+            };
+            push_unknown(out, m, &g, cfg, &s.url, what);
         }
     }
 
@@ -154,6 +162,12 @@ pub fn write_panel<M: Markup>(
             }
             _ => {}
         }
+        if let Some(host) = &s.host {
+            // A remote machine's session (`--remote HOST`): where it runs.
+            let o = details.next();
+            o.push_str("on ");
+            m.push_data(o, host, 0);
+        }
         if !s.reachable {
             // Its server is gone or not connected: `open` may have to go through another TUI.
             details.next().push_str("unreachable");
@@ -175,6 +189,25 @@ pub fn write_panel<M: Markup>(
             }
         }
     }
+}
+
+/// A line about a server or remote machine whose sessions' states are unknown: the unknown
+/// glyph, its name (from data), then `what`.
+fn push_unknown<M: Markup>(
+    out: &mut String,
+    m: &M,
+    g: &Glyphs,
+    cfg: &RenderConfig,
+    name: &str,
+    what: &str,
+) {
+    let color = cfg.colors.unknown;
+    m.open(out, color, false);
+    m.push_data(out, g.state(SessionState::Unknown), 0);
+    m.close(out, color, false);
+    out.push(' ');
+    m.push_data(out, name, 0);
+    out.push_str(what);
 }
 
 fn pad(out: &mut String, n: usize) {

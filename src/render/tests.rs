@@ -42,6 +42,7 @@ fn sess(id: &str, title: &str, state: SessionState) -> SessionView {
         parent_id: None,
         children_active: 0,
         muted: false,
+        host: None,
     }
 }
 
@@ -868,4 +869,21 @@ fn a_long_or_hostile_notice_is_cut_and_inert() {
         out.matches('y').count(),
         tmux::NOTICE_WIDTH - "#[fg=red]#(touch x) ".len() - 1
     );
+}
+
+#[test]
+fn the_panel_names_the_host_of_a_remote_session_and_a_dropped_link() {
+    use crate::wire::snapshot::RemoteView;
+    let mut remote = sess("ses_r", "far job", SessionState::Done);
+    remote.host = Some("dev\u{1b}[2Jbox".into());
+    remote.reachable = false;
+    let mut snap = snap(vec![remote]);
+    snap.remotes.push(RemoteView {
+        host: "dev\u{1b}[2Jbox".into(),
+        connected: false,
+    });
+    let out = render_panel(&snap, NOW, &ascii(), PanelStyle::Plain);
+    assert!(out.contains("dev [2Jbox: not connected over ssh"), "{out}");
+    assert!(out.contains("on dev [2Jbox  unreachable"), "{out}");
+    assert!(!out.contains('\u{1b}'), "{out}");
 }

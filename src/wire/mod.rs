@@ -48,6 +48,7 @@
 //! channel (the plugin reconnects). A new channel with the same `tui` id replaces the old one.
 
 mod format;
+pub mod remote;
 pub mod snapshot;
 
 pub use format::{Format, Style, UnknownFormat};

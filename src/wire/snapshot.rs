@@ -108,11 +108,35 @@ pub struct SessionView {
     /// Notifications for this session are off (`ocbar mute`).
     #[serde(default)]
     pub muted: bool,
+    /// The remote machine it lives on, as the user named it (`--remote HOST`); null: this
+    /// machine. A session is (host, id): two hosts never merge their sessions.
+    #[serde(default)]
+    pub host: Option<Arc<str>>,
+}
+
+impl SessionView {
+    /// How a command names this session unambiguously: its id, prefixed with `HOST:` when it
+    /// lives on a remote machine (`ocbar open devbox:ses_…`).
+    pub fn qualified_id(&self) -> String {
+        match &self.host {
+            Some(h) => format!("{h}:{}", self.id),
+            None => self.id.to_string(),
+        }
+    }
 }
 
 /// Snapshots of daemons that predate `reachable` meant every session as reachable.
 fn reachable_default() -> bool {
     true
+}
+
+/// One remote machine followed over ssh (`--remote HOST`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteView {
+    /// The ssh destination, as the user gave it.
+    pub host: Arc<str>,
+    /// The link is up: its sessions are live.
+    pub connected: bool,
 }
 
 /// Number of top-level sessions per state (sub-agents are folded into their parents).
@@ -127,6 +151,24 @@ pub struct Counts {
     pub unvisited: u32,
 }
 
+impl Counts {
+    /// Count one top-level session in `state` (`unknown` has no count of its own).
+    pub fn count(&mut self, state: SessionState, unvisited: bool) {
+        match state {
+            SessionState::Busy => self.busy += 1,
+            SessionState::Retry => self.retry += 1,
+            SessionState::Waiting => self.waiting += 1,
+            SessionState::Done => self.done += 1,
+            SessionState::Error => self.error += 1,
+            SessionState::Aborted => self.aborted += 1,
+            SessionState::Unknown => {}
+        }
+        if unvisited {
+            self.unvisited += 1;
+        }
+    }
+}
+
 /// Everything a bar needs, at one instant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -135,6 +177,9 @@ pub struct Snapshot {
     /// Relevant sessions, most recent activity first; sub-agents carry `parent_id`.
     pub sessions: Vec<SessionView>,
     pub counts: Counts,
+    /// Remote machines followed over ssh (empty without `--remote`).
+    #[serde(default)]
+    pub remotes: Vec<RemoteView>,
 }
 
 impl Default for Snapshot {
@@ -144,6 +189,7 @@ impl Default for Snapshot {
             servers: Vec::new(),
             sessions: Vec::new(),
             counts: Counts::default(),
+            remotes: Vec::new(),
         }
     }
 }
@@ -163,8 +209,10 @@ impl Snapshot {
             .max_by_key(|s| (s.last_activity_ms, std::cmp::Reverse(&s.id)))
     }
 
-    /// No server is connected (bars show the offline marker).
+    /// No server and no remote machine is connected (bars show the offline marker).
     pub fn offline(&self) -> bool {
-        !self.servers.is_empty() && self.servers.iter().all(|s| !s.connected)
+        (!self.servers.is_empty() || !self.remotes.is_empty())
+            && self.servers.iter().all(|s| !s.connected)
+            && self.remotes.iter().all(|r| !r.connected)
     }
 }

@@ -42,9 +42,12 @@
 //! - `env`: [`Env`] (a fake LLM and an OpenCode using it) and [`shared_env`].
 //! - `event_log`: [`EventLog`], a recorder of `GET /global/event` (raw lines and parsed
 //!   envelopes).
+//! - `notified`: [`NotifyLog`], every notification a daemon sends, through its `[notify] command`.
 //! - `encode`: [`base64`], [`percent_encode`].
 //! - `tui`: [`install_plugin`] (`ocbar install opencode-plugin` into an isolated home) and
 //!   [`tui_env`] (the environment of a TUI with that home and the test's daemon).
+//! - [`sshd`]: a real OpenSSH server on loopback and an ssh client config naming it (the
+//!   remote-machine tests' "dev box"; used by its path, `common::sshd`).
 //! - [`tmux`]: a private tmux server whose panes run real TUIs (used by its path, `common::tmux`).
 //!
 //! Timing. `scripts/test.sh` runs many test processes at once on 2 cores, so be generous: a
@@ -75,10 +78,12 @@ mod encode;
 mod env;
 mod event_log;
 mod fake_llm;
+mod notified;
 mod opencode;
 mod opencode2;
 mod process;
 mod slots;
+pub mod sshd;
 mod tempdir;
 mod time;
 pub mod tmux;
@@ -88,6 +93,6 @@ mod tui;
 // Each test file uses some of the kit.
 #[allow(unused_imports)]
 pub use {
-    encode::*, env::*, event_log::*, fake_llm::*, opencode::*, opencode2::*, process::*, time::*,
-    tools::*, tui::*,
+    encode::*, env::*, event_log::*, fake_llm::*, notified::*, opencode::*, opencode2::*,
+    process::*, time::*, tools::*, tui::*,
 };

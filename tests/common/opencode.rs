@@ -686,7 +686,9 @@ impl Drop for OpenCode {
 /// older release, `.tools/opencode-VERSION/config-seed`: the package.json must name the
 /// server's own version; see the install script) so that OpenCode skips its own
 /// `npm install @opencode-ai/plugin`.
-fn seed_config_dir(cfg: &Path, version: Option<&str>) {
+/// Seed an OpenCode config directory `cfg` with the installed plugin SDK (offline), as every
+/// test home gets it: for a TUI started with a config directory of its own.
+pub fn seed_config_dir(cfg: &Path, version: Option<&str>) {
     let seed = match version {
         None => tools_dir().join("opencode-config-seed"),
         Some(v) => tools_dir()

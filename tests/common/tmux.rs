@@ -147,6 +147,71 @@ impl Tmux {
     }
 }
 
+/// A real tmux client of a [`Tmux`] server, attached to one of its sessions: `tmux attach` run
+/// in a pane of a second private tmux server, which is its terminal. tmux counts it as a client
+/// that shows a window; what its terminal sends it (focus in and out) is typed into that pane.
+pub struct Client {
+    terminal: Tmux,
+}
+
+impl Client {
+    /// Its terminal reports that it lost focus (`ESC [ O`, what a terminal sends with focus
+    /// reporting on, which tmux turns on with `focus-events on`).
+    pub fn focus_out(&self) {
+        self.terminal
+            .ok(&["send-keys", "-t", "term", "-l", "\x1b[O"]);
+    }
+
+    /// Its terminal reports that it has focus again (`ESC [ I`).
+    pub fn focus_in(&self) {
+        self.terminal
+            .ok(&["send-keys", "-t", "term", "-l", "\x1b[I"]);
+    }
+}
+
+impl Tmux {
+    /// Attach a real client (see [`Client`]) to `session`, 160x46 (45 rows under its status
+    /// line, as [`Tmux::spawn`] sizes windows); it detaches when dropped.
+    pub fn attach_client(&self, session: &str) -> Client {
+        let terminal = Tmux::start(&[]);
+        let before = self
+            .ok(&["list-clients", "-F", "#{client_name}"])
+            .lines()
+            .count();
+        let sock = self.sock.to_string_lossy().into_owned();
+        let bin = self.bin.to_string_lossy().into_owned();
+        terminal.ok(&[
+            "new-session",
+            "-d",
+            "-s",
+            "term",
+            "-x",
+            "160",
+            "-y",
+            "46",
+            "--",
+            "env",
+            "-u",
+            "TMUX",
+            &bin,
+            "-S",
+            &sock,
+            "attach",
+            "-t",
+            session,
+        ]);
+        assert!(
+            super::wait_until(secs(10), || self
+                .ok(&["list-clients", "-F", "#{client_name}"])
+                .lines()
+                .count()
+                > before),
+            "the tmux client did not attach to {session}"
+        );
+        Client { terminal }
+    }
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.run(&["kill-server"]);

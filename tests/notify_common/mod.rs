@@ -20,6 +20,7 @@ pub fn note(kind: NotifyKind, server: &str, session: &str, title: &str) -> Notif
         message: None,
         child: false,
         busy_ms: 60_000,
+        host: None,
     }
 }
 

@@ -34,7 +34,16 @@ ln -s "$SWAYSOCK" "$OUT/sway.sock"
 
 # The daemon, as a user's session starts it: SWAYSOCK in its environment.
 mkdir -p "$OUT/state" "$OUT/config"
-printf '[notify]\nenabled = false\n[tmux]\npush = false\n' >"$OUT/config/config.toml"
+# Notifications: one line per notified session in $OUT/notified.log.
+cat >"$OUT/config/config.toml" <<EOF
+[notify]
+desktop = false
+tmux = false
+summary_window_ms = 0
+command = "printf '%s\\\\n' \\"\$OCBAR_SESSION\\" >> '$OUT/notified.log'"
+[tmux]
+push = false
+EOF
 OCBAR_DISCOVERY=0 XDG_STATE_HOME="$OUT/state" XDG_CONFIG_HOME="$OUT/config" \
 	"$OUT/bin/ocbar" daemon --socket "$OUT/ocbar.sock" --config "$OUT/config/config.toml" \
 	>"$OUT/daemon.log" 2>&1 &

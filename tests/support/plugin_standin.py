@@ -5,15 +5,20 @@ Usage: plugin_standin.py SOCKET SESSION_ID STATE_FILE   (run inside a tmux pane)
 
 Speaks what integrations/opencode/ocbar.tsx speaks on the daemon's socket: `tui {…}` with this
 process's pid, $TMUX_PANE and $TMUX, then (bridged, no server) one session that runs and
-finishes, then `focus` lines. Every `{"open": ID}` the daemon sends is written to STATE_FILE and
-answered with `focus {"session": ID}`, as the plugin navigates and reports. The real plugin in a
-real TUI is exercised by tests/jump_tmux.rs; here what is tested is the window manager.
+finishes, then `focus` lines. Its focus is always `true`, as the real plugin's is: OpenCode's TUI
+never turns on terminal focus reporting, so the plugin never hears a blur. Every
+`{"open": ID}` the daemon sends is written to STATE_FILE and answered with
+`focus {"session": ID}`, as the plugin navigates and reports. A line `finish ID` typed into its
+pane runs one more turn of session ID (busy, then idle). The real plugin in a real TUI is
+exercised by tests/jump_tmux.rs and tests/on_screen.rs; here what is tested is the window
+manager.
 """
 
 import json
 import os
 import socket
 import sys
+import threading
 
 sock_path, session, state = sys.argv[1], sys.argv[2], sys.argv[3]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -21,9 +26,30 @@ s.connect(sock_path)
 f = s.makefile("rw", encoding="utf-8", newline="\n")
 
 
+lock = threading.Lock()
+
+
 def send(line):
-    f.write(line + "\n")
-    f.flush()
+    with lock:
+        f.write(line + "\n")
+        f.flush()
+
+
+def turn(sid):
+    for status in ("busy", "idle"):
+        send("event " + json.dumps({"directory": "/tmp", "payload": {
+            "type": "session.status",
+            "properties": {"sessionID": sid, "status": {"type": status}},
+        }}))
+
+
+def typed():
+    for line in sys.stdin:
+        words = line.split()
+        if len(words) == 2 and words[0] == "finish":
+            turn(words[1])
+            with open(state, "a") as out:
+                out.write("finished " + words[1] + "\n")
 
 
 send("tui " + json.dumps({
@@ -38,14 +64,11 @@ hello = json.loads(f.readline())
 assert hello.get("hello") == "ocbar", hello
 reply = json.loads(f.readline())
 assert str(reply.get("ok", "")).startswith("bridge "), reply
-for status in ("busy", "idle"):
-    send("event " + json.dumps({"directory": "/tmp", "payload": {
-        "type": "session.status",
-        "properties": {"sessionID": session, "status": {"type": status}},
-    }}))
-send("focus " + json.dumps({"session": None, "focused": False}))
+turn(session)
+send("focus " + json.dumps({"session": None, "focused": True}))
 with open(state, "w") as out:
     out.write("ready\n")
+threading.Thread(target=typed, daemon=True).start()
 for line in f:
     msg = json.loads(line)
     if "open" in msg:

@@ -44,7 +44,7 @@ mod service_file;
 mod tests;
 
 pub use followed::Followed;
-pub use scan::{Seen, parse_cmdline, scan};
+pub use scan::{Seen, TuiProcess, parse_cmdline, scan, tuis_of};
 pub use service_file::{ServiceRecord, read_services, service_dir};
 
 /// Discovery settings after the environment override.

@@ -291,3 +291,84 @@ pub fn scan(proc_root: &Path) -> Vec<Found> {
     }
     out
 }
+
+/// An OpenCode TUI process that shows the sessions of one server, and where it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TuiProcess {
+    pub pid: u32,
+    /// Its tmux server socket and pane (`$TMUX`, `$TMUX_PANE` in its environment), when it runs
+    /// in tmux.
+    pub tmux: Option<(String, String)>,
+}
+
+/// `$TMUX`'s socket and `$TMUX_PANE` of a `/proc/PID/environ` (NUL-separated).
+pub fn tmux_of_environ(environ: &[u8]) -> Option<(String, String)> {
+    let mut socket = None;
+    let mut pane = None;
+    for var in environ.split(|&b| b == 0) {
+        let var = String::from_utf8_lossy(var);
+        if let Some(v) = var.strip_prefix("TMUX=") {
+            socket = v
+                .split(',')
+                .next()
+                .filter(|s| !s.is_empty())
+                .map(str::to_string);
+        } else if let Some(v) = var.strip_prefix("TMUX_PANE=") {
+            pane = Some(v.to_string()).filter(|p| p.starts_with('%'));
+        }
+    }
+    socket.zip(pane)
+}
+
+/// The TUI processes under `proc_root` that show `server`'s sessions: `opencode attach URL`
+/// naming it, or an `opencode --port N` TUI listening on it. A wrapper and the program it runs
+/// share one pane: each pane is listed once. Blocking (reads `/proc`).
+pub fn tuis_of(proc_root: &Path, server: &str) -> Vec<TuiProcess> {
+    let key = crate::server_url::url_key(server);
+    let Ok(entries) = std::fs::read_dir(proc_root) else {
+        return Vec::new();
+    };
+    let mut pids: Vec<u32> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    pids.sort_unstable();
+    let mut out: Vec<TuiProcess> = Vec::new();
+    for pid in pids {
+        let dir = proc_root.join(pid.to_string());
+        let Ok(raw) = std::fs::read(dir.join("cmdline")) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&raw);
+        let argv: Vec<&str> = text.split('\0').filter(|a| !a.is_empty()).collect();
+        let shows = match parse_cmdline(&argv) {
+            Some(Seen::Attach { url }) => crate::server_url::url_key(&url) == key,
+            Some(Seen::Listener {
+                what: "opencode TUI --port",
+                host,
+                port,
+            }) => {
+                let ports = match port {
+                    Some(p) => vec![(host.unwrap_or_default(), p)],
+                    None => listening_ports(proc_root, pid),
+                };
+                ports.into_iter().any(|(h, p)| {
+                    crate::server_url::url_key(&format!("http://{}:{p}", connect_host(Some(&h))))
+                        == key
+                })
+            }
+            _ => false,
+        };
+        if !shows {
+            continue;
+        }
+        let tmux = std::fs::read(dir.join("environ"))
+            .ok()
+            .and_then(|e| tmux_of_environ(&e));
+        if tmux.is_some() && out.iter().any(|t| t.tmux == tmux) {
+            continue;
+        }
+        out.push(TuiProcess { pid, tmux });
+    }
+    out
+}

@@ -134,6 +134,49 @@ fn a_fake_proc_is_scanned() {
 }
 
 #[test]
+fn the_tuis_of_a_server_are_found_with_their_tmux_pane() {
+    let root = tempfile::tempdir().unwrap();
+    let mk = |pid: u32, argv: &[&str], environ: &[&str]| {
+        let d = root.path().join(pid.to_string());
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("cmdline"), argv.join("\0") + "\0").unwrap();
+        std::fs::write(d.join("environ"), environ.join("\0") + "\0").unwrap();
+    };
+    let in_tmux = ["HOME=/h", "TMUX=/tmp/tmux-1/default,500,0", "TMUX_PANE=%3"];
+    mk(20, &["opencode", "serve", "--port", "4096"], &in_tmux);
+    mk(21, &["opencode", "--port", "4096"], &in_tmux);
+    // The program its wrapper runs, in the same pane: listed once.
+    mk(22, &["/x/.opencode", "--port", "4096"], &in_tmux);
+    mk(
+        23,
+        &["opencode", "attach", "http://localhost:4096/"],
+        &["HOME=/h"],
+    );
+    mk(
+        24,
+        &["opencode", "attach", "http://127.0.0.1:5000"],
+        &in_tmux,
+    );
+    mk(25, &["opencode", "--port", "4097"], &in_tmux);
+    let found = tuis_of(root.path(), "http://127.0.0.1:4096");
+    assert_eq!(
+        found,
+        [
+            TuiProcess {
+                pid: 21,
+                tmux: Some(("/tmp/tmux-1/default".into(), "%3".into()))
+            },
+            TuiProcess {
+                pid: 23,
+                tmux: None
+            }
+        ]
+    );
+    assert_eq!(tmux_of_environ(b"TMUX=/s,1,2\0TMUX_PANE=bad\0"), None);
+    assert_eq!(tmux_of_environ(b""), None);
+}
+
+#[test]
 fn the_followed_set_merges_origins() {
     let mut f = Followed {
         configured: vec![ServerUrl::from("http://localhost:4096")],

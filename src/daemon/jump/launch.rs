@@ -14,6 +14,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use super::{Request, STEP_TIMEOUT, tmux, wm};
+use crate::daemon::tmux::Server;
 
 /// What [`launch`] did.
 pub enum Launched {
@@ -133,7 +134,7 @@ async fn new_tmux_window(req: &Request) -> Launched {
     candidates.push(None);
     let mut found = None;
     for c in candidates {
-        if let Ok(clients) = tmux::clients_on(c.as_deref()).await {
+        if let Ok(clients) = tmux::clients(&Server::on(c.as_deref())).await {
             found = Some((c, clients));
             break;
         }
@@ -144,7 +145,7 @@ async fn new_tmux_window(req: &Request) -> Launched {
                 .into(),
         );
     };
-    let socket = socket.as_deref();
+    let server = Server::on(socket.as_deref());
     let client = clients.into_iter().next();
     let target = client.as_ref().map(|c| format!("={}:", c.session));
     let mut args: Vec<String> = vec!["new-window".into()];
@@ -162,13 +163,13 @@ async fn new_tmux_window(req: &Request) -> Launched {
     ]);
     args.extend(attach_argv(req));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut made = tmux::tmux_on(socket, &refs).await;
+    let mut made = server.run(&refs).await;
     if made.is_err() && target.is_none() {
         // No session at all on that server: a new one.
         let mut args = refs.clone();
         args[0] = "new-session";
         args.insert(1, "-d");
-        made = tmux::tmux_on(socket, &args).await;
+        made = server.run(&args).await;
     }
     let place = match made {
         Ok(p) => p.trim().to_string(),
@@ -180,7 +181,10 @@ async fn new_tmux_window(req: &Request) -> Launched {
     )];
     if let Some(c) = client {
         let pane = place.rsplit('.').next().unwrap_or(&place).to_string();
-        match tmux::tmux_on(socket, &["switch-client", "-c", &c.name, "-t", &pane]).await {
+        match server
+            .run(&["switch-client", "-c", &c.name, "-t", &pane])
+            .await
+        {
             Ok(_) => steps.push(format!("client {} switched there", c.name)),
             Err(e) => steps.push(format!("tmux: {e}")),
         }

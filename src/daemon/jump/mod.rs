@@ -4,12 +4,15 @@
 //! the tmux picker, the plugin's picker, a desktop notification's "Open" action) ends here:
 //!
 //! 1. **Choose one TUI** ([`choose`], pure): one already showing S, else the most recently
-//!    focused TUI that can show S (attached to S's server, or the bridged TUI that runs S).
+//!    on-screen TUI that can show S (attached to S's server, or the bridged TUI that runs S).
 //! 2. **Switch only that TUI**, through its plugin channel (`{"open":…}`).
 //! 3. **Bring it on screen**, best effort: its tmux window and pane are selected and the user's
 //!    most recently active tmux client is switched there ([`tmux`]); the window-manager window
 //!    holding that client (or the TUI) gets focus ([`wm`]).
-//! 4. **No TUI can show S:** the `[open] command` runs, by default a new tmux window running
+//! 4. **A TUI without the plugin** (`opencode attach`, `opencode --port`, found in `/proc` with
+//!    its `$TMUX_PANE`): switched over HTTP (`POST /tui/select-session`) and brought on screen
+//!    the same way.
+//! 5. **No TUI can show S:** the `[open] command` runs, by default a new tmux window running
 //!    `opencode attach <server> --session S` ([`launch`]); a session of a bridged TUI that is
 //!    gone is answered with what to run.
 //!
@@ -31,10 +34,10 @@ pub use crate::daemon::config::OpenConfig;
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The TUI `ocbar open` switches to `session` of `server`: one already showing it, else the most
-/// recently focused one that can show it; `None` when no TUI is on that server.
+/// recently on-screen one that can show it; `None` when no TUI is on that server.
 pub fn choose<'a>(tuis: &'a [TuiView], server: &str, session: &str) -> Option<&'a TuiView> {
     let key = crate::server_url::url_key(server);
-    let rank = |t: &&&TuiView| (t.focused, t.focused_ms, t.since_ms);
+    let rank = |t: &&&TuiView| (t.on_screen, t.on_screen_ms, t.since_ms);
     let on_server: Vec<&TuiView> = tuis
         .iter()
         .filter(|t| {
@@ -76,7 +79,7 @@ pub type SelectSession =
 pub async fn run(
     req: Request,
     hub: std::sync::Arc<crate::daemon::tui::Hub>,
-    select: Option<SelectSession>,
+    mut select: Option<SelectSession>,
 ) -> Result<String, String> {
     let session = req.session.as_str();
     if let Some(tui) = &req.tui {
@@ -85,23 +88,7 @@ pub async fn run(
             Some(pid) => format!("TUI pid {pid} → {session}"),
             None => format!("TUI {} → {session}", tui.id),
         }];
-        let mut window_pid = tui.pid;
-        if let Some((socket, pane)) = &tui.tmux {
-            match tmux::reveal(socket, pane).await {
-                Ok(shown) => {
-                    steps.push(shown.describe());
-                    if let Some(c) = shown.client_pid {
-                        window_pid = Some(c);
-                    }
-                }
-                Err(e) => steps.push(format!("tmux: {e}")),
-            }
-        }
-        if let Some(pid) = window_pid
-            && let Some(focused) = wm::focus(pid).await
-        {
-            steps.push(focused);
-        }
+        bring_on_screen(tui.pid, tui.tmux.as_ref(), &mut steps).await;
         return Ok(steps.join("; "));
     }
     if req.server.starts_with(crate::server_url::TUI_SCHEME) {
@@ -116,12 +103,38 @@ pub async fn run(
             launch::shell_quote(session)
         ));
     }
+    // A TUI without the plugin (`opencode attach`, `opencode --port`): switched over HTTP and
+    // brought on screen where it runs; a new one only when there is none.
+    if select.is_some() {
+        let server = req.server.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            crate::daemon::discovery::tuis_of(std::path::Path::new("/proc"), &server)
+        })
+        .await
+        .unwrap_or_default();
+        let tui = found
+            .iter()
+            .find(|t| t.tmux.is_some())
+            .or_else(|| found.first());
+        if let Some(tui) = tui
+            && let Some(call) = select.take()
+        {
+            select_session(call, &req.server, session).await?;
+            let mut steps = vec![format!(
+                "OpenCode TUI pid {} (no ocbar plugin) → {session} (POST /tui/select-session on {})",
+                tui.pid, req.server
+            )];
+            bring_on_screen(Some(tui.pid), tui.tmux.as_ref(), &mut steps).await;
+            return Ok(steps.join("; "));
+        }
+    }
     match launch::launch(&req).await {
         launch::Launched::Done(text) => Ok(text),
         launch::Launched::Failed(e) => Err(e),
         launch::Launched::Nothing(why) => match select {
-            Some(call) => match tokio::time::timeout(Duration::from_secs(5), call).await {
-                Ok(Ok(())) => Ok(format!(
+            Some(call) => {
+                select_session(call, &req.server, session).await?;
+                Ok(format!(
                     "no OpenCode TUI with the ocbar plugin is on {}; asked every TUI there to show {session} (POST /tui/select-session){}",
                     req.server,
                     if why.is_empty() {
@@ -129,15 +142,8 @@ pub async fn run(
                     } else {
                         format!("; no new TUI: {why}")
                     }
-                )),
-                Ok(Err(e)) => Err(format!(
-                    "could not switch the OpenCode TUI to {session}: {e}"
-                )),
-                Err(_) => Err(format!(
-                    "{} did not answer /tui/select-session in time",
-                    req.server
-                )),
-            },
+                ))
+            }
             None => Err(format!(
                 "no OpenCode TUI can show {session}, and {}",
                 if why.is_empty() {
@@ -147,6 +153,46 @@ pub async fn run(
                 }
             )),
         },
+    }
+}
+
+/// `POST /tui/select-session` on `server`, bounded; the error in words.
+async fn select_session(call: SelectSession, server: &str, session: &str) -> Result<(), String> {
+    match tokio::time::timeout(Duration::from_secs(5), call).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!(
+            "could not switch the OpenCode TUI to {session}: {e}"
+        )),
+        Err(_) => Err(format!(
+            "{server} did not answer /tui/select-session in time"
+        )),
+    }
+}
+
+/// Put a TUI on the user's screen, best effort: its tmux pane selected and shown by the most
+/// recently active client, then the window holding that client (or the TUI) focused. What was
+/// done goes to `steps`.
+async fn bring_on_screen(
+    pid: Option<u32>,
+    tmux: Option<&(String, String)>,
+    steps: &mut Vec<String>,
+) {
+    let mut window_pid = pid;
+    if let Some((socket, pane)) = tmux {
+        match tmux::reveal(socket, pane).await {
+            Ok(shown) => {
+                steps.push(shown.describe());
+                if let Some(c) = shown.client_pid {
+                    window_pid = Some(c);
+                }
+            }
+            Err(e) => steps.push(format!("tmux: {e}")),
+        }
+    }
+    if let Some(pid) = window_pid
+        && let Some(focused) = wm::focus(pid).await
+    {
+        steps.push(focused);
     }
 }
 
@@ -188,8 +234,8 @@ mod tests {
             server: Some(server.into()),
             tmux: None,
             session: session.map(str::to_string),
-            focused,
-            focused_ms: at,
+            on_screen: focused,
+            on_screen_ms: at,
             since_ms: 0,
             directory: None,
         }
@@ -291,7 +337,7 @@ mod tests {
         );
         // Focused now beats focused a moment ago.
         let mut tuis = tuis.to_vec();
-        tuis[0].focused = true;
+        tuis[0].on_screen = true;
         assert_eq!(
             choose(&tuis, "http://127.0.0.1:4096", "ses_x").map(|t| &*t.id),
             Some("1")

@@ -5,7 +5,7 @@
 //! This works when `open` runs outside tmux (a waybar click, a notification action), where
 //! tmux has no "current client" to act on.
 
-use super::output;
+use crate::daemon::tmux::Server;
 
 /// What [`reveal`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,31 +59,15 @@ pub fn parse_clients(text: &str) -> Vec<Client> {
 }
 
 /// `tmux -S socket ARGS`.
-pub(crate) async fn tmux(socket: &str, args: &[&str]) -> Result<String, String> {
-    tmux_on(Some(socket), args).await
+async fn tmux(socket: &str, args: &[&str]) -> Result<String, String> {
+    Server::on(Some(socket)).run(args).await
 }
 
-/// `tmux [-S socket] ARGS` (`None`: tmux's own choice, `$TMUX` or its default server).
-pub(crate) async fn tmux_on(socket: Option<&str>, args: &[&str]) -> Result<String, String> {
-    let mut all = Vec::with_capacity(args.len() + 2);
-    if let Some(s) = socket {
-        all.extend(["-S", s]);
-    }
-    all.extend_from_slice(args);
-    output("tmux", &all).await
-}
-
-/// The attached clients of the server on `socket`, most recently active first (an error when
-/// no server answers there).
-pub async fn clients_on(socket: Option<&str>) -> Result<Vec<Client>, String> {
-    tmux_on(socket, &["list-clients", "-F", CLIENT_FORMAT])
-        .await
-        .map(|t| parse_clients(&t))
-}
-
-/// The attached clients of the server on `socket`, most recently active first.
-pub async fn clients(socket: &str) -> Result<Vec<Client>, String> {
-    tmux(socket, &["list-clients", "-F", CLIENT_FORMAT])
+/// The attached clients of `server`, most recently active first (an error when no server
+/// answers there).
+pub async fn clients(server: &Server) -> Result<Vec<Client>, String> {
+    server
+        .run(&["list-clients", "-F", CLIENT_FORMAT])
         .await
         .map(|t| parse_clients(&t))
 }
@@ -105,7 +89,7 @@ pub async fn reveal(socket: &str, pane: &str) -> Result<Revealed, String> {
     let place = place.trim().to_string();
     tmux(socket, &["select-window", "-t", pane]).await?;
     tmux(socket, &["select-pane", "-t", pane]).await?;
-    let clients = clients(socket).await.unwrap_or_default();
+    let clients = clients(&Server::on(Some(socket))).await.unwrap_or_default();
     let Some(client) = clients.into_iter().next() else {
         return Ok(Revealed {
             place,

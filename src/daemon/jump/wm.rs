@@ -23,7 +23,10 @@ use super::{STEP_TIMEOUT, output};
 const MAGIC: &[u8; 6] = b"i3-ipc";
 /// i3 IPC message types.
 const RUN_COMMAND: u32 = 0;
-const GET_TREE: u32 = 4;
+/// `SUBSCRIBE`: events follow on the same connection.
+pub(crate) const SUBSCRIBE: u32 = 2;
+/// `GET_TREE`: every window, with its pid and whether it has focus.
+pub(crate) const GET_TREE: u32 = 4;
 /// Replies larger than this are refused (a tree of many windows is a few hundred KiB).
 const MAX_REPLY: usize = 32 << 20;
 
@@ -110,6 +113,13 @@ fn clean(s: &str) -> String {
         .collect::<String>()
 }
 
+/// The IPC socket of sway (`$SWAYSOCK`) or i3 (`$I3SOCK`) in the daemon's environment.
+pub(crate) fn i3_socket() -> Option<std::ffi::OsString> {
+    std::env::var_os("SWAYSOCK")
+        .or_else(|| std::env::var_os("I3SOCK"))
+        .filter(|s| !s.is_empty())
+}
+
 /// Focus the window holding `pid`; the reply's words for what happened, if any are due.
 pub async fn focus(pid: u32) -> Option<String> {
     focus_in(pid, |v| std::env::var_os(v).filter(|s| !s.is_empty())).await
@@ -175,29 +185,48 @@ async fn focus_i3(sock: &std::ffi::OsStr, chain: &[u32]) -> Result<Window, Strin
 }
 
 /// One i3 IPC request and its reply payload.
-async fn ipc(sock: &std::ffi::OsStr, kind: u32, payload: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) async fn ipc(
+    sock: &std::ffi::OsStr,
+    kind: u32,
+    payload: &[u8],
+) -> Result<Vec<u8>, String> {
     let mut s = tokio::net::UnixStream::connect(sock)
         .await
         .map_err(|e| format!("cannot reach the window manager's IPC socket: {e}"))?;
+    write_message(&mut s, kind, payload).await?;
+    read_message(&mut s).await.map(|(_, body)| body)
+}
+
+/// Send one i3 IPC message.
+pub(crate) async fn write_message(
+    s: &mut tokio::net::UnixStream,
+    kind: u32,
+    payload: &[u8],
+) -> Result<(), String> {
     let len = u32::try_from(payload.len()).map_err(|_| "request too long".to_string())?;
     let mut msg = Vec::with_capacity(14 + payload.len());
     msg.extend_from_slice(MAGIC);
     msg.extend_from_slice(&len.to_ne_bytes());
     msg.extend_from_slice(&kind.to_ne_bytes());
     msg.extend_from_slice(payload);
-    s.write_all(&msg).await.map_err(|e| e.to_string())?;
+    s.write_all(&msg).await.map_err(|e| e.to_string())
+}
+
+/// Read one i3 IPC message (a reply, or an event once subscribed): its type and payload.
+pub(crate) async fn read_message(s: &mut tokio::net::UnixStream) -> Result<(u32, Vec<u8>), String> {
     let mut head = [0u8; 14];
     s.read_exact(&mut head).await.map_err(|e| e.to_string())?;
     if &head[..6] != MAGIC {
         return Err("the window manager's IPC socket does not speak i3-ipc".into());
     }
     let n = u32::from_ne_bytes([head[6], head[7], head[8], head[9]]) as usize;
+    let kind = u32::from_ne_bytes([head[10], head[11], head[12], head[13]]);
     if n > MAX_REPLY {
         return Err("the window manager's reply is too large".into());
     }
     let mut body = vec![0u8; n];
     s.read_exact(&mut body).await.map_err(|e| e.to_string())?;
-    Ok(body)
+    Ok((kind, body))
 }
 
 async fn focus_hyprland(chain: &[u32]) -> Result<Window, String> {

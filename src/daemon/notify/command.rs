@@ -20,7 +20,8 @@ const MAX_ENV_TEXT: usize = 2000;
 /// `OCBAR_DIRECTORY`, `OCBAR_MESSAGE` and `OCBAR_BUSY_MS` describe its most urgent session,
 /// `OCBAR_TEXT` the whole summary (the sentence ocbar shows elsewhere), `OCBAR_COUNT` the number of sessions and `OCBAR_SESSIONS`
 /// their ids, one per line. `OCBAR_SOUND` is the freedesktop sound name of the most urgent kind
-/// (`complete`, `dialog-error`, `dialog-warning`, `dialog-question`).
+/// (`complete`, `dialog-error`, `dialog-warning`, `dialog-question`). `OCBAR_HOST` is the remote
+/// machine the lead session lives on (`--remote HOST`), empty for this machine.
 pub fn env_vars(d: &Delivery) -> Vec<(&'static str, String)> {
     let n = d.lead();
     let sessions: Vec<&str> = d.items().iter().map(|n| &*n.session).collect();
@@ -29,6 +30,10 @@ pub fn env_vars(d: &Delivery) -> Vec<(&'static str, String)> {
         ("OCBAR_SESSION", n.session.to_string()),
         ("OCBAR_TITLE", one_line(&n.title, MAX_ENV_TEXT)),
         ("OCBAR_SERVER", n.server.to_string()),
+        (
+            "OCBAR_HOST",
+            one_line(n.host.as_deref().unwrap_or(""), MAX_ENV_TEXT),
+        ),
         ("OCBAR_DIRECTORY", n.directory.clone()),
         (
             "OCBAR_MESSAGE",
@@ -111,6 +116,7 @@ mod tests {
             message: Some("boom".into()),
             child: false,
             busy_ms: 42,
+            host: None,
         }
     }
 

@@ -187,6 +187,7 @@ mod tests {
             message: None,
             child: false,
             busy_ms: 10_000,
+            host: None,
         }
     }
 

@@ -73,7 +73,8 @@ fn verb_plural(kind: NotifyKind) -> &'static str {
     }
 }
 
-/// The session's title for display: sanitized, never empty, marked when it is a sub-agent.
+/// The session's title for display: sanitized, never empty, marked when it is a sub-agent,
+/// and naming the machine it runs on when that is not this one.
 pub fn display_title(n: &Notification) -> String {
     let mut t = one_line(&n.title, MAX_TITLE);
     if t.is_empty() {
@@ -81,6 +82,10 @@ pub fn display_title(n: &Notification) -> String {
     }
     if n.child {
         t.push_str(" (sub-agent)");
+    }
+    if let Some(host) = &n.host {
+        t.push_str(" on ");
+        t.push_str(&one_line(host, MAX_TITLE));
     }
     t
 }
@@ -252,6 +257,7 @@ mod tests {
             message: None,
             child: false,
             busy_ms: 1000,
+            host: None,
         }
     }
 
@@ -295,6 +301,14 @@ mod tests {
             ..note(NotifyKind::Done, "ses_1", "explore")
         };
         assert_eq!(display_title(&child), "explore (sub-agent)");
+        let remote = Notification {
+            host: Some("dev\x1b[2Jbox".into()),
+            ..note(NotifyKind::Done, "ses_1", "fix")
+        };
+        assert_eq!(
+            Delivery::single(remote).text(),
+            "fix on dev [2Jbox finished"
+        );
     }
 
     #[test]

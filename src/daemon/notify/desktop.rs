@@ -308,6 +308,7 @@ mod tests {
             message: None,
             child: false,
             busy_ms: 1000,
+            host: None,
         }
     }
 

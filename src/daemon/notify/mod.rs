@@ -397,6 +397,7 @@ mod tests {
             message: None,
             child: false,
             busy_ms: 1000,
+            host: None,
         };
         let d = Delivery::new(vec![
             note(NotifyKind::Done, "a"),

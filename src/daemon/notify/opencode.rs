@@ -239,6 +239,7 @@ mod tests {
             message: None,
             child: false,
             busy_ms: 1,
+            host: None,
         }
     }
 

@@ -11,15 +11,14 @@
 //!   tmux's default. No reachable server, or no attached client: nothing to do.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 
 use futures_util::future::join_all;
-use tokio::process::Command;
 
 use super::NoticeSink;
 use super::config::TmuxDisplay;
 use super::delivery::Delivery;
 use super::log;
+use crate::daemon::tmux::{self, Server};
 use crate::model::effect::NotifyKind;
 
 /// A notification for the daemon's tmux segment.
@@ -34,25 +33,9 @@ pub struct Notice {
     pub display_ms: u64,
 }
 
-/// Make text safe to show through `display-message`: its argument is a tmux format that is
-/// then passed through strftime, so `#` and `%` are doubled; control characters never reach
-/// the terminal.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '#' => out.push_str("##"),
-            '%' => out.push_str("%%"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The tmux channel.
 pub struct Tmux {
-    socket: Option<PathBuf>,
+    server: Server,
     display_ms: u64,
     display: TmuxDisplay,
     notices: Option<NoticeSink>,
@@ -67,50 +50,29 @@ impl Tmux {
         notices: Option<NoticeSink>,
     ) -> Tmux {
         Tmux {
-            socket,
+            server: Server::on(socket),
             display_ms,
             display,
             notices,
         }
     }
 
-    fn tmux(&self) -> Command {
-        let mut cmd = Command::new("tmux");
-        if let Some(s) = &self.socket {
-            cmd.arg("-S").arg(s);
-        }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        cmd
-    }
-
     /// The names of the attached clients, or `None` when no tmux server answers.
     async fn clients(&self) -> Option<Vec<String>> {
-        let out = self
-            .tmux()
-            .args(["list-clients", "-F", "#{client_name}"])
-            .output()
-            .await;
-        match out {
-            Ok(out) if out.status.success() => Some(
-                String::from_utf8_lossy(&out.stdout)
-                    .lines()
+        match self
+            .server
+            .run(&["list-clients", "-F", "#{client_name}"])
+            .await
+        {
+            Ok(out) => Some(
+                out.lines()
                     .map(str::trim)
                     .filter(|l| !l.is_empty())
                     .map(String::from)
                     .collect(),
             ),
-            Ok(out) => {
-                log::debug(&format!(
-                    "tmux: no server reachable ({})",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ));
-                None
-            }
             Err(e) => {
-                log::debug(&format!("tmux: cannot run tmux: {e}"));
+                log::debug(&format!("tmux: no server reachable ({e})"));
                 None
             }
         }
@@ -139,11 +101,10 @@ impl Tmux {
         let Some(clients) = self.clients().await else {
             return Ok(());
         };
-        let message = escape(&format!("ocbar: {}", d.text()));
+        let message = tmux::message(&format!("ocbar: {}", d.text()));
         let delay = self.display_ms.max(1).to_string();
         let shows = clients.iter().map(|client| {
-            let mut cmd = self.tmux();
-            cmd.args([
+            let args = [
                 "display-message",
                 "-c",
                 client,
@@ -151,16 +112,13 @@ impl Tmux {
                 &delay,
                 "--",
                 &message,
-            ]);
+            ];
             async move {
-                match cmd.output().await {
-                    Ok(out) if out.status.success() => Ok(()),
-                    Ok(out) => Err(format!(
-                        "tmux display-message on {client}: {}",
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    )),
-                    Err(e) => Err(format!("tmux display-message on {client}: {e}")),
-                }
+                self.server
+                    .run(&args)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("{e} (client {client})"))
             }
         });
         let errors: Vec<String> = join_all(shows)
@@ -173,18 +131,5 @@ impl Tmux {
         } else {
             Err(errors.join("; "))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn doubles_hashes_and_drops_controls() {
-        assert_eq!(escape("fix #12 #[fg=red]x"), "fix ##12 ##[fg=red]x");
-        assert_eq!(escape("a\nb\x1b[0m"), "a b [0m");
-        assert_eq!(escape("#{pane_title}"), "##{pane_title}");
-        assert_eq!(escape("100% %H"), "100%% %%H");
     }
 }
