@@ -136,8 +136,9 @@ impl ScanStatus {
 
 /// Add the OpenCode 2 services recorded in `dir` to what the process scan `found`: a service
 /// the scan already found (its `opencode serve --service` process) gets the recorded password.
-fn add_services(found: &mut Vec<Found>, dir: &Path, proc_root: &Path) {
-    let env = Credentials::from_env();
+/// `env`: the credentials of ocbar's environment (`OPENCODE_SERVER_PASSWORD`), honoured over
+/// the recorded password.
+fn add_services(found: &mut Vec<Found>, dir: &Path, proc_root: &Path, env: Option<Credentials>) {
     for s in read_services(dir, proc_root) {
         let credentials = env.clone().or(s.credentials);
         let how = format!("OpenCode 2 service, {} pid {}", s.file, s.pid);
@@ -204,7 +205,7 @@ pub async fn run(settings: Settings, updates: mpsc::Sender<Update>, status: Arc<
         let named = tokio::task::spawn_blocking(move || {
             let mut found = scan(&root);
             if let Some(dir) = services {
-                add_services(&mut found, &dir, &root);
+                add_services(&mut found, &dir, &root, Credentials::from_env());
             }
             found
         })
