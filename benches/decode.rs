@@ -1,12 +1,13 @@
 //! Decoding `/global/event` frames: per event type, a realistic mix, and the SSE framer in
-//! front of it (`cargo bench --bench decode`).
+//! front of it (`cargo bench --bench decode`); and OpenCode 2's `/api/event` frames
+//! (`cargo bench --bench decode -- decode_v2`).
 
 use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ocbar::daemon::source::decode;
 use ocbar::daemon::source::sse::{Frame, SseParser};
+use ocbar::daemon::source::{decode, decode_v2};
 
 mod common;
 use common::frames::{self, Kind};
@@ -78,5 +79,32 @@ fn mix(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, per_type, mix);
+/// OpenCode 2 frames as its `/api/event` writes them (`id`, `created` before `type`).
+fn per_type_v2(c: &mut Criterion) {
+    let server = common::server();
+    let mut g = c.benchmark_group("decode_v2");
+    g.throughput(Throughput::Elements(1));
+    let cases = [
+        (
+            "session.text.delta (noise)",
+            r#"{"id":"evt_2460a0b95002IMpqTiKz4jWOqZ","created":1796471393173,"type":"session.text.delta","location":{"directory":"/home/me/projA"},"durable":{"aggregateID":"ses_db9f5f838ffeFKfYpSw1ojnC0x","seq":41,"version":1},"data":{"sessionID":"ses_db9f5f838ffeFKfYpSw1ojnC0x","assistantMessageID":"msg_2460a0b95001dLfxfvmoERUNkl","ordinal":0,"delta":"Hello, here is the next token of the answer"}}"#,
+        ),
+        (
+            "session.execution.started",
+            r#"{"id":"evt_2460a0b95002IMpqTiKz4jWOqZ","created":1796471393173,"type":"session.execution.started","location":{"directory":"/home/me/projA"},"data":{"sessionID":"ses_db9f5f838ffeFKfYpSw1ojnC0x"}}"#,
+        ),
+        (
+            "session.created (flat)",
+            r#"{"id":"evt_2460a07c7002Vsqk1v80Q1H3u3","created":1796471392199,"type":"session.created","location":{"directory":"/home/me/projA"},"data":{"sessionID":"ses_db9f5f838ffeFKfYpSw1ojnC0x","projectID":"prj_1","location":{"directory":"/home/me/projA"},"slug":"brave-eagle","title":"Fix the parser","agent":"build","model":{"id":"m","providerID":"p"},"time":{"created":1796471392199,"updated":1796471392199}}}"#,
+        ),
+    ];
+    for (name, frame) in cases {
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(decode_v2(&server, black_box(frame))))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, per_type, mix, per_type_v2);
 criterion_main!(benches);

@@ -75,3 +75,24 @@ fn unknown_types_are_named_without_allocating() {
     assert!(named);
     assert_eq!(n, 0, "decoding an unknown type allocated {n} times");
 }
+
+#[test]
+fn opencode_2_token_traffic_does_not_allocate() {
+    use ocbar::daemon::source::decode_v2;
+    let server: ServerUrl = ServerUrl::from("http://127.0.0.1:49374");
+    let frames = [
+        r#"{"id":"evt_1","created":1796471392347,"type":"session.text.delta","location":{"directory":"/home/me/projA"},"data":{"sessionID":"ses_1","assistantMessageID":"msg_1","ordinal":0,"delta":"Hello \"world\"\n"}}"#,
+        r#"{"id":"evt_2","type":"session.tool.input.delta","durable":{"aggregateID":"ses_1","seq":9,"version":1},"data":{"sessionID":"ses_1","callID":"c1","delta":"{\"cmd\":"}}"#,
+        r#"{"id":"evt_3","type":"session.usage.updated","data":{"sessionID":"ses_1","cost":0.1,"tokens":{"input":5}}}"#,
+        // As a real 1.18.33 sends them on /api/event.
+        r#"{"id":"evt_2460a0824001dQV72LjMB4PUmY","type":"plugin.added","location":{"directory":"/tmp/v2exp/proj"},"data":{"id":"core/config-reference"}}"#,
+        // Not the usual layout (type after data): the full parse, still no allocation.
+        r#"{"data":{"delta":"x"},"type":"session.text.delta"}"#,
+    ];
+    for f in frames {
+        let mut result = None;
+        let n = allocations(|| result = Some(matches!(decode_v2(&server, f), Decoded::Noise)));
+        assert_eq!(result, Some(true), "{f}");
+        assert_eq!(n, 0, "decoding allocated {n} times for {f}");
+    }
+}

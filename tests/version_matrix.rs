@@ -81,8 +81,13 @@ fn scenario(version: Option<&str>, label: &str) {
     let s = d.wait_state("already running", "busy", secs(20));
     assert_eq!(s["unvisited"], false, "{label}: {s}");
 
-    // doctor names the version and whether it is supported.
+    // doctor names the version and whether it is supported, and the kind probe found an
+    // OpenCode 1 server (1.18.33 answers some of OpenCode 2's /api/* routes too).
     let doc = doctor(&d);
+    assert!(
+        doc.contains("followed over the OpenCode 1 API (/global/event)"),
+        "{label}:\n{doc}"
+    );
     if is_1_0 {
         assert!(
             doc.contains("opencode version not reported"),

@@ -141,6 +141,8 @@ impl StateLoop {
             self.sources
                 .get(&server)
                 .and_then(|h| h.api())
+                // OpenCode 2 has no `/tui/select-session`: only a TUI's plugin can switch it.
+                .filter(|api| api.protocol() == source::Protocol::V1)
                 .cloned()
                 .map(|api| {
                     let (id, dir) = (session.to_string(), directory.clone());

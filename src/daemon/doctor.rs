@@ -119,19 +119,30 @@ fn doctor_version(out: &mut String, v: &source::ServerStatsView) -> bool {
         return false;
     }
     let line = match (support(v.version.as_deref()), &v.version) {
-        (Support::Supported, Some(ver)) => format!("opencode {ver} (supported)"),
+        (Support::Supported, Some(ver)) => format!("opencode {ver} (supported){}", api_of(v)),
         (Support::TooOld, Some(ver)) => {
             format!("opencode {ver}: NOT SUPPORTED: {}", too_old_message(ver))
         }
         (Support::Unreadable, Some(ver)) => format!(
-            "opencode {ver}: a version ocbar cannot read; followed as if supported (oldest supported: {OLDEST_SUPPORTED})"
+            "opencode {ver}: a version ocbar cannot read; followed as if supported (oldest supported: {OLDEST_SUPPORTED}){}",
+            api_of(v)
         ),
         _ => format!(
-            "opencode version not reported (/global/health has none: OpenCode 1.0.x); followed as if supported (oldest supported: {OLDEST_SUPPORTED})"
+            "opencode version not reported (/global/health has none: OpenCode 1.0.x); followed as if supported (oldest supported: {OLDEST_SUPPORTED}){}",
+            api_of(v)
         ),
     };
     let _ = writeln!(out, "  {line}");
     support(v.version.as_deref()) == Support::TooOld
+}
+
+/// `, followed over the OpenCode N API (path)`, once the server's API is known.
+fn api_of(v: &source::ServerStatsView) -> String {
+    match v.protocol.as_deref() {
+        Some(p @ "OpenCode 2") => format!(", followed over the {p} API (/api/event)"),
+        Some(p) => format!(", followed over the {p} API (/global/event)"),
+        None => String::new(),
+    }
 }
 
 /// The `doctor` lines of one server: what works, what does not, and how to fix it.
@@ -180,7 +191,14 @@ fn doctor_server(out: &mut String, url: &str, v: &source::ServerStatsView, now: 
             v.unknown_types.join(", ")
         );
     }
-    if v.auth_failures > 0 {
+    let v2 = v.protocol.as_deref() == Some("OpenCode 2");
+    if v.auth_failures > 0 && v2 {
+        let _ = writeln!(
+            out,
+            "  auth failures: {}: OpenCode 2's background service keeps its password in $XDG_STATE_HOME/opencode/service.json, which ocbar reads (restart the daemon if the service restarted with a new one); for a plain 'opencode serve', set OPENCODE_SERVER_PASSWORD in the daemon's environment",
+            v.auth_failures
+        );
+    } else if v.auth_failures > 0 {
         let _ = writeln!(
             out,
             "  auth failures: {}: set OPENCODE_SERVER_PASSWORD (and OPENCODE_SERVER_USERNAME if not 'opencode') in the daemon's environment",
@@ -192,7 +210,12 @@ fn doctor_server(out: &mut String, url: &str, v: &source::ServerStatsView, now: 
     {
         let _ = writeln!(out, "  last error: {e}");
     }
-    if !v.connected && !too_old {
+    if !v.connected && !too_old && v2 {
+        let _ = writeln!(
+            out,
+            "  fix: start OpenCode 2 ('opencode' starts its background service, or 'opencode serve --port 4096'), or point ocbar at the right --server"
+        );
+    } else if !v.connected && !too_old {
         let _ = writeln!(out, "  fix: {}", start_hint(url));
     }
     if let Some(e) = &v.last_resync_error {
@@ -312,6 +335,20 @@ mod tests {
         assert_eq!(
             line(Some("1.18.33"), 1),
             ("opencode 1.18.33 (supported)".to_string(), false)
+        );
+        let mut out = String::new();
+        doctor_version(
+            &mut out,
+            &ServerStatsView {
+                version: Some("2.0.20".into()),
+                protocol: Some("OpenCode 2".into()),
+                resyncs: 1,
+                ..ServerStatsView::default()
+            },
+        );
+        assert_eq!(
+            out.trim(),
+            "opencode 2.0.20 (supported), followed over the OpenCode 2 API (/api/event)"
         );
         let (text, too_old) = line(Some("1.0.98"), 0);
         assert!(too_old);

@@ -271,6 +271,10 @@ async fn run(
     }
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Published::new(0, state.snapshot())));
 
+    // Which protocol each server speaks, as its connection found: OpenCode 2 servers have no
+    // `/tui/*`, so their toasts go down the TUI channels of the TUIs attached to them.
+    let connection = source::ConnectionConfig::default();
+    let protocols = connection.protocols.clone();
     let toast_hub = hub.clone();
     let skip_hub = hub.clone();
     let (notice_tx, notice_rx) = mpsc::unbounded_channel::<notify::tmux::Notice>();
@@ -278,6 +282,7 @@ async fn run(
         .tui_toasts(move |server, title, message, variant| {
             toast_hub.toast(server, title, message, variant)
         })
+        .without_tui_endpoint(move |server| protocols.get(server) == Some(source::Protocol::V2))
         .tmux_notices(move |notice| {
             let _ = notice_tx.send(notice);
         });
@@ -300,20 +305,13 @@ async fn run(
             now_ms(),
         );
         let stats = Arc::new(source::ServerStats::new(url.to_string()));
-        let handle = source::spawn_server(
-            url.clone(),
-            events_tx.clone(),
-            stats,
-            source::ConnectionConfig::default(),
-        );
+        let handle =
+            source::spawn_server(url.clone(), events_tx.clone(), stats, connection.clone());
         sources.insert(url, handle);
     }
 
-    let mut followed = crate::daemon::discovery::Followed::new(
-        &servers,
-        events_tx.clone(),
-        source::ConnectionConfig::default(),
-    );
+    let mut followed =
+        crate::daemon::discovery::Followed::new(&servers, events_tx.clone(), connection);
     if ctx.discovery.enabled {
         let status = Arc::new(crate::daemon::discovery::ScanStatus::default());
         followed.scanning = Some(status.clone());

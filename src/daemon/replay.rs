@@ -152,7 +152,7 @@ pub fn record(
     path: &std::path::Path,
     seconds: Option<u64>,
 ) -> Result<String, String> {
-    use crate::daemon::source::{Protocol, open_event_stream};
+    use crate::daemon::source::open_event_stream;
     use std::io::Write;
 
     let server = ServerUrl::parse(server)?;
@@ -172,7 +172,11 @@ pub fn record(
             std::time::Duration::from_secs(10),
         )
         .map_err(|e| e.to_string())?;
-        let path_of = Protocol::V1.event_path();
+        // OpenCode 2 streams on another path: ask the server what it is, as the daemon does.
+        let path_of = match api.identify().await {
+            Ok(id) => id.protocol.event_path(),
+            Err(e) => return Err(format!("cannot follow {}: {e}", api.display_url())),
+        };
         let mut body = open_event_stream(
             &api,
             path_of,

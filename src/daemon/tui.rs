@@ -35,7 +35,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
 use crate::daemon::discovery::Update;
-use crate::daemon::source::{Decoded, decode};
+use crate::daemon::source::{Decoded, Protocol};
 use crate::model::event::{Event, ResyncReport};
 use crate::server_url::ServerUrl;
 use crate::wire::{MAX_TUI_LINE, Reply, TUI_LINE_TIMEOUT, TuiHello, TuiLine, TuiOut};
@@ -287,7 +287,8 @@ impl Hub {
             .map_err(|_| format!("the OpenCode TUI {id} is not reading its ocbar channel"))
     }
 
-    /// A toast in the bridged TUI whose pseudo server is `server`.
+    /// A toast in the bridged TUI whose pseudo server is `server`, or in every TUI attached
+    /// to the HTTP server `server` (OpenCode 2, which has no `/tui/show-toast`).
     pub fn toast(
         &self,
         server: &str,
@@ -295,15 +296,43 @@ impl Hub {
         message: &str,
         variant: &str,
     ) -> Result<(), String> {
-        self.send_to(
-            server,
-            TuiOut::Toast {
-                title: title.to_string(),
-                message: message.to_string(),
-                variant: variant.to_string(),
-            },
-        )
-        .map(|_| ())
+        let line = TuiOut::Toast {
+            title: title.to_string(),
+            message: message.to_string(),
+            variant: variant.to_string(),
+        };
+        if self.bridges(server) {
+            return self.send_to(server, line).map(|_| ());
+        }
+        let key = crate::server_url::url_key(server);
+        let g = self.lock();
+        let attached: Vec<(&String, &Entry)> = g
+            .tuis
+            .iter()
+            .filter(|(_, e)| {
+                e.attached
+                    .as_deref()
+                    .is_some_and(|a| crate::server_url::url_key(a) == key)
+            })
+            .collect();
+        if attached.is_empty() {
+            return Err(format!(
+                "no OpenCode TUI with the ocbar plugin is attached to {server} (OpenCode 2 has no /tui/show-toast)"
+            ));
+        }
+        let stuck: Vec<&str> = attached
+            .iter()
+            .filter(|(_, e)| e.out.try_send(line.clone()).is_err())
+            .map(|(id, _)| id.as_str())
+            .collect();
+        if stuck.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the OpenCode TUI {} is not reading its ocbar channel",
+                stuck.join(", ")
+            ))
+        }
     }
 
     /// `doctor` lines: one per open channel.
@@ -503,19 +532,37 @@ async fn write_line<W: AsyncWrite + Unpin>(w: &mut W, line: &str) -> std::io::Re
     }
 }
 
-/// A bus event from a plugin as a `/global/event` frame: `{"directory","payload"}` is used as
-/// is; a bare `{type, properties, directory?}` is wrapped (`directory` moved to the envelope).
-fn as_frame(text: &str) -> Result<std::borrow::Cow<'_, str>, &'static str> {
+/// A bus event from a plugin as a frame of its server's stream, with the protocol that reads
+/// it: `{"directory","payload"}` (OpenCode 1's `/global/event`) is used as is; OpenCode 2's
+/// `{type, data, location?}` (as its `/api/event` frames it) too, alone or as the `payload` of
+/// that envelope (as the OpenCode 2 plugin forwards it); a bare
+/// `{type, properties, directory?}` is wrapped (`directory` moved to the envelope).
+fn as_frame(text: &str) -> Result<(std::borrow::Cow<'_, str>, Protocol), &'static str> {
     #[derive(Deserialize)]
     struct Probe<'a> {
         #[serde(borrow, default)]
         payload: Option<&'a RawValue>,
         #[serde(borrow, default, rename = "type")]
         kind: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        data: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        properties: Option<&'a RawValue>,
     }
     let probe: Probe = serde_json::from_str(text).map_err(|_| "event: not a JSON object")?;
-    if probe.payload.is_some() {
-        return Ok(std::borrow::Cow::Borrowed(text));
+    if let Some(payload) = probe.payload {
+        // The OpenCode 2 plugin wraps its events as `{directory, payload: <OpenCode 2 event>}`.
+        if let Ok(inner) = serde_json::from_str::<Probe>(payload.get())
+            && inner.kind.is_some()
+            && inner.data.is_some()
+            && inner.properties.is_none()
+        {
+            return Ok((std::borrow::Cow::Borrowed(payload.get()), Protocol::V2));
+        }
+        return Ok((std::borrow::Cow::Borrowed(text), Protocol::V1));
+    }
+    if probe.kind.is_some() && probe.data.is_some() && probe.properties.is_none() {
+        return Ok((std::borrow::Cow::Borrowed(text), Protocol::V2));
     }
     if probe.kind.is_none() {
         return Err("event: neither {\"payload\":…} nor {\"type\":…}");
@@ -529,7 +576,7 @@ fn as_frame(text: &str) -> Result<std::borrow::Cow<'_, str>, &'static str> {
     }
     env.insert("payload".into(), serde_json::Value::Object(map));
     serde_json::to_string(&env)
-        .map(std::borrow::Cow::Owned)
+        .map(|f| (std::borrow::Cow::Owned(f), Protocol::V1))
         .map_err(|_| "event: cannot re-encode")
 }
 
@@ -701,8 +748,8 @@ async fn handle_line(
                 // Attached TUIs: the daemon follows their server over HTTP.
                 return Ok(());
             };
-            let frame = as_frame(json).map_err(str::to_string)?;
-            match decode(server, &frame) {
+            let (frame, protocol) = as_frame(json).map_err(str::to_string)?;
+            match protocol.decode(server, &frame) {
                 // The pseudo server is connected for as long as the channel is open.
                 Decoded::Event(Event::Connected { .. }, _) => Ok(()),
                 Decoded::Event(ev, _) => {
@@ -734,9 +781,25 @@ mod tests {
 
     #[test]
     fn bare_events_are_wrapped() {
-        let f = as_frame(r#"{"directory":"/p","payload":{"type":"x"}}"#).unwrap();
+        let (f, p) = as_frame(r#"{"directory":"/p","payload":{"type":"x"}}"#).unwrap();
         assert!(matches!(f, std::borrow::Cow::Borrowed(_)));
-        let f = as_frame(r#"{"type":"session.status","properties":{},"directory":"/p"}"#).unwrap();
+        assert_eq!(p, Protocol::V1);
+        // OpenCode 2's frame, as a plugin of OpenCode 2 sees its events.
+        let (f, p) = as_frame(
+            r#"{"id":"evt_1","type":"session.execution.started","data":{"sessionID":"ses_1"},"location":{"directory":"/p"}}"#,
+        )
+        .unwrap();
+        assert!(matches!(f, std::borrow::Cow::Borrowed(_)));
+        assert_eq!(p, Protocol::V2);
+        // ... and as the OpenCode 2 plugin forwards it (`{directory, payload}`).
+        let (f, p) = as_frame(
+            r#"{"directory":"/p","payload":{"id":"evt_1","type":"session.execution.started","data":{"sessionID":"ses_1"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(p, Protocol::V2);
+        assert!(f.starts_with(r#"{"id":"evt_1""#), "{f}");
+        let (f, _) =
+            as_frame(r#"{"type":"session.status","properties":{},"directory":"/p"}"#).unwrap();
         let v: serde_json::Value = serde_json::from_str(&f).unwrap();
         assert_eq!(v["directory"], "/p");
         assert_eq!(v["payload"]["type"], "session.status");

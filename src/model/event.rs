@@ -35,6 +35,15 @@ pub struct ErrorInfo {
 }
 
 impl ErrorInfo {
+    /// The user stopped the turn (OpenCode 2's `session.execution.interrupted` with reason
+    /// `user`): the same error OpenCode 1 reports for it, so both read as "aborted".
+    pub fn aborted() -> ErrorInfo {
+        ErrorInfo {
+            name: "MessageAbortedError".to_owned(),
+            message: String::new(),
+        }
+    }
+
     /// True for the user pressing stop (or an instance being disposed).
     pub fn is_abort(&self) -> bool {
         self.name == "MessageAbortedError"
@@ -54,6 +63,19 @@ pub struct SessionInfo {
     pub model: Option<Arc<str>>,
     /// `time.updated` (epoch ms): OpenCode's own "last activity".
     pub updated_ms: i64,
+}
+
+impl SessionInfo {
+    /// Apply one changed field; true when it changed anything.
+    pub fn apply(&mut self, change: SessionChange) -> bool {
+        match change {
+            SessionChange::Title(t) if self.title != t => self.title = t,
+            SessionChange::Agent(a) if self.agent.as_ref() != Some(&a) => self.agent = Some(a),
+            SessionChange::Model(m) if self.model.as_ref() != Some(&m) => self.model = Some(m),
+            _ => return false,
+        }
+        true
+    }
 }
 
 /// Who a message is from.
@@ -123,13 +145,21 @@ pub struct ResyncReport {
     /// Directories whose pending permissions or questions could not be read: the pending
     /// requests of that kind already known there stay as they are.
     pub unread_pending: Vec<(Arc<str>, InputKind)>,
+    /// No status could be read, in any directory (OpenCode 2 lists the running sessions of a
+    /// whole server at once, `GET /api/session/active`): nothing is idle for lack of a listing.
+    pub statuses_unread_everywhere: bool,
+    /// The pending requests of these kinds could not be read anywhere: what is known of them
+    /// stays as it is.
+    pub pending_unread_everywhere: Vec<InputKind>,
 }
 
 impl ResyncReport {
     /// Whether the statuses of sessions in `directory` were read (`""`: a session whose
     /// directory is not known, which is read only if every directory was).
     pub fn statuses_read(&self, directory: &str) -> bool {
-        if directory.is_empty() {
+        if self.statuses_unread_everywhere {
+            false
+        } else if directory.is_empty() {
             self.unread_statuses.is_empty()
         } else {
             !self.unread_statuses.iter().any(|d| &**d == directory)
@@ -138,11 +168,25 @@ impl ResyncReport {
 
     /// Whether the pending requests of `kind` in `directory` were read (`""` as above).
     pub fn pending_read(&self, directory: &str, kind: InputKind) -> bool {
-        self.unread_pending
-            .iter()
-            .filter(|(_, k)| *k == kind)
-            .all(|(d, _)| !directory.is_empty() && &**d != directory)
+        !self.pending_unread_everywhere.contains(&kind)
+            && self
+                .unread_pending
+                .iter()
+                .filter(|(_, k)| *k == kind)
+                .all(|(d, _)| !directory.is_empty() && &**d != directory)
     }
+}
+
+/// One field of a session's metadata, changed on its own (OpenCode 2 sends `session.renamed`,
+/// `session.agent.selected` and `session.model.selected` instead of a whole session object).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionChange {
+    /// The new title.
+    Title(Arc<str>),
+    /// The agent now selected.
+    Agent(Arc<str>),
+    /// The model now selected, `provider/model`.
+    Model(Arc<str>),
 }
 
 /// Which sessions a user command names, already resolved by the caller to ids.
@@ -207,6 +251,20 @@ pub enum Event {
         session: SessionId,
         info: MessageInfo,
     },
+    /// OpenCode 2's `session.execution.succeeded` / `failed` / `interrupted` (reason `user`):
+    /// the server says how the running turn of `session` ended. `TurnOutcome::Interrupted`
+    /// is not sent for it (a turn interrupted by a shutdown is resumed by the server).
+    TurnEnded {
+        server: ServerUrl,
+        session: SessionId,
+        outcome: TurnOutcome,
+    },
+    /// One metadata field of a known session changed (OpenCode 2).
+    SessionChanged {
+        server: ServerUrl,
+        session: SessionId,
+        change: SessionChange,
+    },
     /// `permission.asked` / `question.asked`.
     InputAsked {
         server: ServerUrl,
@@ -259,7 +317,9 @@ impl Event {
             | Event::Message { server, .. }
             | Event::InputAsked { server, .. }
             | Event::InputAnswered { server, .. }
-            | Event::Outcome { server, .. } => Some(server),
+            | Event::Outcome { server, .. }
+            | Event::TurnEnded { server, .. }
+            | Event::SessionChanged { server, .. } => Some(server),
             Event::Seen { .. } | Event::Mute { .. } | Event::Focus { .. } | Event::Tick => None,
         }
     }

@@ -379,6 +379,39 @@ impl State {
                 self.finish(&session, now_ms, &mut fx);
                 self.bump();
             }
+            Event::TurnEnded {
+                server,
+                session,
+                outcome,
+            } => {
+                // Only the server running the turn can end it, and only a turn in flight ends
+                // (a repeated or late end changes nothing), exactly as `idle` in OpenCode 1.
+                let Some(s) = self
+                    .sessions
+                    .get_mut(&session)
+                    .filter(|s| s.server == server && s.phase.is_active() && !s.awaiting_outcome)
+                else {
+                    return fx;
+                };
+                s.turn_error = match outcome {
+                    TurnOutcome::Finished => None,
+                    TurnOutcome::Failed(e) => Some(e),
+                    // Not sent by the decoder; keep whatever the turn reported.
+                    TurnOutcome::Interrupted => s.turn_error.take(),
+                };
+                self.finish(&session, now_ms, &mut fx);
+                self.bump();
+            }
+            Event::SessionChanged {
+                session, change, ..
+            } => {
+                if let Some(s) = self.sessions.get_mut(&session)
+                    && s.info.apply(change)
+                    && s.relevant
+                {
+                    self.bump();
+                }
+            }
             Event::Seen { target } => {
                 let now = now_ms;
                 let mut changed = false;
@@ -766,11 +799,15 @@ impl State {
             pending: report_pending,
             unread_statuses,
             unread_pending,
+            statuses_unread_everywhere,
+            pending_unread_everywhere,
         } = report;
         // What was not read stays unknown (never "idle", never "finished").
         let unread = ResyncReport {
             unread_statuses,
             unread_pending,
+            statuses_unread_everywhere,
+            pending_unread_everywhere,
             ..ResyncReport::default()
         };
         for info in sessions {

@@ -1407,3 +1407,131 @@ fn visited_finished_sessions_linger_across_a_restart() {
     w.state.apply(Event::Tick, visited_at + linger);
     assert!(w.session("ses_a").is_none());
 }
+
+// ---------------------------------------------------------------------------------------------
+// OpenCode 2: the end of a turn is said once (`session.execution.*`), metadata field by field.
+
+impl World {
+    fn ended(&mut self, id: &str, outcome: TurnOutcome) -> &mut Self {
+        self.send(Event::TurnEnded {
+            server: srv(),
+            session: sid(id),
+            outcome,
+        })
+    }
+    fn changed(&mut self, id: &str, change: SessionChange) -> &mut Self {
+        self.send(Event::SessionChanged {
+            server: srv(),
+            session: sid(id),
+            change,
+        })
+    }
+}
+
+#[test]
+fn a_turn_ended_gives_done_error_or_aborted_and_notifies_once() {
+    let mut w = World::new();
+    w.info("ses_a", "alpha", None)
+        .busy("ses_a")
+        .ended("ses_a", TurnOutcome::Finished);
+    assert_eq!(w.state_of("ses_a"), Some(SessionState::Done));
+    assert!(w.session("ses_a").unwrap().unvisited);
+    let g = w.state.generation();
+    w.ended("ses_a", TurnOutcome::Finished).idle("ses_a");
+    assert_eq!(
+        w.state.generation(),
+        g,
+        "a repeated end, or idle after it, is a no-op"
+    );
+    assert_eq!(w.notified(), vec![(NotifyKind::Done, "ses_a".to_string())]);
+
+    let failed = ErrorInfo {
+        name: "ProviderError".into(),
+        message: "quota exceeded".into(),
+    };
+    w.busy("ses_a").ended("ses_a", TurnOutcome::Failed(failed));
+    let s = w.session("ses_a").unwrap();
+    assert_eq!(s.state, SessionState::Error);
+    assert_eq!(s.message.as_deref(), Some("quota exceeded"));
+
+    w.busy("ses_a")
+        .ended("ses_a", TurnOutcome::Failed(ErrorInfo::aborted()));
+    assert_eq!(w.state_of("ses_a"), Some(SessionState::Aborted));
+    assert_eq!(
+        w.notified(),
+        vec![
+            (NotifyKind::Error, "ses_a".to_string()),
+            (NotifyKind::Aborted, "ses_a".to_string())
+        ]
+    );
+}
+
+#[test]
+fn a_turn_ended_for_a_session_never_seen_running_shows_nothing() {
+    let mut w = World::new();
+    w.info("ses_a", "alpha", None)
+        .ended("ses_a", TurnOutcome::Finished);
+    assert_eq!(w.state_of("ses_a"), None, "transitions only");
+    assert!(w.notified().is_empty());
+}
+
+#[test]
+fn a_turn_ended_on_another_server_does_not_end_it() {
+    let other = ServerUrl::from("http://127.0.0.1:5000");
+    let mut w = World::new();
+    w.connect(&other);
+    w.info("ses_a", "alpha", None).busy("ses_a");
+    w.send(Event::TurnEnded {
+        server: other,
+        session: sid("ses_a"),
+        outcome: TurnOutcome::Finished,
+    });
+    assert_eq!(w.state_of("ses_a"), Some(SessionState::Busy));
+}
+
+#[test]
+fn session_changes_update_title_agent_and_model_of_a_shown_session() {
+    let mut w = World::new();
+    w.info("ses_a", "alpha", None).busy("ses_a");
+    w.changed("ses_a", SessionChange::Title("renamed".into()))
+        .changed("ses_a", SessionChange::Agent("plan".into()))
+        .changed("ses_a", SessionChange::Model("p/m2".into()));
+    let s = w.session("ses_a").unwrap();
+    assert_eq!(&*s.title, "renamed");
+    assert_eq!(s.agent.as_deref(), Some("plan"));
+    assert_eq!(s.model.as_deref(), Some("p/m2"));
+    let g = w.state.generation();
+    w.changed("ses_a", SessionChange::Title("renamed".into()));
+    assert_eq!(w.state.generation(), g, "the same title again is a no-op");
+    w.changed("ses_unknown", SessionChange::Title("x".into()));
+    assert_eq!(w.state.generation(), g, "an unknown session is not created");
+}
+
+#[test]
+fn a_resync_that_read_no_status_anywhere_finishes_nothing() {
+    let mut w = World::new();
+    w.info("ses_a", "alpha", None).busy("ses_a");
+    w.send(Event::Disconnected {
+        server: srv(),
+        reason: "overflow".into(),
+    });
+    w.send(Event::Connected { server: srv() });
+    w.effects.clear();
+    w.send(Event::Resync {
+        server: srv(),
+        report: ResyncReport {
+            statuses_unread_everywhere: true,
+            pending_unread_everywhere: vec![InputKind::Permission, InputKind::Question],
+            ..ResyncReport::default()
+        },
+    });
+    assert_eq!(w.state_of("ses_a"), Some(SessionState::Unknown));
+    assert!(
+        !w.effects
+            .iter()
+            .any(|e| matches!(e, Effect::FetchOutcome { .. })),
+        "{:?}",
+        w.effects
+    );
+    assert!(w.notified().is_empty());
+}

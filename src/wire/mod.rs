@@ -36,7 +36,8 @@
 //! client → daemon   focus {"session":"ses_…"|null,"focused":true|false}
 //!                   event {"directory":"/p","payload":{"id":…,"type":…,"properties":{…}}}
 //!                         (bridge only: one bus event, as `GET /global/event` frames it; a bare
-//!                         `{"type":…,"properties":…,"directory"?:…}` is accepted too)
+//!                         `{"type":…,"properties":…,"directory"?:…}` is accepted too, and so is
+//!                         OpenCode 2's `{"id":…,"type":…,"data":{…},"location"?:{…}}`)
 //! daemon → client   {"toast":{"title":"…","message":"…","variant":"info|success|warning|error"}}
 //!                   {"open":"ses_…"}                 show that session (`ocbar open`)
 //!                   {"error":"…"}                    a line the daemon could not use; the channel stays open

@@ -35,6 +35,10 @@
 //!   `"permission": {"bash": "ask"}` and optional server password. Blocking HTTP helpers, all
 //!   scoped with `?directory=` and authenticated when a password is set. `restart()`, `kill()`
 //!   and `start_again()` on the same port for fault tests.
+//! - `opencode2`: [`OpenCode2`], the OpenCode 2 stand-in (`tests/support/opencode2_standin.py`,
+//!   written from OpenCode 2's published protocol; its header cites the source files): Basic
+//!   auth, `/api/info`, `/api/event` with `: heartbeat` comments and a bounded queue whose
+//!   overflow ends the stream, sessions, permissions and forms; driven through `op(json)`.
 //! - `env`: [`Env`] (a fake LLM and an OpenCode using it) and [`shared_env`].
 //! - `event_log`: [`EventLog`], a recorder of `GET /global/event` (raw lines and parsed
 //!   envelopes).
@@ -76,6 +80,7 @@ mod event_log;
 mod fake_llm;
 mod notified;
 mod opencode;
+mod opencode2;
 mod process;
 mod slots;
 pub mod sshd;
@@ -88,6 +93,6 @@ mod tui;
 // Each test file uses some of the kit.
 #[allow(unused_imports)]
 pub use {
-    encode::*, env::*, event_log::*, fake_llm::*, notified::*, opencode::*, process::*, time::*,
-    tools::*, tui::*,
+    encode::*, env::*, event_log::*, fake_llm::*, notified::*, opencode::*, opencode2::*,
+    process::*, time::*, tools::*, tui::*,
 };

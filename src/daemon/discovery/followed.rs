@@ -139,8 +139,17 @@ impl Followed {
                 server: url.clone(),
             });
             let stats = Arc::new(ServerStats::new(url.to_string()));
-            let handle =
-                source::spawn_server(url.clone(), events.clone(), stats, self.connection.clone());
+            let mut connection = self.connection.clone();
+            // A password recorded for it (OpenCode 2's service file), unless the environment
+            // gives one.
+            if connection.credentials.is_none() {
+                connection.credentials = self
+                    .scanned
+                    .iter()
+                    .find(|f| url_key(&f.url) == url_key(&url))
+                    .and_then(|f| f.credentials.clone());
+            }
+            let handle = source::spawn_server(url.clone(), events.clone(), stats, connection);
             sources.insert(url, handle);
         }
         out

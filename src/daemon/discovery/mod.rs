@@ -1,16 +1,20 @@
 //! Finding OpenCode servers without configuration, and the set of servers the daemon follows.
 //!
-//! OpenCode writes no registry of running servers (no pid or port files), so the daemon looks
+//! OpenCode 1 writes no registry of running servers (no pid or port files), so the daemon looks
 //! at processes: every [`Settings::interval`] (5 s) it reads `/proc/*/cmdline` and takes
 //!
 //! - `opencode serve …` and `opencode web …`: a server;
 //! - `opencode [project] --port N | --hostname H | --mdns`: a TUI with its own HTTP listener;
 //! - `opencode attach <url>`: a TUI attached to the server at `<url>`.
 //!
+//! OpenCode 2's background service records itself in `service.json`, with its password
+//! ([`read_services`]); that file is read at every scan as well.
+//!
 //! A listener's port is the `--port` of its command line, or, for `--port 0` or no port, the
 //! listening TCP sockets the process owns (`/proc/<pid>/fd` socket inodes looked up in
 //! `/proc/<pid>/net/tcp` and `tcp6`). Every candidate is confirmed with `GET /global/health`
-//! (or `GET /path` for OpenCode 1.0.x, which has no health route)
+//! (or `GET /path` for OpenCode 1.0.x, which has no health route, or `GET /api/info` for
+//! OpenCode 2)
 //! before it is followed (a 401 confirms too: it is an OpenCode server that wants a password),
 //! and it is dropped as soon as no process names it any more. A plain `opencode` TUI has no
 //! port and is never found here: its plugin bridges it (see [`crate::daemon::tui`]).
@@ -35,11 +39,13 @@ use crate::server_url::{ServerUrl, url_key};
 
 mod followed;
 mod scan;
+mod service_file;
 #[cfg(test)]
 mod tests;
 
 pub use followed::Followed;
 pub use scan::{Seen, TuiProcess, parse_cmdline, scan, tuis_of};
+pub use service_file::{ServiceRecord, read_services, service_dir};
 
 /// Discovery settings after the environment override.
 #[derive(Debug, Clone)]
@@ -51,6 +57,8 @@ pub struct Settings {
     /// URLs probed on every scan besides the processes found (the default server when no
     /// server is configured).
     pub probes: Vec<ServerUrl>,
+    /// Where OpenCode 2 records its background services (`<state home>/opencode`).
+    pub service_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -67,6 +75,7 @@ impl Settings {
             interval: Duration::from_secs(config.interval_seconds.clamp(1, 3600)),
             proc_root: PathBuf::from("/proc"),
             probes: Vec::new(),
+            service_dir: service_dir(crate::paths::state_home()),
         }
     }
 }
@@ -77,6 +86,9 @@ pub struct Found {
     pub url: ServerUrl,
     /// How it was found, for `doctor`: e.g. `opencode serve, pid 123`.
     pub how: String,
+    /// The password recorded for it (OpenCode 2's `service.json`), unless
+    /// `OPENCODE_SERVER_PASSWORD` is set, which is honoured over it.
+    pub credentials: Option<Credentials>,
 }
 
 /// A change to the set of servers the daemon should follow, sent to the state loop.
@@ -122,15 +134,50 @@ impl ScanStatus {
     }
 }
 
-/// Whether an OpenCode server answers at `url` (`/global/health`, or a 401 asking for a
-/// password).
-async fn confirm(url: &ServerUrl, timeout: Duration) -> bool {
+/// Add the OpenCode 2 services recorded in `dir` to what the process scan `found`: a service
+/// the scan already found (its `opencode serve --service` process) gets the recorded password.
+/// `env`: the credentials of ocbar's environment (`OPENCODE_SERVER_PASSWORD`), honoured over
+/// the recorded password.
+fn add_services(found: &mut Vec<Found>, dir: &Path, proc_root: &Path, env: Option<Credentials>) {
+    for s in read_services(dir, proc_root) {
+        let credentials = env.clone().or(s.credentials);
+        let how = format!("OpenCode 2 service, {} pid {}", s.file, s.pid);
+        match found
+            .iter_mut()
+            .find(|f| url_key(&f.url) == url_key(&s.url))
+        {
+            Some(f) => {
+                f.how = how;
+                f.credentials = credentials;
+            }
+            None => found.push(Found {
+                url: s.url,
+                how,
+                credentials,
+            }),
+        }
+    }
+}
+
+/// Whether an OpenCode server answers at `url` (`/global/health`, OpenCode 2's `/api/info`,
+/// or a 401 asking for a password).
+async fn confirm(url: &ServerUrl, credentials: Option<Credentials>, timeout: Duration) -> bool {
     let Ok(client) = source::http_client(timeout) else {
         return false;
     };
-    let Ok(api) = Api::new(url.clone(), client, Credentials::from_env(), timeout) else {
+    let Ok(api) = Api::new(
+        url.clone(),
+        client,
+        credentials.or_else(Credentials::from_env),
+        timeout,
+    ) else {
         return false;
     };
+    match api.identify().await {
+        Ok(id) if id.protocol == source::Protocol::V2 => return true,
+        Err(e) if e.is_auth() => return true,
+        _ => {}
+    }
     match api.health().await {
         Ok(h) => h.healthy || !h.version.is_empty(),
         Err(e) if e.is_auth() => true,
@@ -154,9 +201,16 @@ pub async fn run(settings: Settings, updates: mpsc::Sender<Update>, status: Arc<
     let mut announced: HashSet<String> = HashSet::new();
     loop {
         let root = settings.proc_root.clone();
-        let named = tokio::task::spawn_blocking(move || scan(&root))
-            .await
-            .unwrap_or_default();
+        let services = settings.service_dir.clone();
+        let named = tokio::task::spawn_blocking(move || {
+            let mut found = scan(&root);
+            if let Some(dir) = services {
+                add_services(&mut found, &dir, &root, Credentials::from_env());
+            }
+            found
+        })
+        .await
+        .unwrap_or_default();
         // A confirmation holds only while the same process names the URL: a URL that only a
         // probe names (no process, e.g. the default one after its server exited) is asked again
         // on every scan and dropped when nothing answers, and a new process on a known URL is
@@ -172,6 +226,7 @@ pub async fn run(settings: Settings, updates: mpsc::Sender<Update>, status: Arc<
                 found.push(Found {
                     url: p.clone(),
                     how: PROBED.into(),
+                    credentials: None,
                 });
             }
         }
@@ -182,7 +237,7 @@ pub async fn run(settings: Settings, updates: mpsc::Sender<Update>, status: Arc<
             .cloned()
             .collect();
         let checks = new.into_iter().map(|f| async move {
-            let ok = confirm(&f.url, Duration::from_secs(2)).await;
+            let ok = confirm(&f.url, f.credentials.clone(), Duration::from_secs(2)).await;
             (f, ok)
         });
         let mut unconfirmed = Vec::new();

@@ -257,7 +257,11 @@ pub fn scan(proc_root: &Path) -> Vec<Found> {
             return;
         };
         if !out.iter().any(|f| f.url.key() == url.key()) {
-            out.push(Found { url, how });
+            out.push(Found {
+                url,
+                how,
+                credentials: None,
+            });
         }
     };
     for pid in pids {

@@ -186,10 +186,12 @@ fn the_followed_set_merges_origins() {
         Found {
             url: ServerUrl::from("http://127.0.0.1:4096"),
             how: "opencode serve, pid 1".into(),
+            credentials: None,
         },
         Found {
             url: ServerUrl::from("http://127.0.0.1:5000"),
             how: "opencode web, pid 2".into(),
+            credentials: None,
         },
     ]));
     f.update(Update::Tui {
@@ -267,6 +269,7 @@ async fn reconcile_starts_and_stops_connections() {
     f.update(Update::Scanned(vec![Found {
         url: ServerUrl::from("http://127.0.0.1:10"),
         how: "t".into(),
+        credentials: None,
     }]));
     let ev = f.reconcile(&mut sources);
     assert_eq!(
@@ -290,4 +293,37 @@ async fn reconcile_starts_and_stops_connections() {
         server: ServerUrl::from("http://127.0.0.1:9")
     }));
     assert_eq!(sources.len(), 1, "configured servers stay");
+}
+
+#[test]
+fn a_recorded_service_is_found_with_its_password_unless_the_environment_gives_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("opencode");
+    let proc_root = tmp.path().join("proc");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(proc_root.join("77")).unwrap();
+    std::fs::write(
+        dir.join("service.json"),
+        r#"{"url":"http://localhost:49374","pid":77,"password":"from-file","version":"2.0.20"}"#,
+    )
+    .unwrap();
+    // The process scan found the service's own process already: it gets the password.
+    let mut found = vec![Found {
+        url: ServerUrl::from("http://127.0.0.1:49374"),
+        how: "opencode serve, pid 77".into(),
+        credentials: None,
+    }];
+    add_services(&mut found, &dir, &proc_root, None);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].how, "OpenCode 2 service, service.json pid 77");
+    assert_eq!(found[0].credentials.as_ref().unwrap().password, "from-file");
+    // OPENCODE_SERVER_PASSWORD is honoured over the file.
+    let env = Credentials {
+        username: "opencode".into(),
+        password: "from-env".into(),
+    };
+    let mut found = Vec::new();
+    add_services(&mut found, &dir, &proc_root, Some(env));
+    assert_eq!(&*found[0].url, "http://127.0.0.1:49374");
+    assert_eq!(found[0].credentials.as_ref().unwrap().password, "from-env");
 }

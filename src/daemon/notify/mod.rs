@@ -186,6 +186,7 @@ pub struct Notifier {
     env: NotifyEnv,
     on_open: Option<OpenCallback>,
     tui_toasts: Option<toast::TuiToastSink>,
+    without_tui_endpoint: Option<toast::ServerTest>,
     leave_to_opencode: Option<LeaveToOpenCode>,
     notices: Option<NoticeSink>,
 }
@@ -198,6 +199,7 @@ impl Notifier {
             env: NotifyEnv::from_process(),
             on_open: None,
             tui_toasts: None,
+            without_tui_endpoint: None,
             leave_to_opencode: None,
             notices: None,
         }
@@ -222,6 +224,16 @@ impl Notifier {
         f: impl Fn(&str, &str, &str, &str) -> Result<(), String> + Send + Sync + 'static,
     ) -> Notifier {
         self.tui_toasts = Some(Arc::new(f));
+        self
+    }
+
+    /// HTTP servers without `/tui/show-toast` (OpenCode 2): their toasts go through the TUI
+    /// channel sink ([`Notifier::tui_toasts`]) to the TUIs attached to them.
+    pub fn without_tui_endpoint(
+        mut self,
+        f: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) -> Notifier {
+        self.without_tui_endpoint = Some(Arc::new(f));
         self
     }
 
@@ -269,7 +281,9 @@ impl Notifier {
         }
         if c.toast {
             match toast::Toast::new(self.env.auth.clone(), timeout, c.display_ms) {
-                Ok(t) => out.push(Channel::Toast(t.with_tui(self.tui_toasts.clone()))),
+                Ok(t) => out.push(Channel::Toast(
+                    t.with_tui(self.tui_toasts.clone(), self.without_tui_endpoint.clone()),
+                )),
                 Err(e) => log::info(&format!("toast off: {e}")),
             }
         }

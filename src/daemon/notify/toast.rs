@@ -1,7 +1,9 @@
 //! The OpenCode TUI toast: `POST {server}/tui/show-toast?directory=<dir>`.
 //!
 //! Every TUI attached to that server shows it (OpenCode does not target one TUI). A delivery
-//! that spans several servers sends each server the part about its own sessions.
+//! that spans several servers sends each server the part about its own sessions. Servers
+//! without that endpoint (plain TUIs bridged by the plugin, and OpenCode 2, which has no
+//! `/tui/*`) get it through the plugin's TUI channel instead.
 
 use std::time::Duration;
 
@@ -17,6 +19,9 @@ use crate::server_url::ServerUrl;
 pub type TuiToastSink =
     std::sync::Arc<dyn Fn(&str, &str, &str, &str) -> Result<(), String> + Send + Sync>;
 
+/// Whether an HTTP server has no `/tui/show-toast` (OpenCode 2).
+pub type ServerTest = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// The toast channel.
 pub struct Toast {
     client: reqwest::Client,
@@ -24,6 +29,7 @@ pub struct Toast {
     timeout: Duration,
     display_ms: u64,
     tui: Option<TuiToastSink>,
+    without_endpoint: Option<ServerTest>,
 }
 
 impl Toast {
@@ -41,12 +47,19 @@ impl Toast {
             timeout,
             display_ms: display_ms.max(1),
             tui: None,
+            without_endpoint: None,
         })
     }
 
-    /// Send toasts for `tui://` servers through `sink` (the TUI channel of their plugin).
-    pub fn with_tui(mut self, sink: Option<TuiToastSink>) -> Toast {
+    /// Send toasts for `tui://` servers, and for HTTP servers `without_endpoint` says have no
+    /// `/tui/show-toast`, through `sink` (the TUI channels of their plugins).
+    pub fn with_tui(
+        mut self,
+        sink: Option<TuiToastSink>,
+        without_endpoint: Option<ServerTest>,
+    ) -> Toast {
         self.tui = sink;
+        self.without_endpoint = without_endpoint;
         self
     }
 
@@ -57,10 +70,11 @@ impl Toast {
         for n in d.items() {
             // Only HTTP servers have /tui/show-toast (not replays or plugin bridges).
             let http = n.server.starts_with("http://") || n.server.starts_with("https://");
-            if http && !servers.contains(&&*n.server) {
+            let no_endpoint = self.without_endpoint.as_ref().is_some_and(|f| f(&n.server));
+            if http && !no_endpoint && !servers.contains(&&*n.server) {
                 servers.push(&n.server);
             }
-            if n.server.is_tui() && !bridged.contains(&&*n.server) {
+            if (n.server.is_tui() || (http && no_endpoint)) && !bridged.contains(&&*n.server) {
                 bridged.push(&n.server);
             }
         }

@@ -18,6 +18,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::decode::{MessageWire, RequestWire, SessionWire, StatusWire};
+use super::protocol::Protocol;
 use crate::model::event::{
     InputKind, PendingInput, ResyncReport, SessionId, SessionInfo, Status, TurnOutcome,
 };
@@ -342,6 +344,10 @@ pub struct Api {
     client: Client,
     credentials: Option<Arc<Credentials>>,
     timeout: Duration,
+    /// Which API the server speaks, as last identified ([`Api::identify`]): 0 for OpenCode 1,
+    /// 1 for OpenCode 2. Shared by every clone, so the effect fetches of a server follow its
+    /// connection's finding.
+    protocol: Arc<AtomicU8>,
 }
 
 impl fmt::Debug for Api {
@@ -380,6 +386,7 @@ impl Api {
             client,
             credentials: credentials.map(Arc::new),
             timeout,
+            protocol: Arc::new(AtomicU8::new(0)),
         })
     }
 
@@ -410,7 +417,24 @@ impl Api {
         self.credentials.is_some()
     }
 
-    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url, ApiError> {
+    /// The API this server speaks (OpenCode 1 until identified otherwise).
+    pub fn protocol(&self) -> Protocol {
+        match self.protocol.load(Ordering::Relaxed) {
+            1 => Protocol::V2,
+            _ => Protocol::V1,
+        }
+    }
+
+    /// Record the API this server speaks (after [`Api::identify`]).
+    pub fn set_protocol(&self, protocol: Protocol) {
+        let v = match protocol {
+            Protocol::V1 => 0,
+            Protocol::V2 => 1,
+        };
+        self.protocol.store(v, Ordering::Relaxed);
+    }
+
+    pub(super) fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url, ApiError> {
         let mut u = self.base.clone();
         {
             let mut path = u
@@ -469,7 +493,7 @@ impl Api {
         Ok((headers, body))
     }
 
-    async fn get_json<T>(
+    pub(super) async fn get_json<T>(
         &self,
         segments: &[&str],
         query: &[(&str, &str)],
@@ -526,19 +550,7 @@ impl Api {
     pub async fn session_status(&self, dir: &str) -> Result<Vec<(SessionId, Status)>, ApiError> {
         self.get_json(&["session", "status"], &[("directory", dir)], |b| {
             let map: HashMap<String, &RawValue> = json(b, "session status map")?;
-            let mut out: Vec<(SessionId, Status)> = map
-                .into_iter()
-                .filter(|(id, _)| !id.is_empty())
-                .filter_map(|(id, raw)| {
-                    let status = serde_json::from_str::<StatusWire>(raw.get())
-                        .ok()
-                        .and_then(|s| s.to_status())
-                        .unwrap_or(Status::Busy);
-                    (status != Status::Idle).then(|| (Arc::from(id), status))
-                })
-                .collect();
-            out.sort_by(|a, b| a.0.cmp(&b.0));
-            Ok(out)
+            Ok(non_idle(map))
         })
         .await
     }
@@ -585,6 +597,9 @@ impl Api {
 
     /// `GET /session/{id}`: one session's metadata (404 → [`ApiError::is_not_found`]).
     pub async fn session(&self, id: &str) -> Result<SessionInfo, ApiError> {
+        if self.protocol() == Protocol::V2 {
+            return self.session_v2(id).await.map(|(info, _)| info);
+        }
         self.get_json(&["session", id], &[], |b| {
             let s: SessionWire = json(b, "session")?;
             Ok(s.to_info())
@@ -597,6 +612,9 @@ impl Api {
     /// (aborts included: `MessageAbortedError`) → `Failed`; never completed, or no answer to the
     /// last user message, or no messages → `Interrupted`.
     pub async fn last_turn_outcome(&self, id: &str) -> Result<TurnOutcome, ApiError> {
+        if self.protocol() == Protocol::V2 {
+            return self.last_turn_outcome_v2(id).await;
+        }
         let limit = OUTCOME_MESSAGES.to_string();
         self.get_json(&["session", id, "message"], &[("limit", &limit)], |b| {
             #[derive(Deserialize)]
@@ -862,7 +880,25 @@ struct DirState {
     questions: Result<Vec<PendingInput>, ApiError>,
 }
 
-fn json<'a, T: Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<T, ApiError> {
+/// The sessions of a `{id: status}` map that are not idle, sorted by id. A status this code
+/// cannot read (OpenCode 2's `{type: "running"}`, a newer kind) is busy: listed means active.
+pub(super) fn non_idle(map: HashMap<String, &RawValue>) -> Vec<(SessionId, Status)> {
+    let mut out: Vec<(SessionId, Status)> = map
+        .into_iter()
+        .filter(|(id, _)| !id.is_empty())
+        .filter_map(|(id, raw)| {
+            let status = serde_json::from_str::<StatusWire>(raw.get())
+                .ok()
+                .and_then(|s| s.to_status())
+                .unwrap_or(Status::Busy);
+            (status != Status::Idle).then(|| (Arc::from(id), status))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+pub(super) fn json<'a, T: Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::BadBody(format!("{what}: {e}")))
 }
 

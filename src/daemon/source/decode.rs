@@ -69,7 +69,7 @@ impl std::ops::Deref for Str<'_> {
 
 impl<'a> Str<'a> {
     /// The string if it was borrowed from the frame (no allocation to keep it).
-    fn borrowed(&self) -> Option<&'a str> {
+    pub(super) fn borrowed(&self) -> Option<&'a str> {
         match self.0 {
             Cow::Borrowed(s) => Some(s),
             Cow::Owned(_) => None,
@@ -172,7 +172,7 @@ pub fn decode<'a>(server: &ServerUrl, data: &'a str) -> Decoded<'a> {
 
 /// Payload types OpenCode 1.0 – 1.18 sends that the model does not need. Anything neither
 /// wanted nor listed here is [`Decoded::Unknown`].
-fn is_known_noise(kind: &str) -> bool {
+pub(super) fn is_known_noise(kind: &str) -> bool {
     const PREFIXES: [&str; 13] = [
         "message.part.",
         "session.next.",
@@ -236,6 +236,25 @@ fn is_wanted(kind: &str) -> bool {
 /// string, a match is real structure, not string content. A frame whose head matches but whose
 /// tail is malformed is reported as noise rather than invalid when its type is noise.
 fn head_type(b: &[u8]) -> Option<&str> {
+    if *b.first()? != b'{' {
+        return None;
+    }
+    // Envelope: string-valued keys, then "payload":{
+    let after = skip_to_key(b, 1, b"payload")?;
+    if *b.get(after)? != b'{' {
+        return None;
+    }
+    // Payload: string-valued keys, then "type":"…"
+    let after = skip_to_key(b, after + 1, b"type")?;
+    let (v, _) = key_like_value(b, after)?;
+    std::str::from_utf8(v).ok()
+}
+
+/// From `i`, the start of an object member, skip string- and number-valued members up to the
+/// key `wanted` and return the index after its colon; `None` when anything else comes first
+/// (an object or array value, whitespace, escapes in a key). The allocation-free head scan of both event
+/// framings (OpenCode 1's `payload.type`, OpenCode 2's top-level `type`).
+pub(super) fn skip_to_key(b: &[u8], mut i: usize, wanted: &[u8]) -> Option<usize> {
     /// `"key":` at `i` (no escapes): returns the key and the index after the colon.
     fn key(b: &[u8], i: usize) -> Option<(&[u8], usize)> {
         if *b.get(i)? != b'"' {
@@ -263,34 +282,22 @@ fn head_type(b: &[u8]) -> Option<&str> {
             j += 2; // a backslash and the character it escapes
         }
     }
-    if *b.first()? != b'{' {
-        return None;
-    }
-    let mut i = 1;
-    // Envelope: string-valued keys, then "payload":{
     loop {
         let (k, after) = key(b, i)?;
-        if k == b"payload" {
-            if *b.get(after)? != b'{' {
-                return None;
+        if k == wanted {
+            return Some(after);
+        }
+        i = match *b.get(after)? {
+            b'"' => skip_str(b, after)?,
+            // A number (OpenCode 2's `created` comes before `type`).
+            b'-' | b'0'..=b'9' => {
+                after
+                    + b.get(after..)?.iter().position(|c| {
+                        !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                    })?
             }
-            i = after + 1;
-            break;
-        }
-        i = skip_str(b, after)?;
-        if *b.get(i)? != b',' {
-            return None;
-        }
-        i += 1;
-    }
-    // Payload: string-valued keys, then "type":"…"
-    loop {
-        let (k, after) = key(b, i)?;
-        if k == b"type" {
-            let (v, _) = key_like_value(b, after)?;
-            return std::str::from_utf8(v).ok();
-        }
-        i = skip_str(b, after)?;
+            _ => return None,
+        };
         if *b.get(i)? != b',' {
             return None;
         }
@@ -299,7 +306,7 @@ fn head_type(b: &[u8]) -> Option<&str> {
 }
 
 /// A string value without escapes at `i`: its bytes and the index after it.
-fn key_like_value(b: &[u8], i: usize) -> Option<(&[u8], usize)> {
+pub(super) fn key_like_value(b: &[u8], i: usize) -> Option<(&[u8], usize)> {
     if *b.get(i)? != b'"' {
         return None;
     }
@@ -312,7 +319,7 @@ fn key_like_value(b: &[u8], i: usize) -> Option<(&[u8], usize)> {
     Some((&b[start..end], end + 1))
 }
 
-fn with_props<'a>(
+pub(super) fn with_props<'a>(
     props: Option<&'a RawValue>,
     f: impl FnOnce(&'a str) -> Result<Decoded<'a>, &'static str>,
 ) -> Decoded<'a> {
@@ -322,16 +329,19 @@ fn with_props<'a>(
     }
 }
 
-fn parse<'a, T: Deserialize<'a>>(raw: &'a str, what: &'static str) -> Result<T, &'static str> {
+pub(super) fn parse<'a, T: Deserialize<'a>>(
+    raw: &'a str,
+    what: &'static str,
+) -> Result<T, &'static str> {
     serde_json::from_str(raw).map_err(|_| what)
 }
 
-fn arc(s: &str) -> Arc<str> {
+pub(super) fn arc(s: &str) -> Arc<str> {
     Arc::from(s)
 }
 
 /// Whole milliseconds from a JSON number that may be written as a float.
-fn millis(v: Option<f64>) -> i64 {
+pub(super) fn millis(v: Option<f64>) -> i64 {
     // `as` saturates; JSON cannot carry NaN or infinities.
     v.map(|v| v as i64).unwrap_or(0)
 }
@@ -368,13 +378,18 @@ impl StatusWire<'_> {
     }
 }
 
-/// `{name, data?: {message?}}` — every OpenCode error.
+/// `{name, data?: {message?}}` — every OpenCode 1 error; OpenCode 2's are
+/// `{type, message, status?}`. Both are read.
 #[derive(Deserialize)]
 pub(crate) struct ErrorWire<'a> {
     #[serde(borrow, default)]
     name: Option<Str<'a>>,
     #[serde(borrow, default)]
     data: Option<ErrorData<'a>>,
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    message: Option<Str<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -386,11 +401,18 @@ struct ErrorData<'a> {
 impl ErrorWire<'_> {
     pub(crate) fn to_info(&self) -> ErrorInfo {
         ErrorInfo {
-            name: self.name.as_deref().unwrap_or("UnknownError").to_owned(),
+            name: self
+                .name
+                .as_deref()
+                .or(self.kind.as_deref())
+                .filter(|n| !n.is_empty())
+                .unwrap_or("UnknownError")
+                .to_owned(),
             message: self
                 .data
                 .as_ref()
                 .and_then(|d| d.message.as_deref())
+                .or(self.message.as_deref())
                 .unwrap_or("")
                 .to_owned(),
         }
@@ -399,18 +421,18 @@ impl ErrorWire<'_> {
 
 /// Session or message `time`.
 #[derive(Deserialize, Default)]
-struct TimeWire {
+pub(super) struct TimeWire {
     #[serde(default)]
-    created: Option<f64>,
+    pub(super) created: Option<f64>,
     #[serde(default)]
-    updated: Option<f64>,
+    pub(super) updated: Option<f64>,
     #[serde(default)]
     completed: Option<f64>,
 }
 
 /// `model` of a session (`{id, providerID}`) or a user message (`{providerID, modelID}`).
 #[derive(Deserialize)]
-struct ModelWire<'a> {
+pub(super) struct ModelWire<'a> {
     #[serde(rename = "providerID", borrow, default)]
     provider_id: Option<Str<'a>>,
     #[serde(borrow, default)]
@@ -428,7 +450,7 @@ fn model_name(provider: Option<&str>, model: Option<&str>) -> Option<String> {
 }
 
 impl ModelWire<'_> {
-    fn name(&self) -> Option<String> {
+    pub(super) fn name(&self) -> Option<String> {
         model_name(
             self.provider_id.as_deref(),
             self.id.as_deref().or(self.model_id.as_deref()),
@@ -566,7 +588,7 @@ impl RequestWire<'_> {
 // ---------------------------------------------------------------------------------------------
 // Per-type decoders.
 
-fn session_id(raw: &str) -> Result<SessionId, &'static str> {
+pub(super) fn session_id(raw: &str) -> Result<SessionId, &'static str> {
     if raw.is_empty() {
         Err("empty sessionID")
     } else {
@@ -603,7 +625,7 @@ fn status<'a>(
     ))
 }
 
-fn session_error<'a>(
+pub(super) fn session_error<'a>(
     server: &ServerUrl,
     dir: Option<&'a str>,
     raw: &'a str,
@@ -634,7 +656,10 @@ fn session_error<'a>(
     ))
 }
 
-fn session_info<'a>(server: &ServerUrl, raw: &'a str) -> Result<Decoded<'a>, &'static str> {
+pub(super) fn session_info<'a>(
+    server: &ServerUrl,
+    raw: &'a str,
+) -> Result<Decoded<'a>, &'static str> {
     #[derive(Deserialize)]
     struct Props<'a> {
         #[serde(borrow)]
@@ -659,7 +684,7 @@ fn session_info<'a>(server: &ServerUrl, raw: &'a str) -> Result<Decoded<'a>, &'s
     ))
 }
 
-fn session_deleted<'a>(
+pub(super) fn session_deleted<'a>(
     server: &ServerUrl,
     dir: Option<&'a str>,
     raw: &'a str,
@@ -690,7 +715,7 @@ fn session_deleted<'a>(
     ))
 }
 
-fn message<'a>(
+pub(super) fn message<'a>(
     server: &ServerUrl,
     dir: Option<&'a str>,
     raw: &'a str,
@@ -720,7 +745,7 @@ fn message<'a>(
     ))
 }
 
-fn asked<'a>(
+pub(super) fn asked<'a>(
     server: &ServerUrl,
     dir: Option<&'a str>,
     raw: &'a str,
@@ -739,7 +764,7 @@ fn asked<'a>(
     ))
 }
 
-fn answered<'a>(
+pub(super) fn answered<'a>(
     server: &ServerUrl,
     dir: Option<&'a str>,
     raw: &'a str,

@@ -612,11 +612,15 @@ fn head_type_reads_opencode_layouts() {
             r#"{"directory":"/with \"quotes\" and \\ slash","payload":{"id":"e","type":"plugin.added"}}"#,
             Some("plugin.added"),
         ),
+        // Number values are skipped like strings (OpenCode 2's `created` precedes `type`).
+        (r#"{"n":1,"payload":{"type":"sync"}}"#, Some("sync")),
+        (r#"{"n":-1.5e3,"payload":{"type":"sync"}}"#, Some("sync")),
         // Anything else falls back to the full parse.
         (r#"{ "payload":{"type":"sync"}}"#, None),
         (r#"{"payload": {"type":"sync"}}"#, None),
         (r#"{"payload":{"properties":{},"type":"sync"}}"#, None),
-        (r#"{"n":1,"payload":{"type":"sync"}}"#, None),
+        (r#"{"n":{},"payload":{"type":"sync"}}"#, None),
+        (r#"{"n":[1],"payload":{"type":"sync"}}"#, None),
         (r#"{"payload":{"type":"sy\nc"}}"#, None),
         (r#"{"pay\"load":{"type":"sync"}}"#, None),
         (r#"{"payload":{"type":"sync"#, None),

@@ -38,8 +38,10 @@
 //! ```
 
 pub mod api;
+pub mod api_v2;
 pub mod connection;
 pub mod decode;
+pub mod decode_v2;
 pub mod protocol;
 pub mod reader;
 pub mod sse;
@@ -47,8 +49,10 @@ pub mod stats;
 pub mod version;
 
 pub use api::{Api, ApiError, Credentials, Health, Resynced, Toast, ToastVariant, http_client};
+pub use api_v2::Identity;
 pub use connection::{ConnectionConfig, ServerHandle, spawn_server};
 pub use decode::{Decoded, decode};
-pub use protocol::Protocol;
+pub use decode_v2::decode_v2;
+pub use protocol::{Protocol, Protocols};
 pub use reader::{EventBody, open_event_stream};
 pub use stats::{ServerStats, ServerStatsView};

@@ -38,6 +38,7 @@ struct Texts {
     last_connect_error: Option<String>,
     last_resync_error: Option<String>,
     version: Option<String>,
+    protocol: Option<&'static str>,
     unknown_types: Vec<String>,
 }
 
@@ -93,8 +94,11 @@ pub struct ServerStatsView {
     pub last_resync_error: Option<String>,
     /// Directories the last resync queried.
     pub known_directories: u64,
-    /// OpenCode's version (`/global/health`), once known.
+    /// OpenCode's version (`/api/info` or `/global/health`), once known.
     pub version: Option<String>,
+    /// Which API the server speaks (`OpenCode 1` or `OpenCode 2`), once identified.
+    #[serde(default)]
+    pub protocol: Option<String>,
 }
 
 impl ServerStats {
@@ -132,6 +136,7 @@ impl ServerStats {
             last_resync_error: texts.last_resync_error,
             known_directories: self.known_directories.load(Relaxed),
             version: texts.version,
+            protocol: texts.protocol.map(str::to_owned),
         }
     }
 
@@ -230,6 +235,10 @@ impl ServerStats {
     pub(crate) fn resync_failed(&self, reason: &str) {
         self.resync_failures.fetch_add(1, Relaxed);
         self.set_text(|t| t.last_resync_error = Some(reason.to_owned()));
+    }
+
+    pub(crate) fn set_protocol(&self, name: &'static str) {
+        self.set_text(|t| t.protocol = Some(name));
     }
 
     pub(crate) fn set_version(&self, version: &str) {

@@ -45,15 +45,40 @@ impl From<String> for Stop {
 type ResyncTask = AbortOnDrop<Result<Resynced, ApiError>>;
 
 impl Conn {
-    /// Which protocol this connection attempt speaks. Every server is followed as OpenCode 1
-    /// today; telling the server's kind at each (re)connect goes here.
-    async fn protocol(&mut self) -> Protocol {
-        Protocol::V1
+    /// Which protocol this connection attempt speaks, asked of the server at every
+    /// (re)connect ([`Api::identify`](super::super::api::Api::identify)): the process behind a
+    /// URL may have been replaced by another OpenCode. Shared with the effect fetches through
+    /// the `Api`, and shown by `doctor`.
+    async fn protocol(&mut self) -> Result<Protocol, ApiError> {
+        let id = tokio::time::timeout(self.config.request_timeout * 3, self.api.identify())
+            .await
+            .unwrap_or(Err(ApiError::Timeout))?;
+        if id.protocol != self.protocol || self.stats.view().protocol.is_none() {
+            crate::log!(
+                "{} is {}{}",
+                self.api.display_url(),
+                id.protocol.name(),
+                id.version
+                    .as_deref()
+                    .map(|v| format!(" ({v})"))
+                    .unwrap_or_default()
+            );
+        }
+        self.api.set_protocol(id.protocol);
+        self.config.protocols.set(self.api.server(), id.protocol);
+        self.stats.set_protocol(id.protocol.name());
+        if let Some(v) = &id.version {
+            self.stats.set_version(v);
+        }
+        Ok(id.protocol)
     }
 
     /// Open the stream and follow it until it ends.
     pub(super) async fn follow(&mut self, streak: &mut Option<String>) -> End {
-        self.protocol = self.protocol().await;
+        self.protocol = match self.protocol().await {
+            Ok(p) => p,
+            Err(e) => return End::Failed(e),
+        };
         let body = match open_event_stream(
             &self.api,
             self.protocol.event_path(),
@@ -154,7 +179,9 @@ impl Conn {
                     if let Some(v) = &version {
                         self.stats.set_version(v);
                     }
-                    watchdog.heartbeat_interval(check_version(version.as_deref())?);
+                    check_version(version.as_deref())?;
+                    watchdog
+                        .heartbeat_interval(self.protocol.heartbeat_interval(version.as_deref()));
                     // A shorter watchdog than the one armed takes effect now, not at the old end.
                     alarm.as_mut().reset(watchdog.deadline().into());
                     let report = self.note_resync(resynced);
@@ -163,7 +190,8 @@ impl Conn {
                         // The end of a failure streak, or the first connection: say so once.
                         if streak.take().is_some() || self.stats.view().resyncs <= 1 {
                             crate::log!(
-                                "connected to OpenCode {} at {}",
+                                "connected to {} {} at {}",
+                                self.protocol.name(),
                                 version.as_deref().unwrap_or("(unknown version)"),
                                 self.api.display_url()
                             );

@@ -33,7 +33,7 @@ mod steps;
 
 use super::api::{Api, ApiError, Credentials, display_url, http_client};
 use super::decode::MAX_FRAME_BYTES;
-use super::protocol::Protocol;
+use super::protocol::{Protocol, Protocols};
 use super::reader::tls;
 use super::stats::ServerStats;
 use crate::model::effect::Effect;
@@ -74,6 +74,9 @@ pub struct ConnectionConfig {
     /// Basic-auth credentials; `Default` reads `OPENCODE_SERVER_PASSWORD` /
     /// `OPENCODE_SERVER_USERNAME`.
     pub credentials: Option<Credentials>,
+    /// Where the connection records which protocol its server speaks (shared by every server
+    /// of a daemon; `Default` gives a registry of its own).
+    pub protocols: Arc<Protocols>,
 }
 
 impl Default for ConnectionConfig {
@@ -92,6 +95,7 @@ impl Default for ConnectionConfig {
             max_frame_bytes: MAX_FRAME_BYTES,
             max_held_events: 100_000,
             credentials: Credentials::from_env(),
+            protocols: Arc::default(),
         }
     }
 }
