@@ -1,13 +1,15 @@
 //! Recorded event streams: `ocbar record FILE` writes one, `ocbar daemon --replay FILE` and the
 //! replay tests read one back through the same SSE parser and decoder a live server goes through.
 //!
-//! The file is the raw `/global/event` stream (`data: {…}` frames separated by blank lines),
-//! so a capture made with `curl -N` works too. `record` strips secrets first.
+//! The file is the raw event stream (`data: {…}` frames separated by blank lines): OpenCode 1's
+//! `/global/event` or OpenCode 2's `/api/event`, told apart by the framing of the first frame
+//! ([`protocol_of`]), so a capture made with `curl -N` works too. `record` strips secrets first.
 
 use serde_json::Value;
 
+use crate::daemon::source::Decoded;
+use crate::daemon::source::protocol::Protocol;
 use crate::daemon::source::sse::{Frame, SseParser};
-use crate::daemon::source::{Decoded, decode};
 use crate::model::event::{Event, ResyncReport};
 use crate::server_url::ServerUrl;
 
@@ -42,6 +44,8 @@ pub fn events_from(server: &ServerUrl, bytes: &[u8]) -> Replayed {
         ..Replayed::default()
     };
     let mut parser = SseParser::new(MAX_FRAME);
+    // Decided by the first data frame, then kept: one recording is one server's stream.
+    let mut protocol: Option<Protocol> = None;
     let mut on_frame = |frame: Frame<'_>| {
         out.frames += 1;
         let data = match frame {
@@ -55,7 +59,8 @@ pub fn events_from(server: &ServerUrl, bytes: &[u8]) -> Replayed {
                 return;
             }
         };
-        match decode(server, data) {
+        let protocol = *protocol.get_or_insert_with(|| protocol_of(data));
+        match protocol.decode(server, data) {
             Decoded::Event(Event::Connected { .. }, _) => {}
             Decoded::Event(e, _) => out.events.push(e),
             Decoded::Invalid(_) => out.invalid += 1,
@@ -69,6 +74,17 @@ pub fn events_from(server: &ServerUrl, bytes: &[u8]) -> Replayed {
 }
 
 /// Key names whose values are replaced by `"<redacted>"` when recording.
+/// Which dialect a recorded frame is in: OpenCode 1 wraps each event in an envelope
+/// (`{"directory":…,"payload":{"type":…,"properties":…}}`), OpenCode 2 does not (`{"id":…,
+/// "type":…,"data":…}`). A frame that is not a JSON object is read as OpenCode 1, whose decoder
+/// counts it invalid.
+pub fn protocol_of(data: &str) -> Protocol {
+    match serde_json::from_str::<serde_json::Map<String, Value>>(data) {
+        Ok(obj) if !obj.contains_key("payload") && obj.contains_key("type") => Protocol::V2,
+        _ => Protocol::V1,
+    }
+}
+
 fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
     [
@@ -279,5 +295,42 @@ data: {\"directory\":\"/p\",\"payload\":{\"id\":\"e3\",\"type\":\"session.status
             .filter(|e| matches!(e, Event::Status { .. }))
             .count();
         assert_eq!(statuses, 2);
+    }
+
+    /// An `ocbar record` of an OpenCode 2 server (`/api/event` framing) replays through its
+    /// own decoder: the turn starts and ends, the token delta and the heartbeat are noise.
+    #[test]
+    fn an_opencode_2_recording_replays_into_model_events() {
+        let server = ServerUrl::from("replay://t2");
+        let text = "data: {\"id\":\"evt_0\",\"type\":\"server.connected\",\"data\":{}}\n\n\
+: heartbeat\n\n\
+data: {\"id\":\"evt_1\",\"type\":\"session.execution.started\",\"location\":{\"directory\":\"/p\"},\"data\":{\"sessionID\":\"ses_1\"}}\n\n\
+data: {\"id\":\"evt_2\",\"type\":\"session.text.delta\",\"location\":{\"directory\":\"/p\"},\"data\":{\"sessionID\":\"ses_1\",\"delta\":\"hi\"}}\n\n\
+data: {\"id\":\"evt_3\",\"type\":\"session.execution.succeeded\",\"location\":{\"directory\":\"/p\"},\"data\":{\"sessionID\":\"ses_1\"}}\n\n";
+        assert_eq!(
+            protocol_of(r#"{"id":"evt_0","type":"server.connected","data":{}}"#),
+            Protocol::V2
+        );
+        let r = events_from(&server, text.as_bytes());
+        assert_eq!(r.invalid, 0, "{r:?}");
+        assert_eq!(r.noise, 2, "the heartbeat and the token delta: {r:?}");
+        assert!(
+            r.events.iter().any(|e| matches!(
+                e,
+                Event::Status {
+                    status: crate::model::event::Status::Busy,
+                    ..
+                }
+            )),
+            "{:?}",
+            r.events
+        );
+        assert!(
+            r.events
+                .iter()
+                .any(|e| matches!(e, Event::TurnEnded { .. })),
+            "{:?}",
+            r.events
+        );
     }
 }
