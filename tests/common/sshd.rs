@@ -119,15 +119,78 @@ impl Sshd {
             sshd,
         };
         s.start_again();
+        s.check_login_time();
         s
+    }
+
+    /// A login through this sshd runs the user's login shell and its start-up files before the
+    /// command (`~/.bashrc` is emptied for it, see [`Sshd::start_again`]; others remain). The
+    /// link under test gives up on a far side that says nothing for 20 s, so a slow start-up
+    /// would fail the test with no visible cause: say it here instead. (Seen on the dev
+    /// machines: a stale pyenv lock in `~/.pyenv/shims`, left by a shell killed during `pyenv
+    /// rehash`, makes every bash start wait 60 s.)
+    fn check_login_time(&self) {
+        let started = std::time::Instant::now();
+        let mut cmd = Command::new(require_tool("ssh"));
+        cmd.arg("-F")
+            .arg(&self.client_config)
+            .args(["-o", "BatchMode=yes", "devbox", "true"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = spawn_owned(cmd).expect("spawn ssh");
+        let limit = Duration::from_secs(15);
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    let mut err = String::new();
+                    if let Some(mut e) = child.stderr.take() {
+                        use std::io::Read;
+                        let _ = e.read_to_string(&mut err);
+                    }
+                    assert!(
+                        status.success(),
+                        "ssh devbox true failed ({status}): {err}\nsshd log:\n{}",
+                        self.log()
+                    );
+                    return;
+                }
+                Ok(None) if started.elapsed() > limit => {
+                    let _ = child.kill();
+                    panic!(
+                        "a login through the test's sshd took over {limit:?} (ssh devbox true): the \
+                         login shell's start-up files of this user are slow (for bash: ~/.bashrc; \
+                         a stale lock such as ~/.pyenv/shims/.pyenv-shim makes pyenv wait 60 s). \
+                         The remote link gives up after 20 s of silence, so the test cannot run."
+                    );
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+                Err(e) => panic!("waiting for ssh: {e}"),
+            }
+        }
     }
 
     /// (Re)start the listener on the same port, with the same keys.
     pub fn start_again(&mut self) {
         let d = self.dir.path();
-        let mut cmd = Command::new(&self.sshd);
-        cmd.args(["-D", "-e", "-f"])
+        // The sessions run the user's login shell, which reads the user's own start-up files
+        // (root's `~/.bashrc` on the test machines starts pyenv, which can wait a minute on a
+        // stale lock). The dev box is not about the tester's shell set-up: sshd runs in a mount
+        // namespace of its own where `~/.bashrc` is an empty file (when it exists; nothing else
+        // of the machine changes).
+        let bashrc = std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".bashrc"))
+            .filter(|p| p.exists());
+        let mut cmd = Command::new(require_tool("unshare"));
+        cmd.args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(
+                "if [ -n \"$3\" ]; then mount --bind /dev/null \"$3\" || exit 1; fi; \
+                 exec \"$1\" -D -e -f \"$2\"",
+            )
+            .arg("sshd-ns")
+            .arg(&self.sshd)
             .arg(d.join("sshd_config"))
+            .arg(bashrc.unwrap_or_default())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(
