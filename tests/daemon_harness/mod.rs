@@ -55,9 +55,18 @@ impl Daemon {
             dir,
             log,
         };
-        wait_or_fail(Duration::from_secs(10), "daemon socket", || {
-            d.socket.exists()
-        });
+        // The socket file exists from bind(2) on, before the daemon listens: a query in between
+        // is refused. Wait until one is answered.
+        wait_or_fail(
+            Duration::from_secs(10),
+            "daemon answers on its socket",
+            || {
+                d.socket.exists()
+                    && run_client(&d.socket, &["status", "--format", "json"])
+                        .status
+                        .success()
+            },
+        );
         d
     }
 
