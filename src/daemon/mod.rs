@@ -39,6 +39,7 @@ pub mod clock;
 pub mod config;
 pub mod discovery;
 mod doctor;
+pub mod heap;
 pub mod i3blocks;
 pub mod jump;
 pub mod log;
@@ -165,6 +166,7 @@ pub fn main(
         }
         Err(e @ ClaimError::Blocked(_)) => return fatal(&socket, 1, e.message(), FIX_SOCKET),
     }
+    heap::one_arena();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -429,6 +431,7 @@ async fn run(
             .socket
             .clone()
             .or_else(|| config.notify.tmux_socket.clone()),
+        heap: heap::Trimmer::new(),
     };
     looper.publish();
     looper
@@ -507,4 +510,6 @@ struct StateLoop {
     notify_config: notify::NotifyConfig,
     /// The configured tmux server (`[tmux] socket`, else `[notify] tmux_socket`).
     tmux_socket: Option<PathBuf>,
+    /// When to give freed heap pages back (after a resync; now and then on a heartbeat).
+    heap: heap::Trimmer,
 }

@@ -137,8 +137,12 @@ impl StateLoop {
         if self.followed.is_stale(&ev) {
             return; // a late event of a connection stopped because its server went away
         }
+        // A resync frees the parsed session list: trim after it; else at most once a
+        // `heap::MIN_GAP`, on an event that woke the loop anyway.
+        let big = matches!(ev, Event::Resync { .. });
         let effects = self.state.apply(ev, now_ms());
         self.run_effects(effects);
+        self.heap.maybe_trim(std::time::Instant::now(), big);
     }
 
     /// A remote machine's link reported: its notifications go out like this machine's.
