@@ -22,10 +22,13 @@
 //!
 //! Then the daemon's RSS (with `--watchers` subscribers connected), the daemon's CPU per event in
 //! the steady phase against the burst phase (wake-ups are what a steady stream adds), and, measured
-//! first, the machine's floor: the CPU a bare thread spends per wake-up of a periodic timer. Loopback only; every loop
+//! first, the machine's floors: the CPU a bare thread spends per wake-up of a periodic timer, and
+//! the CPU a bare thread spends receiving the steady stream on the daemon's beat (`recv_floor`:
+//! the kernel's part of the daemon's steady CPU). Loopback only; every loop
 //! is bounded in count and time; the daemon is stopped and the temp dir removed at the end.
 
 mod fake;
+mod recv_floor;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -102,6 +105,14 @@ struct Args {
     /// Period of the wake-up floor timer, in microseconds (the daemon's coalescing interval).
     #[arg(long, default_value_t = 3000)]
     floor_period_us: u64,
+    /// Seconds of the receive floor (0: skip): a bare thread receiving the steady phase's stream
+    /// (same mix, rate and writes) on a `timerfd` beat and doing nothing with it, to show what
+    /// the kernel alone charges a reader of that stream on this machine.
+    #[arg(long, default_value_t = 5.0)]
+    recv_floor_secs: f64,
+    /// Beat of the receive floor's reader, in microseconds (the daemon's longest beat).
+    #[arg(long, default_value_t = 25_000)]
+    recv_floor_period_us: u64,
     /// Bar format of the watch subscribers and queries: tmux, plain or starship.
     #[arg(long, default_value = "tmux")]
     format: String,
@@ -138,6 +149,8 @@ struct Report {
     per_event: Option<PerEvent>,
     /// What a bare wake-up costs on this machine.
     wake_floor: Option<WakeFloor>,
+    /// What a bare reader of the steady stream costs on this machine.
+    recv_floor: Option<recv_floor::RecvFloor>,
     memory: Memory,
     daemon_log_lines: usize,
     http_requests: u64,
@@ -713,6 +726,18 @@ fn run(args: &Args) -> Res<Report> {
     } else {
         None
     };
+    // …and of receiving the steady stream with nothing done with it.
+    let recv_floor = if args.recv_floor_secs > 0.0 && args.rate > 0 {
+        Some(recv_floor::measure(
+            args.rate,
+            args.sessions,
+            args.tick_us,
+            args.recv_floor_period_us,
+            args.recv_floor_secs,
+        )?)
+    } else {
+        None
+    };
     let tmp = TempDir::new()?;
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -824,6 +849,7 @@ fn run(args: &Args) -> Res<Report> {
         format: args.format.clone(),
         rate_target: args.rate,
         wake_floor: floor,
+        recv_floor,
         ..Report::default()
     };
 
@@ -1547,6 +1573,21 @@ fn print_table(args: &Args, r: &Report) {
             "floor",
             &format!("bare timerfd wake-up every {} us, CPU each", w.period_us),
             format!("{:.1} us ({} wake-ups)", w.us_per_wake, w.wakes),
+        );
+    }
+    if let Some(f) = &r.recv_floor {
+        row(
+            "floor",
+            &format!(
+                "bare reader of the steady stream ({} events/s, timerfd every {} us), CPU",
+                f.rate, f.period_us
+            ),
+            format!(
+                "{:.2} % of a core ({:.2} us per event, {:.0} wake-ups/s)",
+                f.cpu_percent,
+                f.us_per_event,
+                f.wakes as f64 / f.secs.max(1e-9)
+            ),
         );
     }
     row(

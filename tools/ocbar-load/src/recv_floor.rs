@@ -1,0 +1,178 @@
+//! The receive floor: what any program pays on this machine to receive the steady phase's
+//! stream on the daemon's beat, doing nothing with it.
+//!
+//! A writer thread sends the same frames as the steady phase (the same mix, one HTTP chunk and
+//! one write each, `TCP_NODELAY`, paced at the same rate and tick) over loopback; this thread is
+//! woken by a periodic `timerfd` at the daemon's longest beat and takes everything queued with
+//! non-blocking `recv`s into a 64 KiB buffer, as the daemon's coalescing socket does. Its CPU
+//! (its own schedstat) is the kernel's part of a coalesced stream: the wake-up, the copy, the
+//! socket buffers freed (on a VM, an inter-processor interrupt per 32 of them), the ACK. What the
+//! daemon spends above it is the daemon's own work.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::fake;
+use ocbar_load::frames;
+
+/// What the bare reader cost.
+#[derive(Serialize, Default, Debug)]
+pub struct RecvFloor {
+    pub rate: u64,
+    pub period_us: u64,
+    pub secs: f64,
+    pub events: u64,
+    /// Bytes received (the chunks with their framing).
+    pub bytes: u64,
+    pub wakes: u64,
+    /// CPU of the reader thread, % of one core.
+    pub cpu_percent: f64,
+    /// The same per event received, µs.
+    pub us_per_event: f64,
+}
+
+/// Receive `rate` events/s of the steady mix for `secs`, woken every `period_us`.
+pub fn measure(
+    rate: u64,
+    sessions: usize,
+    tick_us: u64,
+    period_us: u64,
+    secs: f64,
+) -> Result<RecvFloor, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let mut reader = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    let (mut writer, _) = listener.accept().map_err(|e| format!("accept: {e}"))?;
+    writer.set_nodelay(true).map_err(|e| e.to_string())?;
+    reader.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_w = stop.clone();
+    let tick = Duration::from_micros(tick_us.max(50));
+    let sender = std::thread::spawn(move || -> u64 {
+        let mut mixer = frames::Mixer::new(sessions.max(1), 7);
+        let mut buf = Vec::with_capacity(4096);
+        let start = Instant::now();
+        let mut sent = 0u64;
+        while !stop_w.load(Ordering::Relaxed) {
+            let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
+            while sent < due {
+                let (_, f) = mixer.next();
+                buf.clear();
+                fake::push_chunk(&mut buf, &f);
+                if writer.write_all(&buf).is_err() {
+                    return sent;
+                }
+                sent += 1;
+            }
+            std::thread::sleep(tick);
+        }
+        sent
+    });
+
+    let timer = Timer::every(Duration::from_micros(period_us.max(100)))?;
+    let own = || -> u64 {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    // Half a second to settle (the connection's first segments, the writer's start).
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut drain = |buf: &mut [u8]| -> Result<u64, String> {
+        let mut got = 0u64;
+        loop {
+            match reader.read(buf) {
+                Ok(0) => return Err("the floor's writer closed the stream".into()),
+                Ok(n) => got += n as u64,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(got),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("recv: {e}")),
+            }
+        }
+    };
+    let settle = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < settle {
+        timer.wait()?;
+        drain(&mut buf)?;
+    }
+    let start = Instant::now();
+    let cpu0 = own();
+    let mut wakes = 0u64;
+    let mut bytes = 0u64;
+    while start.elapsed().as_secs_f64() < secs.min(60.0) {
+        timer.wait()?;
+        wakes += 1;
+        bytes += drain(&mut buf)?;
+    }
+    let cpu = own().saturating_sub(cpu0);
+    let elapsed = start.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let _ = sender.join();
+    let events = (elapsed * rate as f64) as u64;
+    Ok(RecvFloor {
+        rate,
+        period_us,
+        secs: elapsed,
+        events,
+        bytes,
+        wakes,
+        cpu_percent: cpu as f64 / 1e9 / elapsed * 100.0,
+        us_per_event: cpu as f64 / 1e3 / events.max(1) as f64,
+    })
+}
+
+/// A periodic `timerfd`, read blocking.
+struct Timer(OwnedFd);
+
+impl Timer {
+    fn every(period: Duration) -> Result<Timer, String> {
+        // SAFETY: timerfd_create has no memory preconditions; a non-negative result is ours.
+        let fd = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(format!(
+                "timerfd_create: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        // SAFETY: `fd` was just created and is owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let ts = libc::timespec {
+            tv_sec: period.as_secs() as libc::time_t,
+            tv_nsec: period.subsec_nanos() as libc::c_long,
+        };
+        let spec = libc::itimerspec {
+            it_interval: ts,
+            it_value: ts,
+        };
+        // SAFETY: arming our own timerfd with a live itimerspec.
+        if unsafe { libc::timerfd_settime(fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) } != 0 {
+            return Err(format!(
+                "timerfd_settime: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(Timer(fd))
+    }
+
+    /// Block until the next expiration.
+    fn wait(&self) -> Result<(), String> {
+        loop {
+            let mut n = [0u8; 8];
+            // SAFETY: a blocking read of 8 bytes into our own buffer from our own timerfd.
+            let r = unsafe { libc::read(self.0.as_raw_fd(), n.as_mut_ptr().cast(), 8) };
+            if r == 8 {
+                return Ok(());
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != ErrorKind::Interrupted {
+                return Err(format!("timerfd read: {e}"));
+            }
+        }
+    }
+}
