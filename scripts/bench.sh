@@ -13,7 +13,9 @@
 #   - ocbar-load, 20 streaming sessions and 1 subscriber: idle wake-ups, the daemon's wake-ups
 #     (context switches/s) and CPU at 4,000 events/s, event -> watch line latency inside the
 #     stream and for the first event after 250 ms of quiet, the 100k-frame burst, and the
-#     machine's floor: what a bare timer wake-up costs; then the same stream at 400 events/s.
+#     machine's floors: what a bare timer wake-up costs, and what a bare thread receiving the
+#     same stream on the daemon's 25 ms beat costs (the kernel's part of the daemon's CPU);
+#     then the same stream at 400 events/s.
 #   - ocbar-load, 1,000 sessions and 100 subscribers: 1,000 concurrent queries per round, the
 #     watch latency there, and RSS.
 # Ratios measured within one run come first: absolute figures hold for this machine class only.
@@ -63,7 +65,7 @@ for i in $(seq 1 "$REPEAT"); do
     echo "$(loadavg)" >"$OUT/scale$i.load"
     "$LOAD" --sessions 1000 --watchers 100 --clients 1000 --rounds "$ROUNDS" --secs 0 \
         --idle-secs 0 --probes "$PROBES" --quiet-probes 0 --seq-queries 0 --burst 0 --floor-secs 0 \
-        --json >"$OUT/scale$i.json"
+        --recv-floor-secs 0 --json >"$OUT/scale$i.json"
 done
 
 python3 - "$OUT" "$REPEAT" "$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo '+dirty')" <<'PY'
@@ -120,6 +122,13 @@ row("daemon CPU, 20 sessions streaming 4,000 events/s: ≤ 0.5 % of a core",
     f"{span(cpu, '{:.2f} %')}", max(cpu) <= 0.5)
 cpu4 = [s["steady"]["cpu_percent_schedstat"] for s in slow]
 row("… streaming 400 events/s: ≤ 0.3 % of a core", f"{span(cpu4, '{:.2f} %')}", max(cpu4) <= 0.3)
+rf = [s["recv_floor"]["cpu_percent"] for s in stream]
+rf4 = [s["recv_floor"]["cpu_percent"] for s in slow]
+own = [s["steady"]["cpu_percent_schedstat"] - s["recv_floor"]["cpu_percent"] for s in stream]
+own4 = [s["steady"]["cpu_percent_schedstat"] - s["recv_floor"]["cpu_percent"] for s in slow]
+row("(the kernel's part: a bare thread receiving the same stream on the same 25 ms beat, doing nothing else, 4,000 / 400 events/s; the daemon's CPU above it in the same run)",
+    f"{span(rf, '{:.2f} %')} / {span(rf4, '{:.2f} %')}; above it: {span(own, '{:.2f} %')} / {span(own4, '{:.2f} %')}",
+    "–")
 fl = [s["wake_floor"] for s in stream]
 row("(machine floor: one bare timer wake-up, no work; CPU per event, steady stream vs burst)",
     f"{span([f['us_per_wake'] for f in fl], '{:.0f} µs')}; {span([s['per_event']['steady_us'] for s in stream], '{:.2f}')} µs vs {span([s['per_event']['burst_us'] for s in stream], '{:.2f}')} µs",
