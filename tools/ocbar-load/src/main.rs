@@ -29,6 +29,7 @@
 
 mod fake;
 mod recv_floor;
+mod timer;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -422,52 +423,17 @@ fn start_daemon(ocbar: &Path, dir: &Path, url: &str) -> Res<Daemon> {
 /// A thread that only waits for a periodic `timerfd` for `secs`, and its CPU time per wake-up
 /// (from its own schedstat): the floor under any wake-up on this machine.
 fn wake_floor(secs: f64, period_us: u64) -> Res<WakeFloor> {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     let handle = std::thread::spawn(move || -> Res<WakeFloor> {
-        // SAFETY: timerfd_create has no memory preconditions; a non-negative result is ours.
-        let fd = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(format!(
-                "timerfd_create: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        // SAFETY: `fd` was just created and is owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let p = Duration::from_micros(period_us.max(100));
-        let ts = libc::timespec {
-            tv_sec: p.as_secs() as libc::time_t,
-            tv_nsec: p.subsec_nanos() as libc::c_long,
-        };
-        let spec = libc::itimerspec {
-            it_interval: ts,
-            it_value: ts,
-        };
-        // SAFETY: arming our own timerfd with a live itimerspec.
-        if unsafe { libc::timerfd_settime(fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) } != 0 {
-            return Err(format!(
-                "timerfd_settime: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        let own = || -> u64 {
-            std::fs::read_to_string("/proc/thread-self/schedstat")
-                .ok()
-                .and_then(|s| s.split_whitespace().next()?.parse().ok())
-                .unwrap_or(0)
-        };
+        let timer = timer::Timer::every(Duration::from_micros(period_us.max(100)))?;
         let start = Instant::now();
-        let cpu0 = own();
+        let cpu0 = timer::thread_cpu_ns();
         let mut wakes = 0u64;
         while start.elapsed().as_secs_f64() < secs.min(60.0) {
-            let mut n = [0u8; 8];
-            // SAFETY: a blocking read of 8 bytes into our own buffer from our own timerfd.
-            let r = unsafe { libc::read(fd.as_raw_fd(), n.as_mut_ptr().cast(), 8) };
-            if r == 8 {
+            if timer.wait().is_ok() {
                 wakes += 1;
             }
         }
-        let cpu = own().saturating_sub(cpu0);
+        let cpu = timer::thread_cpu_ns().saturating_sub(cpu0);
         Ok(WakeFloor {
             period_us,
             wakes,

@@ -11,7 +11,6 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -19,6 +18,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::fake;
+use crate::timer::{Timer, thread_cpu_ns};
 use ocbar_load::frames;
 
 /// What the bare reader cost.
@@ -76,12 +76,6 @@ pub fn measure(
     });
 
     let timer = Timer::every(Duration::from_micros(period_us.max(100)))?;
-    let own = || -> u64 {
-        std::fs::read_to_string("/proc/thread-self/schedstat")
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
-    };
     // Half a second to settle (the connection's first segments, the writer's start).
     let mut buf = vec![0u8; 64 * 1024];
     let mut drain = |buf: &mut [u8]| -> Result<u64, String> {
@@ -102,7 +96,7 @@ pub fn measure(
         drain(&mut buf)?;
     }
     let start = Instant::now();
-    let cpu0 = own();
+    let cpu0 = thread_cpu_ns();
     let mut wakes = 0u64;
     let mut bytes = 0u64;
     while start.elapsed().as_secs_f64() < secs.min(60.0) {
@@ -110,7 +104,7 @@ pub fn measure(
         wakes += 1;
         bytes += drain(&mut buf)?;
     }
-    let cpu = own().saturating_sub(cpu0);
+    let cpu = thread_cpu_ns().saturating_sub(cpu0);
     let elapsed = start.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let _ = sender.join();
@@ -125,54 +119,4 @@ pub fn measure(
         cpu_percent: cpu as f64 / 1e9 / elapsed * 100.0,
         us_per_event: cpu as f64 / 1e3 / events.max(1) as f64,
     })
-}
-
-/// A periodic `timerfd`, read blocking.
-struct Timer(OwnedFd);
-
-impl Timer {
-    fn every(period: Duration) -> Result<Timer, String> {
-        // SAFETY: timerfd_create has no memory preconditions; a non-negative result is ours.
-        let fd = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(format!(
-                "timerfd_create: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        // SAFETY: `fd` was just created and is owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let ts = libc::timespec {
-            tv_sec: period.as_secs() as libc::time_t,
-            tv_nsec: period.subsec_nanos() as libc::c_long,
-        };
-        let spec = libc::itimerspec {
-            it_interval: ts,
-            it_value: ts,
-        };
-        // SAFETY: arming our own timerfd with a live itimerspec.
-        if unsafe { libc::timerfd_settime(fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) } != 0 {
-            return Err(format!(
-                "timerfd_settime: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        Ok(Timer(fd))
-    }
-
-    /// Block until the next expiration.
-    fn wait(&self) -> Result<(), String> {
-        loop {
-            let mut n = [0u8; 8];
-            // SAFETY: a blocking read of 8 bytes into our own buffer from our own timerfd.
-            let r = unsafe { libc::read(self.0.as_raw_fd(), n.as_mut_ptr().cast(), 8) };
-            if r == 8 {
-                return Ok(());
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != ErrorKind::Interrupted {
-                return Err(format!("timerfd read: {e}"));
-            }
-        }
-    }
 }
