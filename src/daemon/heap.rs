@@ -36,6 +36,8 @@ pub fn one_arena() {
 #[derive(Debug, Default)]
 pub struct Trimmer {
     last: Option<Instant>,
+    /// A resync happened since the last trim.
+    resynced: bool,
 }
 
 impl Trimmer {
@@ -54,8 +56,14 @@ impl Trimmer {
         due
     }
 
-    /// Trim if [`due`](Self::due).
-    pub fn maybe_trim(&mut self, now: Instant, big: bool) {
+    /// A resync freed its parsed session list: the next [`maybe_trim`](Self::maybe_trim) trims.
+    pub fn resynced(&mut self) {
+        self.resynced = true;
+    }
+
+    /// Trim if [`due`](Self::due) (a resync since the last trim counts as a big free).
+    pub fn maybe_trim(&mut self, now: Instant) {
+        let big = std::mem::take(&mut self.resynced);
         if self.due(now, big) {
             trim();
         }

@@ -137,12 +137,12 @@ impl StateLoop {
         if self.followed.is_stale(&ev) {
             return; // a late event of a connection stopped because its server went away
         }
-        // A resync frees the parsed session list: trim after it; else at most once a
-        // `heap::MIN_GAP`, on an event that woke the loop anyway.
-        let big = matches!(ev, Event::Resync { .. });
+        // A resync frees the parsed session list: the heap is trimmed after this wake's publish.
+        if matches!(ev, Event::Resync { .. }) {
+            self.heap.resynced();
+        }
         let effects = self.state.apply(ev, now_ms());
         self.run_effects(effects);
-        self.heap.maybe_trim(std::time::Instant::now(), big);
     }
 
     /// A remote machine's link reported: its notifications go out like this machine's.
@@ -169,7 +169,14 @@ impl StateLoop {
         }
     }
 
+    /// Publish what changed, then give freed heap pages back if due: once per wake of the loop
+    /// (every branch of `run` ends here), after the subscribers have their snapshot.
     pub(super) fn publish(&mut self) {
+        self.publish_if_changed();
+        self.heap.maybe_trim(std::time::Instant::now());
+    }
+
+    fn publish_if_changed(&mut self) {
         // Both only grow, so their sum changes whenever either does.
         let generation = self.state.generation() + self.remotes.generation();
         if generation == self.published_generation && self.notice_seq == self.published_notice_seq {
