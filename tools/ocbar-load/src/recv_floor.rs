@@ -4,10 +4,11 @@
 //! A writer thread sends the same frames as the steady phase (the same mix, one HTTP chunk and
 //! one write each, `TCP_NODELAY`, paced at the same rate and tick) over loopback; this thread is
 //! woken by a periodic `timerfd` at the daemon's longest beat and takes everything queued with
-//! non-blocking `recv`s into a 64 KiB buffer, as the daemon's coalescing socket does. Its CPU
-//! (its own schedstat) is the kernel's part of a coalesced stream: the wake-up, the copy, the
-//! socket buffers freed (on a VM, an inter-processor interrupt per 32 of them), the ACK. What the
-//! daemon spends above it is the daemon's own work.
+//! non-blocking `recv`s into a 64 KiB buffer, with the receive low-water mark of the daemon's
+//! parked socket (so the kernel acknowledges on arrival, not at the read), as the daemon's
+//! coalescing socket does. Its CPU (its own schedstat) is the kernel's part of a coalesced
+//! stream: the wake-up, the copy, the socket buffers freed (on a VM, an inter-processor
+//! interrupt per 32 of them). What the daemon spends above it is the daemon's own work.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -51,6 +52,7 @@ pub fn measure(
     let (mut writer, _) = listener.accept().map_err(|e| format!("accept: {e}"))?;
     writer.set_nodelay(true).map_err(|e| e.to_string())?;
     reader.set_nonblocking(true).map_err(|e| e.to_string())?;
+    set_low_water(&reader, 256 * 1024)?;
     let stop = Arc::new(AtomicBool::new(false));
     let stop_w = stop.clone();
     let tick = Duration::from_micros(tick_us.max(50));
@@ -119,4 +121,23 @@ pub fn measure(
         cpu_percent: cpu as f64 / 1e9 / elapsed * 100.0,
         us_per_event: cpu as f64 / 1e3 / events.max(1) as f64,
     })
+}
+
+/// `SO_RCVLOWAT` on the reader, as `ocbar`'s coalescing socket sets it while parked.
+fn set_low_water(sock: &TcpStream, bytes: libc::c_int) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: setsockopt on our own socket with a pointer to a live c_int and its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVLOWAT,
+            (&bytes as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(format!("SO_RCVLOWAT: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
 }

@@ -43,15 +43,15 @@ fn server_tls() -> tokio_rustls::TlsAcceptor {
 }
 
 /// A server that reads the request, answers with `head`, then runs `body` on the connection
-/// (and closes it cleanly: TLS sends its close_notify). Returns the stream's URL and the
-/// request as the server read it.
+/// and its TCP socket's descriptor (and closes it cleanly: TLS sends its close_notify).
+/// Returns the stream's URL and the request as the server read it.
 async fn serve_once<F, Fut>(
     tls: bool,
     head: &'static [u8],
     body: F,
 ) -> (Url, tokio::task::JoinHandle<String>)
 where
-    F: FnOnce(Box<dyn Conn>) -> Fut + Send + 'static,
+    F: FnOnce(Box<dyn Conn>, std::os::fd::RawFd) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Box<dyn Conn>> + Send,
 {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -63,6 +63,9 @@ where
     .unwrap();
     let server = tokio::spawn(async move {
         let (s, _) = l.accept().await.unwrap();
+        // As OpenCode's server (Bun) does: each write is a segment of its own.
+        s.set_nodelay(true).unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&s);
         let mut s: Box<dyn Conn> = if tls {
             Box::new(server_tls().accept(s).await.unwrap())
         } else {
@@ -76,7 +79,7 @@ where
             req.extend_from_slice(&buf[..n]);
         }
         s.write_all(head).await.unwrap();
-        let mut s = body(s).await;
+        let mut s = body(s, fd).await;
         let _ = s.shutdown().await;
         String::from_utf8_lossy(&req).into_owned()
     });
@@ -118,7 +121,7 @@ const CHUNKED: &[u8] =
 /// (back in the reactor), a burst larger than the read buffer, then the end: every byte
 /// arrives, in order, and the end is seen.
 async fn nothing_is_lost_across_coalescing_and_back(tls: bool) {
-    let (url, _) = serve_once(tls, CHUNKED, |mut s| async move {
+    let (url, _) = serve_once(tls, CHUNKED, |mut s, _| async move {
         for i in 0..60 {
             s.write_all(chunk(i).as_bytes()).await.unwrap();
             s.flush().await.unwrap();
@@ -163,7 +166,7 @@ async fn the_end_is_seen_while_coalescing(tls: bool) {
     let (url, _) = serve_once(
         tls,
         b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n",
-        |mut s| async move {
+        |mut s, _| async move {
             for i in 0..40 {
                 s.write_all(frame(i).as_bytes()).await.unwrap();
                 s.flush().await.unwrap();
@@ -179,7 +182,7 @@ async fn the_end_is_seen_while_coalescing(tls: bool) {
     assert_eq!(String::from_utf8_lossy(&out), want);
     assert!(matches!(end, Ok(false)), "{end:?}");
 
-    let (url, _) = serve_once(tls, CHUNKED, |mut s| async move {
+    let (url, _) = serve_once(tls, CHUNKED, |mut s, _| async move {
         for i in 0..40 {
             s.write_all(chunk(i).as_bytes()).await.unwrap();
             s.flush().await.unwrap();
@@ -205,7 +208,7 @@ async fn the_end_is_seen_while_coalescing_https() {
 
 /// The request carries the path, `Accept` and `Basic` auth; a chunked body is de-chunked.
 async fn sends_the_request_and_reads_a_chunked_body(tls: bool) {
-    let (url, server) = serve_once(tls, CHUNKED, |mut s| async move {
+    let (url, server) = serve_once(tls, CHUNKED, |mut s, _| async move {
         s.write_all(b"9\r\ndata: a\n\n\r\n").await.unwrap();
         s.flush().await.unwrap();
         s.write_all(b"9\r\ndata: b\n\n\r\n0\r\n\r\n").await.unwrap();
@@ -261,10 +264,10 @@ async fn bad_answers_are_refused(tls: bool) {
             ApiError::BadBody("content-type is 'text/html', not text/event-stream".into()),
         ),
     ] {
-        let (url, _) = serve_once(tls, head, |s| async move { s }).await;
+        let (url, _) = serve_once(tls, head, |s, _| async move { s }).await;
         assert_eq!(open(&url, None).await.err(), Some(want));
     }
-    let (url, _) = serve_once(tls, b"HTTP/1.1 200 OK\r\n", |mut s| async move {
+    let (url, _) = serve_once(tls, b"HTTP/1.1 200 OK\r\n", |mut s, _| async move {
         let line = format!("x-filler: {}\r\n", "y".repeat(1000));
         for _ in 0..100 {
             if s.write_all(line.as_bytes()).await.is_err() {
@@ -295,7 +298,7 @@ async fn bad_answers_are_refused_https() {
 /// as soon as it arrives, not on the next beat.
 async fn the_first_event_after_quiet_is_read_at_once(tls: bool) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Instant>(1);
-    let (url, _) = serve_once(tls, CHUNKED, move |mut s| async move {
+    let (url, _) = serve_once(tls, CHUNKED, move |mut s, _| async move {
         for i in 0..100 {
             s.write_all(chunk(i).as_bytes()).await.unwrap();
             s.flush().await.unwrap();
@@ -341,7 +344,7 @@ async fn the_first_event_after_quiet_is_read_at_once_https() {
 /// about 40 reads a second (25 ms beat, plus the short first ticks and the reads before it runs
 /// hot), whatever the rate, and nothing is lost.
 async fn a_hot_stream_is_read_on_the_beat(tls: bool) {
-    let (url, _) = serve_once(tls, CHUNKED, |mut s| async move {
+    let (url, _) = serve_once(tls, CHUNKED, |mut s, _| async move {
         let start = Instant::now();
         let mut i = 0;
         while start.elapsed() < Duration::from_secs(1) {
@@ -382,4 +385,69 @@ async fn a_hot_stream_is_read_on_the_beat_http() {
 #[tokio::test]
 async fn a_hot_stream_is_read_on_the_beat_https() {
     a_hot_stream_is_read_on_the_beat(true).await;
+}
+
+/// The sender's smoothed round-trip time (`TCP_INFO`'s `tcpi_rtt`) on socket `fd`.
+fn sender_rtt(fd: std::os::fd::RawFd) -> Duration {
+    // SAFETY: tcp_info is plain integers; all zeroes is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: getsockopt on the test server's own live socket into a tcp_info of `len` bytes.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(rc, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
+    Duration::from_micros(u64::from(info.tcpi_rtt))
+}
+
+/// While a stream is read on the beat, the kernel still acknowledges its segments as they
+/// arrive, so the sender (OpenCode) is not held to one round trip a beat: its measured round
+/// trip stays far under the beat. (Acknowledged only when read, it measures half a beat or
+/// more, and a sender with a small congestion window then waits for the next read.) Frames of
+/// ~450 bytes, the size of OpenCode's token events, each its own segment, as OpenCode writes.
+async fn a_hot_stream_is_acknowledged_as_it_arrives(tls: bool) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Duration>(1);
+    let (url, _) = serve_once(tls, CHUNKED, move |mut s, fd| async move {
+        let pad = "x".repeat(420);
+        for i in 0..500 {
+            // Two at a time: Linux acknowledges at once only when more than a segment's worth
+            // is unacknowledged, so a lone segment waits for the next one in any case.
+            for j in [2 * i, 2 * i + 1] {
+                let f = format!("data: {{\"n\":{j},\"pad\":\"{pad}\"}}\n\n");
+                let chunk = format!("{:x}\r\n{f}\r\n", f.len());
+                s.write_all(chunk.as_bytes()).await.unwrap();
+                s.flush().await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let _ = tx.send(sender_rtt(fd)).await;
+        s.write_all(b"0\r\n\r\n").await.unwrap();
+        s
+    })
+    .await;
+    let mut body = open(&url, None).await.unwrap();
+    let mut out = Vec::new();
+    while body.read(&mut out).await.unwrap() {}
+    assert!(body.hot_stretches() >= 1, "the stream never ran hot");
+    let rtt = rx.recv().await.unwrap();
+    assert!(
+        rtt < Duration::from_millis(5),
+        "the sender measured a {rtt:?} round trip: acknowledged on the beat, not on arrival"
+    );
+}
+
+#[tokio::test]
+async fn a_hot_stream_is_acknowledged_as_it_arrives_http() {
+    a_hot_stream_is_acknowledged_as_it_arrives(false).await;
+}
+
+#[tokio::test]
+async fn a_hot_stream_is_acknowledged_as_it_arrives_https() {
+    a_hot_stream_is_acknowledged_as_it_arrives(true).await;
 }
