@@ -32,7 +32,7 @@ use config::Config;
 use published::Published;
 use serve::{Command, Shared};
 use start::{ClaimError, FIX_CONFIG, FIX_SERVERS, FIX_SOCKET, FIX_SYSTEM, claim_socket, fatal};
-use store::ToSave;
+use store::SaveSlot;
 
 mod actions;
 pub mod clock;
@@ -245,7 +245,9 @@ async fn run(
     ));
     let mut state = State::new(config.model.to_model());
     let state_file = paths::state_file();
-    let (persist_tx, persist_rx) = watch::channel(ToSave::default());
+    let mut save_slot = None;
+    let mut persisted_seq = 0;
+    let mut persisted_fingerprint = None;
     let mut saved_rx = None;
     if let Some(path) = &state_file {
         let saved = crate::daemon::store::load(path);
@@ -257,17 +259,20 @@ async fn run(
             );
         }
         state.restore(saved);
-        persist_tx.send_modify(|p| {
-            p.seq += 1;
-            p.state = state.persisted();
-        });
+        // Written again at once: an older version's file is saved in this version's form.
+        let slot = Arc::new(SaveSlot::default());
+        let remembered = state.persisted();
+        persisted_fingerprint = Some(store::fingerprint(&remembered));
+        persisted_seq = 1;
+        slot.put(persisted_seq, remembered);
         let (saved_tx, rx) = watch::channel(0);
         saved_rx = Some(rx);
         tokio::spawn(crate::daemon::store::writer(
             path.clone(),
-            persist_rx,
+            slot.clone(),
             saved_tx,
         ));
+        save_slot = Some(slot);
     } else {
         log!("no HOME or XDG_STATE_HOME: unvisited marks and mutes will not survive a restart");
     }
@@ -417,7 +422,9 @@ async fn run(
         notice: None,
         notice_seq: 0,
         published_notice_seq: 0,
-        persist: persist_tx,
+        save_slot,
+        persisted_seq,
+        persisted_fingerprint,
         persist_due: false,
         saved: saved_rx,
         durable_replies: Vec::new(),
@@ -490,8 +497,12 @@ struct StateLoop {
     /// Bumped when `notice` changes, so `publish` knows to publish without a model change.
     notice_seq: u64,
     published_notice_seq: u64,
-    /// The state file writer's input; written only when the remembered part changes.
-    persist: watch::Sender<ToSave>,
+    /// The state file writer's input; `None`: no state file.
+    save_slot: Option<Arc<SaveSlot>>,
+    /// How many states were handed to the writer (the number a durable reply waits for).
+    persisted_seq: u64,
+    /// The hash of the last state handed over: a new one is handed over only when it differs.
+    persisted_fingerprint: Option<u64>,
     /// Published since the state file's part was last handed over (see `StateLoop::persist`).
     persist_due: bool,
     /// The `seq` of the writer's last finished save; `None`: no state file.

@@ -210,16 +210,17 @@ impl StateLoop {
         if !std::mem::take(&mut self.persist_due) {
             return;
         }
+        let Some(slot) = &self.save_slot else {
+            return;
+        };
         let remembered = self.state.persisted();
-        self.persist.send_if_modified(|old| {
-            if old.state == remembered {
-                false
-            } else {
-                old.state = remembered;
-                old.seq += 1;
-                true
-            }
-        });
+        let fingerprint = store::fingerprint(&remembered);
+        if self.persisted_fingerprint == Some(fingerprint) {
+            return;
+        }
+        self.persisted_fingerprint = Some(fingerprint);
+        self.persisted_seq += 1;
+        slot.put(self.persisted_seq, remembered);
     }
 
     /// Send the replies waiting in `durable_replies` once the state file holds what was
@@ -231,7 +232,7 @@ impl StateLoop {
         }
         self.persist();
         let replies = std::mem::take(&mut self.durable_replies);
-        let wanted = self.persist.borrow().seq;
+        let wanted = self.persisted_seq;
         match self.saved.clone() {
             Some(mut saved) if *saved.borrow() < wanted => {
                 tokio::spawn(async move {

@@ -18,14 +18,14 @@ use crate::server_url::ServerUrl;
 pub const PERSIST_VERSION: u32 = 2;
 
 /// The state file's content.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Persisted {
     pub version: u32,
     pub sessions: Vec<PersistedSession>,
 }
 
 /// One session worth remembering: finished and listed, running, or muted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PersistedSession {
     /// Where it was last reached.
     pub server: String,
