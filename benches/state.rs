@@ -107,7 +107,11 @@ fn snapshot(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("build", n), |b| {
             b.iter(|| black_box(state.snapshot()))
         });
-        // What the state file keeps, built after every publish (see `StateLoop::persist`).
+        // What the state file keeps: hashed after every publish, built only when the hash
+        // changed (see `StateLoop::persist`).
+        g.bench_function(BenchmarkId::new("persisted fingerprint", n), |b| {
+            b.iter(|| black_box(state.persisted_fingerprint()))
+        });
         g.bench_function(BenchmarkId::new("persisted", n), |b| {
             b.iter(|| black_box(state.persisted()))
         });

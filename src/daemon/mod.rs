@@ -261,10 +261,9 @@ async fn run(
         state.restore(saved);
         // Written again at once: an older version's file is saved in this version's form.
         let slot = Arc::new(SaveSlot::default());
-        let remembered = state.persisted();
-        persisted_fingerprint = Some(store::fingerprint(&remembered));
+        persisted_fingerprint = Some(state.persisted_fingerprint());
         persisted_seq = 1;
-        slot.put(persisted_seq, remembered);
+        slot.put(persisted_seq, state.persisted());
         let (saved_tx, rx) = watch::channel(0);
         saved_rx = Some(rx);
         tokio::spawn(crate::daemon::store::writer(

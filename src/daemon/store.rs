@@ -73,7 +73,7 @@ pub fn save(path: &Path, state: &Persisted) -> std::io::Result<()> {
 ///
 /// The writer takes the state out, so no copy of the remembered sessions is kept between
 /// saves (with 1,000 sessions a copy is ~0.5 MB, more than the model's own strings); the state
-/// loop tells a change by a hash (see [`fingerprint`]).
+/// loop tells a change by a hash (`State::persisted_fingerprint`).
 #[derive(Default)]
 pub struct SaveSlot {
     newest: std::sync::Mutex<Option<(u64, Persisted)>>,
@@ -94,15 +94,6 @@ impl SaveSlot {
     fn take(&self) -> Option<(u64, Persisted)> {
         self.newest.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
-}
-
-/// A 64-bit hash of what the state file would hold: the state loop writes only when it
-/// changes.
-pub fn fingerprint(state: &Persisted) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    state.hash(&mut h);
-    h.finish()
 }
 
 /// The writer task: saves every state put in `slot` (newest wins), off the async threads, and
@@ -228,7 +219,6 @@ mod tests {
         assert!(matches!(waited, Ok(Ok(_))), "the save was never reported");
         assert_eq!(load(&path), sample());
         assert!(slot.take().is_none(), "the slot still holds the state");
-        assert_ne!(fingerprint(&sample()), fingerprint(&Persisted::default()));
     }
 
     #[test]

@@ -18,14 +18,14 @@ use crate::server_url::ServerUrl;
 pub const PERSIST_VERSION: u32 = 2;
 
 /// The state file's content.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Persisted {
     pub version: u32,
     pub sessions: Vec<PersistedSession>,
 }
 
 /// One session worth remembering: finished and listed, running, or muted.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersistedSession {
     /// Where it was last reached.
     pub server: String,
@@ -76,31 +76,73 @@ impl Persisted {
     }
 }
 
+/// One remembered session as the model holds it, borrowed: what [`PersistedSession`] owns.
+/// [`State::persisted`] and [`State::persisted_fingerprint`] both read the model through it, so
+/// the fingerprint covers exactly what the state file would hold.
+#[derive(Hash)]
+struct RememberedView<'a> {
+    server: &'a str,
+    id: &'a str,
+    directory: &'a str,
+    title: &'a str,
+    parent_id: Option<&'a str>,
+    model: Option<&'a str>,
+    agent: Option<&'a str>,
+    finished: Option<&'static str>,
+    message: Option<&'a str>,
+    unvisited: bool,
+    muted: bool,
+    last_activity_ms: i64,
+    visited_ms: Option<i64>,
+    active: bool,
+}
+
+impl RememberedView<'_> {
+    fn to_owned(&self) -> PersistedSession {
+        PersistedSession {
+            server: self.server.to_owned(),
+            id: self.id.to_owned(),
+            directory: self.directory.to_owned(),
+            title: self.title.to_owned(),
+            parent_id: self.parent_id.map(str::to_owned),
+            model: self.model.map(str::to_owned),
+            agent: self.agent.map(str::to_owned),
+            finished: self.finished.map(str::to_owned),
+            message: self.message.map(str::to_owned),
+            unvisited: self.unvisited,
+            muted: self.muted,
+            last_activity_ms: self.last_activity_ms,
+            visited_ms: self.visited_ms,
+            active: self.active,
+        }
+    }
+}
+
 impl State {
-    /// The part of the model that must survive a restart.
-    pub fn persisted(&self) -> Persisted {
-        let mut sessions: Vec<PersistedSession> = self
-            .sessions_iter()
+    /// The sessions worth remembering, in the table's order: finished and listed, running, or
+    /// muted.
+    fn remembered(&self) -> impl Iterator<Item = RememberedView<'_>> {
+        self.sessions_iter()
             .filter(|(_, s)| s.muted || (s.relevant && !matches!(s.phase, Phase::Quiet)))
             .map(|(id, s)| {
                 let listed = s.relevant;
                 let (finished, message) = match (&s.phase, listed) {
                     (Phase::Finished(Finish::Done), true) => (Some("done"), None),
-                    (Phase::Finished(Finish::Error(m)), true) => (Some("error"), Some(m.clone())),
+                    (Phase::Finished(Finish::Error(m)), true) => (Some("error"), Some(m.as_ref())),
                     (Phase::Finished(Finish::Aborted), true) => (Some("aborted"), None),
                     _ => (None, None),
                 };
                 let active = listed && s.phase.is_active();
                 let unvisited = finished.is_some() && s.unvisited;
-                PersistedSession {
-                    server: s.server.to_string(),
-                    id: id.to_string(),
-                    directory: s.info.directory.to_string(),
-                    title: s.info.title.to_string(),
-                    parent_id: s.info.parent_id.as_ref().map(|p| p.to_string()),
-                    model: s.info.model.as_deref().map(str::to_string),
-                    agent: s.info.agent.as_deref().map(str::to_string),
-                    finished: finished.map(str::to_string),
+                RememberedView {
+                    server: s.server.as_str(),
+                    id,
+                    directory: &s.info.directory,
+                    title: &s.info.title,
+                    parent_id: s.info.parent_id.as_deref(),
+                    model: s.info.model.as_deref(),
+                    agent: s.info.agent.as_deref(),
+                    finished,
                     message,
                     unvisited,
                     muted: s.muted,
@@ -118,12 +160,29 @@ impl State {
                     active,
                 }
             })
-            .collect();
+    }
+
+    /// The part of the model that must survive a restart.
+    pub fn persisted(&self) -> Persisted {
+        let mut sessions: Vec<PersistedSession> = self.remembered().map(|v| v.to_owned()).collect();
         sessions.sort_by(|a, b| a.id.cmp(&b.id));
         Persisted {
             version: PERSIST_VERSION,
             sessions,
         }
+    }
+
+    /// A 64-bit hash of what [`persisted`](Self::persisted) would return, computed without
+    /// building it (no string is copied): the daemon builds and writes the state file's part
+    /// only when this changes. Independent of the table's order (the sum of each session's
+    /// hash).
+    pub fn persisted_fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        self.remembered().fold(0u64, |sum, v| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            v.hash(&mut h);
+            sum.wrapping_add(h.finish())
+        })
     }
 
     /// Bring back what a previous daemon remembered (any version: migrated first). Sessions

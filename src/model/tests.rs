@@ -939,6 +939,47 @@ fn a_restored_model_persists_the_same_state() {
 }
 
 #[test]
+fn the_persisted_fingerprint_changes_exactly_when_the_state_file_would() {
+    // The daemon writes the state file only when this hash changes: a change it missed would
+    // be lost at the next restart, one it saw too often would write the disk for nothing.
+    let mut w = World::new();
+    w.info("ses_a", "alpha", None).busy("ses_a");
+    w.info("ses_b", "beta", None).busy("ses_b").idle("ses_b");
+    let saved = w.state.persisted();
+    let fingerprint = w.state.persisted_fingerprint();
+    // The running turn goes on, a second later: its activity moves, the file does not.
+    w.busy("ses_a");
+    assert_eq!(w.state.persisted(), saved);
+    assert_eq!(w.state.persisted_fingerprint(), fingerprint);
+    // Every change the file holds changes it, and never back to an earlier value.
+    let mut seen = vec![(saved, fingerprint)];
+    let mut check = |w: &World, what: &str| {
+        let (p, f) = (w.state.persisted(), w.state.persisted_fingerprint());
+        assert_ne!(
+            p,
+            seen.last().unwrap().0,
+            "{what}: the file would not change"
+        );
+        assert!(
+            seen.iter().all(|(_, old)| *old != f),
+            "{what}: the fingerprint did not change"
+        );
+        seen.push((p, f));
+    };
+    w.idle("ses_a");
+    check(&w, "the turn ended");
+    w.send(Event::Mute {
+        target: Target::One {
+            session: sid("ses_b"),
+        },
+        muted: true,
+    });
+    check(&w, "a mute");
+    w.info("ses_a", "alpha renamed", None);
+    check(&w, "a rename");
+}
+
+#[test]
 fn snapshot_order_does_not_depend_on_hash_order() {
     // Found by the model fuzz target (fuzz/): sessions with the same last activity came out in
     // hash-map order, so an unrelated new session could reorder the snapshot without any
