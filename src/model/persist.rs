@@ -98,7 +98,8 @@ struct RememberedView<'a> {
 }
 
 impl RememberedView<'_> {
-    fn to_owned(&self) -> PersistedSession {
+    /// The owned entry the state file holds.
+    fn to_persisted(&self) -> PersistedSession {
         PersistedSession {
             server: self.server.to_owned(),
             id: self.id.to_owned(),
@@ -164,7 +165,8 @@ impl State {
 
     /// The part of the model that must survive a restart.
     pub fn persisted(&self) -> Persisted {
-        let mut sessions: Vec<PersistedSession> = self.remembered().map(|v| v.to_owned()).collect();
+        let mut sessions: Vec<PersistedSession> =
+            self.remembered().map(|v| v.to_persisted()).collect();
         sessions.sort_by(|a, b| a.id.cmp(&b.id));
         Persisted {
             version: PERSIST_VERSION,

@@ -52,6 +52,7 @@ pub fn measure(
     let (mut writer, _) = listener.accept().map_err(|e| format!("accept: {e}"))?;
     writer.set_nodelay(true).map_err(|e| e.to_string())?;
     reader.set_nonblocking(true).map_err(|e| e.to_string())?;
+    // ocbar's `reader::coalesce::HOT_LOW_WATER` (this tool does not link ocbar).
     set_low_water(&reader, 256 * 1024)?;
     let stop = Arc::new(AtomicBool::new(false));
     let stop_w = stop.clone();

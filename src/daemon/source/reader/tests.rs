@@ -110,7 +110,11 @@ fn frame(i: usize) -> String {
 }
 
 fn chunk(i: usize) -> String {
-    let f = frame(i);
+    chunk_of(&frame(i))
+}
+
+/// `f` as one HTTP chunk.
+fn chunk_of(f: &str) -> String {
     format!("{:x}\r\n{f}\r\n", f.len())
 }
 
@@ -420,8 +424,7 @@ async fn a_hot_stream_is_acknowledged_as_it_arrives(tls: bool) {
             // is unacknowledged, so a lone segment waits for the next one in any case.
             for j in [2 * i, 2 * i + 1] {
                 let f = format!("data: {{\"n\":{j},\"pad\":\"{pad}\"}}\n\n");
-                let chunk = format!("{:x}\r\n{f}\r\n", f.len());
-                s.write_all(chunk.as_bytes()).await.unwrap();
+                s.write_all(chunk_of(&f).as_bytes()).await.unwrap();
                 s.flush().await.unwrap();
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
