@@ -900,7 +900,11 @@ fn tmux_default_look_notice_reload_and_picker() {
     screen.outer.run(&["send-keys", "-t", "0", "Enter"]);
     let listed = poll(secs(10), Duration::from_millis(50), || {
         let p = screen.pane();
-        p.contains("matches 2 sessions").then_some(p)
+        // The list whole, not a pane captured while tmux was still drawing it.
+        let drawn = p
+            .find("matches 2 sessions")
+            .is_some_and(|at| p[at..].lines().filter(|l| l.contains("twin job")).count() >= 2);
+        drawn.then_some(p)
     })
     .unwrap_or_else(|| panic!("no list of the matches; pane:\n{}", screen.pane()));
     // The numbers of the two matching rows, in the order shown.

@@ -146,7 +146,8 @@ fn a_dev_box_over_ssh() {
     let mut note = String::new();
     wait_or_fail(T, "the laptop's notification command", || {
         note = std::fs::read_to_string(&notified).unwrap_or_default();
-        note.contains("OCBAR_TITLE=remote turn")
+        // The command's second write (its `---`) ends a notification: read it whole.
+        note.contains("OCBAR_TITLE=remote turn") && note.contains("---")
     });
     assert!(note.contains("OCBAR_HOST=devbox"), "{note}");
     assert!(note.contains("OCBAR_KIND=done"), "{note}");
