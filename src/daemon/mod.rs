@@ -35,6 +35,7 @@ use start::{ClaimError, FIX_CONFIG, FIX_SERVERS, FIX_SOCKET, FIX_SYSTEM, claim_s
 use store::SaveSlot;
 
 mod actions;
+mod after_save;
 pub mod clock;
 pub mod config;
 pub mod discovery;
@@ -301,6 +302,18 @@ async fn run(
     }
     let (notifier, open_rx) = notifier.open_channel();
     let (notifier, _notifier_task) = notifier.spawn();
+    let notifier = match &saved_rx {
+        Some(saved) => {
+            let (held_tx, held_rx) = mpsc::unbounded_channel();
+            tokio::spawn(after_save::release_after_save(
+                held_rx,
+                saved.clone(),
+                notifier,
+            ));
+            NotifyOut::AfterSave(held_tx)
+        }
+        None => NotifyOut::Direct(notifier),
+    };
 
     let mut sources = HashMap::new();
     for url in servers.iter().cloned() {
@@ -415,6 +428,7 @@ async fn run(
         links,
         sources,
         notifier,
+        due_notifications: Vec::new(),
         after_tx,
         snapshots: snap_tx,
         published_generation: 0,
@@ -480,6 +494,14 @@ struct AfterAction {
     text: String,
 }
 
+/// Where the state loop sends notifications.
+enum NotifyOut {
+    /// Straight to the notifier: there is no state file to wait for.
+    Direct(mpsc::UnboundedSender<Notification>),
+    /// Through [`after_save::release_after_save`]: each once its state is on disk.
+    AfterSave(mpsc::UnboundedSender<after_save::Held>),
+}
+
 struct StateLoop {
     state: State,
     /// The sessions of remote machines, as their daemons last reported them.
@@ -487,7 +509,9 @@ struct StateLoop {
     /// One ssh link per remote machine, by host.
     links: HashMap<Arc<str>, remote::Link>,
     sources: HashMap<ServerUrl, source::ServerHandle>,
-    notifier: mpsc::UnboundedSender<Notification>,
+    notifier: NotifyOut,
+    /// Notifications due since the loop last handed the state to the writer.
+    due_notifications: Vec<Notification>,
     after_tx: mpsc::Sender<AfterAction>,
     snapshots: watch::Sender<Arc<Published>>,
     published_generation: u64,

@@ -44,6 +44,7 @@ impl StateLoop {
                 tokio::task::yield_now().await;
                 self.persist();
             }
+            self.release_notifications();
             if due_generation != self.state.generation() {
                 due_generation = self.state.generation();
                 due = self.state.next_deadline();
@@ -154,11 +155,8 @@ impl StateLoop {
     fn run_effects(&mut self, effects: Vec<Effect>) {
         for fx in effects {
             match fx {
-                Effect::Notify(n) => {
-                    if self.notifier.send(n).is_err() {
-                        log!("the notifier has stopped: a notification was dropped");
-                    }
-                }
+                // Held until the state that holds it is handed to the state file's writer.
+                Effect::Notify(n) => self.due_notifications.push(n),
                 Effect::FetchSession { ref server, .. }
                 | Effect::FetchOutcome { ref server, .. } => {
                     if let Some(h) = self.sources.get(server) {
@@ -221,6 +219,30 @@ impl StateLoop {
         self.persisted_fingerprint = Some(fingerprint);
         self.persisted_seq += 1;
         slot.put(self.persisted_seq, self.state.persisted());
+    }
+
+    /// Let the notifications due since the last call go, each with the number of the save that
+    /// holds the change that made it due (see `after_save`). Called after `persist`.
+    fn release_notifications(&mut self) {
+        if self.due_notifications.is_empty() {
+            return;
+        }
+        let mut stopped = false;
+        for n in self.due_notifications.drain(..) {
+            stopped |= match &self.notifier {
+                NotifyOut::Direct(tx) => tx.send(n).is_err(),
+                NotifyOut::AfterSave(tx) => tx
+                    .send(after_save::Held {
+                        seq: self.persisted_seq,
+                        since: Instant::now(),
+                        notification: n,
+                    })
+                    .is_err(),
+            };
+        }
+        if stopped {
+            log!("the notifier has stopped: a notification was dropped");
+        }
     }
 
     /// Send the replies waiting in `durable_replies` once the state file holds what was
