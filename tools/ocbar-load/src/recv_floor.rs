@@ -5,8 +5,9 @@
 //! one write each, `TCP_NODELAY`, paced at the same rate and tick) over loopback; this thread is
 //! woken by a periodic `timerfd` at the daemon's longest beat and takes everything queued with
 //! non-blocking `recv`s into a 64 KiB buffer, with the receive low-water mark of the daemon's
-//! parked socket (so the kernel acknowledges on arrival, not at the read), as the daemon's
-//! coalescing socket does. Its CPU (its own schedstat) is the kernel's part of a coalesced
+//! parked socket (so the kernel acknowledges on arrival, not at the read) and acknowledgements
+//! delayed (`TCP_QUICKACK` 0 before the first read and after a beat that brought nothing, so
+//! the read sends none), as the daemon's coalescing socket does. Its CPU (its own schedstat) is the kernel's part of a coalesced
 //! stream: the wake-up, the copy, the socket buffers freed (on a VM, an inter-processor
 //! interrupt per 32 of them). What the daemon spends above it is the daemon's own work.
 
@@ -53,7 +54,7 @@ pub fn measure(
     writer.set_nodelay(true).map_err(|e| e.to_string())?;
     reader.set_nonblocking(true).map_err(|e| e.to_string())?;
     // ocbar's `reader::coalesce::HOT_LOW_WATER` (this tool does not link ocbar).
-    set_low_water(&reader, 256 * 1024)?;
+    set_int_option(&reader, libc::SOL_SOCKET, libc::SO_RCVLOWAT, 256 * 1024)?;
     let stop = Arc::new(AtomicBool::new(false));
     let stop_w = stop.clone();
     let tick = Duration::from_micros(tick_us.max(50));
@@ -81,6 +82,7 @@ pub fn measure(
     let timer = Timer::every(Duration::from_micros(period_us.max(100)))?;
     // Half a second to settle (the connection's first segments, the writer's start).
     let mut buf = vec![0u8; 64 * 1024];
+    let reader_fd = std::os::fd::AsRawFd::as_raw_fd(&reader);
     let mut drain = |buf: &mut [u8]| -> Result<u64, String> {
         let mut got = 0u64;
         loop {
@@ -93,19 +95,29 @@ pub fn measure(
             }
         }
     };
+    // As the daemon: acknowledgements delayed before a read, again after an empty beat.
+    let mut acks_delayed = false;
+    let mut beat = |buf: &mut [u8]| -> Result<u64, String> {
+        timer.wait()?;
+        if !acks_delayed {
+            set_int_option(&reader_fd, libc::IPPROTO_TCP, libc::TCP_QUICKACK, 0)?;
+            acks_delayed = true;
+        }
+        let got = drain(buf)?;
+        acks_delayed = got > 0;
+        Ok(got)
+    };
     let settle = Instant::now() + Duration::from_millis(500);
     while Instant::now() < settle {
-        timer.wait()?;
-        drain(&mut buf)?;
+        beat(&mut buf)?;
     }
     let start = Instant::now();
     let cpu0 = thread_cpu_ns();
     let mut wakes = 0u64;
     let mut bytes = 0u64;
     while start.elapsed().as_secs_f64() < secs.min(60.0) {
-        timer.wait()?;
         wakes += 1;
-        bytes += drain(&mut buf)?;
+        bytes += beat(&mut buf)?;
     }
     let cpu = thread_cpu_ns().saturating_sub(cpu0);
     let elapsed = start.elapsed().as_secs_f64();
@@ -124,21 +136,29 @@ pub fn measure(
     })
 }
 
-/// `SO_RCVLOWAT` on the reader, as `ocbar`'s coalescing socket sets it while parked.
-fn set_low_water(sock: &TcpStream, bytes: libc::c_int) -> Result<(), String> {
-    use std::os::fd::AsRawFd;
+/// An integer socket option on the reader (`SO_RCVLOWAT`, `TCP_QUICKACK`), as `ocbar`'s
+/// coalescing socket sets them while parked.
+fn set_int_option(
+    sock: &impl std::os::fd::AsRawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> Result<(), String> {
     // SAFETY: setsockopt on our own socket with a pointer to a live c_int and its size.
     let rc = unsafe {
         libc::setsockopt(
             sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVLOWAT,
-            (&bytes as *const libc::c_int).cast(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
     if rc != 0 {
-        return Err(format!("SO_RCVLOWAT: {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "setsockopt {level}/{name}: {}",
+            std::io::Error::last_os_error()
+        ));
     }
     Ok(())
 }

@@ -393,6 +393,11 @@ async fn a_hot_stream_is_read_on_the_beat_https() {
 
 /// The sender's smoothed round-trip time (`TCP_INFO`'s `tcpi_rtt`) on socket `fd`.
 fn sender_rtt(fd: std::os::fd::RawFd) -> Duration {
+    Duration::from_micros(u64::from(tcp_info(fd).tcpi_rtt))
+}
+
+/// The kernel's view of the test server's socket (`TCP_INFO`).
+fn tcp_info(fd: std::os::fd::RawFd) -> libc::tcp_info {
     // SAFETY: tcp_info is plain integers; all zeroes is a valid value.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
@@ -407,7 +412,7 @@ fn sender_rtt(fd: std::os::fd::RawFd) -> Duration {
         )
     };
     assert_eq!(rc, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
-    Duration::from_micros(u64::from(info.tcpi_rtt))
+    info
 }
 
 /// While a stream is read on the beat, the kernel still acknowledges its segments as they
@@ -453,4 +458,50 @@ async fn a_hot_stream_is_acknowledged_as_it_arrives_http() {
 #[tokio::test]
 async fn a_hot_stream_is_acknowledged_as_it_arrives_https() {
     a_hot_stream_is_acknowledged_as_it_arrives(true).await;
+}
+
+/// A hot stream's reads send no acknowledgements of their own: the sender hears back once per
+/// two segments on arrival, as from any reader, and not once more per beat (each of which, on
+/// loopback, would run the sender's side of it on the daemon's CPU). One ~450-byte frame every
+/// 10 ms for 2 s (two and a half a beat, a slow token stream): 200 segments are acknowledged
+/// with ~100 acknowledgements; reads that acknowledge add one in about every other of the ~80
+/// beats (measured: 126 without `TCP_QUICKACK` 0, 100-101 with it).
+async fn a_hot_stream_is_acknowledged_on_arrival_only(tls: bool) {
+    const FRAMES: u32 = 200;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(1);
+    let (url, _) = serve_once(tls, CHUNKED, move |mut s, fd| async move {
+        let pad = "x".repeat(420);
+        let before = tcp_info(fd).tcpi_segs_in;
+        let mut next = tokio::time::Instant::now();
+        for n in 0..FRAMES {
+            let f = format!("data: {{\"n\":{n},\"pad\":\"{pad}\"}}\n\n");
+            s.write_all(chunk_of(&f).as_bytes()).await.unwrap();
+            s.flush().await.unwrap();
+            next += Duration::from_millis(10);
+            tokio::time::sleep_until(next).await;
+        }
+        let _ = tx.send(tcp_info(fd).tcpi_segs_in - before).await;
+        s.write_all(b"0\r\n\r\n").await.unwrap();
+        s
+    })
+    .await;
+    let mut body = open(&url, None).await.unwrap();
+    let mut out = Vec::new();
+    while body.read(&mut out).await.unwrap() {}
+    assert!(body.hot_stretches() >= 1, "the stream never ran hot");
+    let acks = rx.recv().await.unwrap();
+    assert!(
+        acks <= FRAMES / 2 + FRAMES / 20,
+        "{acks} acknowledgements for {FRAMES} segments: the reads acknowledged too"
+    );
+}
+
+#[tokio::test]
+async fn a_hot_stream_is_acknowledged_on_arrival_only_http() {
+    a_hot_stream_is_acknowledged_on_arrival_only(false).await;
+}
+
+#[tokio::test]
+async fn a_hot_stream_is_acknowledged_on_arrival_only_https() {
+    a_hot_stream_is_acknowledged_on_arrival_only(true).await;
 }
