@@ -53,25 +53,11 @@ mod tests {
     use crate::model::effect::NotifyKind;
     use std::time::Duration;
 
-    fn note(session: &str) -> Notification {
-        Notification {
-            kind: NotifyKind::Done,
-            server: "http://127.0.0.1:4096".into(),
-            session: session.into(),
-            directory: "/p".into(),
-            title: session.into(),
-            message: None,
-            child: false,
-            busy_ms: 1000,
-            host: None,
-        }
-    }
-
     fn hold(seq: u64, session: &str) -> Held {
         Held {
             seq,
             since: Instant::now(),
-            notification: note(session),
+            notification: Notification::sample(NotifyKind::Done, session, session),
         }
     }
 

@@ -49,6 +49,25 @@ pub struct Notification {
     pub host: Option<std::sync::Arc<str>>,
 }
 
+#[cfg(test)]
+impl Notification {
+    /// A notification of `kind` for `session`, titled `title`, of a turn of a second on
+    /// `http://127.0.0.1:4096` in `/p`: for the tests of what delivers notifications.
+    pub(crate) fn sample(kind: NotifyKind, session: &str, title: &str) -> Notification {
+        Notification {
+            kind,
+            server: "http://127.0.0.1:4096".into(),
+            session: session.into(),
+            directory: "/p".into(),
+            title: title.into(),
+            message: None,
+            child: false,
+            busy_ms: 1000,
+            host: None,
+        }
+    }
+}
+
 /// Something the shell must do because of an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {

@@ -108,15 +108,9 @@ mod tests {
 
     fn note(kind: NotifyKind, session: &str, title: &str) -> Notification {
         Notification {
-            kind,
-            server: "http://127.0.0.1:4096".into(),
-            session: session.into(),
-            directory: "/p".into(),
-            title: title.into(),
             message: Some("boom".into()),
-            child: false,
             busy_ms: 42,
-            host: None,
+            ..Notification::sample(kind, session, title)
         }
     }
 

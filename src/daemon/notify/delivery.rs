@@ -248,17 +248,7 @@ mod tests {
     use super::*;
 
     fn note(kind: NotifyKind, session: &str, title: &str) -> Notification {
-        Notification {
-            kind,
-            server: "http://127.0.0.1:4096".into(),
-            session: session.into(),
-            directory: "/p".into(),
-            title: title.into(),
-            message: None,
-            child: false,
-            busy_ms: 1000,
-            host: None,
-        }
+        Notification::sample(kind, session, title)
     }
 
     #[test]

@@ -300,15 +300,8 @@ mod tests {
 
     fn note(kind: NotifyKind, session: &str, title: &str) -> Notification {
         Notification {
-            kind,
-            server: "http://127.0.0.1:4096".into(),
-            session: session.into(),
             directory: "/home/me/proj".into(),
-            title: title.into(),
-            message: None,
-            child: false,
-            busy_ms: 1000,
-            host: None,
+            ..Notification::sample(kind, session, title)
         }
     }
 

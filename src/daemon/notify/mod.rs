@@ -388,17 +388,7 @@ mod tests {
     #[test]
     fn what_opencode_notifies_is_left_out_of_desktop_and_sound() {
         use crate::model::effect::NotifyKind;
-        let note = |kind, session: &str| Notification {
-            kind,
-            server: "http://127.0.0.1:4096".into(),
-            session: session.into(),
-            directory: "/p".into(),
-            title: session.into(),
-            message: None,
-            child: false,
-            busy_ms: 1000,
-            host: None,
-        };
+        let note = |kind, session: &str| Notification::sample(kind, session, session);
         let d = Delivery::new(vec![
             note(NotifyKind::Done, "a"),
             note(NotifyKind::Retry, "b"),

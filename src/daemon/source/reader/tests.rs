@@ -415,6 +415,14 @@ fn tcp_info(fd: std::os::fd::RawFd) -> libc::tcp_info {
     info
 }
 
+/// Read the whole stream at `url`, which must have run hot.
+async fn read_all_hot(url: &Url) {
+    let mut body = open(url, None).await.unwrap();
+    let mut out = Vec::new();
+    while body.read(&mut out).await.unwrap() {}
+    assert!(body.hot_stretches() >= 1, "the stream never ran hot");
+}
+
 /// While a stream is read on the beat, the kernel still acknowledges its segments as they
 /// arrive, so the sender (OpenCode) is not held to one round trip a beat: its measured round
 /// trip stays far under the beat. (Acknowledged only when read, it measures half a beat or
@@ -439,10 +447,7 @@ async fn a_hot_stream_is_acknowledged_as_it_arrives(tls: bool) {
         s
     })
     .await;
-    let mut body = open(&url, None).await.unwrap();
-    let mut out = Vec::new();
-    while body.read(&mut out).await.unwrap() {}
-    assert!(body.hot_stretches() >= 1, "the stream never ran hot");
+    read_all_hot(&url).await;
     let rtt = rx.recv().await.unwrap();
     assert!(
         rtt < Duration::from_millis(5),
@@ -485,10 +490,7 @@ async fn a_hot_stream_is_acknowledged_on_arrival_only(tls: bool) {
         s
     })
     .await;
-    let mut body = open(&url, None).await.unwrap();
-    let mut out = Vec::new();
-    while body.read(&mut out).await.unwrap() {}
-    assert!(body.hot_stretches() >= 1, "the stream never ran hot");
+    read_all_hot(&url).await;
     let acks = rx.recv().await.unwrap();
     assert!(
         acks <= FRAMES / 2 + FRAMES / 20,
