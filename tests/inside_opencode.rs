@@ -53,6 +53,17 @@ fn session_by<'a>(snap: &'a Value, title: &str) -> Option<&'a Value> {
 }
 
 fn wait_json(d: &Daemon, timeout: Duration, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    wait_json_showing(d, timeout, what, pred, String::new)
+}
+
+/// [`wait_json`], and on failure also what `show` returns (a TUI's screen, say).
+fn wait_json_showing(
+    d: &Daemon,
+    timeout: Duration,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+    show: impl Fn() -> String,
+) -> Value {
     let deadline = Instant::now() + timeout;
     let mut last = Value::Null;
     while Instant::now() < deadline {
@@ -63,8 +74,9 @@ fn wait_json(d: &Daemon, timeout: Duration, what: &str, pred: impl Fn(&Value) ->
         std::thread::sleep(Duration::from_millis(150));
     }
     panic!(
-        "{what}: not seen within {timeout:?}; last snapshot: {last:#}\ndaemon log:\n{}",
-        d.log_text()
+        "{what}: not seen within {timeout:?}; last snapshot: {last:#}\ndaemon log:\n{}\n{}",
+        d.log_text(),
+        show()
     );
 }
 
@@ -201,7 +213,9 @@ fn inside_opencode() {
     // The daemon dies and comes back: the plugins reconnect, and the plain TUI's running
     // session is resynced from the TUI (its server has no HTTP port to ask).
     d.kill9_and_restart();
-    wait_json(
+    // On failure, the plain TUI's screen: its panel (the plugin's `watch` channel) says whether
+    // the plugin reconnected at all, or only its TUI channel did not.
+    wait_json_showing(
         &d,
         secs(30),
         "the plain job resynced after a daemon restart",
@@ -209,6 +223,7 @@ fn inside_opencode() {
             session_by(s, "plain job")
                 .is_some_and(|x| x["state"] == "busy" && x["server"] == json!(pseudo))
         },
+        || format!("--- the plain TUI ---\n{}", tmux.screen("plain")),
     );
     lap("daemon restarted, plain TUI resynced");
     let snap = wait_json(&d, secs(40), "alpha done and unvisited, gamma busy", |s| {

@@ -318,6 +318,19 @@ fn abuse_does_not_hurt_other_clients() {
         "RSS grew from {rss_before} kB to {rss_after} kB"
     );
 
+    // The silent clients are named in the log (a plugin that never sends its request is
+    // otherwise invisible), but ~220 of them make a dozen lines, not hundreds.
+    let log = d.log_text();
+    let silent = log.matches("sent no whole request within 2 s").count();
+    assert!(
+        (10..=15).contains(&silent),
+        "{silent} log lines for silent clients:\n{log}"
+    );
+    assert!(
+        log.contains(&format!("a client (pid {} (", std::process::id())),
+        "the silent client's pid is not in the log:\n{log}"
+    );
+
     // Still answering, still following OpenCode.
     let out = d.run(&["status", "--format", "tmux"]);
     assert!(out.status.success());

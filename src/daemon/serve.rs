@@ -226,6 +226,29 @@ fn quick_reply(request: Request, shared: &Shared) -> Arc<str> {
     }
 }
 
+/// Say in the log that a client connected and sent no whole request in time: no bar does that,
+/// and a plugin that does (its event loop stalled) never gets its channel. The first ten, then
+/// every hundredth, so a misbehaving script cannot flood the log.
+fn log_silent_client(pid: Option<i32>, read: &[u8]) {
+    static SILENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SILENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    if n > 10 && !n.is_multiple_of(100) {
+        return;
+    }
+    let who = match pid {
+        Some(pid) => {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            format!("pid {pid} ({})", crate::text::one_line(comm.trim(), 32))
+        }
+        None => "unknown pid".to_string(),
+    };
+    log!(
+        "a client ({who}) sent no whole request within {} s ({} bytes of it); closed it ({n} so far)",
+        REQUEST_TIMEOUT.as_secs(),
+        read.len()
+    );
+}
+
 /// Write what [`answer_at_once`] could not, in a task, bounded in time like any reply.
 fn finish_write(fd: OwnedFd, rest: Vec<u8>) {
     let Ok(mut conn) = tokio::net::UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))
@@ -244,6 +267,7 @@ async fn handle(
     hello: &str,
     shared: Shared,
 ) -> std::io::Result<()> {
+    let peer = conn.peer_cred().ok().and_then(|c| c.pid());
     let (read_half, mut send) = conn.split();
     write_timed(&mut send, hello.as_bytes()).await?;
     // Requests are short: a small buffer (the TUI channel's lines are bounded by the channel).
@@ -254,6 +278,7 @@ async fn handle(
         Ok(Ok(_)) => {}
         Ok(Err(e)) => return Err(e),
         Err(_) => {
+            log_silent_client(peer, &line);
             let _ = write_timed(
                 &mut send,
                 Reply::Error("no request received in time".into())
