@@ -66,6 +66,7 @@ export class Channel {
     this.greeted = false
     this.up = false
     this.buf = ""
+    this.lastError = "closed"
     let s: net.Socket
     try {
       s = net.createConnection({ path: socketPath() })
