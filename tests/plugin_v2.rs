@@ -206,6 +206,16 @@ fn the_opencode_2_plugin_in_a_tui() {
         json!({"type": "session", "sessionID": sid}),
         "{nav}"
     );
+    // `open` answers once it has done what it could (here tmux fails: the test's $TMUX names no
+    // server); the plugin shows that answer as a toast, which must not be taken for the next
+    // one's below.
+    let opened = h.wait_for("toast", secs(15));
+    assert!(
+        opened["toast"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with(&format!("TUI pid {pid} → {sid}"))),
+        "{opened}"
+    );
     wait_or_fail(secs(10), "the session visited", || {
         d.session("v2 plugin: the finished one")
             .is_some_and(|s| s["unvisited"] == false)
