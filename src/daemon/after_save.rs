@@ -61,14 +61,27 @@ mod tests {
         }
     }
 
+    /// The gate running, the last finished save `saved`: its input, the writer's report, its
+    /// output.
+    fn gate(
+        saved: u64,
+    ) -> (
+        mpsc::UnboundedSender<Held>,
+        watch::Sender<u64>,
+        mpsc::UnboundedReceiver<Notification>,
+    ) {
+        let (held_tx, held_rx) = mpsc::unbounded_channel();
+        let (saved_tx, saved_rx) = watch::channel(saved);
+        let (out_tx, out) = mpsc::unbounded_channel();
+        tokio::spawn(release_after_save(held_rx, saved_rx, out_tx));
+        (held_tx, saved_tx, out)
+    }
+
     /// Nothing leaves before its save is reported; then each in order, a later one only after
     /// the one before it.
     #[tokio::test(start_paused = true)]
     async fn a_notification_waits_for_its_save_and_keeps_its_order() {
-        let (held_tx, held_rx) = mpsc::unbounded_channel();
-        let (saved_tx, saved_rx) = watch::channel(1);
-        let (out_tx, mut out) = mpsc::unbounded_channel();
-        tokio::spawn(release_after_save(held_rx, saved_rx, out_tx));
+        let (held_tx, saved_tx, mut out) = gate(1);
 
         held_tx.send(hold(1, "already saved")).unwrap();
         held_tx.send(hold(2, "a")).unwrap();
@@ -88,10 +101,7 @@ mod tests {
     /// drops it; a writer that is gone lets it go at once.
     #[tokio::test(start_paused = true)]
     async fn a_stuck_or_gone_writer_delays_but_never_drops() {
-        let (held_tx, held_rx) = mpsc::unbounded_channel();
-        let (saved_tx, saved_rx) = watch::channel(0);
-        let (out_tx, mut out) = mpsc::unbounded_channel();
-        tokio::spawn(release_after_save(held_rx, saved_rx, out_tx));
+        let (held_tx, saved_tx, mut out) = gate(0);
 
         let start = Instant::now();
         held_tx.send(hold(1, "stuck")).unwrap();

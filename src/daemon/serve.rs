@@ -267,7 +267,6 @@ async fn handle(
     hello: &str,
     shared: Shared,
 ) -> std::io::Result<()> {
-    let peer = conn.peer_cred().ok().and_then(|c| c.pid());
     let (read_half, mut send) = conn.split();
     write_timed(&mut send, hello.as_bytes()).await?;
     // Requests are short: a small buffer (the TUI channel's lines are bounded by the channel).
@@ -278,6 +277,10 @@ async fn handle(
         Ok(Ok(_)) => {}
         Ok(Err(e)) => return Err(e),
         Err(_) => {
+            let peer = AsRef::<tokio::net::UnixStream>::as_ref(&send)
+                .peer_cred()
+                .ok()
+                .and_then(|c| c.pid());
             log_silent_client(peer, &line);
             let _ = write_timed(
                 &mut send,

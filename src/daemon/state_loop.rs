@@ -227,6 +227,7 @@ impl StateLoop {
         if self.due_notifications.is_empty() {
             return;
         }
+        let now = Instant::now();
         let mut stopped = false;
         for n in self.due_notifications.drain(..) {
             stopped |= match &self.notifier {
@@ -234,7 +235,7 @@ impl StateLoop {
                 NotifyOut::AfterSave(tx) => tx
                     .send(after_save::Held {
                         seq: self.persisted_seq,
-                        since: Instant::now(),
+                        since: now,
                         notification: n,
                     })
                     .is_err(),

@@ -7,9 +7,10 @@
 //! non-blocking `recv`s into a 64 KiB buffer, with the receive low-water mark of the daemon's
 //! parked socket (so the kernel acknowledges on arrival, not at the read) and acknowledgements
 //! delayed (`TCP_QUICKACK` 0 before the first read and after a beat that brought nothing, so
-//! the read sends none), as the daemon's coalescing socket does. Its CPU (its own schedstat) is the kernel's part of a coalesced
-//! stream: the wake-up, the copy, the socket buffers freed (on a VM, an inter-processor
-//! interrupt per 32 of them). What the daemon spends above it is the daemon's own work.
+//! the read sends none), as the daemon's coalescing socket does. Its CPU (its own schedstat) is
+//! the kernel's part of a coalesced stream: the wake-up, the copy, the socket buffers freed (on
+//! a VM, an inter-processor interrupt per 32 of them). What the daemon spends above it is the
+//! daemon's own work.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
