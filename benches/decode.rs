@@ -68,7 +68,7 @@ fn mix(c: &mut Criterion) {
             for chunk in body.as_bytes().chunks(16 * 1024) {
                 p.push(chunk, |f| {
                     if let Frame::Data(d) = f {
-                        black_box(decode(&server, d));
+                        black_box(decode::decode_frame(&server, d));
                         n += 1;
                     }
                 });

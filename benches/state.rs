@@ -84,7 +84,7 @@ fn ingest(c: &mut Criterion) {
                         for chunk in body.as_bytes().chunks(16 * 1024) {
                             p.push(chunk, |f| {
                                 if let Frame::Data(d) = f
-                                    && let Decoded::Event(e, _) = decode::decode(&server, d)
+                                    && let Decoded::Event(e, _) = decode::decode_frame(&server, d)
                                 {
                                     black_box(state.apply(e, common::NOW));
                                 }

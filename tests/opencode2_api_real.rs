@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use ocbar::daemon::source::sse::{Frame, SseParser};
 use ocbar::daemon::source::{
-    Api, Credentials, Decoded, Protocol, decode_v2, http_client, open_event_stream,
+    Api, Credentials, Decoded, Protocol, decode_v2_frame, http_client, open_event_stream,
 };
 use ocbar::model::event::Event;
 use ocbar::server_url::ServerUrl;
@@ -90,7 +90,7 @@ async fn opencode_1_18_33_over_its_opencode_2_routes() {
         assert!(read, "the stream ended");
         parser.push(&chunk, |f| match f {
             Frame::Comment => comments += 1,
-            Frame::Data(d) => match decode_v2(&server, d) {
+            Frame::Data(d) => match decode_v2_frame(&server, d) {
                 Decoded::Event(Event::Connected { .. }, _) => connected = true,
                 Decoded::Event(Event::SessionInfo { info, .. }, _) => {
                     created.push(info.id.to_string())

@@ -30,7 +30,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use ocbar::daemon::source::sse::{Frame, SseParser};
-use ocbar::daemon::source::{Decoded, decode};
+use ocbar::daemon::source::{Decoded, decode_frame};
 use ocbar::model::effect::{Effect, NotifyKind};
 use ocbar::model::event::{
     ErrorInfo, Event, InputKind, PendingInput, ResyncReport, SessionInfo, Status, Target,
@@ -298,7 +298,7 @@ impl Driver {
         let mut events = Vec::new();
         parser.push(bytes, |frame| {
             let Frame::Data(data) = frame else { return };
-            match decode(&server, data) {
+            match decode_frame(&server, data) {
                 Decoded::Event(e, _) => events.push(e),
                 Decoded::Heartbeat => {
                     events.push(Event::Alive {

@@ -3,23 +3,25 @@
 //! Checked:
 //! - the frames do not depend on how the body was cut into chunks (one chunk, or chunks of
 //!   fuzzed sizes including empty ones, as a network read may deliver);
-//! - a data frame never exceeds the limit, never contains CR, and an oversized or non-UTF-8
-//!   frame is reported as such;
+//! - a data frame never exceeds the limit, never contains CR, and an oversized frame is
+//!   reported as such;
+//! - `decode_frame` (the daemon's path: bytes, checked for UTF-8 only when read further than
+//!   their head) agrees with `decode` of the same frame as text, and calls a frame that is not
+//!   UTF-8 noise, unknown or invalid, never an event;
 //! - `decode` never panics, attaches the given server to every event, and its fast path (the
 //!   `type` read off the head of the frame) agrees with the full JSON path: a frame decodes the
 //!   same with a leading space (which disables the fast path), except that the fast path may
 //!   call noise a frame whose tail is malformed.
 
 use ocbar::daemon::source::sse::{Frame, SseParser};
-use ocbar::daemon::source::{Decoded, decode};
+use ocbar::daemon::source::{Decoded, decode, decode_frame};
 use ocbar::model::event::Event;
 use ocbar::server_url::ServerUrl;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Owned {
-    Data(String),
+    Data(Vec<u8>),
     TooLarge,
-    NotUtf8,
     Comment,
 }
 
@@ -29,9 +31,8 @@ fn frames(max: usize, chunks: &[&[u8]]) -> Vec<Owned> {
     for c in chunks {
         p.push(c, |f| {
             out.push(match f {
-                Frame::Data(s) => Owned::Data(s.to_owned()),
+                Frame::Data(s) => Owned::Data(s.to_vec()),
                 Frame::TooLarge => Owned::TooLarge,
-                Frame::NotUtf8 => Owned::NotUtf8,
                 Frame::Comment => Owned::Comment,
             })
         });
@@ -59,6 +60,28 @@ fn cut(body: &[u8], seed: u8) -> Vec<&[u8]> {
 /// Server every decoded event must carry.
 fn server() -> ServerUrl {
     ServerUrl::from("http://127.0.0.1:4096")
+}
+
+/// Decode one frame's bytes as the daemon does and check that the text decoder agrees.
+pub fn check_frame(server: &ServerUrl, data: &[u8]) {
+    let got = decode_frame(server, data);
+    match std::str::from_utf8(data) {
+        Ok(text) => {
+            assert_eq!(
+                got,
+                decode(server, text),
+                "bytes and text disagree on {text:?}"
+            );
+            check_decode(server, text);
+        }
+        Err(_) => assert!(
+            matches!(
+                got,
+                Decoded::Noise | Decoded::Heartbeat | Decoded::Unknown(_) | Decoded::Invalid(_)
+            ),
+            "a frame that is not UTF-8 decoded to {got:?}"
+        ),
+    }
 }
 
 /// Decode one data frame and check the decoder's promises.
@@ -105,10 +128,10 @@ pub fn run(data: &[u8]) {
                     "frame of {} bytes over the limit {max}",
                     s.len()
                 );
-                assert!(!s.contains('\r'), "CR inside a frame: {s:?}");
-                check_decode(&server, s);
+                assert!(!s.contains(&b'\r'), "CR inside a frame: {s:?}");
+                check_frame(&server, s);
             }
-            Owned::TooLarge | Owned::NotUtf8 | Owned::Comment => {}
+            Owned::TooLarge | Owned::Comment => {}
         }
     }
     // Decode the body as one frame too: most fuzzed bodies are not SSE at all, and this

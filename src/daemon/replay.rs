@@ -50,7 +50,7 @@ pub fn events_from(server: &ServerUrl, bytes: &[u8]) -> Replayed {
         out.frames += 1;
         let data = match frame {
             Frame::Data(d) => d,
-            Frame::TooLarge | Frame::NotUtf8 => {
+            Frame::TooLarge => {
                 out.invalid += 1;
                 return;
             }
@@ -78,8 +78,8 @@ pub fn events_from(server: &ServerUrl, bytes: &[u8]) -> Replayed {
 /// (`{"directory":…,"payload":{"type":…,"properties":…}}`), OpenCode 2 does not (`{"id":…,
 /// "type":…,"data":…}`). A frame that is not a JSON object is read as OpenCode 1, whose decoder
 /// counts it invalid.
-pub fn protocol_of(data: &str) -> Protocol {
-    match serde_json::from_str::<serde_json::Map<String, Value>>(data) {
+pub fn protocol_of(data: &[u8]) -> Protocol {
+    match serde_json::from_slice::<serde_json::Map<String, Value>>(data) {
         Ok(obj) if !obj.contains_key("payload") && obj.contains_key("type") => Protocol::V2,
         _ => Protocol::V1,
     }
@@ -234,7 +234,10 @@ pub fn record(
                 }
             }
             parser.push(&chunk, |frame| {
-                if let Frame::Data(d) = frame {
+                // (A frame that is not UTF-8 is left out: it is not JSON.)
+                if let Frame::Data(d) = frame
+                    && let Ok(d) = std::str::from_utf8(d)
+                {
                     frames += 1;
                     if let Err(e) = writeln!(file, "data: {}\n", scrub_frame(d)) {
                         error.get_or_insert(format!("cannot write {}: {e}", path.display()));
@@ -308,7 +311,7 @@ data: {\"id\":\"evt_1\",\"type\":\"session.execution.started\",\"location\":{\"d
 data: {\"id\":\"evt_2\",\"type\":\"session.text.delta\",\"location\":{\"directory\":\"/p\"},\"data\":{\"sessionID\":\"ses_1\",\"delta\":\"hi\"}}\n\n\
 data: {\"id\":\"evt_3\",\"type\":\"session.execution.succeeded\",\"location\":{\"directory\":\"/p\"},\"data\":{\"sessionID\":\"ses_1\"}}\n\n";
         assert_eq!(
-            protocol_of(r#"{"id":"evt_0","type":"server.connected","data":{}}"#),
+            protocol_of(br#"{"id":"evt_0","type":"server.connected","data":{}}"#),
             Protocol::V2
         );
         let r = events_from(&server, text.as_bytes());

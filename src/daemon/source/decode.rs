@@ -95,26 +95,49 @@ struct Payload<'a> {
     properties: Option<&'a RawValue>,
 }
 
-/// Decode one `data:` payload of `GET /global/event`.
+/// Decode one `data:` payload of `GET /global/event` as the SSE framer hands it out (bytes).
 ///
 /// `server` is attached to the resulting event. Noise costs a scan of the frame's first few
-/// dozen bytes and no allocation (see [`head_type`]).
+/// dozen bytes and no allocation (see [`head_type`]); only a frame read further is checked for
+/// UTF-8 (a token delta's text is never looked at, so it is not scanned for that either).
+pub fn decode_frame<'a>(server: &ServerUrl, data: &'a [u8]) -> Decoded<'a> {
+    if let Some(d) = by_head(data) {
+        return d;
+    }
+    match std::str::from_utf8(data) {
+        Ok(text) => decode_envelope(server, text),
+        Err(_) => Decoded::Invalid("frame is not UTF-8"),
+    }
+}
+
+/// [`decode_frame`] of a payload that is already text (the TUI channel's lines, tests).
 pub fn decode<'a>(server: &ServerUrl, data: &'a str) -> Decoded<'a> {
+    by_head(data.as_bytes()).unwrap_or_else(|| decode_envelope(server, data))
+}
+
+/// What a frame is when its size or its head decides it: too large, a heartbeat, noise or an
+/// unknown type; `None` when it must be read whole.
+fn by_head(data: &[u8]) -> Option<Decoded<'_>> {
     if data.len() > MAX_FRAME_BYTES {
-        return Decoded::Invalid("frame too large");
+        return Some(Decoded::Invalid("frame too large"));
     }
-    if let Some(kind) = head_type(data.as_bytes()) {
-        if kind == "server.heartbeat" {
-            return Decoded::Heartbeat;
-        }
-        if !is_wanted(kind) {
-            return if is_known_noise(kind) {
-                Decoded::Noise
-            } else {
-                Decoded::Unknown(kind)
-            };
-        }
+    let kind = head_type(data)?;
+    if kind == "server.heartbeat" {
+        Some(Decoded::Heartbeat)
+    } else if !is_wanted(kind) {
+        Some(if is_known_noise(kind) {
+            Decoded::Noise
+        } else {
+            Decoded::Unknown(kind)
+        })
+    } else {
+        None
     }
+}
+
+/// The whole envelope read with serde: the types the model wants, and frames whose head did
+/// not match the fast path.
+fn decode_envelope<'a>(server: &ServerUrl, data: &'a str) -> Decoded<'a> {
     let envelope: Envelope<'a> = match serde_json::from_str(data) {
         Ok(e) => e,
         Err(_) => return Decoded::Invalid("malformed JSON or not an event envelope"),
@@ -443,7 +466,15 @@ pub(super) struct ModelWire<'a> {
 
 fn model_name(provider: Option<&str>, model: Option<&str>) -> Option<String> {
     match (provider, model) {
-        (Some(p), Some(m)) if !p.is_empty() && !m.is_empty() => Some(format!("{p}/{m}")),
+        (Some(p), Some(m)) if !p.is_empty() && !m.is_empty() => {
+            // (Not `format!`: this runs for every `message.updated` of a stream, and the
+            // formatting machinery was a visible share of the daemon's profile.)
+            let mut name = String::with_capacity(p.len() + 1 + m.len());
+            name.push_str(p);
+            name.push('/');
+            name.push_str(m);
+            Some(name)
+        }
         (None | Some(""), Some(m)) if !m.is_empty() => Some(m.to_owned()),
         _ => None,
     }

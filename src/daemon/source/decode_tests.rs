@@ -666,3 +666,30 @@ fn noise_with_a_broken_tail_is_still_noise() {
         Decoded::Invalid(_)
     ));
 }
+
+#[test]
+fn only_frames_read_further_than_their_head_are_checked_for_utf8() {
+    // The daemon's path (`decode_frame`, bytes from the framer): a token delta whose text is
+    // not UTF-8 is still noise (its text is never read), a wanted frame is invalid.
+    let delta =
+        b"{\"payload\":{\"type\":\"message.part.delta\",\"properties\":{\"delta\":\"\xFF\"}}}";
+    assert_eq!(decode_frame(&server(), delta), Decoded::Noise);
+    let status = b"{\"payload\":{\"type\":\"session.status\",\"properties\":{\"sessionID\":\"ses_\xFF\",\"status\":{\"type\":\"busy\"}}}}";
+    assert_eq!(
+        decode_frame(&server(), status),
+        Decoded::Invalid("frame is not UTF-8")
+    );
+    // A head the fast path does not take (whitespace) is read whole, so checked.
+    let spaced =
+        b" {\"payload\":{\"type\":\"message.part.delta\",\"properties\":{\"delta\":\"\xFF\"}}}";
+    assert_eq!(
+        decode_frame(&server(), spaced),
+        Decoded::Invalid("frame is not UTF-8")
+    );
+    // Valid frames decode the same from bytes and from text.
+    let text = r#"{"payload":{"type":"session.status","properties":{"sessionID":"ses_1","status":{"type":"busy"}}}}"#;
+    assert_eq!(
+        decode_frame(&server(), text.as_bytes()),
+        decode(&server(), text)
+    );
+}

@@ -62,16 +62,37 @@ pub(crate) struct LocationWire<'a> {
     pub(crate) directory: Option<Str<'a>>,
 }
 
-/// Decode one `data:` payload of `GET /api/event`.
+/// Decode one `data:` payload of `GET /api/event` as the SSE framer hands it out (bytes); like
+/// [`decode_frame`](super::decode::decode_frame), only a frame read further is checked for
+/// UTF-8.
+pub fn decode_v2_frame<'a>(server: &ServerUrl, data: &'a [u8]) -> Decoded<'a> {
+    if let Some(d) = by_head(data) {
+        return d;
+    }
+    match std::str::from_utf8(data) {
+        Ok(text) => decode_envelope(server, text),
+        Err(_) => Decoded::Invalid("frame is not UTF-8"),
+    }
+}
+
+/// [`decode_v2_frame`] of a payload that is already text (the TUI channel's lines, tests).
 pub fn decode_v2<'a>(server: &ServerUrl, data: &'a str) -> Decoded<'a> {
+    by_head(data.as_bytes()).unwrap_or_else(|| decode_envelope(server, data))
+}
+
+/// What a frame is when its size or its head decides it (noise or an unknown type); `None`
+/// when it must be read whole.
+fn by_head(data: &[u8]) -> Option<Decoded<'_>> {
     if data.len() > MAX_FRAME_BYTES {
-        return Decoded::Invalid("frame too large");
+        return Some(Decoded::Invalid("frame too large"));
     }
-    if let Some(kind) = head_type(data.as_bytes())
-        && !is_wanted(kind)
-    {
-        return noise_or_unknown(kind);
-    }
+    head_type(data)
+        .filter(|kind| !is_wanted(kind))
+        .map(noise_or_unknown)
+}
+
+/// The whole event read with serde.
+fn decode_envelope<'a>(server: &ServerUrl, data: &'a str) -> Decoded<'a> {
     let envelope: Envelope<'a> = match serde_json::from_str(data) {
         Ok(e) => e,
         Err(_) => return Decoded::Invalid("malformed JSON or not an OpenCode 2 event"),

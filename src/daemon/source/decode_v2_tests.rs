@@ -361,3 +361,14 @@ fn hostile_frames_are_invalid_never_a_panic() {
         );
     }
 }
+
+#[test]
+fn only_frames_read_further_than_their_head_are_checked_for_utf8() {
+    let delta = b"{\"id\":\"evt_1\",\"type\":\"session.text.delta\",\"data\":{\"sessionID\":\"ses_1\",\"delta\":\"\xFF\"}}";
+    assert_eq!(decode_v2_frame(&server(), delta), Decoded::Noise);
+    let started = b"{\"id\":\"evt_1\",\"type\":\"session.execution.started\",\"data\":{\"sessionID\":\"ses_\xFF\"}}";
+    assert_eq!(
+        decode_v2_frame(&server(), started),
+        Decoded::Invalid("frame is not UTF-8")
+    );
+}

@@ -13,8 +13,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::api::{Api, ApiError, Resynced};
-use super::decode::{Decoded, decode};
-use super::decode_v2::decode_v2;
+use super::decode::{Decoded, decode_frame};
+use super::decode_v2::decode_v2_frame;
 use super::version;
 use crate::server_url::ServerUrl;
 
@@ -55,11 +55,12 @@ impl Protocol {
         }
     }
 
-    /// One frame's `data` as something for the model (see [`Decoded`]).
-    pub fn decode<'a>(self, server: &ServerUrl, data: &'a str) -> Decoded<'a> {
+    /// One frame's `data`, as the SSE framer hands it out, as something for the model (see
+    /// [`Decoded`]).
+    pub fn decode<'a>(self, server: &ServerUrl, data: &'a [u8]) -> Decoded<'a> {
         match self {
-            Protocol::V1 => decode(server, data),
-            Protocol::V2 => decode_v2(server, data),
+            Protocol::V1 => decode_frame(server, data),
+            Protocol::V2 => decode_v2_frame(server, data),
         }
     }
 

@@ -16,12 +16,12 @@
 /// One dispatched frame.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Frame<'a> {
-    /// The frame's `data` (lines joined with `\n`), valid UTF-8.
-    Data(&'a str),
+    /// The frame's `data` (lines joined with `\n`), as sent. Not checked for UTF-8 here: the
+    /// decoder checks the frames it reads, so the token deltas it drops by their type (most of
+    /// a stream) are not scanned once more.
+    Data(&'a [u8]),
     /// The frame's data was larger than the limit; its content was discarded.
     TooLarge,
-    /// The frame's data was not UTF-8.
-    NotUtf8,
     /// A comment line (`: heartbeat`): carries nothing, but proves the stream alive.
     Comment,
 }
@@ -118,10 +118,7 @@ impl SseParser {
                         {
                             let v = v.strip_prefix(b" ").unwrap_or(v);
                             if v.len() <= self.max_frame {
-                                match std::str::from_utf8(v) {
-                                    Ok(s) => on_frame(Frame::Data(s)),
-                                    Err(_) => on_frame(Frame::NotUtf8),
-                                }
+                                on_frame(Frame::Data(v));
                                 chunk = &chunk[i + 2..];
                                 continue;
                             }
@@ -221,10 +218,7 @@ impl SseParser {
         if self.oversized {
             on_frame(Frame::TooLarge);
         } else {
-            match std::str::from_utf8(&self.data) {
-                Ok(s) => on_frame(Frame::Data(s)),
-                Err(_) => on_frame(Frame::NotUtf8),
-            }
+            on_frame(Frame::Data(&self.data));
         }
         self.data.clear();
         self.has_data = false;
@@ -249,9 +243,10 @@ mod tests {
         for c in chunks {
             p.push(c, |f| {
                 out.push(match f {
-                    Frame::Data(s) => s.to_owned(),
+                    Frame::Data(s) => {
+                        String::from_utf8(s.to_vec()).unwrap_or_else(|_| "<not utf8>".to_owned())
+                    }
                     Frame::TooLarge => "<too large>".to_owned(),
-                    Frame::NotUtf8 => "<not utf8>".to_owned(),
                     Frame::Comment => "<comment>".to_owned(),
                 })
             });
@@ -352,8 +347,18 @@ mod tests {
         }
         assert!(p.line.capacity() <= 1000 + 16 + 4096);
         let mut got = Vec::new();
-        p.push(b"\n\ndata: after\n\n", |f| got.push(format!("{f:?}")));
-        assert_eq!(got, vec!["TooLarge", "Data(\"after\")"]);
+        p.push(b"\n\ndata: after\n\n", |f| {
+            got.push(match f {
+                Frame::Data(d) => Some(d.to_vec()),
+                Frame::TooLarge => None,
+                Frame::Comment => panic!("no comment in this body"),
+            })
+        });
+        assert_eq!(
+            got,
+            vec![None, Some(b"after".to_vec())],
+            "too large, then the next frame"
+        );
     }
 
     #[test]
@@ -393,7 +398,7 @@ mod tests {
     }
 
     #[test]
-    fn invalid_utf8_is_reported_per_frame() {
+    fn invalid_utf8_is_handed_out_as_sent_per_frame() {
         assert_eq!(
             frames(100, &[b"data: \xFF\xFE\n\ndata: fine\n\n"]),
             vec!["<not utf8>", "fine"]

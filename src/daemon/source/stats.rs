@@ -9,6 +9,17 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 
 use serde::{Deserialize, Serialize};
 
+/// The frames of one read, by what they were, for [`ServerStats::frames`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FrameCounts {
+    /// Complete frames and comments.
+    pub frames: u64,
+    /// Frames that became a model event.
+    pub events: u64,
+    /// Frames ignored as noise (heartbeats and comments included).
+    pub noise: u64,
+}
+
 /// Live counters of one server connection. Share it as `Arc<ServerStats>`.
 #[derive(Debug, Default)]
 pub struct ServerStats {
@@ -159,17 +170,20 @@ impl ServerStats {
         }
     }
 
-    pub(crate) fn frame(&self, now_ms: i64) {
-        self.frames.fetch_add(1, Relaxed);
+    /// What one read of the stream brought, counted once per read rather than per frame (a
+    /// read of a hot stream holds a hundred frames; each count is an atomic operation).
+    pub(crate) fn frames(&self, counts: FrameCounts, now_ms: i64) {
+        if counts.frames == 0 {
+            return;
+        }
+        self.frames.fetch_add(counts.frames, Relaxed);
         self.last_frame_ms.store(now_ms, Relaxed);
-    }
-
-    pub(crate) fn event(&self) {
-        self.events.fetch_add(1, Relaxed);
-    }
-
-    pub(crate) fn noise(&self) {
-        self.noise.fetch_add(1, Relaxed);
+        if counts.events > 0 {
+            self.events.fetch_add(counts.events, Relaxed);
+        }
+        if counts.noise > 0 {
+            self.noise.fetch_add(counts.noise, Relaxed);
+        }
     }
 
     /// A frame of a payload type this code does not know. Allocates only for a new name.
@@ -263,10 +277,14 @@ mod tests {
     #[test]
     fn view_serializes_with_stable_names() {
         let s = ServerStats::new("http://127.0.0.1:4096");
-        s.frame(5);
-        s.frame(7);
-        s.noise();
-        s.event();
+        let one = |noise, events| FrameCounts {
+            frames: 1,
+            noise,
+            events,
+        };
+        s.frames(one(1, 0), 5);
+        s.frames(one(0, 1), 7);
+        s.frames(FrameCounts::default(), 9); // an empty read: not a frame
         s.decode_error("malformed JSON");
         s.opened(3);
         s.connect_failed("connection refused", false);
@@ -274,7 +292,7 @@ mod tests {
         s.resynced(9, 2);
         s.set_version("1.18.33");
         let v = s.view();
-        assert_eq!(v.frames, 2);
+        assert_eq!((v.frames, v.noise, v.events), (2, 1, 1));
         assert_eq!(v.last_frame_ms, 7);
         assert_eq!(v.auth_failures, 1);
         assert_eq!(v.connect_failures, 2);

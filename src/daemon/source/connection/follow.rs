@@ -23,7 +23,7 @@ struct StreamState {
 /// What the stream loop woke up for.
 enum Wake {
     Resynced(Result<Result<Resynced, ApiError>, tokio::task::JoinError>),
-    /// `Ok(true)`: more of the body is in the chunk buffer; `Ok(false)`: the body ended.
+    /// `Ok(true)`: more of the body was read (to drain); `Ok(false)`: the body ended.
     Read(Result<bool, String>),
     /// The watchdog's timer fired (the stream may or may not be starved: see [`Watchdog`]).
     Alarm,
@@ -126,7 +126,6 @@ impl Conn {
         state: &mut StreamState,
         streak: &mut Option<String>,
     ) -> Result<std::convert::Infallible, Stop> {
-        let mut chunk: Vec<u8> = Vec::with_capacity(64 * 1024);
         let mut decoder = FrameDecoder::new(
             self.protocol,
             self.api.server().clone(),
@@ -155,7 +154,7 @@ impl Conn {
                         None => std::future::pending().await,
                     }
                 } => Wake::Resynced(done),
-                r = body.read(&mut chunk) => Wake::Read(r),
+                r = body.fill() => Wake::Read(r),
                 () = &mut alarm => Wake::Alarm,
             };
             match wake {
@@ -212,9 +211,10 @@ impl Conn {
                 Wake::Read(Ok(true)) => {}
             }
 
-            let frames = decoder.push(&chunk, now_ms(), &mut self.seen_dirs, &mut items);
-            chunk.clear();
-            if frames == 0 {
+            let seen_dirs = &mut self.seen_dirs;
+            body.drain(|piece| decoder.push(piece, seen_dirs, &mut items))
+                .map_err(|e| format!("stream broken: {e}"))?;
+            if decoder.counted(now_ms()) == 0 {
                 continue;
             }
             let now = Instant::now();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::super::decode::Decoded;
 use super::super::protocol::Protocol;
 use super::super::sse::{Frame, SseParser};
-use super::super::stats::ServerStats;
+use super::super::stats::{FrameCounts, ServerStats};
 use super::super::version::{self, Support};
 use crate::model::event::Event;
 use crate::server_url::ServerUrl;
@@ -144,6 +144,8 @@ pub(super) struct FrameDecoder {
     url: String,
     stats: Arc<ServerStats>,
     bad_frames_logged: u32,
+    /// What the pieces of the current read held, until [`FrameDecoder::counted`].
+    counts: FrameCounts,
 }
 
 impl FrameDecoder {
@@ -162,20 +164,19 @@ impl FrameDecoder {
             url,
             stats,
             bad_frames_logged: 0,
+            counts: FrameCounts::default(),
         }
     }
 
     /// Decode the next bytes of the body into `items`; remembers the directories events name
-    /// in `seen_dirs` (for the next resync). Returns how many frames (and comments) were
-    /// complete. Nothing here waits.
+    /// in `seen_dirs` (for the next resync). A read's bytes may come in several pieces; call
+    /// [`counted`](Self::counted) after its last. Nothing here waits.
     pub(super) fn push(
         &mut self,
         chunk: &[u8],
-        now_ms: i64,
         seen_dirs: &mut BTreeSet<String>,
         items: &mut Vec<Item>,
-    ) -> u32 {
-        let mut frames = 0u32;
+    ) {
         let FrameDecoder {
             parser,
             protocol,
@@ -183,6 +184,7 @@ impl FrameDecoder {
             url,
             stats,
             bad_frames_logged,
+            counts,
         } = self;
         let mut bad = |reason: &str| {
             stats.decode_error(reason);
@@ -197,30 +199,28 @@ impl FrameDecoder {
             }
         };
         parser.push(chunk, |frame| {
-            frames += 1;
-            stats.frame(now_ms);
+            counts.frames += 1;
             let data = match frame {
                 Frame::Data(d) => d,
                 Frame::TooLarge => return bad("frame too large"),
-                Frame::NotUtf8 => return bad("frame is not UTF-8"),
                 Frame::Comment => {
-                    stats.noise();
+                    counts.noise += 1;
                     return items.push(Item::Tick);
                 }
             };
             match protocol.decode(server, data) {
-                Decoded::Noise => stats.noise(),
+                Decoded::Noise => counts.noise += 1,
                 Decoded::Unknown(kind) => stats.unknown(kind),
                 Decoded::Heartbeat => {
-                    stats.noise();
+                    counts.noise += 1;
                     items.push(Item::Tick);
                 }
                 Decoded::Event(Event::Connected { .. }, _) => {
-                    stats.event();
+                    counts.events += 1;
                     items.push(Item::Connected);
                 }
                 Decoded::Event(e, dir) => {
-                    stats.event();
+                    counts.events += 1;
                     if let Some(d) = dir
                         && seen_dirs.len() < MAX_SEEN_DIRS
                         && !seen_dirs.contains(d)
@@ -230,17 +230,24 @@ impl FrameDecoder {
                     items.push(Item::Event(e));
                 }
                 Decoded::InstanceDisposed(d) => {
-                    stats.event();
+                    counts.events += 1;
                     seen_dirs.remove(d);
                 }
                 Decoded::GlobalDisposed => {
-                    stats.event();
+                    counts.events += 1;
                     seen_dirs.clear();
                 }
                 Decoded::Invalid(reason) => bad(reason),
             }
         });
-        frames
+    }
+
+    /// The read is done: its counts go to the stats (once per read, not per frame). Returns
+    /// how many frames (and comments) it completed.
+    pub(super) fn counted(&mut self, now_ms: i64) -> u64 {
+        let counts = std::mem::take(&mut self.counts);
+        self.stats.frames(counts, now_ms);
+        counts.frames
     }
 }
 
@@ -358,14 +365,24 @@ mod tests {
                 stats.clone(),
                 1 << 20,
             );
-            let n = d2.push(&body.as_bytes()[..cut], 0, &mut dirs, &mut items)
-                + d2.push(&body.as_bytes()[cut..], 0, &mut dirs, &mut items);
-            assert_eq!(n, 5, "cut at {cut}");
+            // (One read's bytes, in two pieces: counted once.)
+            d2.push(&body.as_bytes()[..cut], &mut dirs, &mut items);
+            d2.push(&body.as_bytes()[cut..], &mut dirs, &mut items);
+            assert_eq!(d2.counted(0), 5, "cut at {cut}");
             assert_eq!(items.len(), 4, "cut at {cut}: {items:?}");
         }
         items.clear();
-        let n = d.push(body.as_bytes(), 0, &mut dirs, &mut items);
-        assert_eq!(n, 5, "the unfinished last frame waits for its end");
+        let frames_before = stats.view().frames;
+        d.push(body.as_bytes(), &mut dirs, &mut items);
+        assert_eq!(
+            d.counted(7),
+            5,
+            "the unfinished last frame waits for its end"
+        );
+        let view = stats.view();
+        assert_eq!(view.frames - frames_before, 5, "counted in the stats once");
+        assert_eq!(view.last_frame_ms, 7);
+        assert_eq!(d.counted(8), 0, "nothing since");
         assert!(matches!(
             items.as_slice(),
             [Item::Connected, Item::Tick, Item::Tick, Item::Event(_)]

@@ -3,7 +3,9 @@
 //!
 //! Why not hyper for this one request? See "The stream reader: hyper or hand-written" in
 //! `docs/performance.md`. Every read takes whatever is buffered (many chunks at once) and
-//! de-chunks it in one pass.
+//! de-chunks it in one pass, handing out each chunk's data where it lies in the read buffer
+//! ([`Http1Body::fill`], [`Http1Body::drain`]): OpenCode writes each event as one chunk, so the
+//! SSE framer then takes every frame without a copy.
 //!
 //! Scope: `GET` with `Basic` auth; the response body may be chunked, `Content-Length`-delimited
 //! or close-delimited.
@@ -48,14 +50,18 @@ enum Chunked {
     Done,
 }
 
-/// Decode `input` (the next bytes of a chunked body) into `out`. Returns an error for bytes
-/// that cannot be chunked encoding.
-fn dechunk(state: &mut Chunked, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), &'static str> {
+/// Decode `input` (the next bytes of a chunked body): each piece of chunk data goes to
+/// `on_data` as a slice of `input`. Returns an error for bytes that cannot be chunked encoding.
+fn dechunk(
+    state: &mut Chunked,
+    mut input: &[u8],
+    on_data: &mut impl FnMut(&[u8]),
+) -> Result<(), &'static str> {
     while !input.is_empty() {
         match *state {
             Chunked::Data { left } => {
                 let n = (left.min(input.len() as u64)) as usize;
-                out.extend_from_slice(&input[..n]);
+                on_data(&input[..n]);
                 input = &input[n..];
                 *state = if left == n as u64 {
                     Chunked::DataCr
@@ -116,43 +122,76 @@ fn dechunk(state: &mut Chunked, mut input: &[u8], out: &mut Vec<u8>) -> Result<(
 pub struct Http1Body {
     io: StreamIo,
     framing: Framing,
+    /// The bytes of the last read from the socket (or those that came with the head).
     buf: Vec<u8>,
-    /// Body bytes that came in with the head, handed out by the first read.
-    pending: Vec<u8>,
+    /// `buf[..filled]` holds them; `drain` has handed out `buf[..drained]`.
+    filled: usize,
+    drained: usize,
 }
 
 impl Http1Body {
-    /// Append the next available body bytes to `out`. `Ok(false)` at the end of the body.
+    /// Wait for the next bytes of the body (taken by [`drain`](Self::drain)). `Ok(false)` at
+    /// the end of the body. Returns at once while the last bytes are not drained yet.
+    /// Cancel-safe: nothing is lost when the wait is dropped.
+    pub async fn fill(&mut self) -> std::io::Result<bool> {
+        if self.drained < self.filled {
+            return Ok(true);
+        }
+        if self.done() {
+            return Ok(false);
+        }
+        if self.buf.len() < READ_BUF {
+            // (After the bytes that came with the head, in a buffer of their size.)
+            self.buf.resize(READ_BUF, 0);
+        }
+        let n = self.io.read(&mut self.buf).await?;
+        if n == 0 {
+            return match self.framing {
+                Framing::Close => Ok(false),
+                _ => Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the server closed the stream mid-body",
+                )),
+            };
+        }
+        (self.filled, self.drained) = (n, 0);
+        Ok(true)
+    }
+
+    /// Hand the body bytes of the last [`fill`](Self::fill) to `on_data`, in order, as slices
+    /// of the read buffer (no copy); a read may hold none (only chunk framing) or many.
+    pub fn drain(&mut self, mut on_data: impl FnMut(&[u8])) -> std::io::Result<()> {
+        let input = &self.buf[self.drained..self.filled];
+        self.drained = self.filled;
+        match &mut self.framing {
+            Framing::Chunked(state) => dechunk(state, input, &mut on_data)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+            Framing::Length(left) => {
+                let n = (*left).min(input.len() as u64) as usize;
+                if n > 0 {
+                    on_data(&input[..n]);
+                }
+                *left -= n as u64;
+                Ok(())
+            }
+            Framing::Close => {
+                on_data(input);
+                Ok(())
+            }
+        }
+    }
+
+    /// Append the next available body bytes to `out` ([`fill`](Self::fill) and
+    /// [`drain`](Self::drain) until some came). `Ok(false)` at the end of the body.
     pub async fn read(&mut self, out: &mut Vec<u8>) -> std::io::Result<bool> {
-        if !self.pending.is_empty() {
-            let first = std::mem::take(&mut self.pending);
-            self.feed(&first, out)?;
-            if !out.is_empty() {
+        let before = out.len();
+        while self.fill().await? {
+            self.drain(|d| out.extend_from_slice(d))?;
+            if out.len() > before {
                 return Ok(true);
             }
         }
-        loop {
-            if self.done() {
-                return Ok(false);
-            }
-            let n = self.io.read(&mut self.buf).await?;
-            if n == 0 {
-                return match self.framing {
-                    Framing::Close => Ok(false),
-                    _ => Err(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "the server closed the stream mid-body",
-                    )),
-                };
-            }
-            let buf = std::mem::take(&mut self.buf);
-            let r = self.feed(&buf[..n], out);
-            self.buf = buf;
-            r?;
-            if !out.is_empty() {
-                return Ok(true);
-            }
-        }
+        Ok(false)
     }
 
     /// The socket under the stream (for tests: how often it ran hot).
@@ -165,23 +204,6 @@ impl Http1Body {
             self.framing,
             Framing::Chunked(Chunked::Done) | Framing::Length(0)
         )
-    }
-
-    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
-        match &mut self.framing {
-            Framing::Chunked(state) => dechunk(state, input, out)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
-            Framing::Length(left) => {
-                let n = (*left).min(input.len() as u64) as usize;
-                out.extend_from_slice(&input[..n]);
-                *left -= n as u64;
-                Ok(())
-            }
-            Framing::Close => {
-                out.extend_from_slice(input);
-                Ok(())
-            }
-        }
     }
 }
 
@@ -263,8 +285,9 @@ pub(crate) async fn request(
     Ok(Http1Body {
         io,
         framing,
-        buf: vec![0; READ_BUF],
-        pending: rest,
+        filled: rest.len(),
+        drained: 0,
+        buf: rest,
     })
 }
 
@@ -310,7 +333,7 @@ mod tests {
         let mut st = Chunked::Size { size: 0, digits: 0 };
         let mut out = Vec::new();
         for p in pieces {
-            dechunk(&mut st, p, &mut out)?;
+            dechunk(&mut st, p, &mut |d| out.extend_from_slice(d))?;
         }
         Ok((out, st))
     }

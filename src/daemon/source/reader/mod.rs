@@ -32,10 +32,19 @@ impl EventBody {
     /// Wait for more of the body and append it to `out`. `Ok(false)` at the end of the body;
     /// the error is a text for the log and `doctor`.
     pub async fn read(&mut self, out: &mut Vec<u8>) -> Result<bool, String> {
-        self.body
-            .read(out)
-            .await
-            .map_err(|e| ApiError::from_io(&e).to_string())
+        self.body.read(out).await.map_err(io_error_text)
+    }
+
+    /// Wait for the next bytes of the body, then take them with [`drain`](Self::drain) (the
+    /// stream loop's way: no copy). `Ok(false)` at the end of the body. Cancel-safe.
+    pub async fn fill(&mut self) -> Result<bool, String> {
+        self.body.fill().await.map_err(io_error_text)
+    }
+
+    /// The body bytes of the last [`fill`](Self::fill), to `on_data` as slices of the read
+    /// buffer, in order.
+    pub fn drain(&mut self, on_data: impl FnMut(&[u8])) -> Result<(), String> {
+        self.body.drain(on_data).map_err(io_error_text)
     }
 
     /// The socket under the stream (for tests).
@@ -47,6 +56,12 @@ impl EventBody {
     pub fn hot_stretches(&self) -> u32 {
         self.io().socket().hot_stretches()
     }
+}
+
+/// A read error as the log and `doctor` say it (the same texts as every other call to the
+/// server).
+fn io_error_text(e: io::Error) -> String {
+    ApiError::from_io(&e).to_string()
 }
 
 /// Open `GET {server}{path}` (e.g. `/global/event`) on `api`'s server with its credentials.
