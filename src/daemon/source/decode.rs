@@ -101,11 +101,16 @@ struct Payload<'a> {
 /// dozen bytes and no allocation (see [`head_type`]); only a frame read further is checked for
 /// UTF-8 (a token delta's text is never looked at, so it is not scanned for that either).
 pub fn decode_frame<'a>(server: &ServerUrl, data: &'a [u8]) -> Decoded<'a> {
-    if let Some(d) = by_head(data) {
-        return d;
-    }
+    by_head(data).unwrap_or_else(|| as_text(data, |text| decode_envelope(server, text)))
+}
+
+/// A frame read whole by `full`, once it is known to be text (both protocols' frames).
+pub(super) fn as_text<'a>(
+    data: &'a [u8],
+    full: impl FnOnce(&'a str) -> Decoded<'a>,
+) -> Decoded<'a> {
     match std::str::from_utf8(data) {
-        Ok(text) => decode_envelope(server, text),
+        Ok(text) => full(text),
         Err(_) => Decoded::Invalid("frame is not UTF-8"),
     }
 }

@@ -34,7 +34,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::decode::{
-    Decoded, ErrorWire, MAX_FRAME_BYTES, ModelWire, Str, TimeWire, answered, arc, asked,
+    Decoded, ErrorWire, MAX_FRAME_BYTES, ModelWire, Str, TimeWire, answered, arc, as_text, asked,
     is_known_noise, key_like_value, message, millis, parse, session_deleted, session_error,
     session_id, session_info, skip_to_key, with_props,
 };
@@ -66,13 +66,7 @@ pub(crate) struct LocationWire<'a> {
 /// [`decode_frame`](super::decode::decode_frame), only a frame read further is checked for
 /// UTF-8.
 pub fn decode_v2_frame<'a>(server: &ServerUrl, data: &'a [u8]) -> Decoded<'a> {
-    if let Some(d) = by_head(data) {
-        return d;
-    }
-    match std::str::from_utf8(data) {
-        Ok(text) => decode_envelope(server, text),
-        Err(_) => Decoded::Invalid("frame is not UTF-8"),
-    }
+    by_head(data).unwrap_or_else(|| as_text(data, |text| decode_envelope(server, text)))
 }
 
 /// [`decode_v2_frame`] of a payload that is already text (the TUI channel's lines, tests).
