@@ -290,28 +290,36 @@ fn prompts_picture(tmux: &Tmux, t: &Path, cwd: &Path, path: &str, socket: &Path,
     .stdout(std::process::Stdio::null())
     .stderr(std::process::Stdio::null());
     let _xterm = KillOnDrop(spawn_owned(cmd).expect("start xterm"));
-    let geometry = std::process::Command::new(require_tool("xdotool"))
-        .args([
-            "search",
-            "--sync",
-            "--class",
-            "xterm",
-            "getwindowgeometry",
-            "--shell",
-        ])
+    let xdotool = require_tool("xdotool");
+    let found = std::process::Command::new(&xdotool)
+        .args(["search", "--sync", "--class", "xterm"])
         .env("DISPLAY", &x.name)
         .output()
         .expect("run xdotool");
-    let vars = String::from_utf8_lossy(&geometry.stdout).into_owned();
-    let var = |k: &str| -> usize {
-        vars.lines()
-            .find_map(|l| l.strip_prefix(&format!("{k}=")))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("xterm's {k} in {vars:?}"))
+    let window = String::from_utf8_lossy(&found.stdout)
+        .split_whitespace()
+        .next()
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no xterm window: {found:?}"));
+    // The window's size now, asked again on every look: found at once (`--sync`), xterm's
+    // window may not have its final size yet, and a size read too early put the "lower third"
+    // below the window (seen once under the full suite's load: "never drew").
+    let size = || -> Option<(usize, usize)> {
+        let out = std::process::Command::new(&xdotool)
+            .args(["getwindowgeometry", "--shell", &window])
+            .env("DISPLAY", &x.name)
+            .output()
+            .ok()?;
+        let vars = String::from_utf8_lossy(&out.stdout).into_owned();
+        let var = |k: &str| -> Option<usize> {
+            vars.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .and_then(|v| v.trim().parse().ok())
+        };
+        Some((var("WIDTH")?, var("HEIGHT")?))
     };
-    let (w, h) = (var("WIDTH"), var("HEIGHT"));
     // Drawn once most of the window is not the background: wait for text in its lower third.
-    let ink_below = |px: &[u8]| {
+    let ink_below = |px: &[u8], (w, h): (usize, usize)| {
         (h * 2 / 3..h).any(|y| {
             (0..w).any(|x| {
                 let i = (y * 1000 + x) * 3;
@@ -319,10 +327,24 @@ fn prompts_picture(tmux: &Tmux, t: &Path, cwd: &Path, path: &str, socket: &Path,
             })
         })
     };
+    let mut last_size = None;
+    let drawn = wait_until(secs(20), || {
+        let Some(wh) = size() else { return false };
+        last_size = Some(wh);
+        ink_below(&x.grab(), wh)
+    });
+    if !drawn {
+        x.png(
+            "1000x400+0+0",
+            &artifacts_dir().join("prompts-not-drawn.png"),
+        );
+    }
     assert!(
-        wait_until(secs(20), || ink_below(&x.grab())),
-        "xterm never drew the three prompts"
+        drawn,
+        "xterm never drew the three prompts (its window's last size: {last_size:?}; the screen is \
+         tests/artifacts/prompts-not-drawn.png)"
     );
+    let (w, h) = last_size.unwrap_or((0, 0));
     std::thread::sleep(std::time::Duration::from_millis(500));
     let png = artifacts_dir().join("prompts.png");
     x.png(&format!("{w}x{h}+0+0"), &png);
