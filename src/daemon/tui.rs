@@ -749,7 +749,7 @@ async fn handle_line(
                 return Ok(());
             };
             let (frame, protocol) = as_frame(json).map_err(str::to_string)?;
-            match protocol.decode(server, frame.as_bytes()) {
+            match protocol.decode_text(server, &frame) {
                 // The pseudo server is connected for as long as the channel is open.
                 Decoded::Event(Event::Connected { .. }, _) => Ok(()),
                 Decoded::Event(ev, _) => {

@@ -13,8 +13,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::api::{Api, ApiError, Resynced};
-use super::decode::{Decoded, decode_frame};
-use super::decode_v2::decode_v2_frame;
+use super::decode::{Decoded, decode, decode_frame};
+use super::decode_v2::{decode_v2, decode_v2_frame};
 use super::version;
 use crate::server_url::ServerUrl;
 
@@ -61,6 +61,15 @@ impl Protocol {
         match self {
             Protocol::V1 => decode_frame(server, data),
             Protocol::V2 => decode_v2_frame(server, data),
+        }
+    }
+
+    /// [`decode`](Self::decode) of a frame that is already text (the TUI channel's event
+    /// lines): not checked for UTF-8 a second time.
+    pub fn decode_text<'a>(self, server: &ServerUrl, data: &'a str) -> Decoded<'a> {
+        match self {
+            Protocol::V1 => decode(server, data),
+            Protocol::V2 => decode_v2(server, data),
         }
     }
 
