@@ -53,11 +53,11 @@ fi
 for i in $(seq 1 "$REPEAT"); do
     echo "bench: stream run $i/$REPEAT (20 sessions, 4,000 events/s)..." >&2
     echo "$(loadavg)" >"$OUT/stream$i.load"
-    "$LOAD" --rate 4000 --sessions 20 --secs 10 --idle-secs "$IDLE_SECS" --probes "$PROBES" --watchers 1 \
+    "$LOAD" --rate 4000 --sessions 20 --secs 10 --recv-floor-secs 10 --idle-secs "$IDLE_SECS" --probes "$PROBES" --watchers 1 \
         --quiet-probes "$PROBES" --clients 0 --seq-queries 0 --burst 100000 --json >"$OUT/stream$i.json"
     echo "bench: stream run $i/$REPEAT at 400 events/s..." >&2
     echo "$(loadavg)" >"$OUT/slow$i.load"
-    "$LOAD" --rate 400 --sessions 20 --secs 10 --idle-secs 0 --probes 0 --quiet-probes 0 --watchers 1 \
+    "$LOAD" --rate 400 --sessions 20 --secs 10 --recv-floor-secs 10 --idle-secs 0 --probes 0 --quiet-probes 0 --watchers 1 \
         --clients 0 --seq-queries 0 --burst 0 --floor-secs 0 --json >"$OUT/slow$i.json"
 done
 for i in $(seq 1 "$REPEAT"); do
@@ -128,6 +128,12 @@ own = [s["steady"]["cpu_percent_schedstat"] - s["recv_floor"]["cpu_percent"] for
 own4 = [s["steady"]["cpu_percent_schedstat"] - s["recv_floor"]["cpu_percent"] for s in slow]
 row("(the kernel's part: a bare thread receiving the same stream on the same 25 ms beat, doing nothing else, 4,000 / 400 events/s; the daemon's CPU above it in the same run)",
     f"{span(rf, '{:.2f} %')} / {span(rf4, '{:.2f} %')}; above it: {span(own, '{:.2f} %')} / {span(own4, '{:.2f} %')}",
+    "–")
+def windows(runs, key, sub):
+    w = [x[key][sub] for x in runs if x.get(key) and x[key].get(sub)]
+    return f"{min(v['min'] for v in w):.2f}–{max(v['max'] for v in w):.2f} %" if w else "not measured"
+row("(how steady this machine was: the same work's CPU in one-second windows, lowest–highest over the runs; the daemon at 4,000 / 400 events/s; the bare reader at 4,000 / 400)",
+    f"{windows(stream, 'steady', 'cpu_windows')} / {windows(slow, 'steady', 'cpu_windows')}; bare reader {windows(stream, 'recv_floor', 'cpu_windows')} / {windows(slow, 'recv_floor', 'cpu_windows')}",
     "–")
 fl = [s["wake_floor"] for s in stream]
 row("(machine floor: one bare timer wake-up, no work; CPU per event, steady stream vs burst)",

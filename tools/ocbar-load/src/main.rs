@@ -30,6 +30,7 @@
 mod fake;
 mod recv_floor;
 mod timer;
+mod windows;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -175,6 +176,8 @@ struct Steady {
     cpu_ticks: u64,
     /// Sum of /proc/<pid>/task/*/schedstat run time, in % of one core.
     cpu_percent_schedstat: f64,
+    /// The same per second of the phase: how steady this machine was.
+    cpu_windows: Option<windows::Windows>,
     context_switches_per_sec: f64,
 }
 
@@ -663,6 +666,17 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// One-second windows of a phase's CPU, for the table.
+fn spread(w: &windows::Windows) -> String {
+    format!(
+        "{:.2} / {:.2} / {:.2} % of a core ({} windows)",
+        w.min,
+        w.median,
+        w.max,
+        w.cpu_percent.len()
+    )
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -844,8 +858,13 @@ fn run(args: &Args) -> Res<Report> {
         let a = CpuMark::now(pid);
         let sent0 = stream.sent;
         let end = a.at + Duration::from_secs_f64(args.secs.min(3600.0));
+        let mut windows = windows::WindowClock::new(a.sched);
         while Instant::now() < end {
             stream.pump(args.rate, a.at, sent0)?;
+            let since = a.at.elapsed().as_secs_f64();
+            if windows.due(since) {
+                windows.mark(since, sched_ns(pid));
+            }
             std::thread::sleep(stream.next_tick.saturating_duration_since(Instant::now()));
         }
         let b = CpuMark::now(pid);
@@ -858,6 +877,7 @@ fn run(args: &Args) -> Res<Report> {
             cpu_percent: (b.ticks - a.ticks) as f64 / clk_tck() / secs * 100.0,
             cpu_ticks: b.ticks - a.ticks,
             cpu_percent_schedstat: (b.sched - a.sched) as f64 / 1e9 / secs * 100.0,
+            cpu_windows: windows.finish(),
             context_switches_per_sec: (b.ctx - a.ctx) as f64 / secs,
         });
     }
@@ -1433,6 +1453,13 @@ fn print_table(args: &Args, r: &Report) {
             "daemon CPU (schedstat, live threads)",
             format!("{:.2} % of a core", s.cpu_percent_schedstat),
         );
+        if let Some(w) = &s.cpu_windows {
+            row(
+                "steady",
+                "daemon CPU per second: min / median / max",
+                spread(w),
+            );
+        }
         row(
             "steady",
             "daemon context switches/s",
@@ -1555,6 +1582,13 @@ fn print_table(args: &Args, r: &Report) {
                 f.wakes as f64 / f.secs.max(1e-9)
             ),
         );
+        if let Some(w) = &f.cpu_windows {
+            row(
+                "floor",
+                "bare reader CPU per second: min / median / max",
+                spread(w),
+            );
+        }
     }
     row(
         "memory",

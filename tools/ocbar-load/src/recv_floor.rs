@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::fake;
 use crate::timer::{Timer, thread_cpu_ns};
+use crate::windows::{WindowClock, Windows};
 use ocbar_load::frames;
 
 /// What the bare reader cost.
@@ -38,6 +39,8 @@ pub struct RecvFloor {
     pub cpu_percent: f64,
     /// The same per event received, µs.
     pub us_per_event: f64,
+    /// The reader's CPU per second of the measurement: how steady this machine was.
+    pub cpu_windows: Option<Windows>,
 }
 
 /// Receive `rate` events/s of the steady mix for `secs`, woken every `period_us`.
@@ -116,7 +119,15 @@ pub fn measure(
     let cpu0 = thread_cpu_ns();
     let mut wakes = 0u64;
     let mut bytes = 0u64;
-    while start.elapsed().as_secs_f64() < secs.min(60.0) {
+    let mut windows = WindowClock::new(cpu0);
+    loop {
+        let since = start.elapsed().as_secs_f64();
+        if since >= secs.min(60.0) {
+            break;
+        }
+        if windows.due(since) {
+            windows.mark(since, thread_cpu_ns());
+        }
         wakes += 1;
         bytes += beat(&mut buf)?;
     }
@@ -134,6 +145,7 @@ pub fn measure(
         wakes,
         cpu_percent: cpu as f64 / 1e9 / elapsed * 100.0,
         us_per_event: cpu as f64 / 1e3 / events.max(1) as f64,
+        cpu_windows: windows.finish(),
     })
 }
 
