@@ -70,6 +70,15 @@ fn load_tool_reports_sane_numbers() {
     assert!(num("/per_event/steady_us") > 0.0, "{r}");
     assert!(num("/per_event/burst_us") > 0.0, "{r}");
     assert!(num("/per_event/ratio") > 0.0, "{r}");
+    // The receive floor (5 s by default) reports its CPU per one-second window.
+    let windows = r
+        .pointer("/recv_floor/cpu_windows/cpu_percent")
+        .and_then(serde_json::Value::as_array)
+        .map_or(0, Vec::len);
+    assert!((4..=5).contains(&windows), "{r}");
+    assert!(num("/recv_floor/cpu_windows/min") <= num("/recv_floor/cpu_windows/median"));
+    assert!(num("/recv_floor/cpu_windows/median") <= num("/recv_floor/cpu_windows/max"));
+    assert!(num("/recv_floor/cpu_windows/max") > 0.0, "{r}");
     assert!(num("/wake_floor/wakes") >= 10.0, "{r}");
     assert!(num("/wake_floor/us_per_wake") > 0.0, "{r}");
     assert!(num("/memory/vm_rss_kb") > 100.0, "{r}");
