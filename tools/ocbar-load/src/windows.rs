@@ -60,7 +60,7 @@ impl WindowClock {
         sorted.sort_by(f64::total_cmp);
         let min = *sorted.first()?;
         let max = *sorted.last()?;
-        let median = sorted[sorted.len() / 2];
+        let median = crate::percentile(&sorted, 0.5);
         Some(Windows {
             cpu_percent: self.shares,
             min,
